@@ -1,0 +1,62 @@
+# The two commands on a fresh machine: `make run` and `make test`. Both set up .venv first.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+DATA_DIR ?= data/mnist
+OUTPUT_DIR ?= outputs
+ARGS ?=
+IMAGE ?= mnist-pipeline:latest
+REGISTRY ?=
+
+# Python 3.10: the pyenv build if there is one (pyenv's python3.10 shim may refuse while
+# another version is global), else a python3.10 on the PATH.
+PYTHON310 := $(shell p="$$(pyenv root 2>/dev/null)/versions/3.10.13/bin/python"; \
+	if [ -x "$$p" ]; then echo "$$p"; \
+	else for c in $$(ls -d $$(pyenv root 2>/dev/null)/versions/3.10.*/bin/python 2>/dev/null) python3.10; do \
+	  "$$c" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$c"; break; }; done; fi)
+
+.PHONY: setup run test test-fast bench bench-scale lock image push-image clean
+
+# .venv/.installed is re-made when the lock or the project's metadata change.
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@if [ -z "$(PYTHON310)" ]; then \
+	  echo "error: Python 3.10 not found. Install it (e.g. 'pyenv install 3.10.13') or put python3.10 on the PATH." >&2; exit 1; fi
+	@[ -x $(PY) ] || $(PYTHON310) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip==24.2
+	$(PY) -m pip install --quiet --requirement requirements.lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation --editable .
+	@touch $@
+
+run: setup
+	$(VENV)/bin/mnist-pipeline run --data-dir $(DATA_DIR) --output-dir $(OUTPUT_DIR) --download $(ARGS)
+
+test: setup
+	$(PY) -m pytest $(ARGS)
+
+# Unit tests only: skips the end-to-end runs of the real pipeline.
+test-fast: setup
+	$(PY) -m pytest -m "not e2e" $(ARGS)
+
+bench: setup
+	$(PY) bench/benchmark.py --data-dir $(DATA_DIR) $(ARGS)
+
+bench-scale: setup
+	$(PY) bench/benchmark.py --data-dir $(DATA_DIR) --scale $(ARGS)
+
+# Re-resolves the pinned dependency set (needs uv: `pip install uv`).
+lock:
+	uv pip compile pyproject.toml --extra dev --python-version 3.10 \
+	  --python-platform x86_64-manylinux_2_28 --no-header --no-annotate --output-file requirements.lock
+
+image:
+	docker build --tag $(IMAGE) .
+
+push-image: image
+	@if [ -z "$(REGISTRY)" ]; then echo "usage: make push-image REGISTRY=registry.example.com/team" >&2; exit 1; fi
+	docker tag $(IMAGE) $(REGISTRY)/$(IMAGE)
+	docker push $(REGISTRY)/$(IMAGE)
+
+clean:
+	rm -rf $(OUTPUT_DIR)

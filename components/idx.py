@@ -1,0 +1,189 @@
+"""The IDX file format of the MNIST database, in plain Python and NumPy.
+
+An IDX file is a big-endian header followed by a dense array:
+    magic: 0x00 0x00 <type code> <number of dimensions>
+    one uint32 size per dimension
+    the payload, row-major
+MNIST uses type code 0x08 (unsigned byte): images are 3-D (count, rows, columns), labels 1-D.
+Files may be gzip-compressed; they are recognised by their content, not their name.
+
+Everything here streams: memory does not grow with the number of records.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import struct
+import zlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+import numpy as np
+
+UBYTE_TYPE_CODE = 0x08
+GZIP_MAGIC = b"\x1f\x8b"
+READ_CHUNK_BYTES = 1 << 20
+
+# Opens a path for binary reading; the ingest passes tf.io.gfile.GFile so that gs:// and s3:// work.
+Opener = Callable[[str], BinaryIO]
+
+
+def _open_local(path: str) -> BinaryIO:
+    return open(path, "rb")
+
+
+class IdxFormatError(ValueError):
+    """A file is not the IDX file it should be. The message names the file and the problem."""
+
+    def __init__(self, path: str, problem: str):
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class IdxHeader:
+    """What the header of an IDX file promises."""
+
+    path: str
+    dims: tuple[int, ...]
+
+    @property
+    def count(self) -> int:
+        return self.dims[0]
+
+    @property
+    def record_shape(self) -> tuple[int, ...]:
+        return self.dims[1:]
+
+    @property
+    def record_bytes(self) -> int:
+        return int(np.prod(self.record_shape, dtype=np.int64))
+
+    @property
+    def header_bytes(self) -> int:
+        return 4 + 4 * len(self.dims)
+
+    @property
+    def payload_bytes(self) -> int:
+        return self.count * self.record_bytes
+
+    def to_bytes(self) -> bytes:
+        """The header as it stands in the file."""
+        return struct.pack(f">HBB{len(self.dims)}I", 0, UBYTE_TYPE_CODE, len(self.dims), *self.dims)
+
+
+@dataclass(frozen=True)
+class IdxCheck:
+    """The result of a full pass over a file that found no problem."""
+
+    header: IdxHeader
+    sha256: str  # of the decompressed content, so a recompressed copy hashes the same
+    max_value: int
+
+
+def _open_stream(path: str, opener: Opener) -> BinaryIO:
+    """Opens `path`, transparently decompressing gzip content."""
+    raw = opener(path)
+    magic = raw.read(2)
+    raw.seek(0)
+    if magic == GZIP_MAGIC:
+        return gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[return-value]
+    if path.endswith(".gz"):
+        raw.close()
+        raise IdxFormatError(path, "not a gzip file although its name ends in .gz")
+    return raw
+
+
+def _read_exactly(stream: BinaryIO, size: int, path: str, what: str) -> bytes:
+    try:
+        data = stream.read(size)
+    except (EOFError, OSError, zlib.error) as error:
+        raise IdxFormatError(path, f"corrupt or truncated gzip data while reading {what} ({error})") from error
+    if len(data) != size:
+        raise IdxFormatError(path, f"file ends early: {what} needs {size} bytes, found {len(data)}")
+    return data
+
+
+def read_header(stream: BinaryIO, path: str, expected_dims: int) -> IdxHeader:
+    """Reads and checks the header at the start of `stream`."""
+    magic = _read_exactly(stream, 4, path, "the 4-byte magic number")
+    zero, type_code, ndim = struct.unpack(">HBB", magic)
+    if zero != 0 or type_code != UBYTE_TYPE_CODE:
+        raise IdxFormatError(path, f"bad magic number 0x{magic.hex()}: not an IDX file of unsigned bytes")
+    if ndim != expected_dims:
+        raise IdxFormatError(
+            path, f"magic number 0x{magic.hex()} says {ndim} dimensions, expected {expected_dims}"
+        )
+    dims = struct.unpack(f">{ndim}I", _read_exactly(stream, 4 * ndim, path, "the dimension sizes"))
+    return IdxHeader(path=path, dims=tuple(dims))
+
+
+def check_file(
+    path: str,
+    expected_dims: int,
+    record_shape: tuple[int, ...] | None = None,
+    max_value: int | None = None,
+    opener: Opener = _open_local,
+) -> IdxCheck:
+    """Reads a whole file once and checks it; returns its header and content SHA-256.
+
+    Checks: gzip integrity, magic number, number of dimensions, the shape of one record
+    (when given), a payload of exactly the length the header promises, and (when given)
+    that no value exceeds `max_value`.
+    """
+    digest = hashlib.sha256()
+    with _open_stream(path, opener) as stream:
+        header = read_header(stream, path, expected_dims)
+        digest.update(header.to_bytes())
+        if record_shape is not None and header.record_shape != tuple(record_shape):
+            raise IdxFormatError(
+                path, f"records are {_shape_text(header.record_shape)}, expected {_shape_text(record_shape)}"
+            )
+        payload_read, largest = 0, 0
+        while True:
+            try:
+                chunk = stream.read(READ_CHUNK_BYTES)
+            except (EOFError, OSError, zlib.error) as error:
+                raise IdxFormatError(path, f"corrupt or truncated gzip data ({error})") from error
+            if not chunk:
+                break
+            digest.update(chunk)
+            payload_read += len(chunk)
+            largest = max(largest, int(np.frombuffer(chunk, dtype=np.uint8).max()))
+    if payload_read != header.payload_bytes:
+        raise IdxFormatError(
+            path,
+            f"payload is {payload_read} bytes but the header promises {header.payload_bytes} "
+            f"({header.count} records of {header.record_bytes} bytes)",
+        )
+    if max_value is not None and largest > max_value:
+        raise IdxFormatError(path, f"value {largest} found, values must be in 0..{max_value}")
+    return IdxCheck(header=header, sha256=digest.hexdigest(), max_value=largest)
+
+
+def iter_records(
+    path: str,
+    expected_dims: int,
+    start: int,
+    stop: int,
+    chunk_records: int,
+    opener: Opener = _open_local,
+) -> Iterator[np.ndarray]:
+    """Yields records `start..stop-1` as uint8 arrays of at most `chunk_records` records each."""
+    with _open_stream(path, opener) as stream:
+        header = read_header(stream, path, expected_dims)
+        if not 0 <= start <= stop <= header.count:
+            raise IdxFormatError(path, f"records {start}..{stop} asked for, the file has {header.count}")
+        # Seeking in a gzip stream decompresses up to the position; cheap next to the read itself.
+        stream.seek(header.header_bytes + start * header.record_bytes)
+        for first in range(start, stop, chunk_records):
+            count = min(chunk_records, stop - first)
+            data = _read_exactly(stream, count * header.record_bytes, path, f"records {first}..{first + count}")
+            yield np.frombuffer(data, dtype=np.uint8).reshape((count, *header.record_shape))
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    return "x".join(str(size) for size in shape) if shape else "scalars"

@@ -1,0 +1,101 @@
+"""The IDX reader on small synthetic files."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from components import idx
+from fake_mnist import balanced_labels, fake_images, idx_bytes, write_idx
+
+
+@pytest.fixture
+def images() -> np.ndarray:
+    return fake_images(balanced_labels(50, seed=0), seed=0)
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_check_file_reads_header_and_hashes_decompressed_content(tmp_path: Path, images, compress):
+    path = write_idx(tmp_path / "images", images, compress=compress)
+    check = idx.check_file(str(path), expected_dims=3, record_shape=(28, 28))
+    assert check.header.dims == (50, 28, 28)
+    assert check.header.header_bytes == 16
+    assert check.sha256 == hashlib.sha256(idx_bytes(images)).hexdigest()
+    assert check.max_value == images.max()
+
+
+def test_iter_records_yields_the_asked_range_in_chunks(tmp_path: Path, images):
+    path = write_idx(tmp_path / "images.gz", images)
+    chunks = list(idx.iter_records(str(path), 3, start=7, stop=30, chunk_records=10))
+    assert [len(chunk) for chunk in chunks] == [10, 10, 3]
+    np.testing.assert_array_equal(np.concatenate(chunks), images[7:30])
+
+
+def test_iter_records_rejects_a_range_beyond_the_file(tmp_path: Path, images):
+    path = write_idx(tmp_path / "images.gz", images)
+    with pytest.raises(idx.IdxFormatError, match="records 40..60 asked for, the file has 50"):
+        list(idx.iter_records(str(path), 3, start=40, stop=60, chunk_records=10))
+
+
+def test_wrong_magic_number_names_the_file(tmp_path: Path, images):
+    path = write_idx(tmp_path / "images.gz", images, magic=b"\x00\x00\x0d\x03")
+    with pytest.raises(idx.IdxFormatError, match=r"images.gz: bad magic number 0x00000d03"):
+        idx.check_file(str(path), expected_dims=3)
+
+
+def test_wrong_number_of_dimensions(tmp_path: Path):
+    path = write_idx(tmp_path / "labels.gz", balanced_labels(20, seed=0))
+    with pytest.raises(idx.IdxFormatError, match="says 1 dimensions, expected 3"):
+        idx.check_file(str(path), expected_dims=3)
+
+
+def test_wrong_image_dimensions(tmp_path: Path):
+    path = write_idx(tmp_path / "images.gz", np.zeros((5, 28, 27), dtype=np.uint8))
+    with pytest.raises(idx.IdxFormatError, match="records are 28x27, expected 28x28"):
+        idx.check_file(str(path), expected_dims=3, record_shape=(28, 28))
+
+
+def test_payload_shorter_than_the_header_says(tmp_path: Path, images):
+    path = tmp_path / "images"
+    path.write_bytes(idx_bytes(images)[:-100])
+    with pytest.raises(idx.IdxFormatError, match="payload is 39100 bytes but the header promises 39200"):
+        idx.check_file(str(path), expected_dims=3)
+
+
+def test_payload_longer_than_the_header_says(tmp_path: Path, images):
+    path = tmp_path / "images"
+    path.write_bytes(idx_bytes(images) + b"\x00" * 5)
+    with pytest.raises(idx.IdxFormatError, match="payload is 39205 bytes"):
+        idx.check_file(str(path), expected_dims=3)
+
+
+def test_truncated_gzip(tmp_path: Path, images):
+    path = tmp_path / "images.gz"
+    path.write_bytes(gzip.compress(idx_bytes(images))[:-200])
+    with pytest.raises(idx.IdxFormatError, match="images.gz: corrupt or truncated gzip data"):
+        idx.check_file(str(path), expected_dims=3)
+
+
+def test_gz_name_without_gzip_content(tmp_path: Path, images):
+    path = write_idx(tmp_path / "images.gz", images, compress=False)
+    with pytest.raises(idx.IdxFormatError, match="not a gzip file although its name ends in .gz"):
+        idx.check_file(str(path), expected_dims=3)
+
+
+def test_value_above_the_maximum(tmp_path: Path):
+    labels = balanced_labels(30, seed=0)
+    labels[17] = 12
+    path = write_idx(tmp_path / "labels.gz", labels)
+    with pytest.raises(idx.IdxFormatError, match="value 12 found, values must be in 0..9"):
+        idx.check_file(str(path), expected_dims=1, max_value=9)
+
+
+def test_empty_file(tmp_path: Path):
+    path = tmp_path / "labels"
+    path.write_bytes(b"")
+    with pytest.raises(idx.IdxFormatError, match="file ends early"):
+        idx.check_file(str(path), expected_dims=1)

@@ -1,0 +1,64 @@
+"""Small synthetic MNIST-shaped IDX files that tests write themselves (the tutorial's fake_data)."""
+
+from __future__ import annotations
+
+import gzip
+import struct
+from pathlib import Path
+
+import numpy as np
+
+IMAGE_SHAPE = (28, 28)
+
+
+def idx_bytes(array: np.ndarray, magic: bytes | None = None) -> bytes:
+    """The IDX encoding of a uint8 array; `magic` replaces the 4 magic bytes when given."""
+    header = magic if magic is not None else struct.pack(">HBB", 0, 0x08, array.ndim)
+    return header + struct.pack(f">{array.ndim}I", *array.shape) + array.astype(np.uint8).tobytes()
+
+
+def write_idx(path: Path, array: np.ndarray, compress: bool = True, magic: bytes | None = None) -> Path:
+    """Writes `array` as an IDX file, gzip-compressed when `compress`."""
+    data = idx_bytes(array, magic)
+    path.write_bytes(gzip.compress(data, mtime=0) if compress else data)
+    return path
+
+
+def fake_images(labels: np.ndarray, seed: int) -> np.ndarray:
+    """Noisy images with a bright row at the label's position, so that a model can learn them."""
+    rng = np.random.default_rng(seed)
+    images = rng.integers(0, 64, size=(len(labels), *IMAGE_SHAPE), dtype=np.uint8)
+    images[np.arange(len(labels)), 2 * labels.astype(int) + 4, :] = 255
+    return images
+
+
+def balanced_labels(count: int, seed: int, num_classes: int = 10) -> np.ndarray:
+    """Labels 0..num_classes-1 in equal shares, shuffled."""
+    labels = np.arange(count) % num_classes
+    np.random.default_rng(seed).shuffle(labels)
+    return labels.astype(np.uint8)
+
+
+def write_fake_mnist(
+    directory: Path,
+    train_count: int = 600,
+    test_count: int = 200,
+    compress: bool = True,
+    test_labels: np.ndarray | None = None,
+) -> dict[str, Path]:
+    """Writes the four MNIST files with MNIST's names; returns their paths by role."""
+    directory.mkdir(parents=True, exist_ok=True)
+    suffix = ".gz" if compress else ""
+    train_labels = balanced_labels(train_count, seed=1)
+    if test_labels is None:
+        test_labels = balanced_labels(test_count, seed=2)
+    arrays = {
+        "train_images": ("train-images-idx3-ubyte", fake_images(train_labels, seed=3)),
+        "train_labels": ("train-labels-idx1-ubyte", train_labels),
+        "test_images": ("t10k-images-idx3-ubyte", fake_images(test_labels, seed=4)),
+        "test_labels": ("t10k-labels-idx1-ubyte", test_labels),
+    }
+    return {
+        role: write_idx(directory / (name + suffix), array, compress)
+        for role, (name, array) in arrays.items()
+    }
