@@ -22,6 +22,8 @@ from typing import BinaryIO
 
 import numpy as np
 
+from components.errors import PipelineError
+
 UBYTE_TYPE_CODE = 0x08
 GZIP_MAGIC = b"\x1f\x8b"
 READ_CHUNK_BYTES = 1 << 20
@@ -34,7 +36,7 @@ def _open_local(path: str) -> BinaryIO:
     return open(path, "rb")
 
 
-class IdxFormatError(ValueError):
+class IdxFormatError(PipelineError, ValueError):
     """A file is not the IDX file it should be. The message names the file and the problem."""
 
     def __init__(self, path: str, problem: str):

@@ -15,12 +15,14 @@ from typing import Any
 
 import yaml
 
+from components.errors import PipelineError
+
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "configs" / "pipeline.yaml"
 OPTIMIZERS = ("adam", "sgd", "rmsprop")
 
 
-class ConfigError(ValueError):
+class ConfigError(PipelineError, ValueError):
     """A setting is unknown, missing or has a bad value."""
 
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from components.errors import PipelineError
+
 MIRRORS: tuple[str, ...] = (
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -33,7 +35,7 @@ CHUNK_SIZE = 1024 * 1024  # 1 MiB
 USER_AGENT = "Mozilla/5.0 (compatible; mnist-pipeline-download)"
 
 
-class DownloadError(Exception):
+class DownloadError(PipelineError):
     """A file could not be downloaded or failed verification."""
 
 

@@ -1,0 +1,134 @@
+"""Runs the pipeline on this machine: TFX's LocalDagRunner, Beam's DirectRunner, MLMD in SQLite.
+
+Everything a run writes lives under one output dir:
+    pipeline/        the pipeline root: every component's artifacts
+    metadata.sqlite  the MLMD store (lineage, cache)
+    schemas/         the curated schema, copied under its content hash
+    serving/         pushed models, one numbered version each (a TF Serving base path)
+    runs/            a JSON summary of each run
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.config import ConfigError, PipelineConfig
+from pipeline.fingerprint import file_sha256
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class OutputLayout:
+    """The folders and files of one output dir."""
+
+    output_dir: Path
+
+    @property
+    def pipeline_root(self) -> Path:
+        return self.output_dir / "pipeline"
+
+    @property
+    def metadata_path(self) -> Path:
+        return self.output_dir / "metadata.sqlite"
+
+    @property
+    def schemas_dir(self) -> Path:
+        return self.output_dir / "schemas"
+
+    @property
+    def serving_dir(self) -> Path:
+        return self.output_dir / "serving"
+
+    @property
+    def runs_dir(self) -> Path:
+        return self.output_dir / "runs"
+
+
+def stage_schema(schema_path: Path, schemas_dir: Path) -> Path:
+    """Copies the schema to a path named by its content hash.
+
+    ImportSchemaGen's cache key holds the schema's path, not its content: a new path per
+    content makes an edited schema re-run validation instead of hitting the cache.
+    """
+    if not schema_path.is_file():
+        raise ConfigError(f"{schema_path}: schema file not found")
+    staged = schemas_dir / file_sha256(schema_path)[:16] / schema_path.name
+    if not staged.exists():
+        staged.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(schema_path, staged.with_suffix(".tmp"))
+        staged.with_suffix(".tmp").replace(staged)
+    return staged
+
+
+def run_pipeline(config: PipelineConfig, data_dir: Path, output_dir: Path, beam_args: list[str]) -> str:
+    """Runs the whole pipeline once; returns the run id (the MLMD pipeline_run context name)."""
+    from tfx.orchestration import metadata
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
+    from pipeline.pipeline import PipelinePaths, create_pipeline
+
+    layout = OutputLayout(output_dir.resolve())
+    layout.output_dir.mkdir(parents=True, exist_ok=True)
+    paths = PipelinePaths(
+        data_dir=str(data_dir.resolve()),
+        pipeline_root=str(layout.pipeline_root),
+        serving_dir=str(layout.serving_dir),
+        schema_file=str(stage_schema(config.validation.schema_path, layout.schemas_dir)),
+    )
+    tfx_pipeline = create_pipeline(
+        config,
+        paths,
+        beam_pipeline_args=[*config.beam.pipeline_args, *beam_args],
+        metadata_connection_config=metadata.sqlite_metadata_connection_config(str(layout.metadata_path)),
+    )
+    log_path = layout.runs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}.log"
+    log.info("Running pipeline '%s' (full log: %s)", config.pipeline_name, log_path)
+    with _RunLog(log_path), _ComponentProgress():
+        LocalDagRunner().run(tfx_pipeline)
+    return ""
+
+
+class _RunLog(logging.FileHandler):
+    """Writes every INFO line of the run, the libraries' included, to the run's log file."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(path)
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+
+    def __enter__(self) -> "_RunLog":
+        logging.root.addHandler(self)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        logging.root.removeHandler(self)
+        self.close()
+
+
+class _ComponentProgress(logging.Handler):
+    """Prints one line as each component starts and ends, from LocalDagRunner's own log lines."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self._started: dict[str, float] = {}
+
+    def __enter__(self) -> "_ComponentProgress":
+        logging.getLogger("absl").addHandler(self)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        logging.getLogger("absl").removeHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg == "Component %s is running.":
+            node_id = record.args[0]
+            self._started[node_id] = time.monotonic()
+            log.info("%s ...", node_id)
+        elif record.msg == "Component %s is finished.":
+            node_id = record.args[0]
+            log.info("%s done in %.1f s", node_id, time.monotonic() - self._started.get(node_id, time.monotonic()))
