@@ -9,6 +9,8 @@ import sys
 import warnings
 from pathlib import Path
 
+from absl import logging as absl_logging
+
 from components.errors import PipelineError
 from pipeline.config import load_config
 
@@ -71,6 +73,8 @@ def _quiet_libraries() -> None:
     console.addFilter(_is_for_console)
     logging.root.handlers = [console]
     logging.root.setLevel(logging.INFO)
+    # Through absl's flag, not the logger: TensorFlow resets the logger to the flag's level.
+    absl_logging.set_verbosity(absl_logging.INFO)
 
 
 def _is_for_console(record: logging.LogRecord) -> bool:

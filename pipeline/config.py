@@ -184,6 +184,11 @@ def _convert(value: Any, hint: Any, key: str) -> Any:
         return tuple(_convert(item, args[0], f"{key}[{index}]") for index, item in enumerate(value))
     if hint is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
+    if hint is float and isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
+        try:
+            return float(value)
+        except ValueError:
+            pass
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
         raise ConfigError(f"'{key}' must be of type {hint.__name__}, got {value!r}")
     return value

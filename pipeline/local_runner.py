@@ -10,6 +10,7 @@ Everything a run writes lives under one output dir:
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import time
@@ -65,8 +66,8 @@ def stage_schema(schema_path: Path, schemas_dir: Path) -> Path:
     return staged
 
 
-def run_pipeline(config: PipelineConfig, data_dir: Path, output_dir: Path, beam_args: list[str]) -> str:
-    """Runs the whole pipeline once; returns the run id (the MLMD pipeline_run context name)."""
+def run_pipeline(config: PipelineConfig, data_dir: Path, output_dir: Path, beam_args: list[str]) -> dict:
+    """Runs the whole pipeline once; returns the run summary (also written to runs/*.json)."""
     from tfx.orchestration import metadata
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
@@ -88,9 +89,24 @@ def run_pipeline(config: PipelineConfig, data_dir: Path, output_dir: Path, beam_
     )
     log_path = layout.runs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}.log"
     log.info("Running pipeline '%s' (full log: %s)", config.pipeline_name, log_path)
-    with _RunLog(log_path), _ComponentProgress():
-        LocalDagRunner().run(tfx_pipeline)
-    return ""
+    try:
+        with _RunLog(log_path), _ComponentProgress():
+            LocalDagRunner().run(tfx_pipeline)
+    finally:  # a failed run gets its summary too: which component failed, what ran before
+        summary = write_summary(layout, log_path.with_suffix(".json"))
+    return summary
+
+
+def write_summary(layout: OutputLayout, summary_path: Path) -> dict:
+    """Reads the newest run from MLMD, prints its summary and writes it as JSON."""
+    from pipeline import lineage
+    from pipeline.run_summary import format_summary, summarize_run
+
+    store = lineage.open_store(layout.metadata_path)
+    summary = summarize_run(store, lineage.find_run(store))
+    summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+    log.info("%s\nSummary: %s", format_summary(summary), summary_path)
+    return summary
 
 
 class _RunLog(logging.FileHandler):

@@ -55,6 +55,10 @@ def plan_splits(
 ) -> list[SplitPlan]:
     """Validation is the first `validation_size` training records (as TensorFlow's input_data
     does), train the next `train_size` (all the rest when None), test the first `test_size`."""
+    negative = {"validation_size": validation_size, "train_size": train_size, "test_size": test_size}
+    for name, size in negative.items():
+        if size is not None and size < 0:
+            raise SplitSizeError(f"{name} must be >= 0, got {size}")
     if train_size is None:
         train_size = train_records - validation_size
     if test_size is None:

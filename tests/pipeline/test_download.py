@@ -14,11 +14,7 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-if str(REPO_ROOT) not in sys.path:  # lets this file run without a conftest
-    sys.path.insert(0, str(REPO_ROOT))
-
-from pipeline.download import (  # noqa: E402
+from pipeline.download import (
     MNIST_FILES,
     DownloadError,
     MnistFile,
@@ -27,6 +23,7 @@ from pipeline.download import (  # noqa: E402
     verify_file,
 )
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_MNIST = REPO_ROOT.parent / "shared" / "data" / "mnist"
 WRONG_HASH = "0" * 64
 

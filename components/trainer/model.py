@@ -1,0 +1,75 @@
+"""The tutorial's model: raw pixels -> scale to [0, 1] -> ReLU layers -> 10 logits.
+
+Scaling lives inside the model, so serving takes raw pixels and there is no training/serving
+skew. Built with Keras 3 (inside TFX's Trainer `tf.keras` is Keras 3 too).
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from components.trainer.data import parse_examples
+
+OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
+
+
+def build_model(
+    num_pixels: int,
+    hidden_units: list[int],
+    num_classes: int,
+    optimizer: str,
+    learning_rate: float,
+    decay_steps: int | None,
+    seed: int,
+) -> keras.Model:
+    """The compiled MLP. `decay_steps`: cosine decay of the learning rate to 0 over that many steps."""
+    keras.utils.set_random_seed(seed)
+    inputs = keras.Input(shape=(num_pixels,), dtype="uint8", name="image")
+    hidden = keras.layers.Rescaling(1.0 / 255.0)(inputs)
+    for index, units in enumerate(hidden_units):
+        hidden = keras.layers.Dense(units, activation="relu", name=f"hidden{index + 1}")(hidden)
+    logits = keras.layers.Dense(num_classes, name="logits")(hidden)
+    model = keras.Model(inputs, logits, name="mnist_mlp")
+    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps) if decay_steps else learning_rate
+    model.compile(
+        optimizer=OPTIMIZERS[optimizer](learning_rate=schedule),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+    )
+    return model
+
+
+def export_serving_model(model: keras.Model, export_dir: str, image_shape: tuple[int, ...]) -> None:
+    """Writes a SavedModel for TensorFlow Serving with two signatures:
+
+    serving_default: `examples`, a batch of serialized tf.Example -> probabilities, classes
+    predict_images:  `images`, uint8 [N, rows, cols]               -> probabilities, classes
+    """
+    num_pixels = model.input_shape[-1]
+
+    def predict(images: tf.Tensor) -> dict[str, tf.Tensor]:
+        probabilities = tf.nn.softmax(model(images, training=False))
+        return {"probabilities": probabilities, "classes": tf.argmax(probabilities, axis=1)}
+
+    def serve_examples(examples: tf.Tensor) -> dict[str, tf.Tensor]:
+        images, _ = parse_examples(examples, num_pixels, with_labels=False)
+        return predict(images)
+
+    def serve_images(images: tf.Tensor) -> dict[str, tf.Tensor]:
+        return predict(tf.reshape(images, [-1, num_pixels]))
+
+    archive = keras.export.ExportArchive()
+    archive.track(model)
+    archive.add_endpoint(
+        name="serving_default",
+        fn=serve_examples,
+        input_signature=[tf.TensorSpec([None], tf.string, name="examples")],
+    )
+    archive.add_endpoint(
+        name="predict_images",
+        fn=serve_images,
+        input_signature=[tf.TensorSpec([None, *image_shape], tf.uint8, name="images")],
+    )
+    archive.write_out(export_dir, verbose=False)
+

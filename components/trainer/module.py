@@ -1,0 +1,134 @@
+"""The Trainer's module: run_fn trains the MLP, reports Precision@1 per split, exports the model.
+
+Settings come from the Trainer's custom_config (the `training` section of the config, plus the
+image shape and number of classes); train_files is the train split, eval_files the validation
+and test splits, in that order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import time
+from dataclasses import dataclass, fields
+from typing import Any
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tfx.components.trainer.fn_args_utils import FnArgs
+
+from components.trainer.data import read_split, training_dataset
+from components.trainer.model import build_model, export_serving_model
+
+log = logging.getLogger(__name__)
+METRICS_FILE = "precision_at_1.json"  # in the ModelRun artifact, beside the TensorBoard logs
+
+
+@dataclass(frozen=True)
+class TrainerSettings:
+    image_shape: list[int]
+    num_classes: int
+    hidden_units: list[int]
+    optimizer: str
+    learning_rate: float
+    cosine_decay: bool
+    batch_size: int
+    train_steps: int
+    log_every_steps: int
+    checkpoint_every_steps: int
+    seed: int
+
+    @classmethod
+    def from_custom_config(cls, custom_config: dict[str, Any]) -> TrainerSettings:
+        return cls(**{field.name: custom_config[field.name] for field in fields(cls)})
+
+    @property
+    def num_pixels(self) -> int:
+        return math.prod(self.image_shape)
+
+
+def run_fn(fn_args: FnArgs) -> None:
+    """TFX Trainer entry point."""
+    settings = TrainerSettings.from_custom_config(fn_args.custom_config)
+    model = build_model(
+        num_pixels=settings.num_pixels,
+        hidden_units=settings.hidden_units,
+        num_classes=settings.num_classes,
+        optimizer=settings.optimizer,
+        learning_rate=settings.learning_rate,
+        decay_steps=settings.train_steps if settings.cosine_decay else None,
+        seed=settings.seed,
+    )
+    train_data = training_dataset(fn_args.train_files, settings.num_pixels, settings.batch_size, settings.seed)
+    progress = TrainingProgress(settings, fn_args.model_run_dir)
+    started = time.monotonic()
+    model.fit(train_data, epochs=1, steps_per_epoch=settings.train_steps, callbacks=[progress], verbose=0)
+    log.info("Trained %d steps in %.1f s", settings.train_steps, time.monotonic() - started)
+
+    validation_files, test_files = fn_args.eval_files
+    report = {
+        split: precision_at_1(model, read_split(files, settings.num_pixels))
+        for split, files in (("train", fn_args.train_files), ("validation", validation_files), ("test", test_files))
+    }
+    for split, figures in report.items():
+        log.info(
+            "%s data eval: Num examples: %d  Num correct: %d  Precision @ 1: %.4f",
+            split.capitalize(), figures["num_examples"], figures["num_correct"], figures["precision_at_1"],
+        )
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, METRICS_FILE), "w") as metrics_file:
+        json.dump(report, metrics_file, indent=2)
+    export_serving_model(model, fn_args.serving_model_dir, tuple(settings.image_shape))
+
+
+class TrainingProgress(keras.callbacks.Callback):
+    """Every log_every_steps: `Step N: loss = X (T sec)` and TensorBoard scalars; checkpoints.
+
+    Keras reports running means since the start of the epoch; the mean over the last interval
+    is recovered from two of them, so the loss printed is that of the last N steps only.
+    """
+
+    def __init__(self, settings: TrainerSettings, model_run_dir: str):
+        super().__init__()
+        self._settings = settings
+        self._checkpoint_dir = os.path.join(model_run_dir, "checkpoints")
+        self._writer = tf.summary.create_file_writer(os.path.join(model_run_dir, "train"))
+        self._last_step, self._last_sums = 0, {"loss": 0.0, "accuracy": 0.0}
+        self._last_time = time.monotonic()
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
+        step = batch + 1
+        last_step = step == self._settings.train_steps
+        if step % self._settings.log_every_steps == 0 or last_step:
+            self._log_interval(step, logs or {})
+        if step % self._settings.checkpoint_every_steps == 0 or last_step:
+            tf.io.gfile.makedirs(self._checkpoint_dir)
+            self.model.save_weights(os.path.join(self._checkpoint_dir, f"step-{step:06d}.weights.h5"))
+
+    def _log_interval(self, step: int, logs: dict[str, float]) -> None:
+        steps = step - self._last_step
+        sums = {name: float(logs[name]) * step for name in self._last_sums}
+        means = {name: (sums[name] - self._last_sums[name]) / steps for name in sums}
+        now = time.monotonic()
+        log.info("Step %d: loss = %.4f (%.2f sec)", step, means["loss"], now - self._last_time)
+        with self._writer.as_default(step=step):
+            for name, value in means.items():
+                tf.summary.scalar(name, value)
+        self._writer.flush()
+        self._last_step, self._last_sums, self._last_time = step, sums, now
+
+
+def precision_at_1(model: keras.Model, batches: tf.data.Dataset) -> dict[str, float]:
+    """The tutorial's figures: how many examples, how many the top class got right, the ratio."""
+    num_examples = num_correct = 0
+    for images, labels in batches:
+        predicted = np.argmax(model.predict_on_batch(images), axis=1)
+        num_correct += int(np.sum(predicted == labels.numpy()))
+        num_examples += len(predicted)
+    return {
+        "num_examples": num_examples,
+        "num_correct": num_correct,
+        "precision_at_1": num_correct / num_examples if num_examples else 0.0,
+    }

@@ -1,0 +1,474 @@
+"""IdxExampleGen: the split/shard layout, and the executor run directly on small synthetic files.
+
+The executor runs without a pipeline or MLMD: the component is built only for its
+exec_properties, and Executor().Do() writes into a plain Examples artifact.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+
+from components.idx_example_gen.layout import (
+    IDX_ROLES,
+    SPLITS,
+    Shard,
+    SplitPlan,
+    SplitSizeError,
+    plan_shards,
+    plan_splits,
+)
+from fake_mnist import balanced_labels, fake_images, idx_bytes, write_fake_mnist, write_idx
+
+# ================================ layout (no TensorFlow) ======================================
+
+
+def test_idx_roles_and_split_names():
+    assert IDX_ROLES == ("train_images", "train_labels", "test_images", "test_labels")
+    assert SPLITS == ("train", "validation", "test")
+
+
+def test_plan_splits_mnist_defaults():
+    splits = plan_splits(60000, 10000, validation_size=5000, train_size=None, test_size=None)
+    assert splits == [
+        SplitPlan("train", "train", 5000, 60000),
+        SplitPlan("validation", "train", 0, 5000),
+        SplitPlan("test", "test", 0, 10000),
+    ]
+    assert [split.size for split in splits] == [55000, 5000, 10000]
+
+
+def test_plan_splits_with_configured_sizes():
+    splits = plan_splits(60000, 10000, validation_size=1000, train_size=2000, test_size=300)
+    assert splits == [
+        SplitPlan("train", "train", 1000, 3000),
+        SplitPlan("validation", "train", 0, 1000),
+        SplitPlan("test", "test", 0, 300),
+    ]
+
+
+def test_plan_splits_may_use_every_record_exactly():
+    splits = plan_splits(100, 10, validation_size=40, train_size=60, test_size=10)
+    assert [(split.start, split.stop) for split in splits] == [(40, 100), (0, 40), (0, 10)]
+
+
+def test_plan_splits_validation_plus_train_too_large():
+    with pytest.raises(SplitSizeError, match="validation_size 5000 \\+ train_size 55001 exceed the 60000 records"):
+        plan_splits(60000, 10000, validation_size=5000, train_size=55001, test_size=None)
+
+
+def test_plan_splits_validation_larger_than_the_training_file():
+    with pytest.raises(SplitSizeError, match="exceed the 600 records of the training files"):
+        plan_splits(600, 200, validation_size=700, train_size=None, test_size=None)
+
+
+def test_plan_splits_test_size_too_large():
+    with pytest.raises(SplitSizeError, match="test_size 10001 exceeds the 10000 records of the test files"):
+        plan_splits(60000, 10000, validation_size=5000, train_size=None, test_size=10001)
+
+
+def test_plan_splits_empty_validation():
+    with pytest.raises(SplitSizeError, match="split\\(s\\) validation would be empty"):
+        plan_splits(60000, 10000, validation_size=0, train_size=None, test_size=None)
+
+
+def test_plan_splits_empty_train_when_validation_takes_everything():
+    with pytest.raises(SplitSizeError, match="split\\(s\\) train would be empty"):
+        plan_splits(600, 200, validation_size=600, train_size=None, test_size=None)
+
+
+def test_plan_splits_several_empty_splits_are_named_together():
+    with pytest.raises(SplitSizeError, match="split\\(s\\) train, test would be empty"):
+        plan_splits(600, 200, validation_size=100, train_size=0, test_size=0)
+
+
+def test_split_size_error_is_a_pipeline_error():
+    from components.errors import PipelineError
+
+    assert issubclass(SplitSizeError, PipelineError)
+    assert issubclass(SplitSizeError, ValueError)
+
+
+def test_plan_shards_mnist_defaults():
+    splits = plan_splits(60000, 10000, validation_size=5000, train_size=None, test_size=None)
+    shards = plan_shards(splits, records_per_shard=10000)
+    by_split = {name: [shard for shard in shards if shard.split == name] for name in SPLITS}
+    assert [(shard.start, shard.stop) for shard in by_split["train"]] == [
+        (5000, 15000), (15000, 25000), (25000, 35000), (35000, 45000), (45000, 55000), (55000, 60000)
+    ]
+    assert [shard.file_name for shard in by_split["train"]] == [
+        f"data_tfrecord-{index:05d}-of-00006.gz" for index in range(6)
+    ]
+    assert by_split["validation"] == [Shard("validation", "train", 0, 1, 0, 5000)]
+    assert by_split["validation"][0].file_name == "data_tfrecord-00000-of-00001.gz"
+    assert by_split["test"] == [Shard("test", "test", 0, 1, 0, 10000)]
+
+
+@pytest.mark.parametrize("records_per_shard", [1, 7, 150, 499, 500, 501, 100000])
+def test_plan_shards_cover_each_split_exactly(records_per_shard):
+    splits = plan_splits(600, 200, validation_size=100, train_size=None, test_size=None)
+    shards = plan_shards(splits, records_per_shard)
+    for split in splits:
+        mine = [shard for shard in shards if shard.split == split.name]
+        assert [shard.index for shard in mine] == list(range(len(mine)))
+        assert {shard.num_shards for shard in mine} == {len(mine)}
+        assert {shard.source for shard in mine} == {split.source}
+        assert len(mine) == -(-split.size // records_per_shard)
+        # Contiguous, no gap or overlap, from the split's start to its stop.
+        assert mine[0].start == split.start
+        assert mine[-1].stop == split.stop
+        assert all(a.stop == b.start for a, b in zip(mine, mine[1:]))
+        assert all(0 < shard.stop - shard.start <= records_per_shard for shard in mine)
+        # Every shard but the last is full.
+        assert all(shard.stop - shard.start == records_per_shard for shard in mine[:-1])
+        assert len({shard.file_name for shard in mine}) == len(mine)
+
+
+def test_plan_shards_small_example():
+    splits = plan_splits(600, 200, validation_size=100, train_size=None, test_size=None)
+    shards = plan_shards(splits, records_per_shard=150)
+    assert shards == [
+        Shard("train", "train", 0, 4, 100, 250),
+        Shard("train", "train", 1, 4, 250, 400),
+        Shard("train", "train", 2, 4, 400, 550),
+        Shard("train", "train", 3, 4, 550, 600),
+        Shard("validation", "train", 0, 1, 0, 100),
+        Shard("test", "test", 0, 2, 0, 150),
+        Shard("test", "test", 1, 2, 150, 200),
+    ]
+
+
+# ============================ executor (TensorFlow, Beam) =====================================
+
+tf = pytest.importorskip("tensorflow")
+
+from google.protobuf import message
+from tfx import types as tfx_types
+from tfx.types import artifact_utils, standard_artifacts
+from tfx.utils import proto_utils
+
+from components.idx import IdxFormatError
+from components.idx_example_gen import executor
+from components.idx_example_gen.component import IdxExampleGen
+
+TRAIN_COUNT, TEST_COUNT, VALIDATION_SIZE, RECORDS_PER_SHARD = 600, 200, 100, 150
+FILE_NAMES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+SETTINGS: dict[str, Any] = {
+    "image_shape": [28, 28],
+    "num_classes": 10,
+    "validation_size": VALIDATION_SIZE,
+    "train_size": None,
+    "test_size": None,
+    "records_per_shard": RECORDS_PER_SHARD,
+    "gzip_level": 1,
+    "code_sha256": "x",
+}
+# Shard files each split should have: 500 train, 100 validation and 200 test records.
+EXPECTED_FILES = {
+    "train": [f"data_tfrecord-{index:05d}-of-00004.gz" for index in range(4)],
+    "validation": ["data_tfrecord-00000-of-00001.gz"],
+    "test": ["data_tfrecord-00000-of-00002.gz", "data_tfrecord-00001-of-00002.gz"],
+}
+FEATURES = {
+    "image": tf.io.FixedLenFeature([28 * 28], tf.int64),
+    "label": tf.io.FixedLenFeature([1], tf.int64),
+}
+
+
+def fake_arrays() -> dict[str, np.ndarray]:
+    """The arrays write_fake_mnist writes (same seeds), by role."""
+    train_labels = balanced_labels(TRAIN_COUNT, seed=1)
+    test_labels = balanced_labels(TEST_COUNT, seed=2)
+    return {
+        "train_images": fake_images(train_labels, seed=3),
+        "train_labels": train_labels,
+        "test_images": fake_images(test_labels, seed=4),
+        "test_labels": test_labels,
+    }
+
+
+def exec_properties_of(component: IdxExampleGen) -> dict[str, Any]:
+    """The component's exec_properties as an executor receives them: protos as JSON strings."""
+    return {
+        key: proto_utils.proto_to_json(value) if isinstance(value, message.Message) else value
+        for key, value in component.exec_properties.items()
+    }
+
+
+def run_executor(input_dir: Path, output_dir: Path, **settings: Any) -> tfx_types.Artifact:
+    component = IdxExampleGen(
+        input_base=str(input_dir), file_names=FILE_NAMES, settings={**SETTINGS, **settings}
+    )
+    artifact = standard_artifacts.Examples()
+    artifact.uri = str(output_dir)
+    executor.Executor().Do({}, {"examples": [artifact]}, exec_properties_of(component))
+    return artifact
+
+
+def read_split(uri: str, split: str) -> tuple[np.ndarray, np.ndarray]:
+    """All records of a split, shards in file-name order: images [N, 784] and labels [N]."""
+    files = sorted(str(path) for path in Path(uri, f"Split-{split}").iterdir())
+    images, labels = [], []
+    for batch in tf.data.TFRecordDataset(files, compression_type="GZIP").batch(1000):
+        parsed = tf.io.parse_example(batch, FEATURES)
+        images.append(parsed["image"].numpy())
+        labels.append(parsed["label"].numpy()[:, 0])
+    return np.concatenate(images), np.concatenate(labels)
+
+
+def output_files(output_dir: Path) -> list[Path]:
+    return sorted(path for path in output_dir.rglob("*") if path.is_file()) if output_dir.exists() else []
+
+
+@pytest.fixture(scope="module")
+def gzip_run(tmp_path_factory) -> tuple[tfx_types.Artifact, dict[str, Path]]:
+    root = tmp_path_factory.mktemp("gzip_run")
+    files = write_fake_mnist(root / "data", train_count=TRAIN_COUNT, test_count=TEST_COUNT)
+    return run_executor(root / "data", root / "out"), files
+
+
+@pytest.fixture(scope="module")
+def raw_run(tmp_path_factory) -> tuple[tfx_types.Artifact, dict[str, Path]]:
+    root = tmp_path_factory.mktemp("raw_run")
+    files = write_fake_mnist(root / "data", train_count=TRAIN_COUNT, test_count=TEST_COUNT, compress=False)
+    return run_executor(root / "data", root / "out"), files
+
+
+def test_exec_properties_carry_the_settings_as_json():
+    component = IdxExampleGen(input_base="/data", file_names=FILE_NAMES, settings=SETTINGS)
+    properties = exec_properties_of(component)
+    settings = executor.IngestSettings.from_custom_config(properties["custom_config"])
+    assert settings == executor.IngestSettings(
+        image_shape=(28, 28), num_classes=10, validation_size=100, train_size=None, test_size=None,
+        records_per_shard=150, gzip_level=1,
+    )
+    assert properties["input_base"] == "/data"
+
+
+def test_locate_files_prefers_the_plain_name_and_falls_back_to_gz(tmp_path):
+    write_fake_mnist(tmp_path, train_count=10, test_count=10)  # all .gz
+    write_idx(tmp_path / FILE_NAMES["test_labels"], balanced_labels(10, seed=2), compress=False)
+    component = IdxExampleGen(input_base=str(tmp_path), file_names=FILE_NAMES, settings=SETTINGS)
+    properties = exec_properties_of(component)
+    files = executor.locate_files(properties["input_base"], properties["input_config"])
+    assert files == {
+        "train_images": str(tmp_path / "train-images-idx3-ubyte.gz"),
+        "train_labels": str(tmp_path / "train-labels-idx1-ubyte.gz"),
+        "test_images": str(tmp_path / "t10k-images-idx3-ubyte.gz"),
+        "test_labels": str(tmp_path / "t10k-labels-idx1-ubyte"),
+    }
+
+
+def test_split_names(gzip_run):
+    artifact, _ = gzip_run
+    assert artifact_utils.decode_split_names(artifact.split_names) == ["train", "validation", "test"]
+
+
+def test_shard_files_and_no_leftovers(gzip_run):
+    artifact, _ = gzip_run
+    out = Path(artifact.uri)
+    assert sorted(path.name for path in out.iterdir()) == ["Split-test", "Split-train", "Split-validation"]
+    for split, names in EXPECTED_FILES.items():
+        assert sorted(path.name for path in (out / f"Split-{split}").iterdir()) == names
+    assert not [path for path in out.rglob("*") if path.name.endswith(".tmp")]
+
+
+def test_shards_are_gzip_tfrecords_of_the_planned_sizes(gzip_run):
+    artifact, _ = gzip_run
+    expected_counts = {"train": [150, 150, 150, 50], "validation": [100], "test": [150, 50]}
+    for split, names in EXPECTED_FILES.items():
+        counts = []
+        for name in names:
+            path = Path(artifact.uri, f"Split-{split}", name)
+            assert path.read_bytes()[:2] == b"\x1f\x8b", f"{path} is not gzip"
+            gzip.decompress(path.read_bytes())  # a whole, valid gzip stream
+            counts.append(sum(1 for _ in tf.data.TFRecordDataset(str(path), compression_type="GZIP")))
+        assert counts == expected_counts[split]
+
+
+def test_examples_have_exactly_image_and_label_int64_features(gzip_run):
+    artifact, _ = gzip_run
+    path = Path(artifact.uri, "Split-validation", EXPECTED_FILES["validation"][0])
+    record = next(iter(tf.data.TFRecordDataset(str(path), compression_type="GZIP"))).numpy()
+    example = tf.train.Example.FromString(record)
+    assert sorted(example.features.feature) == ["image", "label"]
+    assert len(example.features.feature["image"].int64_list.value) == 784
+    assert len(example.features.feature["label"].int64_list.value) == 1
+
+
+def assert_splits_hold_the_synthetic_records(artifact: tfx_types.Artifact):
+    arrays = fake_arrays()
+    train_images = arrays["train_images"].reshape(TRAIN_COUNT, -1).astype(np.int64)
+    test_images = arrays["test_images"].reshape(TEST_COUNT, -1).astype(np.int64)
+    expected = {
+        "validation": (train_images[:VALIDATION_SIZE], arrays["train_labels"][:VALIDATION_SIZE]),
+        "train": (train_images[VALIDATION_SIZE:], arrays["train_labels"][VALIDATION_SIZE:]),
+        "test": (test_images, arrays["test_labels"]),
+    }
+    for split, (images, labels) in expected.items():
+        got_images, got_labels = read_split(artifact.uri, split)
+        assert got_images.shape == images.shape, split
+        np.testing.assert_array_equal(got_images, images, err_msg=split)
+        np.testing.assert_array_equal(got_labels, labels.astype(np.int64), err_msg=split)
+
+
+def test_records_equal_the_synthetic_pixels_and_labels_in_order(gzip_run):
+    artifact, _ = gzip_run
+    assert_splits_hold_the_synthetic_records(artifact)
+
+
+def test_fake_arrays_match_the_written_files(gzip_run):
+    # Guards the test itself: fake_arrays() must rebuild what write_fake_mnist wrote.
+    _, files = gzip_run
+    for role, array in fake_arrays().items():
+        assert gzip.decompress(files[role].read_bytes()) == idx_bytes(array), role
+
+
+def test_image_row_major_order(gzip_run):
+    artifact, _ = gzip_run
+    images, labels = read_split(artifact.uri, "test")
+    # fake_images sets row 2*label+4 to 255: in a row-major flattening, that is 28 consecutive values.
+    first = images[0].reshape(28, 28)
+    assert (first[2 * labels[0] + 4] == 255).all()
+    np.testing.assert_array_equal(images[0][28 * (2 * labels[0] + 4):][:28], np.full(28, 255))
+
+
+def test_custom_properties(gzip_run):
+    artifact, files = gzip_run
+    assert artifact.get_int_custom_property("num_examples_train") == TRAIN_COUNT - VALIDATION_SIZE
+    assert artifact.get_int_custom_property("num_examples_validation") == VALIDATION_SIZE
+    assert artifact.get_int_custom_property("num_examples_test") == TEST_COUNT
+    arrays = fake_arrays()
+    for role in IDX_ROLES:
+        assert artifact.get_string_custom_property(f"input_file_{role}") == files[role].name
+        assert files[role].name == FILE_NAMES[role] + ".gz"
+        assert (
+            artifact.get_string_custom_property(f"input_sha256_{role}")
+            == hashlib.sha256(idx_bytes(arrays[role])).hexdigest()
+        )
+
+
+def test_payload_and_file_format(gzip_run):
+    from tfx.components.util import examples_utils
+    from tfx.proto import example_gen_pb2
+
+    artifact, _ = gzip_run
+    assert examples_utils.get_payload_format(artifact) == example_gen_pb2.FORMAT_TF_EXAMPLE
+    assert examples_utils.get_file_format(artifact) == "tfrecords_gzip"
+
+
+def test_raw_files_give_the_same_records_and_hashes(raw_run, gzip_run):
+    artifact, files = raw_run
+    assert artifact_utils.decode_split_names(artifact.split_names) == ["train", "validation", "test"]
+    out = Path(artifact.uri)
+    for split, names in EXPECTED_FILES.items():
+        assert sorted(path.name for path in (out / f"Split-{split}").iterdir()) == names
+    assert_splits_hold_the_synthetic_records(artifact)
+    gzip_artifact, _ = gzip_run
+    for role in IDX_ROLES:
+        assert artifact.get_string_custom_property(f"input_file_{role}") == FILE_NAMES[role]
+        assert files[role].name == FILE_NAMES[role]
+        # The hash is of the decompressed content: the same for the raw and the gzip copy.
+        assert artifact.get_string_custom_property(f"input_sha256_{role}") == (
+            gzip_artifact.get_string_custom_property(f"input_sha256_{role}")
+        )
+
+
+def test_configured_split_sizes(tmp_path):
+    write_fake_mnist(tmp_path / "data", train_count=TRAIN_COUNT, test_count=TEST_COUNT)
+    artifact = run_executor(
+        tmp_path / "data", tmp_path / "out", validation_size=50, train_size=120, test_size=30,
+        records_per_shard=1000,
+    )
+    arrays = fake_arrays()
+    assert artifact.get_int_custom_property("num_examples_train") == 120
+    assert artifact.get_int_custom_property("num_examples_validation") == 50
+    assert artifact.get_int_custom_property("num_examples_test") == 30
+    _, train_labels = read_split(artifact.uri, "train")
+    np.testing.assert_array_equal(train_labels, arrays["train_labels"][50:170])
+    _, validation_labels = read_split(artifact.uri, "validation")
+    np.testing.assert_array_equal(validation_labels, arrays["train_labels"][:50])
+    test_images, _ = read_split(artifact.uri, "test")
+    np.testing.assert_array_equal(test_images, arrays["test_images"][:30].reshape(30, -1))
+    assert sorted(p.name for p in Path(artifact.uri, "Split-train").iterdir()) == [
+        "data_tfrecord-00000-of-00001.gz"
+    ]
+
+
+# ---- bad input: the executor fails before writing anything -----------------------------------
+
+
+def assert_fails_without_output(input_dir: Path, output_dir: Path, error: type, pattern: str, **settings):
+    with pytest.raises(error, match=pattern) as raised:
+        run_executor(input_dir, output_dir, **settings)
+    assert not list(output_dir.glob("Split-*")), output_files(output_dir)
+    assert output_files(output_dir) == []
+    return raised.value
+
+
+def test_missing_file(tmp_path):
+    files = write_fake_mnist(tmp_path / "data", train_count=TRAIN_COUNT, test_count=TEST_COUNT)
+    files["test_images"].unlink()
+    error = assert_fails_without_output(
+        tmp_path / "data", tmp_path / "out", IdxFormatError, "file not found \\(nor with .gz\\)"
+    )
+    assert error.path == str(tmp_path / "data" / FILE_NAMES["test_images"])
+
+
+def test_label_file_shorter_than_image_file(tmp_path):
+    write_fake_mnist(tmp_path / "data", train_count=TRAIN_COUNT, test_count=TEST_COUNT)
+    labels_path = tmp_path / "data" / (FILE_NAMES["train_labels"] + ".gz")
+    write_idx(labels_path, balanced_labels(TRAIN_COUNT - 1, seed=1))
+    error = assert_fails_without_output(
+        tmp_path / "data", tmp_path / "out", IdxFormatError, f"599 labels but .*{FILE_NAMES['train_images']}.gz has 600 images"
+    )
+    assert error.path == str(labels_path)
+    assert str(error).startswith(str(labels_path) + ": ")
+
+
+def test_label_out_of_range(tmp_path):
+    test_labels = balanced_labels(TEST_COUNT, seed=2)
+    test_labels[17] = 10
+    write_fake_mnist(tmp_path / "data", train_count=TRAIN_COUNT, test_count=TEST_COUNT, test_labels=test_labels)
+    error = assert_fails_without_output(
+        tmp_path / "data", tmp_path / "out", IdxFormatError, "value 10 found, values must be in 0..9"
+    )
+    assert error.path == str(tmp_path / "data" / (FILE_NAMES["test_labels"] + ".gz"))
+
+
+def test_label_in_range_for_more_classes_is_accepted_by_the_check(tmp_path):
+    test_labels = balanced_labels(TEST_COUNT, seed=2)
+    test_labels[17] = 10
+    files = write_fake_mnist(tmp_path, train_count=20, test_count=TEST_COUNT, test_labels=test_labels)
+    settings = executor.IngestSettings((28, 28), 11, 5, None, None, 100, 1)
+    checks = executor.check_files({role: str(path) for role, path in files.items()}, settings)
+    assert checks["test_labels"].max_value == 10
+    assert checks["train_images"].header.count == 20
+
+
+def test_wrong_image_shape(tmp_path):
+    write_fake_mnist(tmp_path / "data", train_count=TRAIN_COUNT, test_count=TEST_COUNT)
+    error = assert_fails_without_output(
+        tmp_path / "data", tmp_path / "out", IdxFormatError, "records are 28x28, expected 32x32",
+        image_shape=[32, 32],
+    )
+    assert error.path == str(tmp_path / "data" / (FILE_NAMES["train_images"] + ".gz"))
+
+
+def test_split_sizes_too_large_for_the_files(tmp_path):
+    write_fake_mnist(tmp_path / "data", train_count=TRAIN_COUNT, test_count=TEST_COUNT)
+    assert_fails_without_output(
+        tmp_path / "data", tmp_path / "out", SplitSizeError, "test_size 201 exceeds the 200 records",
+        test_size=201,
+    )

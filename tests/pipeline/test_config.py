@@ -1,0 +1,378 @@
+"""Tests for pipeline/config.py: defaults, a user's file, `--set` overrides and their checks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+from components.errors import PipelineError
+from pipeline.config import DEFAULT_CONFIG_FILE, ConfigError, PipelineConfig, load_config
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def defaults() -> PipelineConfig:
+    return load_config()
+
+
+def write_yaml(tmp_path: Path, text: str, name: str = "user.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+# --- defaults ---------------------------------------------------------------------------------
+
+
+def test_default_config_file_is_the_shipped_one():
+    assert DEFAULT_CONFIG_FILE == REPO_ROOT / "configs" / "pipeline.yaml"
+
+
+def test_defaults_data(defaults):
+    assert defaults.pipeline_name == "mnist"
+    assert defaults.data.train_images == "train-images-idx3-ubyte"
+    assert defaults.data.train_labels == "train-labels-idx1-ubyte"
+    assert defaults.data.test_images == "t10k-images-idx3-ubyte"
+    assert defaults.data.test_labels == "t10k-labels-idx1-ubyte"
+    assert defaults.data.image_shape == (28, 28)
+    assert defaults.data.num_classes == 10
+
+
+def test_defaults_ingest(defaults):
+    assert defaults.ingest.validation_size == 5000
+    assert defaults.ingest.train_size is None
+    assert defaults.ingest.test_size is None
+    assert defaults.ingest.records_per_shard == 10000
+    assert defaults.ingest.gzip_level == 1
+
+
+def test_defaults_training(defaults):
+    training = defaults.training
+    assert training.hidden_units == (128, 32)
+    assert training.optimizer == "adam"
+    assert training.learning_rate == pytest.approx(0.005)
+    assert isinstance(training.learning_rate, float)
+    assert training.cosine_decay is True
+    assert training.batch_size == 100
+    assert training.train_steps == 2000
+    assert training.log_every_steps == 100
+    assert training.checkpoint_every_steps == 1000
+    assert training.seed == 42
+
+
+def test_defaults_evaluation_beam_and_schema(defaults):
+    assert defaults.evaluation.accuracy_threshold == pytest.approx(0.95)
+    assert defaults.evaluation.max_accuracy_regression == pytest.approx(0.01)
+    assert defaults.beam.pipeline_args == ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+    assert defaults.validation.schema_file == "configs/schema.pbtxt"
+    assert defaults.validation.schema_path == REPO_ROOT / "configs" / "schema.pbtxt"
+
+
+def test_lists_become_tuples_so_the_config_is_hashable(defaults):
+    assert isinstance(defaults.kubeflow.beam_pipeline_args, tuple)
+    assert hash(defaults) == hash(load_config())
+
+
+def test_as_dict_is_nested(defaults):
+    as_dict = defaults.as_dict()
+    assert as_dict["training"]["hidden_units"] == (128, 32)
+    assert as_dict["ingest"]["validation_size"] == 5000
+
+
+# --- --set overrides --------------------------------------------------------------------------
+
+
+def test_override_float(defaults):
+    config = load_config(overrides=["training.learning_rate=0.01"])
+    assert config.training.learning_rate == pytest.approx(0.01)
+    assert config.training.batch_size == defaults.training.batch_size  # the rest unchanged
+
+
+def test_override_int_for_a_float_becomes_a_float():
+    config = load_config(overrides=["training.learning_rate=1"])
+    assert config.training.learning_rate == 1.0
+    assert isinstance(config.training.learning_rate, float)
+
+
+def test_override_list():
+    config = load_config(overrides=["training.hidden_units=[64, 16, 8]"])
+    assert config.training.hidden_units == (64, 16, 8)
+
+
+def test_override_null_and_back():
+    config = load_config(overrides=["ingest.train_size=1000", "ingest.test_size=500"])
+    assert (config.ingest.train_size, config.ingest.test_size) == (1000, 500)
+    config = load_config(overrides=["ingest.train_size=1000", "ingest.train_size=null"])
+    assert config.ingest.train_size is None
+
+
+def test_override_bool_and_string():
+    config = load_config(overrides=["training.cosine_decay=false", "training.optimizer=sgd"])
+    assert config.training.cosine_decay is False
+    assert config.training.optimizer == "sgd"
+
+
+def test_override_top_level_key():
+    assert load_config(overrides=["pipeline_name=mnist-small"]).pipeline_name == "mnist-small"
+
+
+def test_later_override_wins():
+    config = load_config(overrides=["training.batch_size=50", "training.batch_size=25"])
+    assert config.training.batch_size == 25
+
+
+def test_override_value_may_contain_equals_sign():
+    config = load_config(overrides=["beam.pipeline_args=[--runner=DirectRunner]"])
+    assert config.beam.pipeline_args == ("--runner=DirectRunner",)
+
+
+def test_override_key_is_stripped():
+    assert load_config(overrides=[" training.seed =7"]).training.seed == 7
+
+
+# --- a user's config file ---------------------------------------------------------------------
+
+
+def test_config_file_overrides_only_its_keys(tmp_path, defaults):
+    path = write_yaml(tmp_path, "training:\n  batch_size: 50\ningest:\n  validation_size: 100\n")
+    config = load_config(config_file=path)
+    assert config.training.batch_size == 50
+    assert config.ingest.validation_size == 100
+    # Sibling keys of the same sections keep their defaults.
+    assert config.training.train_steps == defaults.training.train_steps
+    assert config.training.hidden_units == defaults.training.hidden_units
+    assert config.ingest.records_per_shard == defaults.ingest.records_per_shard
+    assert config.data == defaults.data
+    assert config.kubeflow == defaults.kubeflow
+
+
+def test_override_beats_config_file(tmp_path):
+    path = write_yaml(tmp_path, "training:\n  batch_size: 50\n  seed: 3\n")
+    config = load_config(config_file=path, overrides=["training.batch_size=20"])
+    assert config.training.batch_size == 20
+    assert config.training.seed == 3
+
+
+def test_config_file_may_be_a_str(tmp_path):
+    path = write_yaml(tmp_path, "pipeline_name: other\n")
+    assert load_config(config_file=str(path)).pipeline_name == "other"
+
+
+def test_unknown_key_in_config_file_names_the_file_and_key(tmp_path):
+    path = write_yaml(tmp_path, "training:\n  batch_sise: 50\n")
+    with pytest.raises(ConfigError, match=r"user\.yaml: unknown setting 'training\.batch_sise'"):
+        load_config(config_file=path)
+
+
+# --- unknown keys and sections ----------------------------------------------------------------
+
+
+def test_unknown_top_level_key():
+    with pytest.raises(ConfigError, match=r"unknown setting 'trainig'") as error:
+        load_config(overrides=["trainig.batch_size=5"])
+    assert "--set trainig.batch_size=5" in str(error.value)
+    assert "training" in str(error.value)  # the known keys are listed
+
+
+def test_unknown_nested_key():
+    with pytest.raises(ConfigError, match=r"unknown setting 'training\.lr'") as error:
+        load_config(overrides=["training.lr=0.1"])
+    assert "training.learning_rate" in str(error.value)  # known keys of the section, with prefix
+
+
+def test_key_below_a_leaf_is_rejected():
+    with pytest.raises(ConfigError, match=r"'training\.batch_size' must be of type int"):
+        load_config(overrides=["training.batch_size.x=1"])
+
+
+def test_section_given_a_scalar():
+    with pytest.raises(ConfigError, match=r"'training' is a section, give one of its keys"):
+        load_config(overrides=["training=5"])
+
+
+def test_section_given_a_scalar_in_a_file(tmp_path):
+    path = write_yaml(tmp_path, "ingest: 3\n")
+    with pytest.raises(ConfigError, match=r"user\.yaml: 'ingest' is a section"):
+        load_config(config_file=path)
+
+
+def test_config_error_is_a_pipeline_error_and_a_value_error():
+    with pytest.raises(ConfigError) as error:
+        load_config(overrides=["nope=1"])
+    assert isinstance(error.value, PipelineError)
+    assert isinstance(error.value, ValueError)
+
+
+# --- types ------------------------------------------------------------------------------------
+
+
+def test_string_for_int():
+    with pytest.raises(ConfigError, match=r"'training\.batch_size' must be of type int, got 'many'"):
+        load_config(overrides=["training.batch_size=many"])
+
+
+def test_bool_for_int():
+    with pytest.raises(ConfigError, match=r"'training\.train_steps' must be of type int, got True"):
+        load_config(overrides=["training.train_steps=true"])
+
+
+def test_float_for_int():
+    with pytest.raises(ConfigError, match=r"'ingest\.validation_size' must be of type int, got 10\.5"):
+        load_config(overrides=["ingest.validation_size=10.5"])
+
+
+def test_bool_for_float():
+    with pytest.raises(ConfigError, match=r"'training\.learning_rate' must be of type float, got True"):
+        load_config(overrides=["training.learning_rate=true"])
+
+
+def test_list_for_str():
+    with pytest.raises(ConfigError, match=r"'training\.optimizer' must be of type str, got \['adam'\]"):
+        load_config(overrides=["training.optimizer=[adam]"])
+
+
+def test_scalar_for_list():
+    with pytest.raises(ConfigError, match=r"'training\.hidden_units' must be a list, got 64"):
+        load_config(overrides=["training.hidden_units=64"])
+
+
+def test_wrong_type_inside_a_list_names_the_index():
+    with pytest.raises(ConfigError, match=r"'training\.hidden_units\[1\]' must be of type int, got 'x'"):
+        load_config(overrides=["training.hidden_units=[64, x]"])
+
+
+def test_null_for_a_required_int():
+    with pytest.raises(ConfigError, match=r"'ingest\.validation_size' must be of type int, got None"):
+        load_config(overrides=["ingest.validation_size=null"])
+
+
+def test_wrong_type_for_optional_int():
+    with pytest.raises(ConfigError, match=r"'ingest\.train_size' must be of type int, got 'all'"):
+        load_config(overrides=["ingest.train_size=all"])
+
+
+# --- ranges -----------------------------------------------------------------------------------
+
+
+def test_negative_size():
+    with pytest.raises(ConfigError, match=r"'ingest\.validation_size' must be >= 0, got -1"):
+        load_config(overrides=["ingest.validation_size=-1"])
+
+
+def test_negative_optional_size():
+    with pytest.raises(ConfigError, match=r"'ingest\.test_size' must be >= 0, got -5"):
+        load_config(overrides=["ingest.test_size=-5"])
+
+
+def test_zero_validation_size_passes_the_config_check():
+    assert load_config(overrides=["ingest.validation_size=0"]).ingest.validation_size == 0
+
+
+@pytest.mark.parametrize(
+    "key", ["training.batch_size", "training.train_steps", "ingest.records_per_shard", "data.num_classes"]
+)
+def test_non_positive_counts(key):
+    with pytest.raises(ConfigError, match=rf"'{key}' must be > 0, got 0"):
+        load_config(overrides=[f"{key}=0"])
+
+
+def test_non_positive_learning_rate():
+    with pytest.raises(ConfigError, match=r"'training\.learning_rate' must be > 0, got -0\.1"):
+        load_config(overrides=["training.learning_rate=-0.1"])
+
+
+def test_optimizer_not_in_the_list():
+    with pytest.raises(ConfigError, match=r"'training\.optimizer' must be one of adam, sgd, rmsprop, got 'adagrad'"):
+        load_config(overrides=["training.optimizer=adagrad"])
+
+
+@pytest.mark.parametrize("value", ["1.5", "-0.01"])
+def test_accuracy_threshold_outside_0_1(value):
+    with pytest.raises(ConfigError, match=rf"'evaluation\.accuracy_threshold' must be in 0\.\.1, got {value}"):
+        load_config(overrides=[f"evaluation.accuracy_threshold={value}"])
+
+
+def test_max_accuracy_regression_outside_0_1():
+    with pytest.raises(ConfigError, match=r"'evaluation\.max_accuracy_regression' must be in 0\.\.1, got 2\.0"):
+        load_config(overrides=["evaluation.max_accuracy_regression=2"])
+
+
+@pytest.mark.parametrize("value", ["0", "1"])
+def test_threshold_bounds_are_inclusive(value):
+    config = load_config(overrides=[f"evaluation.accuracy_threshold={value}"])
+    assert config.evaluation.accuracy_threshold == float(value)
+
+
+def test_gzip_level_outside_0_9():
+    with pytest.raises(ConfigError, match=r"'ingest\.gzip_level' must be in 0\.\.9, got 10"):
+        load_config(overrides=["ingest.gzip_level=10"])
+
+
+def test_empty_hidden_units():
+    with pytest.raises(ConfigError, match=r"'training\.hidden_units' must be positive sizes, got \[\]"):
+        load_config(overrides=["training.hidden_units=[]"])
+
+
+def test_zero_image_dimension():
+    with pytest.raises(ConfigError, match=r"'data\.image_shape' must be positive sizes, got \[28, 0\]"):
+        load_config(overrides=["data.image_shape=[28, 0]"])
+
+
+def test_all_range_problems_are_reported_together():
+    with pytest.raises(ConfigError) as error:
+        load_config(overrides=["training.batch_size=0", "training.optimizer=adagrad"])
+    assert "'training.batch_size' must be > 0" in str(error.value)
+    assert "'training.optimizer' must be one of" in str(error.value)
+
+
+# --- malformed overrides and files ------------------------------------------------------------
+
+
+def test_override_without_equals_sign():
+    with pytest.raises(ConfigError, match=r"--set training\.batch_size: expected key=value"):
+        load_config(overrides=["training.batch_size"])
+
+
+def test_override_with_empty_key():
+    with pytest.raises(ConfigError, match=r"--set =5: expected key=value"):
+        load_config(overrides=["=5"])
+
+
+def test_override_with_invalid_yaml_value():
+    with pytest.raises(ConfigError, match=r"--set training\.hidden_units=\[64: the value is not valid YAML"):
+        load_config(overrides=["training.hidden_units=[64"])
+
+
+def test_missing_config_file_names_the_file(tmp_path):
+    path = tmp_path / "missing.yaml"
+    with pytest.raises(ConfigError, match=r"missing\.yaml: cannot read the config file") as error:
+        load_config(config_file=path)
+    assert str(path) in str(error.value)
+
+
+def test_config_file_that_is_a_directory(tmp_path):
+    with pytest.raises(ConfigError, match=r"cannot read the config file") as error:
+        load_config(config_file=tmp_path)
+    assert str(tmp_path) in str(error.value)
+
+
+def test_invalid_yaml_file_names_the_file(tmp_path):
+    path = write_yaml(tmp_path, "training:\n  batch_size: [1, 2\n", name="broken.yaml")
+    with pytest.raises(ConfigError, match=r"broken\.yaml: not valid YAML") as error:
+        load_config(config_file=path)
+    assert str(path) in str(error.value)
+
+
+@pytest.mark.parametrize("text", ["- a\n- b\n", "just a string\n"])
+def test_config_file_that_is_not_a_mapping(tmp_path, text):
+    path = write_yaml(tmp_path, text, name="flat.yaml")
+    with pytest.raises(ConfigError, match=r"flat\.yaml: a config file must be a mapping of settings"):
+        load_config(config_file=path)
+
+
+def test_override_float_in_exponent_notation():
+    # YAML 1.1 reads 1e-3 (no dot) as a string; the loader still takes it as a float.
+    assert load_config(overrides=["training.learning_rate=1e-3"]).training.learning_rate == pytest.approx(0.001)
