@@ -33,21 +33,75 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mnist-pipeline", description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    run = commands.add_parser("run", help="run the whole pipeline locally")
+    run = commands.add_parser("run", help="run the whole pipeline on this machine")
     run.add_argument("--data-dir", type=Path, default=Path("data/mnist"), help="folder of the IDX files")
-    run.add_argument("--output-dir", type=Path, default=Path("outputs"), help="pipeline root, MLMD, models")
+    _add_output_dir(run)
     _add_config_arguments(run)
+    run.add_argument("--runner", choices=("local", "beam"), default="local",
+                     help="TFX's LocalDagRunner (default) or BeamDagRunner, which runs the DAG as a Beam pipeline")
     run.add_argument("--download", action="store_true", help="download missing MNIST files first")
     run.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
                      help="extra Beam pipeline argument, e.g. --beam-arg=--direct_num_workers=2")
     run.set_defaults(command=_run)
+
+    compile_ = commands.add_parser("compile", help="compile the pipeline for Kubeflow Pipelines (KFP v2 spec)")
+    compile_.add_argument("--output", type=Path, default=Path("pipeline.json"), help="the pipeline spec to write")
+    _add_kubeflow_arguments(compile_)
+    compile_.set_defaults(command=_compile)
+
+    submit = commands.add_parser("submit", help="compile and submit a run to a Kubeflow Pipelines endpoint")
+    submit.add_argument("--host", required=True, help="KFP API endpoint, e.g. http://localhost:8080")
+    submit.add_argument("--namespace", help="Kubeflow namespace (multi-user installs)")
+    submit.add_argument("--experiment", default="mnist", help="experiment name; created when missing")
+    submit.add_argument("--run-name", help="name of the run (default: pipeline name and time)")
+    submit.add_argument("--wait", action="store_true", help="wait for the run to end; fail when it fails")
+    submit.add_argument("--timeout", type=int, default=3600, help="seconds to wait with --wait")
+    _add_kubeflow_arguments(submit)
+    submit.set_defaults(command=_submit)
+
+    lineage = commands.add_parser("lineage", help="inspect runs and artifacts in the metadata store")
+    _add_output_dir(lineage)
+    lineage.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    queries = lineage.add_subparsers(required=True, metavar="QUERY", dest="query")
+    queries.add_parser("runs", help="pipeline runs, newest first")
+    artifacts = queries.add_parser("artifacts", help="artifacts with their properties")
+    artifacts.add_argument("--type", dest="artifact_type", help="e.g. Examples, Model, PushedModel")
+    artifacts.add_argument("--run", help="run id (a prefix is enough)")
+    trace = queries.add_parser("trace", help="what an artifact came from and what used it")
+    trace.add_argument("artifact", help="artifact id, URI, or pushed:latest")
+    diff = queries.add_parser("diff", help="what differs between two runs")
+    diff.add_argument("run_a")
+    diff.add_argument("run_b")
+    graph = queries.add_parser("graph", help="the lineage graph of a run as Graphviz DOT, SVG or PNG")
+    graph.add_argument("--run", help="run id (default: the newest)")
+    graph.add_argument("--output", type=Path, help="FILE.dot, FILE.svg or FILE.png (default: DOT on stdout)")
+    lineage.set_defaults(command=_lineage)
+
+    predict = commands.add_parser("predict", help="classify PNG images or the images of an IDX file")
+    predict.add_argument("--model", type=Path, required=True,
+                         help="a SavedModel, or a serving dir (its newest version is used)")
+    predict.add_argument("inputs", nargs="+", type=Path, help="PNG files or IDX image files")
+    predict.add_argument("--limit", type=int, default=10, help="at most this many images per IDX file")
+    predict.set_defaults(command=_predict)
     return parser
+
+
+def _add_output_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--output-dir", type=Path, default=Path("outputs"),
+                        help="pipeline root, MLMD store, pushed models (default: outputs)")
 
 
 def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="YAML file overriding configs/pipeline.yaml")
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                         help="override one setting, e.g. --set training.learning_rate=0.01")
+
+
+def _add_kubeflow_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_config_arguments(parser)
+    parser.add_argument("--image", help="container image (default: kubeflow.image in the config)")
+    parser.add_argument("--pipeline-root", help="gs://, s3:// or minio URI (default: kubeflow.pipeline_root)")
+    parser.add_argument("--data-dir", help="URI of the IDX files (default: kubeflow.data_dir)")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -58,7 +112,48 @@ def _run(args: argparse.Namespace) -> int:
         ensure_mnist(args.data_dir)
     from pipeline.local_runner import run_pipeline
 
-    run_pipeline(config, args.data_dir, args.output_dir, args.beam_arg)
+    summary = run_pipeline(config, args.data_dir, args.output_dir, args.beam_arg, runner=args.runner)
+    return 0 if all(component["status"] != "failed" for component in summary["components"]) else 1
+
+
+def _compile(args: argparse.Namespace) -> int:
+    from pipeline import kubeflow_runner
+
+    config = load_config(args.config, args.overrides)
+    settings = kubeflow_runner.KubeflowSettings.from_config(config, args.image, args.pipeline_root, args.data_dir)
+    path = kubeflow_runner.compile_pipeline(config, settings, args.output)
+    print(f"Wrote {path} (image {settings.image}, pipeline root {settings.pipeline_root})")
+    return 0
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from pipeline import kubeflow_runner
+
+    config = load_config(args.config, args.overrides)
+    settings = kubeflow_runner.KubeflowSettings.from_config(config, args.image, args.pipeline_root, args.data_dir)
+    run = kubeflow_runner.submit_pipeline(
+        config, settings, host=args.host, namespace=args.namespace, experiment=args.experiment, run_name=args.run_name
+    )
+    print(f"Submitted run {run.run_id}: {run.url}")
+    if not args.wait:
+        return 0
+    state = kubeflow_runner.wait_for_run(args.host, run.run_id, namespace=args.namespace, timeout=args.timeout)
+    print(f"Run {run.run_id} ended: {state}")
+    return 0 if state == "SUCCEEDED" else 1
+
+
+def _lineage(args: argparse.Namespace) -> int:
+    from pipeline import lineage_report
+
+    print(lineage_report.report(args))
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from pipeline.predict import predict_inputs
+
+    for line in predict_inputs(args.model, args.inputs, args.limit):
+        print(line)
     return 0
 
 

@@ -1,4 +1,8 @@
-"""Runs the pipeline on this machine: TFX's LocalDagRunner, Beam's DirectRunner, MLMD in SQLite.
+"""Runs the pipeline on this machine, MLMD in SQLite, the Beam components on Beam's DirectRunner.
+
+Two orchestrators, on the same pipeline and the same store: TFX's LocalDagRunner (the
+default) runs the components one after another in this process; BeamDagRunner turns the DAG
+itself into a Beam pipeline, one step per component.
 
 Everything a run writes lives under one output dir:
     pipeline/        the pipeline root: every component's artifacts
@@ -66,10 +70,11 @@ def stage_schema(schema_path: Path, schemas_dir: Path) -> Path:
     return staged
 
 
-def run_pipeline(config: PipelineConfig, data_dir: Path, output_dir: Path, beam_args: list[str]) -> dict:
+def run_pipeline(
+    config: PipelineConfig, data_dir: Path, output_dir: Path, beam_args: list[str], runner: str = "local"
+) -> dict:
     """Runs the whole pipeline once; returns the run summary (also written to runs/*.json)."""
     from tfx.orchestration import metadata
-    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
     from pipeline.pipeline import PipelinePaths, create_pipeline
 
@@ -81,17 +86,18 @@ def run_pipeline(config: PipelineConfig, data_dir: Path, output_dir: Path, beam_
         serving_dir=str(layout.serving_dir),
         schema_file=str(stage_schema(config.validation.schema_path, layout.schemas_dir)),
     )
+    beam_pipeline_args = [*config.beam.pipeline_args, *beam_args]
     tfx_pipeline = create_pipeline(
         config,
         paths,
-        beam_pipeline_args=[*config.beam.pipeline_args, *beam_args],
+        beam_pipeline_args=beam_pipeline_args,
         metadata_connection_config=metadata.sqlite_metadata_connection_config(str(layout.metadata_path)),
     )
     log_path = layout.runs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}.log"
     log.info("Running pipeline '%s' (full log: %s)", config.pipeline_name, log_path)
     try:
         with _RunLog(log_path), _ComponentProgress():
-            LocalDagRunner().run(tfx_pipeline)
+            _dag_runner(runner, beam_pipeline_args).run(tfx_pipeline)
     finally:  # a failed run gets its summary too: which component failed, what ran before
         summary = write_summary(layout, log_path.with_suffix(".json"))
     return summary
@@ -107,6 +113,16 @@ def write_summary(layout: OutputLayout, summary_path: Path) -> dict:
     summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     log.info("%s\nSummary: %s", format_summary(summary), summary_path)
     return summary
+
+
+def _dag_runner(runner: str, beam_pipeline_args: list[str]):
+    if runner == "beam":
+        from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
+
+        return BeamDagRunner(beam_orchestrator_args=beam_pipeline_args)
+    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+
+    return LocalDagRunner()
 
 
 class _RunLog(logging.FileHandler):
@@ -127,7 +143,10 @@ class _RunLog(logging.FileHandler):
 
 
 class _ComponentProgress(logging.Handler):
-    """Prints one line as each component starts and ends, from LocalDagRunner's own log lines."""
+    """Prints a line as each component starts and ends, from the DAG runners' own log lines."""
+
+    STARTED = ("Component %s is running.", "node %s is running.")  # LocalDagRunner, BeamDagRunner
+    FINISHED = ("Component %s is finished.", "node %s is finished.")
 
     def __init__(self) -> None:
         super().__init__(level=logging.INFO)
@@ -141,10 +160,10 @@ class _ComponentProgress(logging.Handler):
         logging.getLogger("absl").removeHandler(self)
 
     def emit(self, record: logging.LogRecord) -> None:
-        if record.msg == "Component %s is running.":
+        if record.msg in self.STARTED:
             node_id = record.args[0]
             self._started[node_id] = time.monotonic()
             log.info("%s ...", node_id)
-        elif record.msg == "Component %s is finished.":
+        elif record.msg in self.FINISHED:
             node_id = record.args[0]
             log.info("%s done in %.1f s", node_id, time.monotonic() - self._started.get(node_id, time.monotonic()))
