@@ -78,6 +78,7 @@ def run_pipeline(
 
     from pipeline.pipeline import PipelinePaths, create_pipeline
 
+    _check_data_dir(config, str(data_dir.resolve()))
     layout = OutputLayout(output_dir.resolve())
     layout.output_dir.mkdir(parents=True, exist_ok=True)
     paths = PipelinePaths(
@@ -113,6 +114,16 @@ def write_summary(layout: OutputLayout, summary_path: Path) -> dict:
     summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     log.info("%s\nSummary: %s", format_summary(summary), summary_path)
     return summary
+
+
+def _check_data_dir(config: PipelineConfig, data_dir: str) -> None:
+    """Fails fast, with the file's name, when an input file is missing (before TFX's driver would)."""
+    import tensorflow as tf
+
+    from components.idx_example_gen.layout import locate_idx_file
+
+    for name in (config.data.train_images, config.data.train_labels, config.data.test_images, config.data.test_labels):
+        locate_idx_file(data_dir, name, tf.io.gfile.exists)
 
 
 def _dag_runner(runner: str, beam_pipeline_args: list[str]):

@@ -33,9 +33,12 @@ def fake_images(labels: np.ndarray, seed: int) -> np.ndarray:
 
 
 def balanced_labels(count: int, seed: int, num_classes: int = 10) -> np.ndarray:
-    """Labels 0..num_classes-1 in equal shares, shuffled."""
+    """Labels 0..num_classes-1, shuffled within blocks of num_classes: every split that starts at
+    0 and spans whole blocks has exactly the same mix of labels."""
+    rng = np.random.default_rng(seed)
     labels = np.arange(count) % num_classes
-    np.random.default_rng(seed).shuffle(labels)
+    for start in range(0, count, num_classes):
+        rng.shuffle(labels[start:start + num_classes])
     return labels.astype(np.uint8)
 
 

@@ -25,7 +25,7 @@ from tfx.utils import proto_utils
 from tfx_bsl.coders import example_coder
 
 from components import idx
-from components.idx_example_gen.layout import IDX_ROLES, Shard, plan_shards, plan_splits
+from components.idx_example_gen.layout import IDX_ROLES, Shard, locate_idx_file, plan_shards, plan_splits
 
 ENCODE_CHUNK_RECORDS = 1000
 
@@ -105,19 +105,11 @@ class Executor(base_beam_executor.BaseBeamExecutor):
 
 
 def locate_files(input_base: str, input_config_json: str) -> dict[str, str]:
-    """Finds each role's file: the pattern's name as is, or with `.gz`."""
+    """Finds each role's file: the name in its input split pattern, as is or with `.gz`."""
     input_config = example_gen_pb2.Input()
     proto_utils.json_to_proto(input_config_json, input_config)
     patterns = {split.name: split.pattern for split in input_config.splits}
-    files = {}
-    for role in IDX_ROLES:
-        name = patterns[role].rstrip("*")
-        candidates = [os.path.join(input_base, name + suffix) for suffix in ("", ".gz")]
-        found = [path for path in candidates if tf.io.gfile.exists(path)]
-        if not found:
-            raise idx.IdxFormatError(candidates[0], "file not found (nor with .gz)")
-        files[role] = found[0]
-    return files
+    return {role: locate_idx_file(input_base, patterns[role].rstrip("*"), tf.io.gfile.exists) for role in IDX_ROLES}
 
 
 def check_files(files: dict[str, str], settings: IngestSettings) -> dict[str, idx.IdxCheck]:

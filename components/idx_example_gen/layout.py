@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from components.errors import PipelineError
+from components.idx import IdxFormatError
 
 # The four input files, by role.
 IDX_ROLES = ("train_images", "train_labels", "test_images", "test_labels")
@@ -40,6 +43,15 @@ class Shard:
     def file_name(self) -> str:
         # TFX's own ExampleGen names its files the same way.
         return f"data_tfrecord-{self.index:05d}-of-{self.num_shards:05d}.gz"
+
+
+def locate_idx_file(input_base: str, name: str, exists: Callable[[str], bool] = os.path.exists) -> str:
+    """The path of IDX file `name` under `input_base`: as named, or else with `.gz`."""
+    candidates = [os.path.join(input_base, name + suffix) for suffix in ("", ".gz")]
+    for path in candidates:
+        if exists(path):
+            return path
+    raise IdxFormatError(candidates[0], "file not found (nor with .gz)")
 
 
 class SplitSizeError(PipelineError, ValueError):
