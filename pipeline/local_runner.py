@@ -14,6 +14,7 @@ Everything a run writes lives under one output dir:
 
 from __future__ import annotations
 
+import datetime
 import json
 import logging
 import shutil
@@ -94,7 +95,7 @@ def run_pipeline(
         beam_pipeline_args=beam_pipeline_args,
         metadata_connection_config=metadata.sqlite_metadata_connection_config(str(layout.metadata_path)),
     )
-    log_path = layout.runs_dir / f"{time.strftime('%Y%m%d-%H%M%S')}.log"
+    log_path = layout.runs_dir / f"{datetime.datetime.now():%Y%m%d-%H%M%S-%f}.log"  # a cached run takes < 1 s
     log.info("Running pipeline '%s' (full log: %s)", config.pipeline_name, log_path)
     try:
         with _RunLog(log_path), _ComponentProgress():

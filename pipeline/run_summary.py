@@ -14,6 +14,7 @@ from typing import Any
 from pipeline import lineage
 
 ACCURACY = "sparse_categorical_accuracy"
+BASELINE_MODEL_NAME = "baseline"  # TFMA's name for the Evaluator's baseline_model
 TRAINER_METRICS_FILE = "precision_at_1.json"  # written by components.trainer.module
 
 
@@ -97,7 +98,8 @@ def _metric_items(metrics_for_slice):
 
     for key_and_value in metrics_for_slice.metric_keys_and_values:
         key = metric_types.MetricKey.from_proto(key_and_value.key)
-        if not key.is_diff:
+        # With a baseline, TFMA also reports the baseline's metrics and the differences.
+        if not key.is_diff and key.model_name != BASELINE_MODEL_NAME:
             yield key, key_and_value.value
 
 

@@ -1,0 +1,138 @@
+"""The whole pipeline on real MNIST, as `make run` runs it: ingest to pushed model.
+
+One default run is shared by the tests of this module; two more runs in the same output dir
+check the cache and that a weak model is neither blessed nor pushed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from components import idx
+from conftest import run_cli
+
+pytestmark = pytest.mark.e2e
+
+FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+
+
+@pytest.fixture(scope="module")
+def mnist_run(real_mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict]:
+    """The default pipeline on real MNIST: (output dir, run summary)."""
+    output = tmp_path_factory.mktemp("mnist_e2e")
+    assert run_cli("run", "--data-dir", real_mnist_dir, "--output-dir", output) == 0
+    return output, _newest_summary(output)
+
+
+def test_ingest_writes_the_three_splits_with_input_checksums(mnist_run, real_mnist_dir):
+    output, _ = mnist_run
+    [examples] = _artifacts(output, "Examples")
+    properties = examples.properties
+    assert (properties["num_examples_train"], properties["num_examples_validation"],
+            properties["num_examples_test"]) == (55000, 5000, 10000)
+    for role, name in FILES.items():
+        content = gzip.decompress((real_mnist_dir / name).read_bytes())
+        assert properties[f"input_sha256_{role}"] == hashlib.sha256(content).hexdigest()
+        assert properties[f"input_file_{role}"] == name
+
+
+def test_validation_finds_no_anomaly(mnist_run):
+    from tensorflow_data_validation.utils import anomalies_util
+
+    output, summary = mnist_run
+    statuses = {c["component"]: c["status"] for c in summary["components"]}
+    assert statuses["DataGate"] == "ran"
+    reports = sorted((output / "pipeline").glob("*Validator/anomalies/*/Split-*/SchemaDiff.pb"))
+    assert len(reports) == 5  # ExampleValidator: 3 splits; SplitValidator: validation and test
+    for report in reports:
+        assert not anomalies_util.load_anomalies_binary(str(report)).anomaly_info, report
+
+
+def test_default_model_reaches_0975_and_is_pushed(mnist_run):
+    output, summary = mnist_run
+    assert summary["trainer_precision_at_1"]["test"]["num_examples"] == 10000
+    assert summary["evaluation"]["test"]["accuracy"] >= 0.975
+    assert summary["evaluation"]["validation"]["examples"] == 5000
+    assert len(summary["evaluation"]["test"]["accuracy_per_digit"]) == 10
+    assert summary["blessing"]["blessed"] is True
+    pushed = Path(summary["pushed"]["destination"])
+    assert pushed.parent == output / "serving" and (pushed / "saved_model.pb").is_file()
+
+
+def test_pushed_model_serves_both_signatures(mnist_run, real_mnist_dir):
+    import tensorflow as tf
+
+    output, summary = mnist_run
+    model = tf.saved_model.load(summary["pushed"]["destination"])
+    images = _first_records(real_mnist_dir / FILES["test_images"], 3, 1000)
+    labels = _first_records(real_mnist_dir / FILES["test_labels"], 1, 1000)
+
+    by_images = model.signatures["predict_images"](images=tf.constant(images))
+    examples = [_example(image, label) for image, label in zip(images, labels)]
+    by_examples = model.signatures["serving_default"](examples=tf.constant(examples))
+
+    assert by_images["probabilities"].shape == (1000, 10)
+    np.testing.assert_array_equal(by_images["classes"].numpy(), by_examples["classes"].numpy())
+    assert np.mean(by_images["classes"].numpy() == labels) >= 0.95
+
+
+def test_second_run_is_fully_cached(mnist_run, real_mnist_dir):
+    output, first = mnist_run
+    assert run_cli("run", "--data-dir", real_mnist_dir, "--output-dir", output) == 0
+    second = _newest_summary(output)
+    assert second["run_id"] != first["run_id"]
+    statuses = {c["component"]: c["status"] for c in second["components"]}
+    assert statuses.pop("latest_blessed_model_resolver") == "resolved"
+    assert set(statuses.values()) == {"cached"}, statuses
+    assert second["pushed"]["destination"] == first["pushed"]["destination"]
+
+
+def test_weak_model_is_neither_blessed_nor_pushed(mnist_run, real_mnist_dir):
+    output, first = mnist_run
+    versions_before = sorted(p.name for p in (output / "serving").iterdir())
+    assert run_cli("run", "--data-dir", real_mnist_dir, "--output-dir", output,
+                   "--set", "training.train_steps=1") == 0
+    weak = _newest_summary(output)
+    assert weak["evaluation"]["validation"]["accuracy"] < 0.95  # still reported
+    assert weak["blessing"]["blessed"] is False
+    assert "below 0.95" in weak["blessing"]["reason"]
+    assert weak["blessing"]["baseline_model"]  # compared with the model blessed before
+    assert weak["pushed"]["pushed"] is False
+    assert sorted(p.name for p in (output / "serving").iterdir()) == versions_before
+
+
+def _newest_summary(output: Path) -> dict:
+    newest = max((output / "runs").glob("*.json"), key=lambda path: path.stat().st_mtime)
+    return json.loads(newest.read_text())
+
+
+def _artifacts(output: Path, type_name: str):
+    from pipeline import lineage
+
+    store = lineage.open_store(output / "metadata.sqlite")
+    return [lineage.artifact_info(store, artifact) for artifact in store.get_artifacts_by_type(type_name)]
+
+
+def _first_records(path: Path, dims: int, count: int) -> np.ndarray:
+    return next(idx.iter_records(str(path), dims, 0, count, chunk_records=count))
+
+
+def _example(image: np.ndarray, label: int) -> bytes:
+    import tensorflow as tf
+
+    feature = {
+        "image": tf.train.Feature(int64_list=tf.train.Int64List(value=image.reshape(-1).tolist())),
+        "label": tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
+    }
+    return tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString()
