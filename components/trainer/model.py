@@ -22,8 +22,13 @@ def build_model(
     learning_rate: float,
     decay_steps: int | None,
     seed: int,
+    steps_per_execution: int = 1,
 ) -> keras.Model:
-    """The compiled MLP. `decay_steps`: cosine decay of the learning rate to 0 over that many steps."""
+    """The compiled MLP. `decay_steps`: cosine decay of the learning rate to 0 over that many steps.
+
+    `steps_per_execution` runs that many training steps per call into TensorFlow, which about
+    halves the time of this small model's steps; callbacks then see every N-th step only.
+    """
     keras.utils.set_random_seed(seed)
     inputs = keras.Input(shape=(num_pixels,), dtype="uint8", name="image")
     hidden = keras.layers.Rescaling(1.0 / 255.0)(inputs)
@@ -36,6 +41,7 @@ def build_model(
         optimizer=OPTIMIZERS[optimizer](learning_rate=schedule),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        steps_per_execution=steps_per_execution,
     )
     return model
 

@@ -49,6 +49,11 @@ class TrainerSettings:
     def num_pixels(self) -> int:
         return math.prod(self.image_shape)
 
+    @property
+    def steps_per_execution(self) -> int:
+        """The most steps per call into TensorFlow that still stops at every log and checkpoint step."""
+        return math.gcd(self.train_steps, self.log_every_steps, self.checkpoint_every_steps)
+
 
 def run_fn(fn_args: FnArgs) -> None:
     """TFX Trainer entry point."""
@@ -61,6 +66,7 @@ def run_fn(fn_args: FnArgs) -> None:
         learning_rate=settings.learning_rate,
         decay_steps=settings.train_steps if settings.cosine_decay else None,
         seed=settings.seed,
+        steps_per_execution=settings.steps_per_execution,
     )
     train_data = training_dataset(fn_args.train_files, settings.num_pixels, settings.batch_size, settings.seed)
     progress = TrainingProgress(settings, fn_args.model_run_dir)
