@@ -71,6 +71,7 @@ class TrainingConfig:
 class EvaluationConfig:
     accuracy_threshold: float
     max_accuracy_regression: float
+    compare_with_blessed: bool
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +89,12 @@ class KubeflowConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class MetadataConfig:
+    grpc_host: str | None  # None: `lineage` reads <output-dir>/metadata.sqlite
+    grpc_port: int
+
+
+@dataclasses.dataclass(frozen=True)
 class PipelineConfig:
     pipeline_name: str
     data: DataConfig
@@ -97,6 +104,7 @@ class PipelineConfig:
     evaluation: EvaluationConfig
     beam: BeamConfig
     kubeflow: KubeflowConfig
+    metadata: MetadataConfig
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -1,21 +1,29 @@
 """Queries on the ML Metadata store that every TFX run writes: runs, executions, artifacts.
 
 The run summary and `mnist-pipeline lineage` read the store through these functions only.
+They return plain data (dataclasses); pipeline/lineage_report.py turns it into tables, JSON
+and Graphviz DOT.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import re
+import sqlite3
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ml_metadata
 from google.protobuf import json_format
 from ml_metadata import errors as mlmd_errors
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from components.errors import PipelineError
+from components.idx_example_gen.layout import IDX_ROLES
 
 RUN_CONTEXT_TYPE = "pipeline_run"  # the context LocalDagRunner and Kubeflow give each run
 NODE_CONTEXT_TYPE = "node"
@@ -24,6 +32,12 @@ STATUS_BY_STATE = {
     metadata_store_pb2.Execution.CACHED: "cached",
     metadata_store_pb2.Execution.FAILED: "failed",
 }
+OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
+PUSHED_LATEST = "pushed:latest"
+# Set by ExampleGen's driver only when it reads the files (not on a cached run): they describe
+# the input, which the Examples' checksums cover, not a setting.
+DRIVER_PROPERTIES = frozenset({"span", "version", "input_fingerprint"})
+NO_RUNS = "the metadata store has no pipeline run yet (run the pipeline first)"
 
 
 class LineageError(PipelineError):
@@ -38,6 +52,7 @@ class ArtifactInfo:
     state: str
     created_ms: int
     properties: dict[str, Any]
+    metrics: dict[str, Any] = field(default_factory=dict)  # from the artifact's files, see add_metrics
 
 
 @dataclass
@@ -51,19 +66,115 @@ class ExecutionInfo:
     properties: dict[str, Any]
     inputs: dict[str, list[ArtifactInfo]] = field(default_factory=dict)
     outputs: dict[str, list[ArtifactInfo]] = field(default_factory=dict)
+    run_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RunInfo:
+    id: str
+    started_ms: int
+    seconds: float
+    status: str  # complete | failed | unfinished (still running, or killed)
+    components: list[ExecutionInfo]
+
+
+@dataclass
+class Step:
+    """An execution on the way to an artifact, with its parameters and the versions of its code."""
+
+    execution: ExecutionInfo
+    parameters: dict[str, Any]
+    versions: dict[str, str]
+
+
+@dataclass
+class InputFile:
+    """An IDX file as IdxExampleGen recorded it on its Examples."""
+
+    role: str
+    name: str
+    sha256: str
+    examples_id: int
+
+
+@dataclass
+class Trace:
+    artifact: ArtifactInfo
+    upstream: list[Step]  # from the artifact's producer back to the ingest, newest first
+    input_files: list[InputFile]
+    downstream: list[ExecutionInfo]  # the executions that used it or what came of it, oldest first
+
+
+@dataclass
+class DiffRow:
+    key: str
+    a: Any
+    b: Any
+    changed: bool
+
+
+@dataclass
+class RunDiff:
+    run_a: str
+    run_b: str
+    sections: dict[str, list[DiffRow]]  # inputs, settings, metrics, blessing
+
+
+# --- opening the store ----------------------------------------------------------------------
 
 
 def open_store(metadata_path: Path) -> metadata_store.MetadataStore:
     """Opens an existing SQLite MLMD store; never creates one."""
-    if not Path(metadata_path).is_file():
-        raise LineageError(f"{metadata_path}: no metadata store here (run the pipeline first)")
+    path = Path(metadata_path)
+    if not path.is_file():
+        raise LineageError(f"{path}: no metadata store here (run the pipeline first)")
     config = metadata_store_pb2.ConnectionConfig()
-    config.sqlite.filename_uri = str(metadata_path)
+    config.sqlite.filename_uri = str(path)
     config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READONLY
     try:
         return metadata_store.MetadataStore(config)
-    except mlmd_errors.MlmdError as error:  # e.g. a store written by another MLMD schema version
-        raise LineageError(f"{metadata_path}: cannot open the metadata store ({error})") from error
+    except RuntimeError as error:  # what MLMD raises when it cannot open a store
+        raise _open_error(path, error) from error
+
+
+def open_grpc_store(host: str, port: int) -> metadata_store.MetadataStore:
+    """Connects to an MLMD gRPC service, e.g. Kubeflow's metadata-grpc-service."""
+    store = metadata_store.MetadataStore(metadata_store_pb2.MetadataStoreClientConfig(host=host, port=port))
+    try:
+        store.get_context_types()  # the client connects lazily: fail here, not mid-query
+    except mlmd_errors.StatusError as error:
+        raise LineageError(f"{host}:{port}: cannot reach the MLMD gRPC service ({_first_line(error)})") from error
+    return store
+
+
+def _open_error(path: Path, error: RuntimeError) -> LineageError:
+    version = _schema_version(path)
+    if version is None:
+        kind = "an empty file" if path.stat().st_size == 0 else "not an SQLite MLMD database"
+        return LineageError(f"{path}: not a metadata store ({kind})")
+    expected = re.search(r"library version (\d+)", str(error))
+    if expected and int(expected[1]) != version:
+        return LineageError(
+            f"{path}: written with MLMD schema version {version}, but ml-metadata {ml_metadata.__version__} "
+            f"reads version {expected[1]}: read it with the ml-metadata release that wrote it"
+        )
+    return LineageError(f"{path}: cannot open the metadata store ({_first_line(error)})")
+
+
+def _schema_version(path: Path) -> int | None:
+    """The schema version an MLMD SQLite store records; None when the file is not one."""
+    try:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as database:
+            return int(database.execute("SELECT schema_version FROM MLMDEnv").fetchone()[0])
+    except (sqlite3.Error, TypeError, ValueError):
+        return None
+
+
+def _first_line(error: BaseException) -> str:
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+# --- runs and executions --------------------------------------------------------------------
 
 
 def run_contexts(store: metadata_store.MetadataStore) -> list[metadata_store_pb2.Context]:
@@ -75,13 +186,32 @@ def find_run(store: metadata_store.MetadataStore, run_id: str | None = None) -> 
     """The run named `run_id` (a prefix is enough), or the newest run."""
     runs = run_contexts(store)
     if not runs:
-        raise LineageError("the metadata store has no pipeline run yet")
+        raise LineageError(NO_RUNS)
     if run_id is None:
         return runs[0]
-    matches = [run for run in runs if run.name.startswith(run_id)]
+    matches = [run for run in runs if run.name == run_id] or [run for run in runs if run.name.startswith(run_id)]
     if len(matches) != 1:
         raise LineageError(f"run '{run_id}' {'is ambiguous' if matches else 'not found'} (see `lineage runs`)")
     return matches[0]
+
+
+def list_runs(store: metadata_store.MetadataStore) -> list[RunInfo]:
+    """Every run, newest first, with the status of each of its components."""
+    runs = run_contexts(store)
+    if not runs:
+        raise LineageError(NO_RUNS)
+    return [run_info(store, run) for run in runs]
+
+
+def run_info(store: metadata_store.MetadataStore, run: metadata_store_pb2.Context, with_artifacts: bool = False) -> RunInfo:
+    """One run: when it started, how long it took, and how it ended."""
+    executions = run_executions(store, run, with_artifacts)
+    started = min((e.started_ms for e in executions), default=run.create_time_since_epoch)
+    ended = max((e.started_ms + e.seconds * 1000 for e in executions), default=started)
+    statuses = {execution.status for execution in executions}
+    status = "failed" if "failed" in statuses else "unfinished" if "running" in statuses else "complete"
+    return RunInfo(id=run.name, started_ms=started, seconds=round((ended - started) / 1000, 1), status=status,
+                   components=executions)
 
 
 def run_executions(
@@ -96,6 +226,14 @@ def run_executions(
     return infos
 
 
+def execution(store: metadata_store.MetadataStore, execution_id: int) -> ExecutionInfo:
+    """One execution with its input and output artifacts."""
+    [found] = store.get_executions_by_id([execution_id])
+    info = _execution_info(store, found)
+    info.inputs, info.outputs = execution_artifacts(store, execution_id)
+    return info
+
+
 def execution_artifacts(
     store: metadata_store.MetadataStore, execution_id: int
 ) -> tuple[dict[str, list[ArtifactInfo]], dict[str, list[ArtifactInfo]]]:
@@ -105,10 +243,67 @@ def execution_artifacts(
     inputs: dict[str, list[ArtifactInfo]] = {}
     outputs: dict[str, list[ArtifactInfo]] = {}
     for event in events:
-        is_output = event.type in (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
         key = next((step.key for step in event.path.steps if step.HasField("key")), "")
-        (outputs if is_output else inputs).setdefault(key, []).append(artifact_info(store, artifacts[event.artifact_id]))
+        target = outputs if event.type in OUTPUT_EVENTS else inputs
+        target.setdefault(key, []).append(artifact_info(store, artifacts[event.artifact_id]))
     return inputs, outputs
+
+
+def parameters(execution_info: ExecutionInfo) -> dict[str, Any]:
+    """An execution's parameters as plain values: TFX stores protos and dicts as JSON strings."""
+    result = {}
+    for name, value in sorted(execution_info.properties.items()):
+        if name not in DRIVER_PROPERTIES:
+            value = _plain(json.loads(value) if _is_json(value) else value)
+            # ExampleGen's CustomConfig proto holds one field named like the parameter: unwrap it.
+            result[name] = value[name] if isinstance(value, dict) and list(value) == [name] else value
+    return result
+
+
+def versions(execution_info: ExecutionInfo, execution_parameters: dict[str, Any]) -> dict[str, str]:
+    """What code ran: the component's class, the TFX release and the code hashes among the parameters."""
+    tfx_versions = [a.properties["tfx_version"] for artifacts in execution_info.outputs.values()
+                    for a in artifacts if "tfx_version" in a.properties]
+    hashes = {key: value for key, value in flatten(execution_parameters).items() if key.endswith("sha256")}
+    return {"component": execution_info.type, **({"tfx": tfx_versions[0]} if tfx_versions else {}), **hashes}
+
+
+def flatten(values: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as one level of dotted keys; lists and scalars stay as they are."""
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[prefix + key] = value
+    return flat
+
+
+def _execution_info(store: metadata_store.MetadataStore, execution: metadata_store_pb2.Execution) -> ExecutionInfo:
+    contexts = store.get_contexts_by_execution(execution.id)
+    type_names = {t.id: t.name for t in store.get_context_types_by_id(list({c.type_id for c in contexts}))}
+    names_by_type: dict[str, list[str]] = {}
+    for context in contexts:
+        names_by_type.setdefault(type_names[context.type_id], []).append(context.name)
+    nodes = names_by_type.get(NODE_CONTEXT_TYPE, [])
+    node_id = nodes[0].split(".", 1)[-1] if nodes else f"execution-{execution.id}"
+    [execution_type] = store.get_execution_types_by_id([execution.type_id])
+    status = STATUS_BY_STATE.get(execution.last_known_state, "running")
+    if execution_type.name.endswith(".Resolver") and status == "ran":
+        status = "resolved"
+    return ExecutionInfo(
+        id=execution.id,
+        node_id=node_id,
+        type=execution_type.name,
+        status=status,
+        started_ms=execution.create_time_since_epoch,
+        seconds=(execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000,
+        properties={**_values(execution.properties), **_values(execution.custom_properties)},
+        run_ids=names_by_type.get(RUN_CONTEXT_TYPE, []),
+    )
+
+
+# --- artifacts ------------------------------------------------------------------------------
 
 
 def artifact_info(store: metadata_store.MetadataStore, artifact: metadata_store_pb2.Artifact) -> ArtifactInfo:
@@ -123,26 +318,173 @@ def artifact_info(store: metadata_store.MetadataStore, artifact: metadata_store_
     )
 
 
-def _execution_info(store: metadata_store.MetadataStore, execution: metadata_store_pb2.Execution) -> ExecutionInfo:
-    nodes = [c.name for c in store.get_contexts_by_execution(execution.id) if _context_type(store, c) == NODE_CONTEXT_TYPE]
-    node_id = nodes[0].split(".", 1)[-1] if nodes else f"execution-{execution.id}"
-    [execution_type] = store.get_execution_types_by_id([execution.type_id])
-    status = STATUS_BY_STATE.get(execution.last_known_state, "running")
-    if execution_type.name.endswith(".Resolver") and status == "ran":
-        status = "resolved"
-    return ExecutionInfo(
-        id=execution.id,
-        node_id=node_id,
-        type=execution_type.name,
-        status=status,
-        started_ms=execution.create_time_since_epoch,
-        seconds=(execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000,
-        properties={**_values(execution.properties), **_values(execution.custom_properties)},
+def list_artifacts(
+    store: metadata_store.MetadataStore, artifact_type: str | None = None, run_id: str | None = None
+) -> list[ArtifactInfo]:
+    """Artifacts, newest first: all, of one type (any case), and/or of one run; with their metrics."""
+    if run_id is not None:
+        artifacts = store.get_artifacts_by_context(find_run(store, run_id).id)
+    elif not run_contexts(store):
+        raise LineageError(NO_RUNS)
+    else:
+        artifacts = store.get_artifacts()
+    infos = [artifact_info(store, artifact) for artifact in sorted(artifacts, key=lambda a: a.id, reverse=True)]
+    if artifact_type is not None:
+        known = {t.name.lower(): t.name for t in store.get_artifact_types()}
+        if artifact_type.lower() not in known:
+            raise LineageError(f"unknown artifact type '{artifact_type}' (known: {', '.join(sorted(known.values()))})")
+        infos = [info for info in infos if info.type == known[artifact_type.lower()]]
+    add_metrics(store, infos)
+    return infos
+
+
+def find_artifact(store: metadata_store.MetadataStore, reference: str) -> ArtifactInfo:
+    """The artifact with this id or URI (a pushed model also by where it was pushed), or pushed:latest."""
+    if not run_contexts(store):
+        raise LineageError(NO_RUNS)
+    if reference == PUSHED_LATEST:
+        return _latest_pushed(store)
+    if ":" in reference and "://" not in reference and not reference.startswith(("/", ".")):
+        raise LineageError(f"'{reference}' is not an artifact id, a URI or {PUSHED_LATEST}")
+    if reference.isdigit():
+        found = store.get_artifacts_by_id([int(reference)])
+        if not found:
+            raise LineageError(f"no artifact with id {reference} in the metadata store (see `lineage artifacts`)")
+        return artifact_info(store, found[0])
+    uri = (reference if "://" in reference else os.path.abspath(reference)).rstrip("/")  # local URIs are absolute
+    found = store.get_artifacts_by_uri(uri)
+    if found:
+        return artifact_info(store, max(found, key=lambda a: a.id))
+    pushed = [info for info in _pushed_models(store) if info.properties.get("pushed_destination") == uri]
+    if pushed:
+        return pushed[-1]
+    raise LineageError(
+        f"no artifact with URI {uri} in the metadata store; give an id, a URI or {PUSHED_LATEST} (see `lineage artifacts`)"
     )
 
 
-def _context_type(store: metadata_store.MetadataStore, context: metadata_store_pb2.Context) -> str:
-    return store.get_context_types_by_id([context.type_id])[0].name
+def add_metrics(store: metadata_store.MetadataStore, infos: list[ArtifactInfo]) -> None:
+    """Adds the metrics kept in files: Precision@1 to models, TFMA metrics to evaluations."""
+    from pipeline import run_summary  # it builds on this module; it reads the metrics files
+
+    # Given the producing execution, run_summary reads the Trainer's file (in its ModelRun) or TFMA's.
+    readers = {"Model": run_summary._trainer_metrics, "ModelEvaluation": run_summary._evaluation}
+    for info in infos:
+        for producer_id in _linked_executions(store, info.id, producer=True) if info.type in readers else []:
+            info.metrics = readers[info.type](execution(store, producer_id))
+
+
+def _pushed_models(store: metadata_store.MetadataStore) -> list[ArtifactInfo]:
+    """The models pushed to serving, oldest version first."""
+    infos = [artifact_info(store, artifact) for artifact in store.get_artifacts_by_type("PushedModel")]
+    pushed = [info for info in infos if info.properties.get("pushed") == 1]
+    return sorted(pushed, key=lambda info: (int(info.properties.get("pushed_version") or 0), info.id))
+
+
+def _latest_pushed(store: metadata_store.MetadataStore) -> ArtifactInfo:
+    """The model being served: TF Serving serves the highest version."""
+    pushed = _pushed_models(store)
+    if not pushed:
+        raise LineageError(f"{PUSHED_LATEST}: no model has been pushed yet")
+    return pushed[-1]
+
+
+# --- trace ----------------------------------------------------------------------------------
+
+
+def trace(store: metadata_store.MetadataStore, reference: str) -> Trace:
+    """Where an artifact came from (down to the IDX files) and what used it."""
+    artifact = find_artifact(store, reference)
+    upstream = sorted(_walk(store, artifact.id, upstream=True), key=lambda e: e.id, reverse=True)
+    downstream = sorted(_walk(store, artifact.id, upstream=False), key=lambda e: e.id)
+    add_metrics(store, [artifact, *_artifacts_of(upstream, "outputs"), *_artifacts_of(downstream, "outputs")])
+    steps = []
+    for info in upstream:
+        execution_parameters = parameters(info)
+        steps.append(Step(info, execution_parameters, versions(info, execution_parameters)))
+    return Trace(artifact, steps, _input_files(upstream), downstream)
+
+
+def _walk(store: metadata_store.MetadataStore, artifact_id: int, upstream: bool) -> list[ExecutionInfo]:
+    """The executions reached from an artifact: producers and their inputs, or users and their outputs."""
+    found: dict[int, ExecutionInfo] = {}
+    queue, seen = [artifact_id], {artifact_id}
+    while queue:
+        for execution_id in _linked_executions(store, queue.pop(0), producer=upstream):
+            if execution_id in found:
+                continue
+            info = found[execution_id] = execution(store, execution_id)
+            if not upstream and info.status == "cached":
+                continue  # its outputs are those of the execution it reused, reached already
+            for artifact in _artifacts_of([info], "inputs" if upstream else "outputs"):
+                if artifact.id not in seen:
+                    seen.add(artifact.id)
+                    queue.append(artifact.id)
+    return list(found.values())
+
+
+def _linked_executions(store: metadata_store.MetadataStore, artifact_id: int, producer: bool) -> list[int]:
+    """The execution that made an artifact (`producer`), or those that used it.
+
+    Cached executions record the artifact they reuse as their output too: the first one made it.
+    """
+    events = store.get_events_by_artifact_ids([artifact_id])
+    ids = sorted({event.execution_id for event in events if (event.type in OUTPUT_EVENTS) == producer})
+    return ids[:1] if producer else ids
+
+
+def _artifacts_of(executions: list[ExecutionInfo], side: str) -> list[ArtifactInfo]:
+    return [artifact for info in executions for artifacts in getattr(info, side).values() for artifact in artifacts]
+
+
+def _input_files(executions: list[ExecutionInfo]) -> list[InputFile]:
+    """The IDX files recorded on the Examples among the executions' outputs."""
+    return [
+        InputFile(role, examples.properties[f"input_file_{role}"], examples.properties[f"input_sha256_{role}"], examples.id)
+        for examples in _artifacts_of(executions, "outputs")
+        if examples.type == "Examples"
+        for role in IDX_ROLES
+        if f"input_file_{role}" in examples.properties
+    ]
+
+
+# --- diff -----------------------------------------------------------------------------------
+
+
+def diff_runs(store: metadata_store.MetadataStore, run_a: str, run_b: str) -> RunDiff:
+    """Two runs side by side: inputs, settings, metrics per split, blessing."""
+    runs = [find_run(store, run_a), find_run(store, run_b)]
+    a, b = (_comparable(store, run) for run in runs)
+    sections = {
+        section: [DiffRow(key, a[section].get(key), b[section].get(key), a[section].get(key) != b[section].get(key))
+                  for key in sorted(a[section].keys() | b[section].keys())]
+        for section in a
+    }
+    return RunDiff(runs[0].name, runs[1].name, sections)
+
+
+def _comparable(store: metadata_store.MetadataStore, run: metadata_store_pb2.Context) -> dict[str, dict[str, Any]]:
+    """A run's inputs, settings, metrics and blessing as flat key -> value maps."""
+    from pipeline.run_summary import summarize_run  # it builds on this module
+
+    summary = summarize_run(store, run)
+    executions = run_executions(store, run, with_artifacts=True)
+    examples = [a for a in _artifacts_of(executions, "outputs") if a.type == "Examples"]
+    metrics = {f"trainer.precision_at_1.{split}": values["precision_at_1"]
+               for split, values in summary["trainer_precision_at_1"].items()}
+    metrics.update({f"evaluator.accuracy.{split}": values["accuracy"]
+                    for split, values in summary["evaluation"].items() if values})
+    return {
+        "inputs": {key: value for key, value in (examples[0].properties if examples else {}).items()
+                   if key.startswith(("input_file_", "input_sha256_", "num_examples_"))},
+        "settings": {f"{info.node_id}.{key}": value
+                     for info in executions for key, value in flatten(parameters(info)).items()},
+        "metrics": metrics,
+        "blessing": flatten({"blessing": summary["blessing"], "pushed": summary["pushed"]}),
+    }
+
+
+# --- plain values ---------------------------------------------------------------------------
 
 
 def _values(properties) -> dict[str, Any]:
@@ -157,3 +499,20 @@ def _values(properties) -> dict[str, Any]:
         elif kind is not None:
             result[name] = getattr(value, kind)
     return result
+
+
+def _is_json(value: Any) -> bool:
+    return isinstance(value, str) and (value[:1] in ("{", "[") or value == "null")
+
+
+def _plain(value: Any) -> Any:
+    """Unwraps protobuf Any ({"@type", "value"}); whole floats become ints (a Struct's numbers are floats)."""
+    if isinstance(value, dict):
+        if set(value) == {"@type", "value"}:
+            return _plain(value["value"])
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_plain(item) for item in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value

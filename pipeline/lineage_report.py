@@ -1,0 +1,302 @@
+"""`mnist-pipeline lineage`: the answers of pipeline/lineage.py as tables, JSON or Graphviz DOT.
+
+Tables are plain aligned text; --json prints the same data as pipeline/lineage.py returns it
+(times in milliseconds since the epoch). `graph --output FILE.svg|.png` needs Graphviz's `dot`
+(Debian/Ubuntu: apt-get install graphviz); FILE.dot and DOT on stdout do not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import shutil
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from ml_metadata import errors as mlmd_errors
+from ml_metadata import metadata_store
+
+from pipeline import lineage
+from pipeline.config import load_config
+from pipeline.local_runner import OutputLayout
+
+MATRIX_RUNS = 8  # `runs` shows the components of this many newest runs side by side
+STATUS_ORDER = ("ran", "cached", "resolved", "failed", "running")
+STATUS_COLORS = {"ran": "palegreen", "cached": "lightgrey", "resolved": "lightblue", "failed": "salmon"}
+HIDDEN_PROPERTIES = ("is_external",)  # always 0 for a pipeline's own artifacts
+
+
+def report(args: argparse.Namespace) -> str:
+    """Answers one `lineage` query; returns the text to print."""
+    store = _open_store(args)
+    query, formatter = QUERIES[args.query]
+    try:
+        data = query(store, args)
+    except mlmd_errors.StatusError as error:  # e.g. the gRPC service went away mid-query
+        raise lineage.LineageError(f"metadata store query failed: {error}") from error
+    if args.query == "graph":
+        return _graph(data, args.output, args.json)
+    return _json(data) if args.json else formatter(data)
+
+
+def _open_store(args: argparse.Namespace) -> metadata_store.MetadataStore:
+    """Kubeflow's store when the config names an MLMD gRPC service, else the output dir's SQLite."""
+    # The config's defaults, or --config/--set when the CLI gives `lineage` those options.
+    settings = load_config(getattr(args, "config", None), getattr(args, "overrides", ())).metadata
+    if settings.grpc_host:
+        return lineage.open_grpc_store(settings.grpc_host, settings.grpc_port)
+    return lineage.open_store(OutputLayout(args.output_dir).metadata_path)
+
+
+# --- runs -----------------------------------------------------------------------------------
+
+
+def format_runs(runs: list[lineage.RunInfo]) -> str:
+    """The runs, newest first (#1 is the oldest), then each component's status per run."""
+    numbered = list(zip(range(len(runs), 0, -1), runs))
+    summary = _table(
+        ["#", "RUN", "STARTED", "DURATION", "STATUS", "COMPONENTS"],
+        [[number, run.id, _time(run.started_ms), f"{run.seconds:.1f} s", run.status, _status_counts(run)]
+         for number, run in numbered],
+    )
+    shown = numbered[:MATRIX_RUNS]
+    statuses = [{execution.node_id: execution.status for execution in run.components} for _, run in shown]
+    nodes = list(dict.fromkeys(node for by_node in statuses for node in by_node))
+    matrix = _table(
+        ["COMPONENT", *(f"#{number}" for number, _ in shown)],
+        [[node, *(by_node.get(node, "-") for by_node in statuses)] for node in nodes],
+    )
+    return f"{summary}\n\nComponents per run (-: did not run)\n{matrix}"
+
+
+def _status_counts(run: lineage.RunInfo) -> str:
+    counts = Counter(execution.status for execution in run.components)
+    return ", ".join(f"{counts[status]} {status}" for status in STATUS_ORDER if counts[status])
+
+
+# --- artifacts ------------------------------------------------------------------------------
+
+
+def format_artifacts(artifacts: list[lineage.ArtifactInfo]) -> str:
+    """One row per artifact, its properties and metrics indented below it."""
+    if not artifacts:
+        return "No artifacts match."
+    header, *rows = _table_lines(
+        ["ID", "TYPE", "STATE", "CREATED", "URI"],
+        [[a.id, a.type, a.state, _time(a.created_ms), a.uri] for a in artifacts],
+    )
+    lines = [header]
+    for row, artifact in zip(rows, artifacts):
+        lines += [row, *_table_lines(None, _property_rows(artifact), indent="      ")]
+    return "\n".join(lines)
+
+
+def _property_rows(artifact: lineage.ArtifactInfo) -> list[list[Any]]:
+    properties = [[name, value] for name, value in sorted(artifact.properties.items()) if name not in HIDDEN_PROPERTIES]
+    return properties + [[f"metrics.{name}", value] for name, value in artifact.metrics.items()]
+
+
+# --- trace ----------------------------------------------------------------------------------
+
+
+def format_trace(trace: lineage.Trace) -> str:
+    artifact = trace.artifact
+    sections = [
+        f"{artifact.type} {artifact.id}: {artifact.uri}\n"
+        f"  {artifact.state}, created {_time(artifact.created_ms)}\n"
+        + "\n".join(_table_lines(None, _property_rows(artifact), indent="  ")),
+        "Upstream: the executions that led to it, newest first",
+        *(_format_step(step) for step in trace.upstream),
+        "Input files, as recorded at ingest (SHA-256 of the decompressed content)\n"
+        + (_table(["ROLE", "FILE", "SHA-256", "EXAMPLES"], [[f.role, f.name, f.sha256, f.examples_id] for f in trace.input_files])
+           if trace.input_files else "  (no IDX files upstream)"),
+        "Downstream: the executions that used it, or what came of it\n"
+        + (_table(["EXECUTION", "COMPONENT", "STATUS", "RUN", "USED", "MADE"],
+                  [[e.id, e.node_id, e.status, _runs_of(e), _artifact_list(e.inputs), _artifact_list(e.outputs)]
+                   for e in trace.downstream])
+           if trace.downstream else "  (not used yet)"),
+    ]
+    return "\n\n".join(sections)
+
+
+def _format_step(step: lineage.Step) -> str:
+    execution = step.execution
+    rows = [
+        *(["input", key, f"{_brief(a)} at {a.uri}"] for key, artifacts in execution.inputs.items() for a in artifacts),
+        *(["output", key, f"{_brief(a)} at {a.uri}"] for key, artifacts in execution.outputs.items() for a in artifacts),
+        *(["version", key, value] for key, value in step.versions.items()),
+        *(["parameter", key, value] for key, value in lineage.flatten(step.parameters).items() if key not in step.versions),
+    ]
+    title = f"{execution.node_id} (execution {execution.id}, {execution.status}, run {_runs_of(execution)})"
+    return "\n".join([title, *_table_lines(None, rows, indent="  ")])
+
+
+def _brief(artifact: lineage.ArtifactInfo) -> str:
+    """`Type id` and what matters most about it: blessed, accuracy, where it was pushed."""
+    properties, metrics, notes = artifact.properties, artifact.metrics, []
+    if properties.get("blessed") in (0, 1):
+        notes.append("blessed" if properties["blessed"] else "not blessed")
+    if "accuracy" in metrics:
+        notes.append(f"accuracy {metrics['accuracy']:.4f} on {metrics['examples']}")
+    if artifact.type == "Model" and metrics:
+        notes.append("Precision@1 " + ", ".join(f"{split} {v['precision_at_1']:.4f}" for split, v in metrics.items()))
+    if properties.get("pushed") == 1:
+        notes.append(f"pushed to {properties.get('pushed_destination')}")
+    return f"{artifact.type} {artifact.id}" + (f" ({'; '.join(notes)})" if notes else "")
+
+
+def _artifact_list(artifacts_by_key: dict[str, list[lineage.ArtifactInfo]]) -> str:
+    return ", ".join(f"{key}: {_brief(a)}" for key, artifacts in artifacts_by_key.items() for a in artifacts) or "-"
+
+
+def _runs_of(execution: lineage.ExecutionInfo) -> str:
+    return ", ".join(execution.run_ids) or "-"
+
+
+# --- diff -----------------------------------------------------------------------------------
+
+ALWAYS_SHOWN = ("metrics", "blessing")  # other sections show only what differs
+
+
+def format_diff(diff: lineage.RunDiff) -> str:
+    parts = [f"A: {diff.run_a}\nB: {diff.run_b}"]
+    for section, rows in diff.sections.items():
+        changed = [row for row in rows if row.changed]
+        title = f"{section.capitalize()}: {len(changed)} of {len(rows)} differ"
+        shown = rows if section in ALWAYS_SHOWN else changed
+        if shown:
+            title += "\n" + _table(["", "KEY", "A", "B"], [["*" if r.changed else "", r.key, r.a, r.b] for r in shown])
+        parts.append(title)
+    return "\n\n".join(parts)
+
+
+# --- graph ----------------------------------------------------------------------------------
+
+
+def graph_elements(run: lineage.RunInfo) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A run's executions and artifacts as nodes, its events as edges (artifact -> execution for inputs)."""
+    nodes: dict[str, dict[str, Any]] = {}
+    edges = []
+    for execution in run.components:
+        node = f"e{execution.id}"
+        nodes[node] = {"id": node, "kind": "execution", "status": execution.status,
+                       "label": f"{execution.node_id}\n{execution.status}"}
+        for is_input, artifacts_by_key in ((True, execution.inputs), (False, execution.outputs)):
+            for key, artifacts in artifacts_by_key.items():
+                for artifact in artifacts:
+                    other = f"a{artifact.id}"
+                    nodes.setdefault(other, {"id": other, "kind": "artifact",
+                                             "label": f"{artifact.type} {artifact.id}\n{_short_uri(artifact.uri)}"})
+                    ends = (other, node) if is_input else (node, other)
+                    edges.append({"from": ends[0], "to": ends[1], "label": key})
+    return list(nodes.values()), edges
+
+
+def to_dot(run: lineage.RunInfo) -> str:
+    nodes, edges = graph_elements(run)
+    lines = [
+        f"digraph {_quote('lineage of run ' + run.id)} {{",
+        '  node [fontname="Helvetica", fontsize=10];',
+        '  edge [fontname="Helvetica", fontsize=9, color=gray40];',
+    ]
+    for node in nodes:
+        if node["kind"] == "execution":
+            color = STATUS_COLORS.get(node["status"], "khaki")
+            style = f'shape=box, style="rounded,filled", fillcolor={color}'
+        else:
+            style = "shape=note"
+        lines.append(f"  {_quote(node['id'])} [{style}, label={_quote(node['label'])}];")
+    lines += [f"  {_quote(e['from'])} -> {_quote(e['to'])} [label={_quote(e['label'])}];" for e in edges]
+    return "\n".join([*lines, "}"])
+
+
+def _graph(run: lineage.RunInfo, output: Path | None, as_json: bool) -> str:
+    """DOT (or JSON) on stdout, or the graph written to `output` as DOT, SVG or PNG."""
+    if output is None:
+        nodes, edges = graph_elements(run)
+        return _json({"run": run.id, "nodes": nodes, "edges": edges}) if as_json else to_dot(run)
+    suffix = output.suffix.lower()
+    if suffix not in (".dot", ".svg", ".png"):
+        raise lineage.LineageError(f"{output}: the graph file must end in .dot, .svg or .png")
+    if not output.parent.is_dir():
+        raise lineage.LineageError(f"{output}: folder {output.parent} does not exist")
+    if suffix == ".dot":
+        output.write_text(to_dot(run) + "\n")
+    else:
+        _render(to_dot(run), output, suffix[1:])
+    return f"Wrote the lineage graph of run {run.id} to {output}"
+
+
+def _render(dot: str, output: Path, file_format: str) -> None:
+    binary = shutil.which("dot")
+    if binary is None:
+        raise lineage.LineageError(
+            f"{output}: rendering needs Graphviz's `dot`, which is not installed "
+            "(Debian/Ubuntu: apt-get install graphviz); a .dot file needs no Graphviz"
+        )
+    result = subprocess.run([binary, f"-T{file_format}", "-o", str(output)], input=dot, text=True,
+                            capture_output=True, check=False)
+    if result.returncode != 0:
+        raise lineage.LineageError(f"{output}: Graphviz failed: {result.stderr.strip()}")
+
+
+def _short_uri(uri: str) -> str:
+    """The last three parts of a URI: component, output key, execution id."""
+    return "/".join(uri.rstrip("/").split("/")[-3:])
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+# --- plain text and JSON --------------------------------------------------------------------
+
+
+def _table(headers: list[str] | None, rows: list[list[Any]], indent: str = "") -> str:
+    return "\n".join(_table_lines(headers, rows, indent))
+
+
+def _table_lines(headers: list[str] | None, rows: list[list[Any]], indent: str = "") -> list[str]:
+    """Rows as left-aligned columns two spaces apart, under `headers` when given."""
+    cells = ([headers] if headers else []) + [[_text(value) for value in row] for row in rows]
+    if not cells:
+        return []
+    widths = [max(len(row[column]) for row in cells) for column in range(len(cells[0]))]
+    return [(indent + "  ".join(cell.ljust(width) for cell, width in zip(row, widths))).rstrip() for row in cells]
+
+
+def _text(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return str(round(value, 6))
+    if isinstance(value, (dict, list, tuple)):
+        return json.dumps(value, separators=(", ", ": "))
+    return str(value).replace("\n", " | ")  # one line per table row
+
+
+def _time(milliseconds: int) -> str:
+    """Local time, as the run ids are."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(milliseconds / 1000))
+
+
+def _json(data: Any) -> str:
+    def plain(value: Any) -> Any:
+        return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+
+    return json.dumps([plain(item) for item in data] if isinstance(data, list) else plain(data), indent=2, default=str)
+
+
+Query = Callable[[metadata_store.MetadataStore, argparse.Namespace], Any]
+QUERIES: dict[str, tuple[Query, Callable[[Any], str]]] = {
+    "runs": (lambda store, args: lineage.list_runs(store), format_runs),
+    "artifacts": (lambda store, args: lineage.list_artifacts(store, args.artifact_type, args.run), format_artifacts),
+    "trace": (lambda store, args: lineage.trace(store, args.artifact), format_trace),
+    "diff": (lambda store, args: lineage.diff_runs(store, args.run_a, args.run_b), format_diff),
+    "graph": (lambda store, args: lineage.run_info(store, lineage.find_run(store, args.run), with_artifacts=True), to_dot),
+}

@@ -1,0 +1,302 @@
+"""Tests for `mnist-pipeline lineage`: runs, artifacts, trace, diff and graph, read from MLMD.
+
+Three pipeline runs on the synthetic data, shared by the module: a first run, an identical
+second run (all cached), and a third with another learning rate.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import re
+import shutil
+import sqlite3
+import subprocess
+from contextlib import closing
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import pytest
+
+from conftest import REPO_ROOT, SMALL_RUN, run_cli
+from pipeline import lineage
+from pipeline.fingerprint import source_sha256
+
+IDX_FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+RESOLVER = "latest_blessed_model_resolver"
+
+
+class Runs(NamedTuple):
+    output_dir: Path
+    first: str
+    second: str  # identical to the first: all cached
+    third: str  # training.learning_rate=0.01
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory, fake_mnist_dir: Path) -> Runs:
+    output_dir = tmp_path_factory.mktemp("lineage") / "outputs"
+    run = ["run", "--data-dir", fake_mnist_dir, "--output-dir", output_dir, *SMALL_RUN]
+    for extra in ([], [], ["--set", "training.learning_rate=0.01"]):
+        assert run_cli(*run, *extra) == 0
+    newest_first = [run.name for run in lineage.run_contexts(lineage.open_store(output_dir / "metadata.sqlite"))]
+    assert len(newest_first) == 3
+    return Runs(output_dir, *reversed(newest_first))
+
+
+def lineage_json(capsys: pytest.CaptureFixture, output_dir: Path, *query: str | Path) -> Any:
+    """Runs `mnist-pipeline lineage --json QUERY` and parses what it prints."""
+    capsys.readouterr()
+    assert run_cli("lineage", *query, "--output-dir", output_dir, "--json") == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def lineage_fails(capsys: pytest.CaptureFixture, output_dir: Path, *query: str | Path) -> str:
+    """Runs a query that must fail; returns its one line of error."""
+    capsys.readouterr()
+    assert run_cli("lineage", *query, "--output-dir", output_dir) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    [line] = captured.err.strip().splitlines()
+    assert line.startswith("error: ")
+    return line
+
+
+def summary_of(runs: Runs, run_id: str) -> dict[str, Any]:
+    """The run summary the pipeline wrote beside its log."""
+    summaries = [json.loads(path.read_text()) for path in (runs.output_dir / "runs").glob("*.json")]
+    [summary] = [summary for summary in summaries if summary["run_id"] == run_id]
+    return summary
+
+
+# --- runs -----------------------------------------------------------------------------------
+
+
+def test_runs_newest_first_and_the_second_run_cached(runs, capsys):
+    listed = lineage_json(capsys, runs.output_dir, "runs")
+    assert [run["id"] for run in listed] == [runs.third, runs.second, runs.first]
+    assert all(run["status"] == "complete" for run in listed)
+    third, second, first = ({c["node_id"]: c["status"] for c in run["components"]} for run in listed)
+    assert second[RESOLVER] == first[RESOLVER] == "resolved"
+    assert {status for node, status in second.items() if node != RESOLVER} == {"cached"}
+    assert {status for node, status in first.items() if node != RESOLVER} == {"ran"}
+    assert third["IdxExampleGen"] == "cached" and third["Trainer"] == "ran" and third["Pusher"] == "ran"
+    assert listed[2]["seconds"] > listed[1]["seconds"]  # the cached run is the quick one
+
+
+def test_runs_table(runs, capsys):
+    capsys.readouterr()
+    assert run_cli("lineage", "runs", "--output-dir", runs.output_dir) == 0
+    table = capsys.readouterr().out
+    header, *rows = table.splitlines()[:4]
+    assert header.split() == ["#", "RUN", "STARTED", "DURATION", "STATUS", "COMPONENTS"]
+    assert runs.second in rows[1] and "10 cached, 1 resolved" in rows[1]
+    assert re.search(r"^Trainer\s+ran\s+cached\s+ran$", table, re.MULTILINE)
+
+
+# --- artifacts ------------------------------------------------------------------------------
+
+
+def test_artifacts_of_a_run_by_type(runs, capsys, fake_mnist_dir):
+    [examples] = lineage_json(capsys, runs.output_dir, "artifacts", "--type", "examples", "--run", runs.first)
+    assert examples["type"] == "Examples" and examples["state"] == "LIVE"
+    properties = examples["properties"]
+    assert (properties["num_examples_train"], properties["num_examples_validation"], properties["num_examples_test"]) == (500, 100, 200)
+    for role, name in IDX_FILES.items():
+        assert properties[f"input_sha256_{role}"] == decompressed_sha256(fake_mnist_dir / name)
+
+
+def test_artifacts_carry_metrics_and_blessing(runs, capsys):
+    models = lineage_json(capsys, runs.output_dir, "artifacts", "--type", "Model")
+    assert len(models) == 2  # the cached run made none
+    assert models[0]["id"] > models[1]["id"]  # newest first
+    summary = summary_of(runs, runs.third)
+    assert models[0]["metrics"] == summary["trainer_precision_at_1"]
+    evaluations = lineage_json(capsys, runs.output_dir, "artifacts", "--type", "ModelEvaluation", "--run", runs.third)
+    accuracies = sorted(evaluation["metrics"]["accuracy"] for evaluation in evaluations)
+    assert accuracies == sorted(split["accuracy"] for split in summary["evaluation"].values())
+    blessings = lineage_json(capsys, runs.output_dir, "artifacts", "--type", "ModelBlessing", "--run", runs.third)
+    assert any(blessing["properties"].get("blessed") == 1 for blessing in blessings)
+
+
+# --- trace ----------------------------------------------------------------------------------
+
+
+def decompressed_sha256(path: Path) -> str:
+    return hashlib.sha256(gzip.decompress(path.read_bytes())).hexdigest()
+
+
+def test_trace_pushed_latest_reaches_the_idx_files(runs, capsys, fake_mnist_dir):
+    trace = lineage_json(capsys, runs.output_dir, "trace", "pushed:latest")
+    pushed = trace["artifact"]
+    assert pushed["type"] == "PushedModel"
+    assert pushed["properties"]["pushed_destination"] == summary_of(runs, runs.third)["pushed"]["destination"]
+    files = {f["role"]: (f["name"], f["sha256"]) for f in trace["input_files"]}
+    assert files == {role: (name, decompressed_sha256(fake_mnist_dir / name)) for role, name in IDX_FILES.items()}
+
+    steps = {step["execution"]["node_id"]: step for step in trace["upstream"]}
+    assert {"Pusher", "Evaluator.validation", "Trainer", "IdxExampleGen"} <= steps.keys()
+    trainer = trace["upstream"][[s["execution"]["node_id"] for s in trace["upstream"]].index("Trainer")]
+    assert trainer["execution"]["run_ids"] == [runs.third]  # the newest Trainer comes first
+    assert trainer["parameters"]["custom_config"]["learning_rate"] == 0.01
+    assert trainer["versions"]["custom_config.module_sha256"] == source_sha256("components.trainer")
+    assert trainer["versions"]["component"] == "tfx.components.trainer.component.Trainer"
+    assert trainer["versions"]["tfx"].startswith("1.16")
+    ingest = steps["IdxExampleGen"]["versions"]
+    assert ingest["custom_config.code_sha256"] == source_sha256("components.idx_example_gen")
+    assert trace["downstream"] == []  # nothing uses a pushed model
+
+
+def test_trace_of_a_model_by_uri_lists_its_evaluations_blessing_and_push(runs, capsys):
+    by_id = lineage_json(capsys, runs.output_dir, "trace", "pushed:latest")
+    [model] = [a for step in by_id["upstream"] if step["execution"]["node_id"] == "Pusher"
+               for a in step["execution"]["inputs"]["model"]]
+    trace = lineage_json(capsys, runs.output_dir, "trace", model["uri"] + "/")
+    assert trace["artifact"]["id"] == model["id"]
+    uses = {execution["node_id"] for execution in trace["downstream"]}
+    assert {"Evaluator.validation", "Evaluator.test", "Pusher"} <= uses
+    made = {a["type"] for execution in trace["downstream"] for artifacts in execution["outputs"].values() for a in artifacts}
+    assert {"ModelEvaluation", "ModelBlessing", "PushedModel"} <= made
+
+
+def test_trace_table_shows_the_chain(runs, capsys, fake_mnist_dir):
+    capsys.readouterr()
+    assert run_cli("lineage", "trace", "--output-dir", runs.output_dir, "pushed:latest") == 0
+    table = capsys.readouterr().out
+    assert table.startswith("PushedModel ")
+    assert re.search(r"^Trainer \(execution \d+, ran, run ", table, re.MULTILINE)
+    assert re.search(r"parameter\s+custom_config\.learning_rate\s+0\.01$", table, re.MULTILINE)
+    for name in IDX_FILES.values():
+        assert re.search(rf"{re.escape(name)}\s+{decompressed_sha256(fake_mnist_dir / name)}", table)
+
+
+# --- diff -----------------------------------------------------------------------------------
+
+
+def rows_of(section: list[dict[str, Any]], changed: bool | None = None) -> dict[str, tuple[Any, Any]]:
+    return {row["key"]: (row["a"], row["b"]) for row in section if changed is None or row["changed"] == changed}
+
+
+def test_diff_shows_the_changed_learning_rate_and_the_new_metrics(runs, capsys):
+    diff = lineage_json(capsys, runs.output_dir, "diff", runs.first, runs.third)
+    assert (diff["run_a"], diff["run_b"]) == (runs.first, runs.third)
+    sections = diff["sections"]
+    assert rows_of(sections["settings"], changed=True) == {"Trainer.custom_config.learning_rate": (0.005, 0.01)}
+    assert rows_of(sections["inputs"], changed=True) == {}
+    assert len(rows_of(sections["inputs"])) == 11  # 4 names, 4 checksums, 3 split sizes
+    metrics = rows_of(sections["metrics"])
+    for run_id, side in ((runs.first, 0), (runs.third, 1)):
+        summary = summary_of(runs, run_id)
+        for split, values in summary["trainer_precision_at_1"].items():
+            assert metrics[f"trainer.precision_at_1.{split}"][side] == values["precision_at_1"]
+        for split, values in summary["evaluation"].items():
+            assert metrics[f"evaluator.accuracy.{split}"][side] == values["accuracy"]
+    blessing = rows_of(sections["blessing"])
+    assert blessing["blessing.blessed"] == (True, True)
+    assert blessing["blessing.baseline_model"][0] is None and blessing["blessing.baseline_model"][1]
+    assert "pushed.version" in rows_of(sections["blessing"], changed=True)
+
+
+def test_diff_of_a_cached_rerun_finds_nothing(runs, capsys):
+    diff = lineage_json(capsys, runs.output_dir, "diff", runs.first, runs.second)
+    assert all(not row["changed"] for rows in diff["sections"].values() for row in rows)
+    capsys.readouterr()
+    assert run_cli("lineage", "diff", "--output-dir", runs.output_dir, runs.first, runs.second) == 0
+    assert "Settings: 0 of" in capsys.readouterr().out
+
+
+# --- graph ----------------------------------------------------------------------------------
+
+
+def test_graph_writes_dot_that_graphviz_parses(runs, capsys, tmp_path):
+    dot_file = tmp_path / "lineage.dot"
+    capsys.readouterr()
+    assert run_cli("lineage", "graph", "--output-dir", runs.output_dir, "--run", runs.third, "--output", dot_file) == 0
+    assert str(dot_file) in capsys.readouterr().out
+    dot = dot_file.read_text()
+    assert dot.startswith(f'digraph "lineage of run {runs.third}"')
+    graph = lineage_json(capsys, runs.output_dir, "graph", "--run", runs.third)
+    assert dot.count(" -> ") == len(graph["edges"]) > 0
+    labels = {node["label"] for node in graph["nodes"]}
+    assert "Trainer\nran" in labels and "IdxExampleGen\ncached" in labels
+    assert any(label.startswith("Examples ") for label in labels)
+
+    if shutil.which("dot") is None:
+        pytest.skip("Graphviz's dot is not installed: DOT checked, rendering not")
+    assert subprocess.run(["dot", "-Tcanon", str(dot_file)], capture_output=True, check=False).returncode == 0
+    svg = tmp_path / "lineage.svg"
+    assert run_cli("lineage", "graph", "--output-dir", runs.output_dir, "--output", svg) == 0
+    assert "<svg" in svg.read_text()
+
+
+def test_graph_rendering_without_graphviz_says_how_to_get_it(runs, capsys, tmp_path, monkeypatch):
+    from pipeline import lineage_report
+
+    monkeypatch.setattr(lineage_report.shutil, "which", lambda name: None)
+    error = lineage_fails(capsys, runs.output_dir, "graph", "--output", tmp_path / "lineage.png")
+    assert "apt-get install graphviz" in error
+    assert not (tmp_path / "lineage.png").exists()
+
+
+# --- errors ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "query, message",
+    [
+        (["trace", "999999"], "no artifact with id 999999"),
+        (["trace", "/no/such/artifact"], "no artifact with URI /no/such/artifact"),
+        (["trace", "model:newest"], "is not an artifact id, a URI or pushed:latest"),
+        (["diff", "no-such-run", "2"], "run 'no-such-run' not found"),
+        (["graph", "--run", "no-such-run"], "run 'no-such-run' not found"),
+        (["artifacts", "--type", "Modle"], "unknown artifact type 'Modle' (known: "),
+        (["graph", "--output", "graph.pdf"], "must end in .dot, .svg or .png"),
+    ],
+)
+def test_unknown_ids_fail_clearly(runs, capsys, query, message):
+    assert message in lineage_fails(capsys, runs.output_dir, *query)
+
+
+def new_mlmd_store(path: Path) -> Path:
+    """An MLMD SQLite store with its tables and no run."""
+    from ml_metadata import metadata_store
+    from ml_metadata.proto import metadata_store_pb2
+
+    config = metadata_store_pb2.ConnectionConfig()
+    config.sqlite.filename_uri = str(path)
+    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
+    metadata_store.MetadataStore(config)
+    return path
+
+
+def test_missing_store(capsys, tmp_path):
+    error = lineage_fails(capsys, tmp_path / "nothing", "runs")
+    assert "metadata.sqlite: no metadata store here (run the pipeline first)" in error
+
+
+@pytest.mark.parametrize("query", [["runs"], ["artifacts"], ["trace", "pushed:latest"], ["graph"]])
+def test_store_without_runs(capsys, tmp_path, query):
+    new_mlmd_store(tmp_path / "metadata.sqlite")
+    assert "no pipeline run yet" in lineage_fails(capsys, tmp_path, *query)
+
+
+def test_empty_file_is_not_a_store(capsys, tmp_path):
+    (tmp_path / "metadata.sqlite").write_bytes(b"")
+    assert "not a metadata store (an empty file)" in lineage_fails(capsys, tmp_path, "runs")
+
+
+@pytest.mark.parametrize("version", [99, 1])
+def test_store_of_another_schema_version(capsys, tmp_path, version):
+    path = new_mlmd_store(tmp_path / "metadata.sqlite")
+    with closing(sqlite3.connect(path)) as database, database:
+        database.execute("UPDATE MLMDEnv SET schema_version = ?", (version,))
+    error = lineage_fails(capsys, tmp_path, "runs")
+    assert f"written with MLMD schema version {version}, but ml-metadata" in error
+    assert "read it with the ml-metadata release that wrote it" in error
+
