@@ -21,6 +21,9 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
     try:
         return args.command(args)
+    except BrokenPipeError:  # e.g. `mnist-pipeline lineage runs | head`
+        sys.stderr.close()
+        return 0
     except Exception as error:  # noqa: BLE001 - bad input gets one line, a bug its traceback
         cause = _pipeline_error(error)
         if cause is None:
@@ -60,19 +63,22 @@ def _parser() -> argparse.ArgumentParser:
     submit.set_defaults(command=_submit)
 
     lineage = commands.add_parser("lineage", help="inspect runs and artifacts in the metadata store")
-    _add_output_dir(lineage)
-    lineage.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    # Common options go on each query, so they may follow it: `lineage runs --json`.
+    common = argparse.ArgumentParser(add_help=False)
+    _add_output_dir(common)
+    _add_config_arguments(common)
+    common.add_argument("--json", action="store_true", help="print JSON instead of tables")
     queries = lineage.add_subparsers(required=True, metavar="QUERY", dest="query")
-    queries.add_parser("runs", help="pipeline runs, newest first")
-    artifacts = queries.add_parser("artifacts", help="artifacts with their properties")
+    queries.add_parser("runs", help="pipeline runs, newest first", parents=[common])
+    artifacts = queries.add_parser("artifacts", help="artifacts with their properties", parents=[common])
     artifacts.add_argument("--type", dest="artifact_type", help="e.g. Examples, Model, PushedModel")
     artifacts.add_argument("--run", help="run id (a prefix is enough)")
-    trace = queries.add_parser("trace", help="what an artifact came from and what used it")
+    trace = queries.add_parser("trace", help="what an artifact came from and what used it", parents=[common])
     trace.add_argument("artifact", help="artifact id, URI, or pushed:latest")
-    diff = queries.add_parser("diff", help="what differs between two runs")
+    diff = queries.add_parser("diff", help="what differs between two runs", parents=[common])
     diff.add_argument("run_a")
     diff.add_argument("run_b")
-    graph = queries.add_parser("graph", help="the lineage graph of a run as Graphviz DOT, SVG or PNG")
+    graph = queries.add_parser("graph", help="the lineage graph of a run as Graphviz DOT, SVG or PNG", parents=[common])
     graph.add_argument("--run", help="run id (default: the newest)")
     graph.add_argument("--output", type=Path, help="FILE.dot, FILE.svg or FILE.png (default: DOT on stdout)")
     lineage.set_defaults(command=_lineage)

@@ -99,7 +99,7 @@ def run_pipeline(
     log.info("Running pipeline '%s' (full log: %s)", config.pipeline_name, log_path)
     try:
         with _RunLog(log_path), _ComponentProgress():
-            _dag_runner(runner, beam_pipeline_args).run(tfx_pipeline)
+            _dag_runner(runner).run(tfx_pipeline)
     finally:  # a failed run gets its summary too: which component failed, what ran before
         summary = write_summary(layout, log_path.with_suffix(".json"))
     return summary
@@ -127,11 +127,12 @@ def _check_data_dir(config: PipelineConfig, data_dir: str) -> None:
         locate_idx_file(data_dir, name, tf.io.gfile.exists)
 
 
-def _dag_runner(runner: str, beam_pipeline_args: list[str]):
+def _dag_runner(runner: str):
     if runner == "beam":
         from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 
-        return BeamDagRunner(beam_orchestrator_args=beam_pipeline_args)
+        # No arguments: given beam_orchestrator_args, TFX falls back to its legacy, pre-IR runner.
+        return BeamDagRunner()
     from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
     return LocalDagRunner()

@@ -99,11 +99,13 @@ def create_pipeline(
     )
     trainer.add_upstream_node(data_gate)  # train only on data that passed validation
 
-    baseline_model = _baseline_resolver(trainer.outputs["model"], for_kubeflow)
+    baseline_model = None
+    if config.evaluation.compare_with_blessed:
+        baseline_model = _baseline_resolver(trainer.outputs["model"], for_kubeflow)
     blessing_evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        baseline_model=baseline_model.outputs["model"],
+        baseline_model=baseline_model.outputs["model"] if baseline_model else None,
         example_splits=["validation"],
         eval_config=eval_config(
             config.evaluation.accuracy_threshold, config.evaluation.max_accuracy_regression
@@ -131,7 +133,7 @@ def create_pipeline(
         split_validator,
         data_gate,
         trainer,
-        baseline_model,
+        *([baseline_model] if baseline_model else []),
         blessing_evaluator,
         test_evaluator,
         pusher,
