@@ -246,7 +246,7 @@ def _describe_answer(host: str, error: kfp_server_api.ApiException) -> str:
         )
     hint = ""
     if "resolver" in answer.lower():
-        hint = " (the open-source KFP backend cannot run TFX Resolver tasks; see docs/kubeflow.md)"
+        hint = " (the open-source KFP backend cannot run TFX Resolver tasks: submit with --set evaluation.compare_with_blessed=false)"
     return f"the KFP API at {host} answered {answer}{hint}"
 
 

@@ -368,7 +368,7 @@ def add_metrics(store: metadata_store.MetadataStore, infos: list[ArtifactInfo]) 
     from pipeline import run_summary  # it builds on this module; it reads the metrics files
 
     # Given the producing execution, run_summary reads the Trainer's file (in its ModelRun) or TFMA's.
-    readers = {"Model": run_summary._trainer_metrics, "ModelEvaluation": run_summary._evaluation}
+    readers = {"Model": run_summary.trainer_metrics, "ModelEvaluation": run_summary.evaluation_metrics}
     for info in infos:
         for producer_id in _linked_executions(store, info.id, producer=True) if info.type in readers else []:
             info.metrics = readers[info.type](execution(store, producer_id))

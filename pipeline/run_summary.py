@@ -19,19 +19,17 @@ TRAINER_METRICS_FILE = "precision_at_1.json"  # written by components.trainer.mo
 
 
 def summarize_run(store, run) -> dict[str, Any]:
-    executions = lineage.run_executions(store, run, with_artifacts=True)
-    by_node = {execution.node_id: execution for execution in executions}
-    started = min((e.started_ms for e in executions), default=run.create_time_since_epoch)
-    ended = max((e.started_ms + e.seconds * 1000 for e in executions), default=started)
+    info = lineage.run_info(store, run, with_artifacts=True)
+    by_node = {execution.node_id: execution for execution in info.components}
     return {
-        "run_id": run.name,
-        "seconds": round((ended - started) / 1000, 1),
+        "run_id": info.id,
+        "seconds": info.seconds,
         "components": [
-            {"component": e.node_id, "status": e.status, "seconds": round(e.seconds, 1)} for e in executions
+            {"component": e.node_id, "status": e.status, "seconds": round(e.seconds, 1)} for e in info.components
         ],
-        "trainer_precision_at_1": _trainer_metrics(by_node.get("Trainer")),
+        "trainer_precision_at_1": trainer_metrics(by_node.get("Trainer")),
         "evaluation": {
-            node_id.split(".", 1)[1]: _evaluation(execution)
+            node_id.split(".", 1)[1]: evaluation_metrics(execution)
             for node_id, execution in by_node.items()
             if node_id.startswith("Evaluator.")
         },
@@ -61,7 +59,7 @@ def format_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _trainer_metrics(trainer) -> dict[str, Any]:
+def trainer_metrics(trainer) -> dict[str, Any]:
     if trainer is None or "model_run" not in trainer.outputs:
         return {}
     path = os.path.join(trainer.outputs["model_run"][0].uri, TRAINER_METRICS_FILE)
@@ -73,7 +71,7 @@ def _trainer_metrics(trainer) -> dict[str, Any]:
         return json.load(metrics_file)
 
 
-def _evaluation(evaluator) -> dict[str, Any]:
+def evaluation_metrics(evaluator) -> dict[str, Any]:
     if evaluator is None or evaluator.status == "failed" or "evaluation" not in evaluator.outputs:
         return {}
     import tensorflow_model_analysis as tfma

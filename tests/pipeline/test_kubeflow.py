@@ -118,6 +118,15 @@ def test_tasks_and_dependencies_are_the_local_pipelines_components_and_edges(con
     assert compiled_edges <= node_edges(local)
 
 
+def test_without_the_comparison_there_is_no_resolver_task(tmp_path):
+    """What open-source KFP, which cannot run resolver tasks, is given."""
+    config = load_config(overrides=[f"kubeflow.serving_dir={SERVING_DIR}", "evaluation.compare_with_blessed=false"])
+    path = compile_pipeline(config, settings_for(config), tmp_path / "pipeline.json")
+    tasks = json.loads(path.read_text())["pipelineSpec"]["root"]["dag"]["tasks"]
+    assert not [task for task in tasks if "resolver" in task]
+    assert "Evaluator.validation" in tasks and "Pusher" in tasks
+
+
 def test_every_task_runs_the_given_image_with_the_tfx_entrypoint(spec):
     executors = spec["deploymentSpec"]["executors"]
     containers = {label: executor["container"] for label, executor in executors.items() if "container" in executor}
