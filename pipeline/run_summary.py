@@ -13,7 +13,7 @@ from typing import Any
 
 from pipeline import lineage
 
-ACCURACY = "sparse_categorical_accuracy"
+ACCURACY = "precision_at_1"  # components.precision_at_1.NAME
 BASELINE_MODEL_NAME = "baseline"  # TFMA's name for the Evaluator's baseline_model
 TRAINER_METRICS_FILE = "precision_at_1.json"  # written by components.trainer.module
 

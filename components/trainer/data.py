@@ -1,8 +1,8 @@
 """Input functions: GZIP TFRecords of tf.Example (`image`: 784 int64, `label`: int64) -> tf.data.
 
-Records are parsed in batches (one parse_example call per 1,000 records), pixels are kept as
-uint8 (the model scales them), and a split is cached in memory after the first pass: MNIST's
-55,000 training images take 43 MB.
+Records are parsed in batches (one parse_example call per 1,000 records) and pixels are kept
+as uint8 (the model scales them). The training split is small (MNIST's 55,000 images take
+43 MB), so it is held in memory, as the tutorial's DataSet does, and shuffled from there.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ def parse_examples(
 
 
 def read_split(file_pattern: str | list[str], num_pixels: int) -> tf.data.Dataset:
-    """All records of a split as batches of (images, labels), in file order, cached."""
+    """All records of a split as batches of (images, labels), in file order."""
     files = tf.io.gfile.glob(file_pattern)
     if not files:
         raise FileNotFoundError(f"no files match {file_pattern}")
@@ -40,18 +40,20 @@ def read_split(file_pattern: str | list[str], num_pixels: int) -> tf.data.Datase
         tf.data.TFRecordDataset(sorted(files), compression_type="GZIP")
         .batch(PARSE_BATCH)
         .map(lambda serialized: parse_examples(serialized, num_pixels), num_parallel_calls=tf.data.AUTOTUNE)
-        .cache()
     )
 
 
-def training_dataset(
-    file_pattern: str | list[str], num_pixels: int, batch_size: int, seed: int, shuffle_buffer: int = 60_000
-) -> tf.data.Dataset:
-    """Endless, shuffled batches of (images, labels) for training."""
+def load_split(file_pattern: str | list[str], num_pixels: int) -> tuple[tf.Tensor, tf.Tensor]:
+    """A whole split in memory: (uint8 images [N, num_pixels], int32 labels [N])."""
+    images, labels = zip(*read_split(file_pattern, num_pixels))
+    return tf.concat(images, axis=0), tf.concat(labels, axis=0)
+
+
+def training_batches(images: tf.Tensor, labels: tf.Tensor, batch_size: int, seed: int) -> tf.data.Dataset:
+    """Endless batches of (images, labels), reshuffled every epoch."""
     return (
-        read_split(file_pattern, num_pixels)
-        .unbatch()
-        .shuffle(shuffle_buffer, seed=seed, reshuffle_each_iteration=True)
+        tf.data.Dataset.from_tensor_slices((images, labels))
+        .shuffle(len(labels), seed=seed, reshuffle_each_iteration=True)
         .repeat()
         .batch(batch_size, drop_remainder=True)
         .prefetch(tf.data.AUTOTUNE)

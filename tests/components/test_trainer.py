@@ -69,9 +69,9 @@ def test_read_split_parses_images_and_labels_in_order(examples_file):
     np.testing.assert_array_equal(read_labels, labels)
 
 
-def test_training_dataset_is_endless_shuffled_batches(examples_file):
+def test_training_batches_are_endless_and_shuffled(examples_file):
     path, _, labels = examples_file
-    batches = list(data.training_dataset(path, NUM_PIXELS, batch_size=20, seed=0).take(5))
+    batches = list(data.training_batches(*data.load_split(path, NUM_PIXELS), batch_size=20, seed=0).take(5))
     assert all(images.shape == (20, NUM_PIXELS) for images, _ in batches)  # 100 > 50: it repeats
     first_batches = np.concatenate([batch_labels.numpy() for _, batch_labels in batches])[:40]
     assert not np.array_equal(first_batches, labels[:40])  # shuffled, not in file order
@@ -123,3 +123,10 @@ def test_precision_at_1_counts_correct_top_classes(examples_file):
     assert figures["num_examples"] == 50
     assert figures["num_correct"] == int(np.sum(predicted.argmax(axis=1) == labels))
     assert figures["precision_at_1"] == pytest.approx(figures["num_correct"] / 50)
+
+
+def test_load_split_holds_the_whole_split(examples_file):
+    path, images, labels = examples_file
+    loaded_images, loaded_labels = data.load_split(path, NUM_PIXELS)
+    np.testing.assert_array_equal(loaded_images.numpy(), images.reshape(50, -1))
+    np.testing.assert_array_equal(loaded_labels.numpy(), labels)
