@@ -72,9 +72,17 @@ def stage_schema(schema_path: Path, schemas_dir: Path) -> Path:
 
 
 def run_pipeline(
-    config: PipelineConfig, data_dir: Path, output_dir: Path, beam_args: list[str], runner: str = "local"
+    config: PipelineConfig,
+    data_dir: Path,
+    output_dir: Path,
+    beam_args: list[str],
+    runner: str = "local",
+    to_nodes: list[str] | None = None,
 ) -> dict:
-    """Runs the whole pipeline once; returns the run summary (also written to runs/*.json)."""
+    """Runs the pipeline once, up to `to_nodes` if given (a TFX partial run); returns the run
+    summary (also written to runs/*.json)."""
+    from tfx.orchestration.pipeline import RunOptions
+
     from tfx.orchestration import metadata
 
     from pipeline.pipeline import PipelinePaths, create_pipeline
@@ -99,7 +107,7 @@ def run_pipeline(
     log.info("Running pipeline '%s' (full log: %s)", config.pipeline_name, log_path)
     try:
         with _RunLog(log_path), _ComponentProgress():
-            _dag_runner(runner).run(tfx_pipeline)
+            _dag_runner(runner).run(tfx_pipeline, run_options=RunOptions(to_nodes=to_nodes) if to_nodes else None)
     finally:  # a failed run gets its summary too: which component failed, what ran before
         summary = write_summary(layout, log_path.with_suffix(".json"))
     return summary

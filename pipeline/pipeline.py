@@ -90,12 +90,7 @@ def create_pipeline(
         train_args=trainer_pb2.TrainArgs(splits=["train"], num_steps=config.training.train_steps),
         # eval_files reach run_fn in this order: validation, then test.
         eval_args=trainer_pb2.EvalArgs(splits=["validation", "test"]),
-        custom_config={
-            **config.as_dict()["training"],
-            "image_shape": list(data.image_shape),
-            "num_classes": data.num_classes,
-            "module_sha256": source_sha256("components.trainer"),
-        },
+        custom_config=trainer_custom_config(config),
     )
     trainer.add_upstream_node(data_gate)  # train only on data that passed validation
 
@@ -146,6 +141,16 @@ def create_pipeline(
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args,
     )
+
+
+def trainer_custom_config(config: PipelineConfig) -> dict:
+    """What the Trainer module reads (components.trainer.module.TrainerSettings), and its code's hash."""
+    return {
+        **config.as_dict()["training"],
+        "image_shape": list(config.data.image_shape),
+        "num_classes": config.data.num_classes,
+        "module_sha256": source_sha256("components.trainer"),
+    }
 
 
 def _baseline_resolver(candidate: Channel, for_kubeflow: bool) -> Resolver:

@@ -49,6 +49,19 @@ class TrainerSettings:
     def num_pixels(self) -> int:
         return math.prod(self.image_shape)
 
+    def build_model(self) -> keras.Model:
+        """The compiled model these settings describe."""
+        return build_model(
+            num_pixels=self.num_pixels,
+            hidden_units=self.hidden_units,
+            num_classes=self.num_classes,
+            optimizer=self.optimizer,
+            learning_rate=self.learning_rate,
+            decay_steps=self.train_steps if self.cosine_decay else None,
+            seed=self.seed,
+            steps_per_execution=self.steps_per_execution,
+        )
+
     @property
     def steps_per_execution(self) -> int:
         """The most steps per call into TensorFlow that still stops at every log and checkpoint step."""
@@ -58,16 +71,7 @@ class TrainerSettings:
 def run_fn(fn_args: FnArgs) -> None:
     """TFX Trainer entry point."""
     settings = TrainerSettings.from_custom_config(fn_args.custom_config)
-    model = build_model(
-        num_pixels=settings.num_pixels,
-        hidden_units=settings.hidden_units,
-        num_classes=settings.num_classes,
-        optimizer=settings.optimizer,
-        learning_rate=settings.learning_rate,
-        decay_steps=settings.train_steps if settings.cosine_decay else None,
-        seed=settings.seed,
-        steps_per_execution=settings.steps_per_execution,
-    )
+    model = settings.build_model()
     started = time.monotonic()
     train_images, train_labels = load_split(fn_args.train_files, settings.num_pixels)
     log.info("Read %d training examples in %.2f s", len(train_labels), time.monotonic() - started)

@@ -6,7 +6,6 @@ import gzip
 import hashlib
 import http.server
 import socket
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace

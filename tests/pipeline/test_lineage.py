@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from conftest import REPO_ROOT, SMALL_RUN, run_cli
+from conftest import SMALL_RUN, run_cli
 from pipeline import lineage
 from pipeline.fingerprint import source_sha256
 

@@ -1,0 +1,396 @@
+"""Benchmarks of the MNIST pipeline: `make bench` and `make bench-scale`.
+
+make bench: each repetition runs, on the same data,
+    cold      `mnist-pipeline run` into a fresh output dir
+    warm      the same command into the same output dir: every component served from the cache
+    baseline  the Trainer's model and settings in plain Keras on in-memory NumPy arrays
+              (bench/workloads.py baseline)
+and reports wall time and peak RSS of each, the seconds of each component (from the run's
+summary), ingest throughput (images read / IdxExampleGen seconds), training throughput
+(steps x batch size / model.fit seconds) in the Trainer (its `Trained N steps in S s` log line)
+and in the baseline, their ratio, and the test accuracy (the test Evaluator's, the baseline's).
+
+make bench-scale (--scale): ingest, then statistics, on synthetic IDX files of 1x, 2x and 4x
+MNIST's 60,000 training images (plus 10,000 test images), each step a TFX partial run of the
+pipeline (bench/workloads.py partial): seconds (from ML Metadata) and peak RSS per size.
+
+Every measured program runs as a child process: wall clock around it, peak RSS from os.wait4
+(the child's own, its children's included). Figures are min / median / max over --repeat
+repetitions; targets are checked on the median. The results are printed and written as JSON
+to bench/results/<time>.json (and to --json-out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import importlib.metadata
+import json
+import os
+import platform
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from components import idx
+from components.idx_example_gen.layout import locate_idx_file
+from pipeline.config import PipelineConfig, load_config
+
+BENCH_DIR = Path(__file__).resolve().parent
+RESULTS_DIR = BENCH_DIR / "results"
+WORKLOADS = BENCH_DIR / "workloads.py"
+PIPELINE_CLI = Path(sys.executable).with_name("mnist-pipeline")
+TRAINED_LINE = re.compile(r"Trained (\d+) steps in ([\d.]+) s")  # components/trainer/module.py
+SCALE_FACTORS = (1, 2, 4)
+MNIST_TRAIN_IMAGES = 60_000
+# Figure -> (comparison, threshold), checked on the median. From issue 6.
+PIPELINE_TARGETS = {
+    "cold.wall_s": ("<=", 40.0),
+    "cold.test_accuracy": (">=", 0.975),
+    "warm.wall_s": ("<=", 12.0),
+    "trainer_vs_baseline.throughput_ratio": (">=", 0.9),
+    "cold.peak_rss_mib": ("<=", 1536.0),
+}
+SCALE_TARGETS = {  # "memory about flat": 4x within 20% of 1x
+    "4x_vs_1x.ingest_peak_rss_ratio": ("<=", 1.2),
+    "4x_vs_1x.statistics_peak_rss_ratio": ("<=", 1.2),
+}
+
+
+class BenchmarkError(RuntimeError):
+    """A measured program failed or wrote no result."""
+
+
+@dataclass(frozen=True)
+class Measured:
+    wall_s: float
+    peak_rss_mib: float
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    config = load_config(overrides=args.overrides)
+    started = datetime.datetime.now()
+    machine = machine_info()
+    print(f"Machine: {machine['nproc']} CPUs ({machine['cpu_model']}), {machine['memory_gib']} GiB, load "
+          f"{machine['load_average_1m']:.2f}; Python {machine['python']}, TensorFlow {machine['tensorflow']}, "
+          f"TFX {machine['tfx']}", flush=True)
+    kept = contextlib.nullcontext(args.work_dir / f"{started:%Y%m%d-%H%M%S}") if args.work_dir else None
+    with kept or tempfile.TemporaryDirectory(prefix="mnist-bench-") as work_dir:
+        try:
+            if args.scale:
+                result = bench_scale(config, args, Path(work_dir))
+            else:
+                result = bench_pipeline(config, args, Path(work_dir))
+        except BenchmarkError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+    result = {
+        "benchmark": "scale" if args.scale else "pipeline",
+        "started": started.isoformat(timespec="seconds"),
+        "command": [Path(sys.argv[0]).name, *(argv if argv is not None else sys.argv[1:])],
+        "machine": machine,
+        "settings": {"repeat": args.repeat, "overrides": args.overrides, **result.pop("settings")},
+        **result,
+    }
+    RESULTS_DIR.mkdir(exist_ok=True)
+    for path in (RESULTS_DIR / f"{started:%Y%m%d-%H%M%S}.json", args.json_out):
+        if path is not None:
+            path.write_text(json.dumps(result, indent=2) + "\n")
+            print(f"Results: {path}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data-dir", type=Path, default=Path("data/mnist"),
+                        help="the MNIST IDX files, downloaded when missing (not used with --scale)")
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions (default 3)")
+    parser.add_argument("--scale", action="store_true", help="the scaling run instead: ingest and statistics at 1x, 2x, 4x")
+    parser.add_argument("--scale-images", type=int, default=MNIST_TRAIN_IMAGES,
+                        help=f"training images at 1x (default {MNIST_TRAIN_IMAGES:,}); test images are 1/6 of it")
+    parser.add_argument("--set", action="append", default=[], dest="overrides", metavar="KEY=VALUE",
+                        help="a pipeline setting for every run, as `mnist-pipeline run --set`")
+    parser.add_argument("--json-out", type=Path, help="also write the results JSON here")
+    parser.add_argument("--work-dir", type=Path, help="keep the output dirs, data and logs in a new dir "
+                        "under this one (default: a temporary dir, removed at the end)")
+    return parser
+
+
+# --- make bench -----------------------------------------------------------------------------
+
+
+def bench_pipeline(config: PipelineConfig, args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
+    """Cold run, warm run and baseline, --repeat times; prints the table and returns the results."""
+    from pipeline.download import ensure_mnist
+
+    ensure_mnist(args.data_dir)
+    images = count_images(config, args.data_dir)
+    print(f"Pipeline benchmark: {args.repeat} x (cold run, warm run, Keras baseline) on {args.data_dir} "
+          f"({images:,} images)", flush=True)
+    repetitions, problems = [], []
+    for repetition in range(1, args.repeat + 1):
+        figures, found = pipeline_repetition(config, args, work_dir / f"rep{repetition}", images)
+        repetitions.append(figures)
+        problems += [f"repetition {repetition}: {problem}" for problem in found]
+        print(f"  repetition {repetition}: cold {figures['cold.wall_s']:.1f} s, warm {figures['warm.wall_s']:.1f} s, "
+              f"baseline {figures['baseline.wall_s']:.1f} s", flush=True)
+    summary = summarize(repetitions)
+    targets = check_targets(summary, PIPELINE_TARGETS)
+    print_figures(summary, targets)
+    for problem in problems:
+        print(f"warning: {problem}")
+    settings = {"data_dir": str(args.data_dir.resolve()), "images": images, "training": config.as_dict()["training"]}
+    return {"settings": settings, "figures": summary, "targets": targets, "problems": problems,
+            "repetitions": repetitions}
+
+
+def pipeline_repetition(
+    config: PipelineConfig, args: argparse.Namespace, work_dir: Path, images: int
+) -> tuple[dict[str, float], list[str]]:
+    """One cold run, warm run and baseline: flat figures, and what went unexpectedly."""
+    output_dir, logs = work_dir / "output", work_dir / "logs"
+    logs.mkdir(parents=True)
+    set_args = [arg for override in args.overrides for arg in ("--set", override)]
+    run_command = [str(PIPELINE_CLI), "run", "--data-dir", str(args.data_dir), "--output-dir", str(output_dir), *set_args]
+
+    cold = measure(run_command, logs / "cold.log")
+    cold_summary, cold_log = newest_run(output_dir)
+    seconds = {component["component"]: component["seconds"] for component in cold_summary["components"]}
+    steps, fit_s = trainer_fit(cold_log)
+    figures = {
+        "cold.wall_s": cold.wall_s,
+        "cold.peak_rss_mib": cold.peak_rss_mib,
+        "cold.test_accuracy": cold_summary["evaluation"]["test"]["accuracy"],
+        **{f"cold.component_s.{name}": value for name, value in seconds.items()},
+        "ingest.images_per_s": images / seconds["IdxExampleGen"],
+        "trainer.fit_s": fit_s,
+        "trainer.examples_per_s": steps * config.training.batch_size / fit_s,
+    }
+
+    warm = measure(run_command, logs / "warm.log")
+    warm_summary, _ = newest_run(output_dir)
+    figures.update({"warm.wall_s": warm.wall_s, "warm.peak_rss_mib": warm.peak_rss_mib})
+    problems = [f"warm run: {c['component']} ran instead of being cached"
+                for c in warm_summary["components"] if c["status"] == "ran"]
+
+    baseline_json = work_dir / "baseline.json"
+    baseline = measure([sys.executable, str(WORKLOADS), "baseline", "--data-dir", str(args.data_dir),
+                        "--result", str(baseline_json), *set_args], logs / "baseline.log")
+    trained = json.loads(baseline_json.read_text())
+    baseline_throughput = trained["steps"] * trained["batch_size"] / trained["fit_s"]
+    figures.update({
+        "baseline.wall_s": baseline.wall_s,
+        "baseline.peak_rss_mib": baseline.peak_rss_mib,
+        "baseline.test_accuracy": trained["test_accuracy"],
+        "baseline.fit_s": trained["fit_s"],
+        "baseline.examples_per_s": baseline_throughput,
+        "trainer_vs_baseline.throughput_ratio": figures["trainer.examples_per_s"] / baseline_throughput,
+    })
+    (output_dir / "runs").rename(logs / "runs")  # the runs' logs and summaries stay, the artifacts go
+    shutil.rmtree(output_dir)
+    return figures, problems
+
+
+def count_images(config: PipelineConfig, data_dir: Path) -> int:
+    """The images in the two image files: what the ingest reads."""
+    return sum(
+        idx.check_file(locate_idx_file(str(data_dir), getattr(config.data, role)), expected_dims=3).header.count
+        for role in ("train_images", "test_images")
+    )
+
+
+def newest_run(output_dir: Path) -> tuple[dict[str, Any], Path]:
+    """The newest run's summary and the path of its log (runs/<time>.json and .log)."""
+    summary_path = max((output_dir / "runs").glob("*.json"))  # the names are timestamps
+    return json.loads(summary_path.read_text()), summary_path.with_suffix(".log")
+
+
+def trainer_fit(run_log: Path) -> tuple[int, float]:
+    """Steps and seconds of the Trainer's model.fit, from its log line (0.1 s resolution)."""
+    match = TRAINED_LINE.search(run_log.read_text())
+    if match is None:
+        raise BenchmarkError(f"{run_log}: no 'Trained N steps in S s' line: did the Trainer run?")
+    return int(match[1]), float(match[2])
+
+
+# --- make bench-scale -----------------------------------------------------------------------
+
+
+def bench_scale(config: PipelineConfig, args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
+    """Ingest and statistics at each size, --repeat times; prints the table and returns the results."""
+    test_images = args.scale_images // 6
+    sizes = {factor: factor * args.scale_images + test_images for factor in SCALE_FACTORS}
+    print(f"Scaling benchmark: {args.repeat} x ingest and statistics at "
+          f"{', '.join(f'{factor}x ({images:,} images)' for factor, images in sizes.items())}", flush=True)
+    for factor in SCALE_FACTORS:
+        write_synthetic_mnist(work_dir / f"data-{factor}x", config, factor * args.scale_images, test_images)
+    repetitions = []
+    for repetition in range(1, args.repeat + 1):
+        figures = scale_repetition(args, work_dir, sizes, repetition)
+        repetitions.append(figures)
+        print(f"  repetition {repetition}: "
+              + ", ".join(f"{f}x ingest {figures[f'{f}x.ingest_s']:.1f} s" for f in SCALE_FACTORS), flush=True)
+    summary = summarize(repetitions)
+    targets = check_targets(summary, SCALE_TARGETS)
+    print_scale_table(summary, sizes, targets)
+    settings = {"scale_factors": list(SCALE_FACTORS), "train_images_1x": args.scale_images,
+                "test_images": test_images, "images": sizes}
+    return {"settings": settings, "figures": summary, "targets": targets, "repetitions": repetitions}
+
+
+def scale_repetition(args: argparse.Namespace, work_dir: Path, sizes: dict[int, int], repetition: int) -> dict[str, float]:
+    """Each size: ingest alone, then statistics (the ingest cached), each in a process of its own."""
+    set_args = [arg for override in args.overrides for arg in ("--set", override)]
+    logs = work_dir / f"rep{repetition}" / "logs"
+    logs.mkdir(parents=True)
+    figures: dict[str, float] = {}
+    for factor, images in sizes.items():
+        output_dir = work_dir / f"rep{repetition}" / f"output-{factor}x"
+        for step, node in (("ingest", "IdxExampleGen"), ("statistics", "StatisticsGen")):
+            result_json = output_dir.with_name(f"{output_dir.name}-{step}.json")
+            measured = measure([sys.executable, str(WORKLOADS), "partial", "--data-dir", str(work_dir / f"data-{factor}x"),
+                                "--output-dir", str(output_dir), "--to-node", node, "--result", str(result_json),
+                                *set_args], logs / f"{factor}x-{step}.log")
+            figures[f"{factor}x.{step}_s"] = json.loads(result_json.read_text())[node]["seconds"]
+            figures[f"{factor}x.{step}_peak_rss_mib"] = measured.peak_rss_mib
+        figures[f"{factor}x.images_per_s"] = images / figures[f"{factor}x.ingest_s"]
+        shutil.rmtree(output_dir)
+    largest = SCALE_FACTORS[-1]
+    for step in ("ingest", "statistics"):
+        # Linear time is a fixed cost (start-up, Beam pipeline) plus a cost per image.
+        per_image_s, fixed_s = np.polyfit(list(sizes.values()), [figures[f"{f}x.{step}_s"] for f in sizes], 1)
+        figures[f"linear_fit.{step}_fixed_s"] = float(fixed_s)
+        figures[f"linear_fit.{step}_us_per_image"] = float(per_image_s) * 1e6
+        figures[f"{largest}x_vs_1x.{step}_peak_rss_ratio"] = (
+            figures[f"{largest}x.{step}_peak_rss_mib"] / figures[f"1x.{step}_peak_rss_mib"]
+        )
+    return figures
+
+
+def write_synthetic_mnist(directory: Path, config: PipelineConfig, train_images: int, test_images: int) -> None:
+    """Uncompressed MNIST-shaped IDX files, written in chunks: noise with a bright row at the label's
+    position (as tests/fake_mnist.py draws them), labels uniform over the classes."""
+    directory.mkdir(parents=True)
+    rng = np.random.default_rng(seed=train_images)
+    shape, num_classes = config.data.image_shape, config.data.num_classes
+    for source, count in (("train", train_images), ("test", test_images)):
+        labels = rng.integers(0, num_classes, size=count, dtype=np.uint8)
+        _write_idx(directory / getattr(config.data, f"{source}_labels"), (count,), [labels])
+        chunks = (_fake_images(rng, labels[start:start + 10_000], shape, num_classes) for start in range(0, count, 10_000))
+        _write_idx(directory / getattr(config.data, f"{source}_images"), (count, *shape), chunks)
+
+
+def _fake_images(rng: np.random.Generator, labels: np.ndarray, shape: tuple[int, ...], num_classes: int) -> np.ndarray:
+    images = rng.integers(0, 64, size=(len(labels), *shape), dtype=np.uint8)
+    images[np.arange(len(labels)), labels.astype(int) * shape[0] // num_classes, :] = 255
+    return images
+
+
+def _write_idx(path: Path, dims: tuple[int, ...], chunks) -> None:
+    with path.open("wb") as idx_file:
+        idx_file.write(idx.IdxHeader(str(path), dims).to_bytes())
+        for chunk in chunks:
+            idx_file.write(chunk.tobytes())
+
+
+# --- measuring and reporting ----------------------------------------------------------------
+
+
+def measure(command: list[str], log_path: Path) -> Measured:
+    """Runs `command` to its end, its output into `log_path`: wall seconds and the child's peak RSS."""
+    with log_path.open("w") as log:
+        started = time.monotonic()
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(process.pid, 0)  # the rusage of this child alone
+        wall_s = time.monotonic() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        tail = "\n".join(log_path.read_text().splitlines()[-20:])
+        raise BenchmarkError(f"{' '.join(command)}\nexited with {process.returncode}; the end of {log_path}:\n{tail}")
+    return Measured(wall_s, usage.ru_maxrss / 1024)  # Linux gives KiB
+
+
+def summarize(repetitions: list[dict[str, float]]) -> dict[str, dict[str, Any]]:
+    """Each figure's min, median and max over the repetitions, and the values themselves."""
+    summary = {}
+    for key in repetitions[0]:
+        values = [figures[key] for figures in repetitions]
+        summary[key] = {"min": min(values), "median": statistics.median(values), "max": max(values), "values": values}
+    return summary
+
+
+def check_targets(summary: dict[str, dict[str, Any]], targets: dict[str, tuple[str, float]]) -> list[dict[str, Any]]:
+    checked = []
+    for key, (comparison, threshold) in targets.items():
+        median = summary[key]["median"]
+        passed = median <= threshold if comparison == "<=" else median >= threshold
+        checked.append({"figure": key, "target": f"{comparison} {threshold:g}", "median": median, "passed": passed})
+    return checked
+
+
+def print_figures(summary: dict[str, dict[str, Any]], targets: list[dict[str, Any]]) -> None:
+    by_figure = {target["figure"]: target for target in targets}
+    width = max(map(len, summary)) + 2
+    print(f"\n{'figure':<{width}}{'min':>11}{'median':>11}{'max':>11}  target")
+    for key, values in summary.items():
+        line = f"{key:<{width}}" + "".join(f"{_format(key, values[stat]):>11}" for stat in ("min", "median", "max"))
+        if key in by_figure:
+            line += f"  {by_figure[key]['target']:<8} {'PASS' if by_figure[key]['passed'] else 'MISS'}"
+        print(line)
+
+
+def print_scale_table(summary: dict[str, dict[str, Any]], sizes: dict[int, int], targets: list[dict[str, Any]]) -> None:
+    """One line per size, medians; then time as fixed + per-image cost, and the memory targets."""
+    print(f"\n{'size':>4}{'images':>10}{'ingest s':>10}{'ingest RSS MiB':>16}{'stats s':>9}{'stats RSS MiB':>15}"
+          f"{'images/s':>10}")
+    for factor, images in sizes.items():
+        median = {key.split(".", 1)[1]: values["median"] for key, values in summary.items() if key.startswith(f"{factor}x.")}
+        print(f"{factor:>3}x{images:>10,}{median['ingest_s']:>10.1f}{median['ingest_peak_rss_mib']:>16.0f}"
+              f"{median['statistics_s']:>9.1f}{median['statistics_peak_rss_mib']:>15.0f}{median['images_per_s']:>10,.0f}")
+    fit = {key.split(".", 1)[1]: values["median"] for key, values in summary.items() if key.startswith("linear_fit.")}
+    print(f"\ntime = fixed + per image (least squares over the sizes): ingest {fit['ingest_fixed_s']:.1f} s + "
+          f"{fit['ingest_us_per_image']:.1f} us/image, statistics {fit['statistics_fixed_s']:.1f} s + "
+          f"{fit['statistics_us_per_image']:.1f} us/image")
+    for target in targets:
+        print(f"{target['figure']}: {target['median']:.2f}, target {target['target']}: "
+              f"{'PASS' if target['passed'] else 'MISS'}")
+
+
+def _format(key: str, value: float) -> str:
+    if key.endswith("accuracy"):
+        return f"{value:.4f}"
+    if key.endswith("ratio"):
+        return f"{value:.2f}"
+    if key.endswith("per_s"):
+        return f"{value:,.0f}"
+    return f"{value:.1f}"
+
+
+def machine_info() -> dict[str, Any]:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    meminfo = Path("/proc/meminfo").read_text()
+    model = re.search(r"^model name\s*:\s*(.*)$", cpuinfo, re.MULTILINE)
+    mem_kib = re.search(r"^MemTotal:\s*(\d+) kB", meminfo, re.MULTILINE)
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu_model": model[1] if model else platform.processor(),
+        "memory_gib": round(int(mem_kib[1]) / 2**20, 1) if mem_kib else None,
+        "load_average_1m": os.getloadavg()[0],  # at the start: how busy the machine was
+        "python": platform.python_version(),
+        **{package: importlib.metadata.version(package) for package in ("tensorflow", "keras", "tfx", "apache-beam")},
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())
