@@ -407,7 +407,7 @@ def test_error_answer_gives_its_status_and_message(kfp_api, capsys):
     error = capsys.readouterr().err
     assert error_lines(error) == [
         f"error: the KFP API at {kfp_api.url} answered 400 Bad Request: Failed to create a run: resolver executors "
-        "not implemented (the open-source KFP backend cannot run TFX Resolver tasks; see docs/kubeflow.md)"
+        "not implemented (the open-source KFP backend cannot run TFX Resolver tasks: submit with --set evaluation.compare_with_blessed=false)"
     ]
     assert "Traceback" not in error
 
