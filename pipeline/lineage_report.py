@@ -46,8 +46,7 @@ def report(args: argparse.Namespace) -> str:
 
 def _open_store(args: argparse.Namespace) -> metadata_store.MetadataStore:
     """Kubeflow's store when the config names an MLMD gRPC service, else the output dir's SQLite."""
-    # The config's defaults, or --config/--set when the CLI gives `lineage` those options.
-    settings = load_config(getattr(args, "config", None), getattr(args, "overrides", ())).metadata
+    settings = load_config(args.config, args.overrides).metadata
     if settings.grpc_host:
         return lineage.open_grpc_store(settings.grpc_host, settings.grpc_port)
     return lineage.open_store(OutputLayout(args.output_dir).metadata_path)

@@ -1,6 +1,6 @@
 """The summary printed after each run and kept as JSON beside it: read from MLMD, not from logs.
 
-Per component: ran / cached / failed and seconds. Per split: Precision@1 from the Trainer
+Per component: ran / cached / failed and seconds. The examples per split. Per split: Precision@1 from the Trainer
 (train, validation, test) and from the Evaluators (validation, test, per digit). Whether the
 model was blessed and why, and where it was pushed.
 """
@@ -27,6 +27,7 @@ def summarize_run(store, run) -> dict[str, Any]:
         "components": [
             {"component": e.node_id, "status": e.status, "seconds": round(e.seconds, 1)} for e in info.components
         ],
+        "examples": _split_sizes(by_node.get("IdxExampleGen")),
         "trainer_precision_at_1": trainer_metrics(by_node.get("Trainer")),
         "evaluation": {
             node_id.split(".", 1)[1]: evaluation_metrics(execution)
@@ -43,6 +44,9 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines = [f"Run {summary['run_id']}: {summary['seconds']:.1f} s"]
     for component in summary["components"]:
         lines.append(f"  {component['component']:<32} {component['status']:<7} {component['seconds']:6.1f} s")
+    if summary["examples"]:
+        sizes = ", ".join(f"{split} {count:,}" for split, count in summary["examples"].items())
+        lines.append(f"Examples: {sizes}")
     trainer = summary["trainer_precision_at_1"]
     if trainer:
         figures = "  ".join(f"{split} {values['precision_at_1']:.4f}" for split, values in trainer.items())
@@ -57,6 +61,14 @@ def format_summary(summary: dict[str, Any]) -> str:
     if pushed:
         lines.append(f"Pushed: {pushed['destination']}" if pushed["pushed"] else "Pushed: no (model not blessed)")
     return "\n".join(lines)
+
+
+def _split_sizes(example_gen) -> dict[str, int]:
+    """Examples per split, as the ingest recorded them on its artifact."""
+    if example_gen is None or "examples" not in example_gen.outputs:
+        return {}
+    properties = example_gen.outputs["examples"][0].properties
+    return {split: properties[f"num_examples_{split}"] for split in json.loads(properties["split_names"])}
 
 
 def trainer_metrics(trainer) -> dict[str, Any]:

@@ -61,6 +61,7 @@ def test_validation_finds_no_anomaly(mnist_run):
 
 def test_default_model_reaches_0975_and_is_pushed(mnist_run):
     output, summary = mnist_run
+    assert summary["examples"] == {"train": 55000, "validation": 5000, "test": 10000}
     assert summary["trainer_precision_at_1"]["test"]["num_examples"] == 10000
     assert summary["evaluation"]["test"]["accuracy"] >= 0.975
     assert summary["evaluation"]["validation"]["examples"] == 5000
@@ -87,6 +88,23 @@ def test_pushed_model_serves_both_signatures(mnist_run, real_mnist_dir):
     assert np.mean(by_images["classes"].numpy() == labels) >= 0.95
 
 
+def test_predict_reads_png_and_idx_files(mnist_run, real_mnist_dir, tmp_path, capsys):
+    from PIL import Image
+
+    output, _ = mnist_run
+    images = _first_records(real_mnist_dir / FILES["test_images"], 3, 3)
+    labels = _first_records(real_mnist_dir / FILES["test_labels"], 1, 3)
+    Image.fromarray(images[0]).save(tmp_path / "digit.png")
+    capsys.readouterr()
+    assert run_cli("predict", "--model", output / "serving", tmp_path / "digit.png",
+                   real_mnist_dir / FILES["test_images"], "--limit", "3") == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("Model: ")
+    predicted = [int(line.split(": ")[1].split()[0]) for line in lines[1:]]
+    assert predicted == [labels[0], *labels[:3]]
+    assert lines[2].startswith(f"{FILES['test_images']}[0]: ")
+
+
 def test_second_run_is_fully_cached(mnist_run, real_mnist_dir):
     output, first = mnist_run
     assert run_cli("run", "--data-dir", real_mnist_dir, "--output-dir", output) == 0
@@ -104,6 +122,9 @@ def test_weak_model_is_neither_blessed_nor_pushed(mnist_run, real_mnist_dir):
     assert run_cli("run", "--data-dir", real_mnist_dir, "--output-dir", output,
                    "--set", "training.train_steps=1") == 0
     weak = _newest_summary(output)
+    statuses = {c["component"]: c["status"] for c in weak["components"]}
+    assert {statuses[node] for node in ("IdxExampleGen", "StatisticsGen", "ExampleValidator", "DataGate")} == {"cached"}
+    assert statuses["Trainer"] == statuses["Evaluator.validation"] == "ran"
     assert weak["evaluation"]["validation"]["accuracy"] < 0.95  # still reported
     assert weak["blessing"]["blessed"] is False
     assert "below 0.95" in weak["blessing"]["reason"]
