@@ -22,24 +22,18 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components.trainer.data import PARSE_BATCH, load_split, read_split, training_batches
 from components.trainer.model import build_model, export_serving_model
+from pipeline.config import TrainingConfig
 
 log = logging.getLogger(__name__)
 METRICS_FILE = "precision_at_1.json"  # in the ModelRun artifact, beside the TensorBoard logs
 
 
 @dataclass(frozen=True)
-class TrainerSettings:
+class TrainerSettings(TrainingConfig):
+    """The config's `training` section plus what the model needs to know of the data."""
+
     image_shape: list[int]
     num_classes: int
-    hidden_units: list[int]
-    optimizer: str
-    learning_rate: float
-    cosine_decay: bool
-    batch_size: int
-    train_steps: int
-    log_every_steps: int
-    checkpoint_every_steps: int
-    seed: int
 
     @classmethod
     def from_custom_config(cls, custom_config: dict[str, Any]) -> TrainerSettings:
