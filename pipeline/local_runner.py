@@ -81,9 +81,8 @@ def run_pipeline(
 ) -> dict:
     """Runs the pipeline once, up to `to_nodes` if given (a TFX partial run); returns the run
     summary (also written to runs/*.json)."""
-    from tfx.orchestration.pipeline import RunOptions
-
     from tfx.orchestration import metadata
+    from tfx.orchestration.pipeline import RunOptions
 
     from pipeline.pipeline import PipelinePaths, create_pipeline
 
@@ -105,24 +104,41 @@ def run_pipeline(
     )
     log_path = layout.runs_dir / f"{datetime.datetime.now():%Y%m%d-%H%M%S-%f}.log"  # a cached run takes < 1 s
     log.info("Running pipeline '%s' (full log: %s)", config.pipeline_name, log_path)
+    earlier_runs = _run_ids(layout.metadata_path)
     try:
         with _RunLog(log_path), _ComponentProgress():
             _dag_runner(runner).run(tfx_pipeline, run_options=RunOptions(to_nodes=to_nodes) if to_nodes else None)
     finally:  # a failed run gets its summary too: which component failed, what ran before
-        summary = write_summary(layout, log_path.with_suffix(".json"))
+        summary = write_summary(layout, log_path.with_suffix(".json"), earlier_runs)
     return summary
 
 
-def write_summary(layout: OutputLayout, summary_path: Path) -> dict:
-    """Reads the newest run from MLMD, prints its summary and writes it as JSON."""
+def write_summary(layout: OutputLayout, summary_path: Path, earlier_runs: set[str]) -> dict:
+    """Prints the summary of the run that is not among `earlier_runs` and writes it as JSON.
+
+    Returns {} when the run failed before it was recorded in MLMD.
+    """
     from pipeline import lineage
     from pipeline.run_summary import format_summary, summarize_run
 
+    if not layout.metadata_path.exists():
+        return {}
     store = lineage.open_store(layout.metadata_path)
-    summary = summarize_run(store, lineage.find_run(store))
+    new_runs = [run for run in lineage.run_contexts(store) if run.name not in earlier_runs]
+    if not new_runs:
+        return {}
+    summary = summarize_run(store, new_runs[0])
     summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     log.info("%s\nSummary: %s", format_summary(summary), summary_path)
     return summary
+
+
+def _run_ids(metadata_path: Path) -> set[str]:
+    if not metadata_path.exists():
+        return set()
+    from pipeline import lineage
+
+    return {run.name for run in lineage.run_contexts(lineage.open_store(metadata_path))}
 
 
 def _check_data_dir(config: PipelineConfig, data_dir: str) -> None:
