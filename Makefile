@@ -17,16 +17,17 @@ PYTHON310 := $(shell p="$$(pyenv root 2>/dev/null)/versions/3.10.13/bin/python";
 
 .PHONY: setup run test test-fast bench bench-scale lock image push-image clean
 
-# .venv/.installed is re-made when the lock or the project's metadata change.
+# .venv/.installed is re-made when the lock or the project's metadata change. pip -qq keeps
+# errors but drops the warnings this machine's pip config prints for every package.
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	@if [ -z "$(PYTHON310)" ]; then \
 	  echo "error: Python 3.10 not found. Install it (e.g. 'pyenv install 3.10.13') or put python3.10 on the PATH." >&2; exit 1; fi
 	@[ -x $(PY) ] || $(PYTHON310) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip==24.2
-	$(PY) -m pip install --quiet --requirement requirements.lock
-	$(PY) -m pip install --quiet --no-deps --no-build-isolation --editable .
+	$(PY) -m pip install -qq --upgrade pip==24.2
+	$(PY) -m pip install -qq --requirement requirements.lock
+	$(PY) -m pip install -qq --no-deps --no-build-isolation --editable .
 	@touch $@
 
 run: setup
