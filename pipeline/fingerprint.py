@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 
 def source_sha256(module_name: str) -> str:
@@ -28,3 +28,11 @@ def source_sha256(module_name: str) -> str:
 
 def file_sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def content_addressed(path: Path) -> PurePosixPath:
+    """`<first 16 hex digits of its SHA-256>/<name>`: a relative path that changes with the content.
+
+    Used for the schema, because ImportSchemaGen's cache key holds its path, not its content.
+    """
+    return PurePosixPath(file_sha256(path)[:16]) / Path(path).name

@@ -32,7 +32,7 @@ from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
 from components.errors import PipelineError
 from pipeline.config import PROJECT_ROOT, PipelineConfig
-from pipeline.fingerprint import file_sha256
+from pipeline.fingerprint import content_addressed
 from pipeline.pipeline import PipelinePaths, create_pipeline
 
 log = logging.getLogger(__name__)
@@ -127,14 +127,14 @@ def image_schema_file(schema_path: Path) -> PurePosixPath:
         )
     if not schema_path.is_file():
         raise KubeflowError(f"{schema_path}: schema file not found")
-    return IMAGE_PROJECT_ROOT / SCHEMAS_DIR / file_sha256(schema_path)[:16] / schema_path.name
+    return IMAGE_PROJECT_ROOT / SCHEMAS_DIR / content_addressed(schema_path)
 
 
 def stage_image_schemas(project_root: Path = PROJECT_ROOT) -> list[Path]:
     """Copies every configs/*.pbtxt to schemas/<hash>/ under `project_root`. Runs in `docker build`."""
     staged = []
     for schema_path in sorted((project_root / "configs").glob("*.pbtxt")):
-        target = project_root / SCHEMAS_DIR / file_sha256(schema_path)[:16] / schema_path.name
+        target = project_root / SCHEMAS_DIR / content_addressed(schema_path)
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(schema_path.read_bytes())
         staged.append(target)

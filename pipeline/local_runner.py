@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pipeline.config import ConfigError, PipelineConfig
-from pipeline.fingerprint import file_sha256
+from pipeline.fingerprint import content_addressed
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ def stage_schema(schema_path: Path, schemas_dir: Path) -> Path:
     """
     if not schema_path.is_file():
         raise ConfigError(f"{schema_path}: schema file not found")
-    staged = schemas_dir / file_sha256(schema_path)[:16] / schema_path.name
+    staged = schemas_dir / content_addressed(schema_path)
     if not staged.exists():
         staged.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(schema_path, staged.with_suffix(".tmp"))
