@@ -95,9 +95,9 @@ def run_partial(config: PipelineConfig, data_dir: Path, output_dir: Path, to_nod
 
     Returns each node's status and seconds as ML Metadata recorded them.
     """
-    from pipeline.local_runner import run_pipeline
+    from pipeline.local_runner import OutputLayout, run_pipeline
 
-    summary = run_pipeline(config, data_dir, output_dir, beam_args=[], to_nodes=[to_node])
+    summary = run_pipeline(config, str(data_dir), OutputLayout(output_dir), beam_args=[], to_nodes=[to_node])
     return {c["component"]: {"status": c["status"], "seconds": c["seconds"]} for c in summary["components"]}
 
 

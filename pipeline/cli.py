@@ -6,13 +6,15 @@ import argparse
 import logging
 import os
 import sys
+import traceback
 import warnings
 from pathlib import Path
 
 from absl import logging as absl_logging
 
 from components.errors import PipelineError
-from pipeline.config import load_config
+from components.object_storage import exit_process, is_uri
+from pipeline.config import ConfigError, load_config
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,13 +34,27 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+def console_main() -> None:
+    """The `mnist-pipeline` command: main(), then an exit that tensorflow-io cannot abort."""
+    try:
+        code = main()
+    except SystemExit as error:  # argparse's usage errors, --help
+        code = error.code if isinstance(error.code, int) else 1 if error.code else 0
+    except Exception:  # noqa: BLE001 - a bug: its traceback, as Python would print it
+        traceback.print_exc()
+        code = 1
+    exit_process(code)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="mnist-pipeline", description=__doc__)
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the whole pipeline on this machine")
-    run.add_argument("--data-dir", type=Path, default=Path("data/mnist"), help="folder of the IDX files")
+    run.add_argument("--data-dir", default="data/mnist", help="folder or gs:// / s3:// URI of the IDX files")
     _add_output_dir(run)
+    run.add_argument("--pipeline-root", help="where the artifacts go, e.g. s3://BUCKET/PATH (default: OUTPUT_DIR/pipeline)")
+    run.add_argument("--serving-dir", help="where pushed models go, e.g. s3://BUCKET/PATH (default: OUTPUT_DIR/serving)")
     _add_config_arguments(run)
     run.add_argument("--runner", choices=("local", "beam"), default="local",
                      help="TFX's LocalDagRunner (default) or BeamDagRunner, which runs the DAG as a Beam pipeline")
@@ -115,10 +131,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.download:
         from pipeline.download import ensure_mnist
 
-        ensure_mnist(args.data_dir)
-    from pipeline.local_runner import run_pipeline
+        if is_uri(args.data_dir):
+            raise ConfigError(f"--download writes to a local folder, not to {args.data_dir}")
+        ensure_mnist(Path(args.data_dir))
+    from pipeline.local_runner import OutputLayout, run_pipeline
 
-    summary = run_pipeline(config, args.data_dir, args.output_dir, args.beam_arg, runner=args.runner)
+    layout = OutputLayout(args.output_dir, args.pipeline_root, args.serving_dir)
+    summary = run_pipeline(config, args.data_dir, layout, args.beam_arg, runner=args.runner)
     return 0 if all(component["status"] != "failed" for component in summary["components"]) else 1
 
 
@@ -193,4 +212,4 @@ def _pipeline_error(error: BaseException) -> PipelineError | None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

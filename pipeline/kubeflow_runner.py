@@ -31,12 +31,15 @@ from kfp.client import KF_PIPELINES_SA_TOKEN_ENV, ServiceAccountTokenVolumeCrede
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
 from components.errors import PipelineError
+from components.object_storage import enable_s3
 from pipeline.config import PROJECT_ROOT, PipelineConfig
 from pipeline.fingerprint import content_addressed
 from pipeline.pipeline import PipelinePaths, create_pipeline
 
 log = logging.getLogger(__name__)
 
+# Every task's command: TFX's executor runner with s3:// registered (pipeline/kfp_task.py).
+TASK_COMMAND = ["python", "-m", "pipeline.kfp_task"]
 IMAGE_PROJECT_ROOT = PurePosixPath("/pipeline")  # the Dockerfile's WORKDIR and PYTHONPATH
 SCHEMAS_DIR = "schemas"  # under the project root, in the image
 OUTPUT_SUFFIXES = (".json", ".yaml", ".yml")
@@ -107,7 +110,9 @@ def compile_pipeline(config: PipelineConfig, settings: KubeflowSettings, output:
     tfx_pipeline = create_pipeline(config, paths, list(settings.beam_pipeline_args), for_kubeflow=True)
     runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
         # Schema 2.1 is what the KFP 2 backend reads (`constant` parameter values); Vertex AI reads it too.
-        kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(default_image=settings.image, use_pipeline_spec_2_1=True),
+        kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
+            default_image=settings.image, default_commands=TASK_COMMAND, use_pipeline_spec_2_1=True
+        ),
         output_dir=str(output.parent),
         output_filename=output.name,
     )
@@ -269,7 +274,8 @@ def _reason(error: urllib3.exceptions.HTTPError) -> str:
 
 
 def _check_storage(settings: KubeflowSettings) -> None:
-    """Pods share no disk: each location must be a URI; warns when TensorFlow here cannot open it."""
+    """Pods share no disk: each location must be a URI; warns when TensorFlow cannot open it."""
+    enable_s3()
     schemes = set(tf.io.gfile.get_registered_schemes()) - {"", "file", "ram"}
     for name, uri in settings.storage_uris().items():
         scheme, separator, _ = uri.partition("://")
@@ -278,7 +284,7 @@ def _check_storage(settings: KubeflowSettings) -> None:
         if scheme not in schemes:
             # The image has the same packages: its pods will fail the same way.
             log.warning(
-                "%s: TensorFlow cannot open %s:// URIs with the locked packages (it can: %s); "
-                "s3:// and MinIO need tensorflow-io (see docs/kubeflow.md)",
-                name, scheme, ", ".join(f"{known}://" for known in sorted(schemes)),
+                "%s: TensorFlow cannot open %s:// URIs (it can: gs://, s3://); "
+                "for MinIO give s3:// URIs and its endpoint (see docs/kubeflow.md)",
+                name, scheme,
             )

@@ -10,10 +10,12 @@ Everything a run writes lives under one output dir:
     schemas/         the curated schema, copied under its content hash
     serving/         pushed models, one numbered version each (a TF Serving base path)
     runs/            a JSON summary of each run
+The data, the pipeline root and the serving dir may instead be gs:// or s3:// URIs.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import logging
@@ -22,6 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from components.object_storage import enable_s3, is_uri
 from pipeline.config import ConfigError, PipelineConfig
 from pipeline.fingerprint import content_addressed
 
@@ -30,13 +33,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class OutputLayout:
-    """The folders and files of one output dir."""
+    """The folders and files of one output dir; artifacts and pushed models may live elsewhere."""
 
     output_dir: Path
+    pipeline_root_uri: str | None = None  # e.g. s3://BUCKET/PATH instead of <output_dir>/pipeline
+    serving_dir_uri: str | None = None  # e.g. s3://BUCKET/PATH instead of <output_dir>/serving
 
     @property
-    def pipeline_root(self) -> Path:
-        return self.output_dir / "pipeline"
+    def pipeline_root(self) -> str:
+        return self.pipeline_root_uri or str(self.output_dir / "pipeline")
 
     @property
     def metadata_path(self) -> Path:
@@ -47,8 +52,8 @@ class OutputLayout:
         return self.output_dir / "schemas"
 
     @property
-    def serving_dir(self) -> Path:
-        return self.output_dir / "serving"
+    def serving_dir(self) -> str:
+        return self.serving_dir_uri or str(self.output_dir / "serving")
 
     @property
     def runs_dir(self) -> Path:
@@ -73,8 +78,8 @@ def stage_schema(schema_path: Path, schemas_dir: Path) -> Path:
 
 def run_pipeline(
     config: PipelineConfig,
-    data_dir: Path,
-    output_dir: Path,
+    data_dir: str,
+    layout: OutputLayout,
     beam_args: list[str],
     runner: str = "local",
     to_nodes: list[str] | None = None,
@@ -86,13 +91,15 @@ def run_pipeline(
 
     from pipeline.pipeline import PipelinePaths, create_pipeline
 
-    _check_data_dir(config, str(data_dir.resolve()))
-    layout = OutputLayout(output_dir.resolve())
+    enable_s3()
+    data_dir = data_dir if is_uri(data_dir) else str(Path(data_dir).resolve())
+    _check_data_dir(config, data_dir)
+    layout = dataclasses.replace(layout, output_dir=layout.output_dir.resolve())
     layout.output_dir.mkdir(parents=True, exist_ok=True)
     paths = PipelinePaths(
-        data_dir=str(data_dir.resolve()),
-        pipeline_root=str(layout.pipeline_root),
-        serving_dir=str(layout.serving_dir),
+        data_dir=data_dir,
+        pipeline_root=layout.pipeline_root,
+        serving_dir=layout.serving_dir,
         schema_file=str(stage_schema(config.validation.schema_path, layout.schemas_dir)),
     )
     beam_pipeline_args = [*config.beam.pipeline_args, *beam_args]

@@ -25,6 +25,7 @@ from tfx.utils import proto_utils
 from tfx_bsl.coders import example_coder
 
 from components import idx
+from components.object_storage import enable_s3
 from components.idx_example_gen.layout import IDX_ROLES, Shard, locate_idx_file, plan_shards, plan_splits
 
 ENCODE_CHUNK_RECORDS = 1000
@@ -139,6 +140,7 @@ def write_shard(shard: Shard, files: dict[str, str], output_uri: str, settings: 
     The file is written under a temporary name and renamed when complete, so a worker that
     dies midway leaves no half-written shard under the final name.
     """
+    enable_s3()  # a Beam worker may be a process of its own
     encoder = example_coder.RecordBatchToExamplesEncoder()
     split_dir = os.path.join(output_uri, f"Split-{shard.split}")
     tf.io.gfile.makedirs(split_dir)

@@ -38,7 +38,7 @@ KUBEFLOW_ARGS = [
     "--data-dir", DATA_DIR,
     "--set", f"kubeflow.serving_dir={SERVING_DIR}",
 ]
-TFX_ENTRYPOINT = ["python", "-m", "tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor"]
+TASK_COMMAND = ["python", "-m", "pipeline.kfp_task"]  # TFX's executor runner, s3:// registered
 RESOLVER = "latest_blessed_model_resolver"
 
 
@@ -127,12 +127,12 @@ def test_without_the_comparison_there_is_no_resolver_task(tmp_path):
     assert "Evaluator.validation" in tasks and "Pusher" in tasks
 
 
-def test_every_task_runs_the_given_image_with_the_tfx_entrypoint(spec):
+def test_every_task_runs_the_given_image_with_the_project_task_command(spec):
     executors = spec["deploymentSpec"]["executors"]
     containers = {label: executor["container"] for label, executor in executors.items() if "container" in executor}
     resolvers = {label for label, executor in executors.items() if "resolver" in executor}
     assert {container["image"] for container in containers.values()} == {IMAGE}
-    assert all(container["command"] == TFX_ENTRYPOINT for container in containers.values())
+    assert all(container["command"] == TASK_COMMAND for container in containers.values())
     assert resolvers == {f"{RESOLVER}-model-resolver_executor", f"{RESOLVER}-model-blessing-resolver_executor"}
     assert len(containers) + len(resolvers) == len(executors)
 
@@ -238,10 +238,11 @@ def test_schema_outside_configs_is_refused(config, tmp_path):
 
 
 def test_schemes_tensorflow_cannot_open_are_warned_about(config, tmp_path, caplog):
-    settings = KubeflowSettings.from_config(config, IMAGE, PIPELINE_ROOT, "s3://test-bucket/mnist/data")
+    """KFP's own default root scheme, minio://, is no filesystem TensorFlow knows; s3:// is."""
+    settings = KubeflowSettings.from_config(config, IMAGE, "s3://test-bucket/root", "minio://test-bucket/mnist/data")
     compile_pipeline(config, settings, tmp_path / "pipeline.json")
     [warning] = [record.getMessage() for record in caplog.records if record.name == "pipeline.kubeflow_runner"]
-    assert warning.startswith("kubeflow.data_dir (--data-dir): TensorFlow cannot open s3:// URIs")
+    assert warning.startswith("kubeflow.data_dir (--data-dir): TensorFlow cannot open minio:// URIs")
 
 
 # --- the image ------------------------------------------------------------------------------
