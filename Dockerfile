@@ -1,7 +1,7 @@
 # The image every task of the compiled pipeline runs (kubeflow.image): the official TFX 1.16
 # image with this project at /pipeline. `make image` builds it, `make push-image` pushes it.
 # Its entrypoint stays the base's Beam SDK boot, so Dataflow or Flink workers can run it too;
-# the compiled spec gives the TFX command itself.
+# the compiled spec gives each task's command (python -m pipeline.kfp_task).
 FROM tensorflow/tfx:1.16.0
 
 # A user to run as. The KFP launcher writes input artifacts under /gcs, /minio and /s3,

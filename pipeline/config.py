@@ -86,6 +86,8 @@ class KubeflowConfig:
     data_dir: str
     serving_dir: str
     beam_pipeline_args: tuple[str, ...]
+    task_env: tuple[str, ...]  # NAME=VALUE
+    task_secret_env: tuple[str, ...]  # NAME=SECRET/KEY
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,6 +17,7 @@ import io
 import json
 import logging
 import os
+import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -27,6 +28,7 @@ import kfp
 import kfp_server_api
 import tensorflow as tf
 import urllib3
+import yaml
 from kfp.client import KF_PIPELINES_SA_TOKEN_ENV, ServiceAccountTokenVolumeCredentials
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
@@ -62,6 +64,8 @@ class KubeflowSettings:
     data_dir: str
     serving_dir: str
     beam_pipeline_args: tuple[str, ...]
+    task_env: tuple[tuple[str, str], ...] = ()  # (NAME, VALUE)
+    task_secret_env: tuple[tuple[str, str, str], ...] = ()  # (NAME, SECRET, KEY)
 
     @classmethod
     def from_config(
@@ -75,6 +79,8 @@ class KubeflowSettings:
             data_dir=data_dir or kubeflow.data_dir,
             serving_dir=kubeflow.serving_dir,
             beam_pipeline_args=tuple(kubeflow.beam_pipeline_args),
+            task_env=tuple(_split_assignment("kubeflow.task_env", item) for item in kubeflow.task_env),
+            task_secret_env=tuple(_secret_reference(item) for item in kubeflow.task_secret_env),
         )
 
     def storage_uris(self) -> dict[str, str]:
@@ -112,12 +118,68 @@ def compile_pipeline(config: PipelineConfig, settings: KubeflowSettings, output:
         # Schema 2.1 is what the KFP 2 backend reads (`constant` parameter values); Vertex AI reads it too.
         kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
             default_image=settings.image, default_commands=TASK_COMMAND, use_pipeline_spec_2_1=True
-        ),
-        output_dir=str(output.parent),
-        output_filename=output.name,
+        )
     )
-    runner.run(tfx_pipeline)
+    job = runner.run(tfx_pipeline, write_out=False)
+    _set_task_env(job["pipelineSpec"], settings.task_env)
+    _write_spec(job, _platform_spec(job["pipelineSpec"], settings.task_secret_env), output)
     return output
+
+
+def _set_task_env(spec: dict, task_env: tuple[tuple[str, str], ...]) -> None:
+    """Gives every task container the variables (KubeflowV2DagRunner has no option for them)."""
+    if not task_env:
+        return
+    for executor in spec["deploymentSpec"]["executors"].values():
+        if "container" in executor:
+            executor["container"]["env"] = [{"name": name, "value": value} for name, value in task_env]
+
+
+def _platform_spec(spec: dict, task_secret_env: tuple[tuple[str, str, str], ...]) -> dict | None:
+    """KFP's Kubernetes PlatformSpec that sets the variables from secrets in every task, as
+    kfp-kubernetes' use_secret_as_env writes it; None without such variables."""
+    if not task_secret_env:
+        return None
+    secrets: dict[str, list[dict[str, str]]] = {}
+    for name, secret, key in task_secret_env:
+        secrets.setdefault(secret, []).append({"secretKey": key, "envVar": name})
+    secret_as_env = [{"secretName": secret, "keyToEnv": keys} for secret, keys in secrets.items()]
+    executors = {
+        label: {"secretAsEnv": secret_as_env}
+        for label, executor in spec["deploymentSpec"]["executors"].items()
+        if "container" in executor
+    }
+    return {"platforms": {"kubernetes": {"deploymentSpec": {"executors": executors}}}}
+
+
+def _write_spec(job: dict, platform_spec: dict | None, output: Path) -> None:
+    """Writes the PipelineJob (.json) or the PipelineSpec and its PlatformSpec (.yaml), keys sorted."""
+    if output.suffix == ".json":
+        if platform_spec is not None:
+            raise KubeflowError(
+                "kubeflow.task_secret_env names Kubernetes secrets, which only KFP reads: write a .yaml spec"
+            )
+        text = json.dumps(job, sort_keys=True, indent=2)
+    else:
+        documents = [job["pipelineSpec"]] + ([platform_spec] if platform_spec else [])
+        text = yaml.safe_dump_all(documents, sort_keys=True)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(text)
+
+
+def _split_assignment(setting: str, item: str) -> tuple[str, str]:
+    name, separator, value = item.partition("=")
+    if not separator or not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        raise KubeflowError(f"{setting}: expected NAME=VALUE with a variable name, got {item!r}")
+    return name, value
+
+
+def _secret_reference(item: str) -> tuple[str, str, str]:
+    name, reference = _split_assignment("kubeflow.task_secret_env", item)
+    secret, separator, key = reference.partition("/")
+    if not separator or not secret or not key:
+        raise KubeflowError(f"kubeflow.task_secret_env: expected NAME=SECRET/KEY, got {item!r}")
+    return name, secret, key
 
 
 def image_schema_file(schema_path: Path) -> PurePosixPath:

@@ -245,6 +245,74 @@ def test_schemes_tensorflow_cannot_open_are_warned_about(config, tmp_path, caplo
     assert warning.startswith("kubeflow.data_dir (--data-dir): TensorFlow cannot open minio:// URIs")
 
 
+MINIO_ENV = ["AWS_ENDPOINT_URL_S3=http://minio-service.kubeflow:9000", "AWS_REGION=us-east-1"]
+MINIO_SECRET_ENV = [
+    "AWS_ACCESS_KEY_ID=mlpipeline-minio-artifact/accesskey",
+    "AWS_SECRET_ACCESS_KEY=mlpipeline-minio-artifact/secretkey",
+]
+TASK_ENV_ARGS = ["--set", f"kubeflow.task_env={json.dumps(MINIO_ENV)}",
+                 "--set", f"kubeflow.task_secret_env={json.dumps(MINIO_SECRET_ENV)}"]
+
+
+def container_executors(spec: dict) -> dict[str, dict]:
+    return {label: e["container"] for label, e in spec["deploymentSpec"]["executors"].items() if "container" in e}
+
+
+def test_task_env_and_secret_env_reach_every_task(tmp_path):
+    """MinIO's endpoint as plain variables, its credentials from KFP's own secret (a PlatformSpec)."""
+    assert run_cli("compile", "--output", tmp_path / "pipeline.yaml", *KUBEFLOW_ARGS, *TASK_ENV_ARGS) == 0
+
+    spec, platform = yaml.safe_load_all((tmp_path / "pipeline.yaml").read_text())
+    json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())
+    json_format.ParseDict(platform, pipeline_spec_pb2.PlatformSpec())
+    containers = container_executors(spec)
+    assert all(
+        container["env"] == [
+            {"name": "AWS_ENDPOINT_URL_S3", "value": "http://minio-service.kubeflow:9000"},
+            {"name": "AWS_REGION", "value": "us-east-1"},
+        ]
+        for container in containers.values()
+    )
+    executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert set(executors) == set(containers)
+    assert all(
+        executor["secretAsEnv"] == [{
+            "secretName": "mlpipeline-minio-artifact",
+            "keyToEnv": [
+                {"secretKey": "accesskey", "envVar": "AWS_ACCESS_KEY_ID"},
+                {"secretKey": "secretkey", "envVar": "AWS_SECRET_ACCESS_KEY"},
+            ],
+        }]
+        for executor in executors.values()
+    )
+
+
+def test_without_task_env_the_spec_has_no_env_and_no_platform_spec(compiled):
+    documents = list(yaml.safe_load_all(compiled[".yaml"].read_text()))
+    assert len(documents) == 1
+    assert not [container for container in container_executors(documents[0]).values() if "env" in container]
+
+
+def test_secret_env_is_refused_for_vertex_ais_json(tmp_path, capsys):
+    assert run_cli("compile", "--output", tmp_path / "pipeline.json", *KUBEFLOW_ARGS, *TASK_ENV_ARGS) == 1
+    assert "task_secret_env names Kubernetes secrets, which only KFP reads" in capsys.readouterr().err
+    assert not (tmp_path / "pipeline.json").exists()
+
+
+@pytest.mark.parametrize("setting, value", [
+    ("task_env", "AWS_REGION"),
+    ("task_env", "not a name=1"),
+    ("task_secret_env", "AWS_ACCESS_KEY_ID=just-a-secret"),
+    ("task_secret_env", "AWS_ACCESS_KEY_ID=/key"),
+])
+def test_malformed_task_env_is_one_clear_error(tmp_path, capsys, setting, value):
+    args = ["--set", f"kubeflow.{setting}={json.dumps([value])}"]
+    assert run_cli("compile", "--output", tmp_path / "pipeline.yaml", *KUBEFLOW_ARGS, *args) == 1
+    assert error_lines(capsys.readouterr().err) == [
+        f"error: kubeflow.{setting}: expected {'NAME=VALUE with a variable name' if setting == 'task_env' else 'NAME=SECRET/KEY'}, got {value!r}"
+    ]
+
+
 # --- the image ------------------------------------------------------------------------------
 
 
@@ -338,6 +406,16 @@ def test_submit_sends_the_compiled_spec_to_a_new_experiment(kfp_api, config, tmp
     assert sent["pipeline_spec"] == json_format.MessageToDict(expected)
     assert kfp_api.calls("GET", "/runs/run-1") == []  # no --wait: no polling
     assert f"Submitted run run-1: {kfp_api.url}/#/runs/details/run-1" in capsys.readouterr().out
+
+
+def test_submit_sends_the_platform_spec_with_the_secret_env(kfp_api):
+    assert submit(kfp_api, *TASK_ENV_ARGS) == 0
+
+    [create_run] = kfp_api.calls("POST", "/runs")
+    sent = create_run.body["pipeline_spec"]  # kfp sends {pipeline_spec, platform_spec} when there is one
+    assert set(sent) == {"pipeline_spec", "platform_spec"}
+    executors = sent["platform_spec"]["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert set(executors) == set(container_executors(sent["pipeline_spec"]))
 
 
 def test_submit_reuses_an_existing_experiment(kfp_api):
