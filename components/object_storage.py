@@ -41,6 +41,11 @@ def exit_process(code: int) -> NoReturn:
     if "tensorflow_io" not in sys.modules:
         sys.exit(code)
     atexit._run_exitfuncs()  # what interpreter shutdown would run; os._exit does not
+    exit_now(code)
+
+
+def exit_now(code: int) -> NoReturn:
+    """Flushes stdout and stderr and ends the process at once: no atexit, no C++ destructors."""
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

@@ -28,6 +28,9 @@ from pipeline.evaluation import eval_config
 from pipeline.fingerprint import source_sha256
 
 BLESSING_EVALUATOR = "Evaluator.validation"
+# Imported by every Beam worker process, for s3:// and a clean exit there. Named, not imported:
+# importing it changes how this process exits.
+BEAM_WORKER_PLUGIN = "components.beam_worker"
 
 
 @dataclass(frozen=True)
@@ -139,7 +142,7 @@ def create_pipeline(
         components=components,
         enable_cache=True,
         metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=beam_pipeline_args,
+        beam_pipeline_args=[*beam_pipeline_args, f"--beam_plugin={BEAM_WORKER_PLUGIN}"],
     )
 
 

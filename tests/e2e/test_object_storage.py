@@ -70,6 +70,21 @@ def test_missing_data_in_the_bucket_is_one_clear_error(s3, tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.parametrize("ending, exit_code", [("pass", 0), ("raise RuntimeError('the work failed')", 1)])
+def test_a_beam_worker_that_used_s3_exits_with_its_own_code(s3, ending, exit_code):
+    """What components.beam_worker does in each worker process (without it: SIGABRT, -6)."""
+    script = "\n".join([
+        "import components.beam_worker",
+        "import tensorflow as tf",
+        f"tf.io.gfile.exists('s3://{BUCKET}/data')",
+        ending,
+    ])
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, env=environment_with(s3),
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == exit_code, result.stderr[-2000:]
+    assert "pure virtual method called" not in result.stderr
+
+
 # --- Kubeflow tasks ----------------------------------------------------------------------------
 
 

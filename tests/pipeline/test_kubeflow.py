@@ -152,13 +152,14 @@ def test_code_is_referenced_by_module_path_inside_the_image(spec):
 def test_beam_components_get_the_kubeflow_beam_args(config, spec, tmp_path):
     default_args = list(config.kubeflow.beam_pipeline_args)
     assert default_args == ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
+    worker_plugin = "--beam_plugin=components.beam_worker"  # s3:// and a clean exit in each worker
     for task in ("IdxExampleGen", "StatisticsGen", "Evaluator.validation"):
-        assert executor_of(spec, task)["container"]["args"][-2:] == default_args
+        assert executor_of(spec, task)["container"]["args"][-3:] == [*default_args, worker_plugin]
     dataflow_args = ["--runner=DataflowRunner", "--project=p", "--region=r", "--temp_location=gs://b/tmp"]
     dataflow_config = load_config(overrides=[f"kubeflow.beam_pipeline_args={json.dumps(dataflow_args)}"])
     output = compile_pipeline(dataflow_config, settings_for(dataflow_config), tmp_path / "dataflow.json")
     dataflow_spec = json.loads(output.read_text())["pipelineSpec"]
-    assert executor_of(dataflow_spec, "StatisticsGen")["container"]["args"][-4:] == dataflow_args
+    assert executor_of(dataflow_spec, "StatisticsGen")["container"]["args"][-5:-1] == dataflow_args
 
 
 def test_storage_and_runtime_settings_are_the_configured_ones(config, job, spec):
