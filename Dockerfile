@@ -15,7 +15,7 @@ ENV PYTHONPATH=/pipeline \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# The versions of requirements.lock, as in the local venv (tests/pipeline/test_kubeflow.py checks).
+# The venv's pinned versions without its test tools (tests/pipeline/test_kubeflow.py checks).
 COPY requirements.lock ./
 RUN python -m pip install --no-cache-dir --requirement requirements.lock
 

@@ -21,12 +21,12 @@ PYTHON310 := $(shell p="$$(pyenv root 2>/dev/null)/versions/3.10.13/bin/python";
 # errors but drops the warnings this machine's pip config prints for every package.
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: requirements.lock pyproject.toml
+$(VENV)/.installed: requirements-dev.lock pyproject.toml
 	@if [ -z "$(PYTHON310)" ]; then \
 	  echo "error: Python 3.10 not found. Install it (e.g. 'pyenv install 3.10.13') or put python3.10 on the PATH." >&2; exit 1; fi
 	@[ -x $(PY) ] || $(PYTHON310) -m venv $(VENV)
 	$(PY) -m pip install -qq --upgrade pip==24.2
-	$(PY) -m pip install -qq --requirement requirements.lock
+	$(PY) -m pip install -qq --requirement requirements-dev.lock
 	$(PY) -m pip install -qq --no-deps --no-build-isolation --editable .
 	@touch $@
 
@@ -46,10 +46,13 @@ bench: setup
 bench-scale: setup
 	$(PY) bench/benchmark.py --data-dir $(DATA_DIR) --scale $(ARGS)
 
-# Re-resolves the pinned dependency set (needs uv: `pip install uv`).
+# Re-resolves the pinned dependency sets (needs uv: `pip install uv`): requirements-dev.lock for
+# the venv (with the test tools), requirements.lock for the image (the same pins, without them).
+UV_COMPILE := uv pip compile pyproject.toml --python-version 3.10 --python-platform x86_64-manylinux_2_28 \
+	--no-header --no-annotate --quiet
 lock:
-	uv pip compile pyproject.toml --extra dev --python-version 3.10 \
-	  --python-platform x86_64-manylinux_2_28 --no-header --no-annotate --output-file requirements.lock
+	$(UV_COMPILE) --extra dev --output-file requirements-dev.lock
+	$(UV_COMPILE) --constraint requirements-dev.lock --output-file requirements.lock
 
 image:
 	docker build --tag $(IMAGE) .

@@ -324,8 +324,8 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
     return [(line.split(maxsplit=1)[0].upper(), line.split(maxsplit=1)[1]) for line in lines]
 
 
-def locked_versions() -> dict[str, str]:
-    lines = (REPO_ROOT / "requirements.lock").read_text().splitlines()
+def locked_versions(lock_file: str = "requirements.lock") -> dict[str, str]:
+    lines = (REPO_ROOT / lock_file).read_text().splitlines()
     pins = [line.split("#")[0].strip().split("==") for line in lines if "==" in line]
     return {_normalize(name): version for name, version in pins}
 
@@ -352,6 +352,15 @@ def test_image_installs_the_locked_versions():
         assert words[words.index("install") + 1:].count("requirements.lock") == 1, words
         pins = [word.split("==") for word in words if "==" in word]
         assert all(locked.get(_normalize(name)) == version for name, version in pins), pins
+
+
+def test_image_lock_is_the_venv_lock_without_the_test_tools():
+    image_pins, venv_pins = locked_versions(), locked_versions("requirements-dev.lock")
+    assert image_pins.items() <= venv_pins.items(), set(image_pins.items()) - set(venv_pins.items())
+    dev_extra = re.search(r"^dev = \[(.*)\]$", (REPO_ROOT / "pyproject.toml").read_text(), re.MULTILINE)
+    dev_tools = {_normalize(name) for name in re.findall(r'"([^"]+)"', dev_extra.group(1))}
+    assert dev_tools <= venv_pins.keys()
+    assert not dev_tools & image_pins.keys()
 
 
 def test_image_holds_the_project_where_the_spec_expects_it():
