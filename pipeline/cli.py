@@ -122,7 +122,7 @@ def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
 def _add_kubeflow_arguments(parser: argparse.ArgumentParser) -> None:
     _add_config_arguments(parser)
     parser.add_argument("--image", help="container image (default: kubeflow.image in the config)")
-    parser.add_argument("--pipeline-root", help="gs://, s3:// or minio URI (default: kubeflow.pipeline_root)")
+    parser.add_argument("--pipeline-root", help="gs:// or s3:// URI (default: kubeflow.pipeline_root)")
     parser.add_argument("--data-dir", help="URI of the IDX files (default: kubeflow.data_dir)")
 
 
