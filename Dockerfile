@@ -23,7 +23,8 @@ COPY configs ./configs
 COPY components ./components
 COPY pipeline ./pipeline
 # The schemas under their content hash, where the compiled spec names them; importing the
-# runner also proves that the project imports in the image.
-RUN python -c "from pipeline.kubeflow_runner import stage_image_schemas; stage_image_schemas()"
+# task command and the DAG also proves that the project imports in the image.
+RUN python -m pipeline.schema_staging /pipeline/schemas \
+    && python -c "import pipeline.kfp_task, pipeline.pipeline"
 
 USER 10001

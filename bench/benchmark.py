@@ -42,7 +42,7 @@ from typing import Any
 
 import numpy as np
 
-from components import idx
+from components.idx_example_gen import idx
 from components.idx_example_gen.layout import locate_idx_file
 from pipeline.config import PipelineConfig, load_config
 
@@ -205,7 +205,7 @@ def pipeline_repetition(
 def count_images(config: PipelineConfig, data_dir: Path) -> int:
     """The images in the two image files: what the ingest reads."""
     return sum(
-        idx.check_file(locate_idx_file(str(data_dir), getattr(config.data, role)), expected_dims=3).header.count
+        idx.check_file(locate_idx_file(str(data_dir), getattr(config.ingest, role)), expected_dims=3).header.count
         for role in ("train_images", "test_images")
     )
 
@@ -286,9 +286,9 @@ def write_synthetic_mnist(directory: Path, config: PipelineConfig, train_images:
     shape, num_classes = config.data.image_shape, config.data.num_classes
     for source, count in (("train", train_images), ("test", test_images)):
         labels = rng.integers(0, num_classes, size=count, dtype=np.uint8)
-        _write_idx(directory / getattr(config.data, f"{source}_labels"), (count,), [labels])
+        _write_idx(directory / getattr(config.ingest, f"{source}_labels"), (count,), [labels])
         chunks = (_fake_images(rng, labels[start:start + 10_000], shape, num_classes) for start in range(0, count, 10_000))
-        _write_idx(directory / getattr(config.data, f"{source}_images"), (count, *shape), chunks)
+        _write_idx(directory / getattr(config.ingest, f"{source}_images"), (count, *shape), chunks)
 
 
 def _fake_images(rng: np.random.Generator, labels: np.ndarray, shape: tuple[int, ...], num_classes: int) -> np.ndarray:

@@ -18,8 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from components import idx
-from components.idx_example_gen.layout import IDX_ROLES, SplitPlan, locate_idx_file, plan_splits
+from components.idx_example_gen import idx
+from components.idx_example_gen.layout import SplitPlan, locate_idx_file, plan_splits
 from pipeline.config import PipelineConfig, load_config
 
 
@@ -49,12 +49,11 @@ def train_baseline(config: PipelineConfig, data_dir: Path) -> dict[str, Any]:
     of the same batch size, one fit call, no callbacks.
     """
     from components.trainer.data import training_batches
-    from components.trainer.module import TrainerSettings
-    from pipeline.pipeline import trainer_custom_config
+    from components.trainer.model import build_model
 
-    settings = TrainerSettings.from_custom_config(trainer_custom_config(config))
+    settings = config.training
     splits = load_splits(config, data_dir)
-    model = settings.build_model()
+    model = build_model(config.data, settings)
     x_train, y_train = splits["train"]
     batches = training_batches(x_train, y_train, settings.batch_size, settings.seed)
     started = time.monotonic()
@@ -72,7 +71,7 @@ def train_baseline(config: PipelineConfig, data_dir: Path) -> dict[str, Any]:
 
 def load_splits(config: PipelineConfig, data_dir: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """The train and test splits as the ingest cuts them: uint8 images [N, pixels], int32 labels [N]."""
-    files = {role: locate_idx_file(str(data_dir), getattr(config.data, role)) for role in IDX_ROLES}
+    files = {role: locate_idx_file(str(data_dir), name) for role, name in config.ingest.file_names().items()}
     counts = {source: idx.check_file(files[f"{source}_labels"], expected_dims=1).header.count for source in ("train", "test")}
     plans = plan_splits(counts["train"], counts["test"], config.ingest.validation_size,
                         config.ingest.train_size, config.ingest.test_size)
@@ -95,7 +94,8 @@ def run_partial(config: PipelineConfig, data_dir: Path, output_dir: Path, to_nod
 
     Returns each node's status and seconds as ML Metadata recorded them.
     """
-    from pipeline.local_runner import OutputLayout, run_pipeline
+    from pipeline.local_runner import run_pipeline
+    from pipeline.output_dir import OutputLayout
 
     summary = run_pipeline(config, str(data_dir), OutputLayout(output_dir), beam_args=[], to_nodes=[to_node])
     return {c["component"]: {"status": c["status"], "seconds": c["seconds"]} for c in summary["components"]}

@@ -14,6 +14,9 @@ import os
 import sys
 from typing import NoReturn
 
+# Every Beam worker process imports components/beam_worker.py (named, not imported here:
+# importing it changes how the process exits).
+BEAM_WORKER_PLUGIN_ARG = "--beam_plugin=components.beam_worker"
 ENDPOINT_VARIABLES = ("AWS_ENDPOINT_URL_S3", "AWS_ENDPOINT_URL")  # what boto3 reads, in its order
 TENSORFLOW_IO_ENDPOINT = "S3_ENDPOINT"  # what tensorflow-io reads
 

@@ -24,9 +24,12 @@ def SplitValidator(
     statistics: InputArtifact[standard_artifacts.ExampleStatistics],
     schema: InputArtifact[standard_artifacts.Schema],
     anomalies: OutputArtifact[standard_artifacts.ExampleAnomalies],
+    code_sha256: Parameter[str],
     baseline_split: Parameter[str] = "train",
 ) -> None:
-    """Writes, for every split but the baseline, the drift anomalies against the baseline."""
+    """Writes, for every split but the baseline, the drift anomalies against the baseline.
+
+    `code_sha256` is the hash of this code, for TFX's cache key."""
     schema_proto = io_utils.SchemaReader().read(io_utils.get_only_uri_in_dir(schema.uri))
     baseline = stats_artifact_utils.load_statistics(statistics, baseline_split).proto()
     splits = [s for s in artifact_utils.decode_split_names(statistics.split_names) if s != baseline_split]

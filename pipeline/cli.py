@@ -1,10 +1,12 @@
-"""`mnist-pipeline`: the command line. Thin: parse the arguments, call the runner, print."""
+"""mnist-pipeline: run the MNIST TFX pipeline on this machine or on Kubeflow, and look at its runs."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
+import signal
 import sys
 import traceback
 import warnings
@@ -15,9 +17,12 @@ from absl import logging as absl_logging
 from components.errors import PipelineError
 from components.object_storage import exit_process, is_uri
 from pipeline.config import ConfigError, load_config
+from pipeline.local_runner import RunFailed, RunInterrupted
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Runs one command; bad input and faults end in one line and an exit code, a bug in its traceback
+    (the traceback of a failed run goes to the run's log file)."""
     parser = _parser()
     args = parser.parse_args(argv)
     _quiet_libraries()
@@ -26,11 +31,18 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:  # e.g. `mnist-pipeline lineage runs | head`
         sys.stderr.close()
         return 0
-    except Exception as error:  # noqa: BLE001 - bad input gets one line, a bug its traceback
-        cause = _pipeline_error(error)
-        if cause is None:
+    except RunInterrupted as interrupted:
+        where = f" during {interrupted.component}" if interrupted.component else ""
+        print(f"interrupted{where} ({interrupted}); the next run resumes from the cached components", file=sys.stderr)
+        return 128 + interrupted.signal_number
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except Exception as error:  # noqa: BLE001 - see the docstring
+        line = describe_fault(error)
+        if line is None:
             raise
-        print(f"error: {cause}", file=sys.stderr)
+        print(f"error: {line}", file=sys.stderr)
         return 1
 
 
@@ -124,6 +136,7 @@ def _add_kubeflow_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image", help="container image (default: kubeflow.image in the config)")
     parser.add_argument("--pipeline-root", help="gs:// or s3:// URI (default: kubeflow.pipeline_root)")
     parser.add_argument("--data-dir", help="URI of the IDX files (default: kubeflow.data_dir)")
+    parser.add_argument("--serving-dir", help="URI where pushed models go (default: kubeflow.serving_dir)")
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -134,7 +147,8 @@ def _run(args: argparse.Namespace) -> int:
         if is_uri(args.data_dir):
             raise ConfigError(f"--download writes to a local folder, not to {args.data_dir}")
         ensure_mnist(Path(args.data_dir))
-    from pipeline.local_runner import OutputLayout, run_pipeline
+    from pipeline.local_runner import run_pipeline
+    from pipeline.output_dir import OutputLayout
 
     layout = OutputLayout(args.output_dir, args.pipeline_root, args.serving_dir)
     summary = run_pipeline(config, args.data_dir, layout, args.beam_arg, runner=args.runner)
@@ -144,27 +158,41 @@ def _run(args: argparse.Namespace) -> int:
 def _compile(args: argparse.Namespace) -> int:
     from pipeline import kubeflow_runner
 
-    config = load_config(args.config, args.overrides)
-    settings = kubeflow_runner.KubeflowSettings.from_config(config, args.image, args.pipeline_root, args.data_dir)
-    path = kubeflow_runner.compile_pipeline(config, settings, args.output)
-    print(f"Wrote {path} (image {settings.image}, pipeline root {settings.pipeline_root})")
+    config = _kubeflow_config(args)
+    placeholders = kubeflow_runner.placeholders_in(config.kubeflow)
+    if placeholders:
+        logging.getLogger(__name__).warning(
+            "warning: the spec holds example values: %s; give your own before submitting (see docs/kubeflow.md)",
+            ", ".join(placeholders),
+        )
+    path = kubeflow_runner.compile_pipeline(config, args.output)
+    print(f"Wrote {path} (image {config.kubeflow.image}, pipeline root {config.kubeflow.pipeline_root})")
     return 0
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from pipeline import kubeflow_runner
+    from pipeline import kfp_client, kubeflow_runner
 
-    config = load_config(args.config, args.overrides)
-    settings = kubeflow_runner.KubeflowSettings.from_config(config, args.image, args.pipeline_root, args.data_dir)
     run = kubeflow_runner.submit_pipeline(
-        config, settings, host=args.host, namespace=args.namespace, experiment=args.experiment, run_name=args.run_name
+        _kubeflow_config(args), host=args.host, namespace=args.namespace, experiment=args.experiment,
+        run_name=args.run_name,
     )
     print(f"Submitted run {run.run_id}: {run.url}")
     if not args.wait:
         return 0
-    state = kubeflow_runner.wait_for_run(args.host, run.run_id, namespace=args.namespace, timeout=args.timeout)
+    state = kfp_client.wait_for_run(args.host, run.run_id, namespace=args.namespace, timeout=args.timeout)
     print(f"Run {run.run_id} ended: {state}")
     return 0 if state == "SUCCEEDED" else 1
+
+
+def _kubeflow_config(args: argparse.Namespace):
+    """The config with the `kubeflow` section overridden by the flags that were given."""
+    from pipeline.kubeflow_runner import with_overrides
+
+    config = load_config(args.config, args.overrides)
+    kubeflow = with_overrides(config.kubeflow, image=args.image, pipeline_root=args.pipeline_root,
+                              data_dir=args.data_dir, serving_dir=args.serving_dir)
+    return dataclasses.replace(config, kubeflow=kubeflow)
 
 
 def _lineage(args: argparse.Namespace) -> int:
@@ -198,17 +226,35 @@ def _quiet_libraries() -> None:
 
 
 def _is_for_console(record: logging.LogRecord) -> bool:
-    """The pipeline's own INFO lines, and errors from anywhere."""
-    own = record.name.split(".")[0] in ("pipeline", "components")
-    return own or record.levelno >= logging.ERROR
+    """The pipeline's own lines; the libraries' (their errors and tracebacks too) go to the run's log."""
+    return record.name.split(".")[0] in ("pipeline", "components")
 
 
-def _pipeline_error(error: BaseException) -> PipelineError | None:
-    """The PipelineError in the chain of causes, if any (TFX and Beam wrap exceptions)."""
+def describe_fault(error: BaseException) -> str | None:
+    """One line for bad input, a fault of the machine (no space, a read-only or unwritable
+    path) or a failed run; None for anything else, a bug."""
+    chain = _causes(error)
+    found = next((cause for cause in chain if isinstance(cause, PipelineError)), None)
+    found = found or next((cause for cause in chain if isinstance(cause, OSError) and cause.errno), None)
+    if isinstance(error, RunFailed):
+        where = f"{error.component} failed" if error.component else "the run failed"
+        return f"{where}: {_first_line(found or chain[-1])} (full log: {error.log_path})"
+    return _first_line(found) if found is not None else None
+
+
+def _causes(error: BaseException) -> list[BaseException]:
+    """The error and its causes, outermost first (TFX and Beam wrap exceptions)."""
+    chain: list[BaseException] = []
     seen: BaseException | None = error
-    while seen is not None and not isinstance(seen, PipelineError):
+    while seen is not None and seen not in chain:
+        chain.append(seen)
         seen = seen.__cause__ or seen.__context__
-    return seen
+    return chain
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 if __name__ == "__main__":

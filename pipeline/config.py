@@ -1,48 +1,29 @@
 """Typed settings: configs/pipeline.yaml, then a user's file, then `--set key=value` overrides.
 
-configs/pipeline.yaml holds every setting and its default; the dataclasses below only give
-them types. An unknown key, a missing key or a value of the wrong type is a ConfigError.
+configs/pipeline.yaml holds every setting and its default. Each section's type is declared by
+the code that uses it (the components' settings types, the runners' below); this module only
+composes them. An unknown key, a missing key or a bad value is a ConfigError naming the key.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
+import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from components.errors import PipelineError
+from components.evaluator.settings import EvaluationSettings
+from components.example_format import ExampleFormat
+from components.idx_example_gen.settings import IngestSettings
+from components.settings import SettingsError, check, from_dict
+from components.trainer.settings import TrainerSettings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "configs" / "pipeline.yaml"
-OPTIMIZERS = ("adam", "sgd", "rmsprop")
-
-
-class ConfigError(PipelineError, ValueError):
-    """A setting is unknown, missing or has a bad value."""
-
-
-@dataclasses.dataclass(frozen=True)
-class DataConfig:
-    train_images: str
-    train_labels: str
-    test_images: str
-    test_labels: str
-    image_shape: tuple[int, ...]
-    num_classes: int
-
-
-@dataclasses.dataclass(frozen=True)
-class IngestConfig:
-    validation_size: int
-    train_size: int | None
-    test_size: int | None
-    records_per_shard: int
-    gzip_level: int
+ConfigError = SettingsError  # one error type for every bad setting, wherever it is found
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,32 +36,14 @@ class ValidationConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainingConfig:
-    hidden_units: tuple[int, ...]
-    optimizer: str
-    learning_rate: float
-    cosine_decay: bool
-    batch_size: int
-    train_steps: int
-    log_every_steps: int
-    checkpoint_every_steps: int
-    seed: int
-
-
-@dataclasses.dataclass(frozen=True)
-class EvaluationConfig:
-    accuracy_threshold: float
-    max_accuracy_regression: float
-    compare_with_blessed: bool
-
-
-@dataclasses.dataclass(frozen=True)
 class BeamConfig:
     pipeline_args: tuple[str, ...]
 
 
 @dataclasses.dataclass(frozen=True)
-class KubeflowConfig:
+class KubeflowSettings:
+    """Where and how the pipeline runs on Kubeflow; `compile` and `submit` flags override these."""
+
     image: str
     pipeline_root: str
     data_dir: str
@@ -88,6 +51,30 @@ class KubeflowConfig:
     beam_pipeline_args: tuple[str, ...]
     task_env: tuple[str, ...]  # NAME=VALUE
     task_secret_env: tuple[str, ...]  # NAME=SECRET/KEY
+
+    def env(self) -> list[tuple[str, str]]:
+        """task_env as (NAME, VALUE)."""
+        return [_assignment(item) for item in self.task_env]
+
+    def secret_env(self) -> list[tuple[str, str, str]]:
+        """task_secret_env as (NAME, SECRET, KEY)."""
+        return [(name, *reference.partition("/")[::2]) for name, reference in map(_assignment, self.task_secret_env)]
+
+    def storage_uris(self) -> dict[str, str]:
+        """The object-storage locations, by the setting (and flag) that names each."""
+        return {
+            "kubeflow.pipeline_root (--pipeline-root)": self.pipeline_root,
+            "kubeflow.data_dir (--data-dir)": self.data_dir,
+            "kubeflow.serving_dir (--serving-dir)": self.serving_dir,
+        }
+
+    def problems(self) -> list[tuple[str, str]]:
+        found = [("task_env", f"expected NAME=VALUE with a variable name, got {item!r}")
+                 for item in self.task_env if _assignment(item) is None]
+        found += [("task_secret_env", f"expected NAME=SECRET/KEY, got {item!r}")
+                  for item in self.task_secret_env
+                  if _assignment(item) is None or not re.fullmatch(r"[^/]+/[^/]+", _assignment(item)[1])]
+        return found
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,14 +85,16 @@ class MetadataConfig:
 
 @dataclasses.dataclass(frozen=True)
 class PipelineConfig:
+    """configs/pipeline.yaml: each section is the settings type of the code that uses it."""
+
     pipeline_name: str
-    data: DataConfig
-    ingest: IngestConfig
+    data: ExampleFormat
+    ingest: IngestSettings
     validation: ValidationConfig
-    training: TrainingConfig
-    evaluation: EvaluationConfig
+    training: TrainerSettings
+    evaluation: EvaluationSettings
     beam: BeamConfig
-    kubeflow: KubeflowConfig
+    kubeflow: KubeflowSettings
     metadata: MetadataConfig
 
     def as_dict(self) -> dict[str, Any]:
@@ -120,8 +109,10 @@ def load_config(config_file: Path | None = None, overrides: Iterable[str] = ()) 
     for override in overrides:
         key, value = _parse_override(override)
         _merge(settings, _nest(key, value), source=f"--set {override}")
-    config = _build(PipelineConfig, settings, path="")
-    _check_values(config)
+    config = from_dict(PipelineConfig, settings)
+    problems = check(config)
+    if problems:
+        raise ConfigError("; ".join(problems))
     return config
 
 
@@ -171,71 +162,7 @@ def _merge(base: dict[str, Any], update: Mapping[str, Any], source: str, prefix:
             base[key] = value
 
 
-def _build(cls: type, values: Any, path: str) -> Any:
-    """Builds dataclass `cls` from a mapping, converting and checking each field's type."""
-    if not isinstance(values, Mapping):
-        raise ConfigError(f"'{path.rstrip('.')}' must be a section of settings")
-    hints = typing.get_type_hints(cls)
-    missing = [field.name for field in dataclasses.fields(cls) if field.name not in values]
-    if missing:
-        raise ConfigError(f"missing setting(s): {', '.join(path + name for name in missing)}")
-    return cls(**{name: _convert(values[name], hints[name], path + name) for name in hints})
-
-
-def _convert(value: Any, hint: Any, key: str) -> Any:
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, key + ".")
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin is types.UnionType:  # `X | None`
-        return None if value is None else _convert(value, args[0], key)
-    if origin is tuple:
-        if not isinstance(value, list):
-            raise ConfigError(f"'{key}' must be a list, got {value!r}")
-        return tuple(_convert(item, args[0], f"{key}[{index}]") for index, item in enumerate(value))
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if hint is float and isinstance(value, str):  # YAML 1.1 reads "1e-3" as a string
-        try:
-            return float(value)
-        except ValueError:
-            pass
-    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
-        raise ConfigError(f"'{key}' must be of type {hint.__name__}, got {value!r}")
-    return value
-
-
-def _check_values(config: PipelineConfig) -> None:
-    """Checks ranges that types alone do not catch."""
-    problems = []
-    positive = {
-        "data.num_classes": config.data.num_classes,
-        "ingest.records_per_shard": config.ingest.records_per_shard,
-        "training.batch_size": config.training.batch_size,
-        "training.train_steps": config.training.train_steps,
-        "training.log_every_steps": config.training.log_every_steps,
-        "training.checkpoint_every_steps": config.training.checkpoint_every_steps,
-        "training.learning_rate": config.training.learning_rate,
-    }
-    problems += [f"'{key}' must be > 0, got {value}" for key, value in positive.items() if value <= 0]
-    sizes = {
-        "ingest.validation_size": config.ingest.validation_size,
-        "ingest.train_size": config.ingest.train_size,
-        "ingest.test_size": config.ingest.test_size,
-    }
-    problems += [f"'{key}' must be >= 0, got {value}" for key, value in sizes.items() if (value or 0) < 0]
-    if not 0 <= config.ingest.gzip_level <= 9:
-        problems.append(f"'ingest.gzip_level' must be in 0..9, got {config.ingest.gzip_level}")
-    if not config.data.image_shape or min(config.data.image_shape) <= 0:
-        problems.append(f"'data.image_shape' must be positive sizes, got {list(config.data.image_shape)}")
-    if not config.training.hidden_units or min(config.training.hidden_units) <= 0:
-        problems.append(f"'training.hidden_units' must be positive sizes, got {list(config.training.hidden_units)}")
-    if config.training.optimizer not in OPTIMIZERS:
-        problems.append(f"'training.optimizer' must be one of {', '.join(OPTIMIZERS)}, got {config.training.optimizer!r}")
-    for key, value in {
-        "evaluation.accuracy_threshold": config.evaluation.accuracy_threshold,
-        "evaluation.max_accuracy_regression": config.evaluation.max_accuracy_regression,
-    }.items():
-        if not 0 <= value <= 1:
-            problems.append(f"'{key}' must be in 0..1, got {value}")
-    if problems:
-        raise ConfigError("; ".join(problems))
+def _assignment(item: str) -> tuple[str, str] | None:
+    """NAME=VALUE as (NAME, VALUE); None when NAME is not a variable name."""
+    name, separator, value = item.partition("=")
+    return (name, value) if separator and re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name) else None

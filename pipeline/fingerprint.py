@@ -1,29 +1,67 @@
-"""Content hashes of source code, so that changed code invalidates TFX's cache.
+"""Content hashes of the project's code, so that changed code misses TFX's cache.
 
-TFX's cache key holds a component's parameters and executor class name, not its code. The
-Trainer and ingest get the hash of their code as a parameter, which also records in MLMD
-exactly which code produced an artifact.
+TFX's cache key holds a component's parameters and executor class name, not its code. Each
+component of ours gets, as a parameter, the hash of every project module its executor (or the
+Trainer's run_fn) imports, found by walking the import graph from that module: a fix to any
+module on the way re-runs the component, and MLMD records exactly which code made an artifact.
 """
 
 from __future__ import annotations
 
+import ast
 import hashlib
-import importlib.util
 from pathlib import Path, PurePosixPath
 
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+PROJECT_PACKAGES = ("components", "pipeline")
 
-def source_sha256(module_name: str) -> str:
-    """SHA-256 over the .py files of a module or package (sorted by relative path)."""
-    spec = importlib.util.find_spec(module_name)
-    if spec is None or spec.origin is None:
-        raise ModuleNotFoundError(module_name)
-    origin = Path(spec.origin)
-    root = origin.parent if origin.name == "__init__.py" else origin
-    files = sorted(root.rglob("*.py")) if root.is_dir() else [root]
+
+def code_sha256(module_name: str, root: Path = PROJECT_ROOT) -> str:
+    """SHA-256 over the source of `module_name` and every project module it imports, transitively."""
     digest = hashlib.sha256()
-    for path in files:
-        digest.update(str(path.relative_to(root.parent)).encode() + b"\0" + path.read_bytes() + b"\0")
+    for path in sorted(imported_files(module_name, root)):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def imported_files(module_name: str, root: Path = PROJECT_ROOT) -> set[Path]:
+    """The files of `module_name`, of the project modules it imports (transitively), and of the
+    packages on their way (importing a.b runs a/__init__.py)."""
+    found: set[Path] = set()
+    pending = [module_name]
+    while pending:
+        name = pending.pop()
+        for path in _files_of(name, root):
+            if path not in found:
+                found.add(path)
+                pending += _imports(path, name, root)
+    return found
+
+
+def _files_of(module_name: str, root: Path) -> list[Path]:
+    """The module's file and its packages' __init__.py files; [] for a module outside the project."""
+    parts = module_name.split(".")
+    if parts[0] not in PROJECT_PACKAGES:
+        return []
+    files = [root.joinpath(*parts[:depth], "__init__.py") for depth in range(1, len(parts) + 1)]
+    files.append(root.joinpath(*parts).with_suffix(".py"))
+    return [path for path in files if path.is_file()]
+
+
+def _imports(path: Path, module_name: str, root: Path) -> list[str]:
+    """The modules `path` imports, absolute; `from a import b` names both a and a.b (b may be a module)."""
+    package = module_name if path.name == "__init__.py" else module_name.rpartition(".")[0]
+    names = []
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            names += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*anchor, *([base] if base else [])])
+            names += [base] + [f"{base}.{alias.name}" for alias in node.names]
+    return [name for name in names if name]
 
 
 def file_sha256(path: Path) -> str:

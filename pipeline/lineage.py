@@ -23,7 +23,8 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from components.errors import PipelineError
-from components.idx_example_gen.layout import IDX_ROLES
+from components.idx_example_gen.settings import IDX_ROLES
+from pipeline import artifact_metrics
 
 RUN_CONTEXT_TYPE = "pipeline_run"  # the context LocalDagRunner and Kubeflow give each run
 NODE_CONTEXT_TYPE = "node"
@@ -105,21 +106,6 @@ class Trace:
     downstream: list[ExecutionInfo]  # the executions that used it or what came of it, oldest first
 
 
-@dataclass
-class DiffRow:
-    key: str
-    a: Any
-    b: Any
-    changed: bool
-
-
-@dataclass
-class RunDiff:
-    run_a: str
-    run_b: str
-    sections: dict[str, list[DiffRow]]  # inputs, settings, metrics, blessing
-
-
 # --- opening the store ----------------------------------------------------------------------
 
 
@@ -180,6 +166,11 @@ def _first_line(error: BaseException) -> str:
 def run_contexts(store: metadata_store.MetadataStore) -> list[metadata_store_pb2.Context]:
     """All pipeline runs, newest first."""
     return sorted(store.get_contexts_by_type(RUN_CONTEXT_TYPE), key=lambda run: run.create_time_since_epoch, reverse=True)
+
+
+def find_run_context(store: metadata_store.MetadataStore, run_id: str) -> metadata_store_pb2.Context | None:
+    """The run named exactly `run_id`, or None."""
+    return store.get_context_by_type_and_name(RUN_CONTEXT_TYPE, run_id)
 
 
 def find_run(store: metadata_store.MetadataStore, run_id: str | None = None) -> metadata_store_pb2.Context:
@@ -364,14 +355,14 @@ def find_artifact(store: metadata_store.MetadataStore, reference: str) -> Artifa
 
 
 def add_metrics(store: metadata_store.MetadataStore, infos: list[ArtifactInfo]) -> None:
-    """Adds the metrics kept in files: Precision@1 to models, TFMA metrics to evaluations."""
-    from pipeline import run_summary  # it builds on this module; it reads the metrics files
-
-    # Given the producing execution, run_summary reads the Trainer's file (in its ModelRun) or TFMA's.
-    readers = {"Model": run_summary.trainer_metrics, "ModelEvaluation": run_summary.evaluation_metrics}
+    """Adds the metrics kept in files: Precision@1 to the Trainer's models, TFMA's to evaluations."""
     for info in infos:
-        for producer_id in _linked_executions(store, info.id, producer=True) if info.type in readers else []:
-            info.metrics = readers[info.type](execution(store, producer_id))
+        if info.type == "ModelEvaluation":
+            info.metrics = artifact_metrics.evaluation_metrics(info.uri)
+        elif info.type == "Model":
+            for producer_id in _linked_executions(store, info.id, producer=True):
+                model_runs = execution(store, producer_id).outputs.get("model_run", [])
+                info.metrics = artifact_metrics.trainer_metrics(model_runs[0].uri) if model_runs else {}
 
 
 def _pushed_models(store: metadata_store.MetadataStore) -> list[ArtifactInfo]:
@@ -397,7 +388,7 @@ def trace(store: metadata_store.MetadataStore, reference: str) -> Trace:
     artifact = find_artifact(store, reference)
     upstream = sorted(_walk(store, artifact.id, upstream=True), key=lambda e: e.id, reverse=True)
     downstream = sorted(_walk(store, artifact.id, upstream=False), key=lambda e: e.id)
-    add_metrics(store, [artifact, *_artifacts_of(upstream, "outputs"), *_artifacts_of(downstream, "outputs")])
+    add_metrics(store, [artifact, *artifacts_of(upstream, "outputs"), *artifacts_of(downstream, "outputs")])
     steps = []
     for info in upstream:
         execution_parameters = parameters(info)
@@ -416,11 +407,22 @@ def _walk(store: metadata_store.MetadataStore, artifact_id: int, upstream: bool)
             info = found[execution_id] = execution(store, execution_id)
             if not upstream and info.status == "cached":
                 continue  # its outputs are those of the execution it reused, reached already
-            for artifact in _artifacts_of([info], "inputs" if upstream else "outputs"):
+            for artifact in artifacts_of([info], "inputs" if upstream else "outputs"):
                 if artifact.id not in seen:
                     seen.add(artifact.id)
                     queue.append(artifact.id)
     return list(found.values())
+
+
+def producer_run(store: metadata_store.MetadataStore, artifact_id: int) -> str:
+    """The run whose execution made the artifact (what a cached execution reused)."""
+    producers = _linked_executions(store, artifact_id, producer=True)
+    return ", ".join(execution(store, producers[0]).run_ids) if producers else "-"
+
+
+def split_names(properties: dict[str, Any]) -> list[str]:
+    """The splits an Examples or statistics artifact holds (TFX keeps them as a JSON list)."""
+    return json.loads(properties.get("split_names", "[]"))
 
 
 def _linked_executions(store: metadata_store.MetadataStore, artifact_id: int, producer: bool) -> list[int]:
@@ -433,7 +435,7 @@ def _linked_executions(store: metadata_store.MetadataStore, artifact_id: int, pr
     return ids[:1] if producer else ids
 
 
-def _artifacts_of(executions: list[ExecutionInfo], side: str) -> list[ArtifactInfo]:
+def artifacts_of(executions: list[ExecutionInfo], side: str) -> list[ArtifactInfo]:
     return [artifact for info in executions for artifacts in getattr(info, side).values() for artifact in artifacts]
 
 
@@ -441,47 +443,11 @@ def _input_files(executions: list[ExecutionInfo]) -> list[InputFile]:
     """The IDX files recorded on the Examples among the executions' outputs."""
     return [
         InputFile(role, examples.properties[f"input_file_{role}"], examples.properties[f"input_sha256_{role}"], examples.id)
-        for examples in _artifacts_of(executions, "outputs")
+        for examples in artifacts_of(executions, "outputs")
         if examples.type == "Examples"
         for role in IDX_ROLES
         if f"input_file_{role}" in examples.properties
     ]
-
-
-# --- diff -----------------------------------------------------------------------------------
-
-
-def diff_runs(store: metadata_store.MetadataStore, run_a: str, run_b: str) -> RunDiff:
-    """Two runs side by side: inputs, settings, metrics per split, blessing."""
-    runs = [find_run(store, run_a), find_run(store, run_b)]
-    a, b = (_comparable(store, run) for run in runs)
-    sections = {
-        section: [DiffRow(key, a[section].get(key), b[section].get(key), a[section].get(key) != b[section].get(key))
-                  for key in sorted(a[section].keys() | b[section].keys())]
-        for section in a
-    }
-    return RunDiff(runs[0].name, runs[1].name, sections)
-
-
-def _comparable(store: metadata_store.MetadataStore, run: metadata_store_pb2.Context) -> dict[str, dict[str, Any]]:
-    """A run's inputs, settings, metrics and blessing as flat key -> value maps."""
-    from pipeline.run_summary import summarize_run  # it builds on this module
-
-    summary = summarize_run(store, run)
-    executions = run_executions(store, run, with_artifacts=True)
-    examples = [a for a in _artifacts_of(executions, "outputs") if a.type == "Examples"]
-    metrics = {f"trainer.precision_at_1.{split}": values["precision_at_1"]
-               for split, values in summary["trainer_precision_at_1"].items()}
-    metrics.update({f"evaluator.accuracy.{split}": values["accuracy"]
-                    for split, values in summary["evaluation"].items() if values})
-    return {
-        "inputs": {key: value for key, value in (examples[0].properties if examples else {}).items()
-                   if key.startswith(("input_file_", "input_sha256_", "num_examples_"))},
-        "settings": {f"{info.node_id}.{key}": value
-                     for info in executions for key, value in flatten(parameters(info)).items()},
-        "metrics": metrics,
-        "blessing": flatten({"blessing": summary["blessing"], "pushed": summary["pushed"]}),
-    }
 
 
 # --- plain values ---------------------------------------------------------------------------

@@ -21,9 +21,9 @@ from typing import Any
 from ml_metadata import errors as mlmd_errors
 from ml_metadata import metadata_store
 
-from pipeline import lineage
+from pipeline import lineage, run_summary
 from pipeline.config import load_config
-from pipeline.local_runner import OutputLayout
+from pipeline.output_dir import OutputLayout
 
 MATRIX_RUNS = 8  # `runs` shows the components of this many newest runs side by side
 STATUS_ORDER = ("ran", "cached", "resolved", "failed", "running")
@@ -162,7 +162,7 @@ def _runs_of(execution: lineage.ExecutionInfo) -> str:
 ALWAYS_SHOWN = ("metrics", "blessing")  # other sections show only what differs
 
 
-def format_diff(diff: lineage.RunDiff) -> str:
+def format_diff(diff: run_summary.RunDiff) -> str:
     parts = [f"A: {diff.run_a}\nB: {diff.run_b}"]
     for section, rows in diff.sections.items():
         changed = [row for row in rows if row.changed]
@@ -296,6 +296,6 @@ QUERIES: dict[str, tuple[Query, Callable[[Any], str]]] = {
     "runs": (lambda store, args: lineage.list_runs(store), format_runs),
     "artifacts": (lambda store, args: lineage.list_artifacts(store, args.artifact_type, args.run), format_artifacts),
     "trace": (lambda store, args: lineage.trace(store, args.artifact), format_trace),
-    "diff": (lambda store, args: lineage.diff_runs(store, args.run_a, args.run_b), format_diff),
+    "diff": (lambda store, args: run_summary.diff_runs(store, args.run_a, args.run_b), format_diff),
     "graph": (lambda store, args: lineage.run_info(store, lineage.find_run(store, args.run), with_artifacts=True), to_dot),
 }

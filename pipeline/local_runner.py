@@ -1,79 +1,55 @@
-"""Runs the pipeline on this machine, MLMD in SQLite, the Beam components on Beam's DirectRunner.
+"""Runs the pipeline on this machine: MLMD in SQLite, the Beam components on Beam's DirectRunner.
 
 Two orchestrators, on the same pipeline and the same store: TFX's LocalDagRunner (the
 default) runs the components one after another in this process; BeamDagRunner turns the DAG
-itself into a Beam pipeline, one step per component.
-
-Everything a run writes lives under one output dir:
-    pipeline/        the pipeline root: every component's artifacts
-    metadata.sqlite  the MLMD store (lineage, cache)
-    schemas/         the curated schema, copied under its content hash
-    serving/         pushed models, one numbered version each (a TF Serving base path)
-    runs/            a JSON summary of each run
-The data, the pipeline root and the serving dir may instead be gs:// or s3:// URIs.
+itself into a Beam pipeline, one step per component. This module only builds the paths and
+options, holds the output dir for the run, and keeps the run's log and summary.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime
 import json
 import logging
-import shutil
-import time
-from dataclasses import dataclass
+import signal
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
-from components.object_storage import enable_s3, is_uri
-from pipeline.config import ConfigError, PipelineConfig
-from pipeline.fingerprint import content_addressed
+from components.errors import PipelineError
+from components.object_storage import BEAM_WORKER_PLUGIN_ARG, enable_s3, is_uri
+from pipeline.config import PipelineConfig
+from pipeline.output_dir import OutputDirLock, OutputLayout
+from pipeline.run_log import ComponentProgress, RunLog
+from pipeline.schema_staging import stage_schema
 
 log = logging.getLogger(__name__)
+RUNNERS = ("local", "beam")
 
 
-@dataclass(frozen=True)
-class OutputLayout:
-    """The folders and files of one output dir; artifacts and pushed models may live elsewhere."""
+class RunInterrupted(Exception):
+    """Ctrl-C or SIGTERM stopped the run; `component` is the one that was running."""
 
-    output_dir: Path
-    pipeline_root_uri: str | None = None  # e.g. s3://BUCKET/PATH instead of <output_dir>/pipeline
-    serving_dir_uri: str | None = None  # e.g. s3://BUCKET/PATH instead of <output_dir>/serving
-
-    @property
-    def pipeline_root(self) -> str:
-        return self.pipeline_root_uri or str(self.output_dir / "pipeline")
-
-    @property
-    def metadata_path(self) -> Path:
-        return self.output_dir / "metadata.sqlite"
-
-    @property
-    def schemas_dir(self) -> Path:
-        return self.output_dir / "schemas"
-
-    @property
-    def serving_dir(self) -> str:
-        return self.serving_dir_uri or str(self.output_dir / "serving")
-
-    @property
-    def runs_dir(self) -> Path:
-        return self.output_dir / "runs"
+    def __init__(self, signal_number: int, component: str | None):
+        super().__init__(signal.Signals(signal_number).name)
+        self.signal_number = signal_number
+        self.component = component
 
 
-def stage_schema(schema_path: Path, schemas_dir: Path) -> Path:
-    """Copies the schema to a path named by its content hash.
+class RunFailed(Exception):
+    """A run failed; the full traceback is in `log_path`, the cause in __cause__."""
 
-    ImportSchemaGen's cache key holds the schema's path, not its content: a new path per
-    content makes an edited schema re-run validation instead of hitting the cache.
-    """
-    if not schema_path.is_file():
-        raise ConfigError(f"{schema_path}: schema file not found")
-    staged = schemas_dir / content_addressed(schema_path)
-    if not staged.exists():
-        staged.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(schema_path, staged.with_suffix(".tmp"))
-        staged.with_suffix(".tmp").replace(staged)
-    return staged
+    def __init__(self, log_path: Path, component: str | None):
+        super().__init__(f"the run failed (full log: {log_path})")
+        self.log_path = log_path
+        self.component = component
+
+
+def new_run_id() -> str:
+    """The run's id in MLMD and the name of its files: local time to the microsecond, one format for both runners."""
+    return datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
 
 
 def run_pipeline(
@@ -85,77 +61,84 @@ def run_pipeline(
     to_nodes: list[str] | None = None,
 ) -> dict:
     """Runs the pipeline once, up to `to_nodes` if given (a TFX partial run); returns the run
-    summary (also written to runs/*.json)."""
-    from tfx.orchestration import metadata
-    from tfx.orchestration.pipeline import RunOptions
-
-    from pipeline.pipeline import PipelinePaths, create_pipeline
+    summary (also written to runs/<run id>.json)."""
+    from pipeline.preflight import check_inputs
 
     enable_s3()
     data_dir = data_dir if is_uri(data_dir) else str(Path(data_dir).resolve())
-    _check_data_dir(config, data_dir)
     layout = dataclasses.replace(layout, output_dir=layout.output_dir.resolve())
     layout.output_dir.mkdir(parents=True, exist_ok=True)
+    with OutputDirLock(layout.output_dir):
+        check_inputs(config, data_dir)
+        run_id = new_run_id()
+        ir = _compile(config, data_dir, layout, [*config.beam.pipeline_args, *beam_args], run_id)
+        log_path = layout.run_file(run_id, ".log")
+        log.info("Run %s of pipeline '%s' (full log: %s)", run_id, config.pipeline_name, log_path)
+        with RunLog(log_path) as run_log, ComponentProgress() as progress, _signals_as_exceptions(progress):
+            try:
+                _dag_runner(runner).run_with_ir(ir, run_options=_partial_run(to_nodes))
+            except BaseException as error:
+                run_log.write_traceback(error)
+                if isinstance(error, (RunInterrupted, PipelineError)):
+                    raise
+                raise RunFailed(log_path, progress.current) from error
+            finally:  # a failed run gets its summary too: which component failed, what ran before
+                summary = _write_summary(layout, run_id)
+    return summary
+
+
+def _compile(config: PipelineConfig, data_dir: str, layout: OutputLayout, beam_args: list[str], run_id: str):
+    """The pipeline's IR with the run id set (the runners would otherwise each pick a format of their own)."""
+    from tfx.dsl.compiler import compiler, constants
+    from tfx.orchestration import metadata
+    from tfx.orchestration.portable import runtime_parameter_utils
+
+    from pipeline.pipeline import PipelinePaths, create_pipeline
+
     paths = PipelinePaths(
         data_dir=data_dir,
         pipeline_root=layout.pipeline_root,
         serving_dir=layout.serving_dir,
         schema_file=str(stage_schema(config.validation.schema_path, layout.schemas_dir)),
     )
-    beam_pipeline_args = [*config.beam.pipeline_args, *beam_args]
     tfx_pipeline = create_pipeline(
         config,
         paths,
-        beam_pipeline_args=beam_pipeline_args,
+        beam_pipeline_args=[*beam_args, BEAM_WORKER_PLUGIN_ARG],
         metadata_connection_config=metadata.sqlite_metadata_connection_config(str(layout.metadata_path)),
     )
-    log_path = layout.runs_dir / f"{datetime.datetime.now():%Y%m%d-%H%M%S-%f}.log"  # a cached run takes < 1 s
-    log.info("Running pipeline '%s' (full log: %s)", config.pipeline_name, log_path)
-    earlier_runs = _run_ids(layout.metadata_path)
-    try:
-        with _RunLog(log_path), _ComponentProgress():
-            _dag_runner(runner).run(tfx_pipeline, run_options=RunOptions(to_nodes=to_nodes) if to_nodes else None)
-    finally:  # a failed run gets its summary too: which component failed, what ran before
-        summary = write_summary(layout, log_path.with_suffix(".json"), earlier_runs)
-    return summary
+    ir = compiler.Compiler().compile(tfx_pipeline)
+    runtime_parameter_utils.substitute_runtime_parameter(ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
+    return ir
 
 
-def write_summary(layout: OutputLayout, summary_path: Path, earlier_runs: set[str]) -> dict:
-    """Prints the summary of the run that is not among `earlier_runs` and writes it as JSON.
+def _partial_run(to_nodes: list[str] | None):
+    if not to_nodes:
+        return None
+    from tfx.proto.orchestration import pipeline_pb2
 
-    Returns {} when the run failed before it was recorded in MLMD.
-    """
+    options = pipeline_pb2.RunOptions()
+    options.partial_run.to_nodes.extend(to_nodes)
+    options.partial_run.snapshot_settings.latest_pipeline_run_strategy.SetInParent()
+    return options
+
+
+def _write_summary(layout: OutputLayout, run_id: str) -> dict:
+    """Prints the summary of run `run_id` and writes it as JSON; {} when MLMD never recorded the run."""
     from pipeline import lineage
     from pipeline.run_summary import format_summary, summarize_run
 
     if not layout.metadata_path.exists():
         return {}
     store = lineage.open_store(layout.metadata_path)
-    new_runs = [run for run in lineage.run_contexts(store) if run.name not in earlier_runs]
-    if not new_runs:
+    run = lineage.find_run_context(store, run_id)
+    if run is None:
         return {}
-    summary = summarize_run(store, new_runs[0])
+    summary = summarize_run(store, run)
+    summary_path = layout.run_file(run_id, ".json")
     summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     log.info("%s\nSummary: %s", format_summary(summary), summary_path)
     return summary
-
-
-def _run_ids(metadata_path: Path) -> set[str]:
-    if not metadata_path.exists():
-        return set()
-    from pipeline import lineage
-
-    return {run.name for run in lineage.run_contexts(lineage.open_store(metadata_path))}
-
-
-def _check_data_dir(config: PipelineConfig, data_dir: str) -> None:
-    """Fails fast, with the file's name, when an input file is missing (before TFX's driver would)."""
-    import tensorflow as tf
-
-    from components.idx_example_gen.layout import locate_idx_file
-
-    for name in (config.data.train_images, config.data.train_labels, config.data.test_images, config.data.test_labels):
-        locate_idx_file(data_dir, name, tf.io.gfile.exists)
 
 
 def _dag_runner(runner: str):
@@ -169,45 +152,19 @@ def _dag_runner(runner: str):
     return LocalDagRunner()
 
 
-class _RunLog(logging.FileHandler):
-    """Writes every INFO line of the run, the libraries' included, to the run's log file."""
+@contextlib.contextmanager
+def _signals_as_exceptions(progress: ComponentProgress) -> Iterator[None]:
+    """While a run runs, SIGINT and SIGTERM raise RunInterrupted naming the running component."""
+    if threading.current_thread() is not threading.main_thread():  # only the main thread gets signals
+        yield
+        return
 
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        super().__init__(path)
-        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    def interrupt(signal_number: int, frame) -> None:
+        raise RunInterrupted(signal_number, progress.current)
 
-    def __enter__(self) -> "_RunLog":
-        logging.root.addHandler(self)
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        logging.root.removeHandler(self)
-        self.close()
-
-
-class _ComponentProgress(logging.Handler):
-    """Prints a line as each component starts and ends, from the DAG runners' own log lines."""
-
-    STARTED = ("Component %s is running.", "node %s is running.")  # LocalDagRunner, BeamDagRunner
-    FINISHED = ("Component %s is finished.", "node %s is finished.")
-
-    def __init__(self) -> None:
-        super().__init__(level=logging.INFO)
-        self._started: dict[str, float] = {}
-
-    def __enter__(self) -> "_ComponentProgress":
-        logging.getLogger("absl").addHandler(self)
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        logging.getLogger("absl").removeHandler(self)
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if record.msg in self.STARTED:
-            node_id = record.args[0]
-            self._started[node_id] = time.monotonic()
-            log.info("%s ...", node_id)
-        elif record.msg in self.FINISHED:
-            node_id = record.args[0]
-            log.info("%s done in %.1f s", node_id, time.monotonic() - self._started.get(node_id, time.monotonic()))
+    previous = {number: signal.signal(number, interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)

@@ -1,7 +1,11 @@
-"""The one place the DAG is wired: create_pipeline(config, paths) -> tfx Pipeline.
+"""The one place the DAG is wired: create_pipeline(config, paths, beam args) -> tfx Pipeline.
 
 IDX files -> IdxExampleGen -> StatisticsGen -> ExampleValidator + SplitValidator -> DataGate
--> Trainer -> Evaluator (validation: blessing; test: report) -> Pusher -> serving/<version>/
+(passes the schema on) -> Trainer -> Evaluator.validation (blessing, against ServedModel: what
+the serving dir serves now) and Evaluator.test (report) -> Pusher -> serving/<version>/
+
+It knows no orchestrator: the local runner and the Kubeflow compiler build the paths and the
+Beam arguments and call it.
 """
 
 from __future__ import annotations
@@ -9,28 +13,37 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ml_metadata.proto import metadata_store_pb2
-from tfx.components import Evaluator, ExampleValidator, Pusher, StatisticsGen, Trainer
+from tfx.components import ExampleValidator, Pusher, StatisticsGen, Trainer
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.dsl.components.base import executor_spec
-from tfx.dsl.components.common.resolver import Resolver
-from tfx.dsl.input_resolution.strategies.latest_blessed_model_strategy import LatestBlessedModelStrategy
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import pusher_pb2, trainer_pb2
-from tfx.types import Channel, standard_artifacts
 
-from components import atomic_pusher
-from components.baseline_strategy import LatestBlessedBaselineStrategy
 from components.data_gate import DataGate
+from components.evaluator.component import Evaluator
+from components.evaluator.eval_config import eval_config
 from components.idx_example_gen.component import IdxExampleGen
+from components.pusher import executor as pusher_executor
+from components.served_model.component import ServedModel
 from components.split_validator import SplitValidator
+from components.trainer import settings as trainer_settings
+from pipeline import node_ids
 from pipeline.config import PipelineConfig
-from pipeline.evaluation import eval_config
-from pipeline.fingerprint import source_sha256
+from pipeline.fingerprint import code_sha256
 
-BLESSING_EVALUATOR = "Evaluator.validation"
-# Imported by every Beam worker process, for s3:// and a clean exit there. Named, not imported:
-# importing it changes how this process exits.
-BEAM_WORKER_PLUGIN = "components.beam_worker"
+# The module whose code (with everything it imports) each component of ours runs: its hash
+# goes into the component's parameters, hence into TFX's cache key and MLMD.
+CODE_MODULES = {
+    node_ids.INGEST: "components.idx_example_gen.executor",
+    node_ids.SPLIT_VALIDATOR: "components.split_validator",
+    node_ids.DATA_GATE: "components.data_gate",
+    node_ids.TRAINER: "components.trainer.module",
+    node_ids.SERVED_MODEL: "components.served_model.executor",
+    node_ids.BLESSING_EVALUATOR: "components.evaluator.executor",
+    node_ids.TEST_EVALUATOR: "components.evaluator.executor",
+    node_ids.PUSHER: "components.pusher.executor",
+}
+TRAINER_RUN_FN = "components.trainer.module.run_fn"
 
 
 @dataclass(frozen=True)
@@ -48,122 +61,87 @@ def create_pipeline(
     paths: PipelinePaths,
     beam_pipeline_args: list[str],
     metadata_connection_config: metadata_store_pb2.ConnectionConfig | None = None,
-    for_kubeflow: bool = False,
 ) -> tfx_pipeline.Pipeline:
     """Builds the MNIST pipeline; runners only choose where and how it runs."""
-    data, ingest = config.data, config.ingest
+    code = {node_id: code_sha256(module) for node_id, module in CODE_MODULES.items()}
     example_gen = IdxExampleGen(
-        input_base=paths.data_dir,
-        file_names={
-            "train_images": data.train_images,
-            "train_labels": data.train_labels,
-            "test_images": data.test_images,
-            "test_labels": data.test_labels,
-        },
-        settings={
-            "image_shape": list(data.image_shape),
-            "num_classes": data.num_classes,
-            "validation_size": ingest.validation_size,
-            "train_size": ingest.train_size,
-            "test_size": ingest.test_size,
-            "records_per_shard": ingest.records_per_shard,
-            "gzip_level": ingest.gzip_level,
-            "code_sha256": source_sha256("components.idx_example_gen"),
-        },
-    )
-    schema_importer = ImportSchemaGen(schema_file=paths.schema_file)
+        input_base=paths.data_dir, settings=config.ingest, example_format=config.data, code_sha256=code[node_ids.INGEST]
+    ).with_id(node_ids.INGEST)
+    schema_importer = ImportSchemaGen(schema_file=paths.schema_file).with_id(node_ids.SCHEMA_IMPORTER)
     statistics_gen = StatisticsGen(
         examples=example_gen.outputs["examples"], schema=schema_importer.outputs["schema"]
-    )
+    ).with_id(node_ids.STATISTICS)
     example_validator = ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_importer.outputs["schema"]
-    )
+    ).with_id(node_ids.SCHEMA_VALIDATOR)
     split_validator = SplitValidator(
-        statistics=statistics_gen.outputs["statistics"], schema=schema_importer.outputs["schema"]
-    )
+        statistics=statistics_gen.outputs["statistics"],
+        schema=schema_importer.outputs["schema"],
+        code_sha256=code[node_ids.SPLIT_VALIDATOR],
+    ).with_id(node_ids.SPLIT_VALIDATOR)
     data_gate = DataGate(
         schema_anomalies=example_validator.outputs["anomalies"],
         split_anomalies=split_validator.outputs["anomalies"],
-    )
+        schema=schema_importer.outputs["schema"],
+        code_sha256=code[node_ids.DATA_GATE],
+    ).with_id(node_ids.DATA_GATE)
     trainer = Trainer(
         examples=example_gen.outputs["examples"],
+        # Only a schema that passed validation reaches the Trainer: training waits for the gate,
+        # and the gate stands on every model's lineage.
+        schema=data_gate.outputs["validated_schema"],
         # A module path, not a module_file: TFX would package a module_file as a wheel and
         # pip-install it on every run. The code's hash in custom_config keeps the cache honest.
-        run_fn="components.trainer.module.run_fn",
+        run_fn=TRAINER_RUN_FN,
         train_args=trainer_pb2.TrainArgs(splits=["train"], num_steps=config.training.train_steps),
         # eval_files reach run_fn in this order: validation, then test.
         eval_args=trainer_pb2.EvalArgs(splits=["validation", "test"]),
-        custom_config=trainer_custom_config(config),
-    )
-    trainer.add_upstream_node(data_gate)  # train only on data that passed validation
-
-    baseline_model = None
-    if config.evaluation.compare_with_blessed:
-        baseline_model = _baseline_resolver(trainer.outputs["model"], for_kubeflow)
+        custom_config=trainer_settings.custom_config(config.training, config.data, code[node_ids.TRAINER]),
+    ).with_id(node_ids.TRAINER)
+    served_model = ServedModel(
+        serving_dir=paths.serving_dir, code_sha256=code[node_ids.SERVED_MODEL]
+    ).with_id(node_ids.SERVED_MODEL)
     blessing_evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
-        baseline_model=baseline_model.outputs["model"] if baseline_model else None,
+        baseline_model=served_model.outputs["baseline"],
         example_splits=["validation"],
-        eval_config=eval_config(
-            config.evaluation.accuracy_threshold, config.evaluation.max_accuracy_regression
-        ),
-    ).with_id(BLESSING_EVALUATOR)
+        eval_config=eval_config(config.evaluation),
+        code_sha256=code[node_ids.BLESSING_EVALUATOR],
+    ).with_id(node_ids.BLESSING_EVALUATOR)
     test_evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         example_splits=["test"],
         eval_config=eval_config(),
-    ).with_id("Evaluator.test")
+        code_sha256=code[node_ids.TEST_EVALUATOR],
+    ).with_id(node_ids.TEST_EVALUATOR)
     pusher = Pusher(
         model=trainer.outputs["model"],
         model_blessing=blessing_evaluator.outputs["blessing"],
         push_destination=pusher_pb2.PushDestination(
             filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=paths.serving_dir)
         ),
-        custom_executor_spec=executor_spec.ExecutorClassSpec(atomic_pusher.Executor),
-    )
-    components = [
-        example_gen,
-        schema_importer,
-        statistics_gen,
-        example_validator,
-        split_validator,
-        data_gate,
-        trainer,
-        *([baseline_model] if baseline_model else []),
-        blessing_evaluator,
-        test_evaluator,
-        pusher,
-    ]
+        custom_config={"code_sha256": code[node_ids.PUSHER]},
+        custom_executor_spec=executor_spec.ExecutorClassSpec(pusher_executor.Executor),
+    ).with_id(node_ids.PUSHER)
     return tfx_pipeline.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=paths.pipeline_root,
-        components=components,
+        components=[
+            example_gen,
+            schema_importer,
+            statistics_gen,
+            example_validator,
+            split_validator,
+            data_gate,
+            trainer,
+            served_model,
+            blessing_evaluator,
+            test_evaluator,
+            pusher,
+        ],
         enable_cache=True,
         metadata_connection_config=metadata_connection_config,
-        beam_pipeline_args=[*beam_pipeline_args, f"--beam_plugin={BEAM_WORKER_PLUGIN}"],
+        beam_pipeline_args=beam_pipeline_args,
     )
-
-
-def trainer_custom_config(config: PipelineConfig) -> dict:
-    """What the Trainer module reads (components.trainer.module.TrainerSettings), and its code's hash."""
-    return {
-        **config.as_dict()["training"],
-        "image_shape": list(config.data.image_shape),
-        "num_classes": config.data.num_classes,
-        "module_sha256": source_sha256("components.trainer"),
-    }
-
-
-def _baseline_resolver(candidate: Channel, for_kubeflow: bool) -> Resolver:
-    """The latest model blessed by the validation Evaluator: the baseline to compare with."""
-    channels = {
-        "model": Channel(type=standard_artifacts.Model),
-        "model_blessing": Channel(type=standard_artifacts.ModelBlessing, producer_component_id=BLESSING_EVALUATOR),
-    }
-    if for_kubeflow:  # KubeflowV2DagRunner compiles only TFX's own resolver strategies
-        resolver = Resolver(strategy_class=LatestBlessedModelStrategy, **channels)
-    else:
-        resolver = Resolver(strategy_class=LatestBlessedBaselineStrategy, candidate=candidate, **channels)
-    return resolver.with_id("latest_blessed_model_resolver")

@@ -1,65 +1,88 @@
-"""`mnist-pipeline predict`: classify PNG images or the images of an IDX file with a pushed model."""
+"""`mnist-pipeline predict`: classify PNG images or the images of an IDX file with a pushed model.
+
+Every input is read and checked before the model is loaded (loading takes seconds); the image
+shape comes from the model's own `predict_images` signature.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from components import idx
+from components import serving_dir
 from components.errors import PipelineError
+from components.idx_example_gen import idx
 
-IMAGE_SHAPE = (28, 28)
+SIGNATURE = "predict_images"
 
 
 class PredictError(PipelineError):
     """The model or an input cannot be used."""
 
 
+@dataclass(frozen=True)
+class Images:
+    path: Path
+    names: list[str]
+    pixels: np.ndarray  # uint8 [N, rows, columns]
+
+
 def predict_inputs(model_path: Path, inputs: list[Path], limit: int) -> Iterator[str]:
     """One line per image: where it came from, the predicted digit and its probability."""
+    model_dir = resolve_model_dir(model_path)
+    batches = [load_images(path, limit) for path in inputs]
     import tensorflow as tf
 
-    model_dir = resolve_model_dir(model_path)
     try:
-        predict_images = tf.saved_model.load(str(model_dir)).signatures["predict_images"]
-    except (OSError, KeyError) as error:
-        raise PredictError(f"{model_dir}: not a SavedModel with a predict_images signature ({error})") from error
+        predict_images = tf.saved_model.load(str(model_dir)).signatures[SIGNATURE]
+    except (OSError, KeyError, ValueError) as error:
+        raise PredictError(f"{model_dir}: not a SavedModel with a {SIGNATURE} signature ({error})") from error
+    image_shape = tuple(predict_images.structured_input_signature[1]["images"].shape[1:])
     yield f"Model: {model_dir}"
-    for path in inputs:
-        names, images = load_images(path, limit)
-        outputs = predict_images(images=tf.constant(images))
+    for batch in batches:
+        if batch.pixels.shape[1:] != image_shape:
+            raise PredictError(f"{batch.path}: images are {_shape(batch.pixels.shape[1:])}, the model takes {_shape(image_shape)}")
+        outputs = predict_images(images=tf.constant(batch.pixels))
         classes, probabilities = outputs["classes"].numpy(), outputs["probabilities"].numpy()
-        for name, digit, row in zip(names, classes, probabilities):
+        for name, digit, row in zip(batch.names, classes, probabilities):
             yield f"{name}: {digit} (p={row[digit]:.3f})"
 
 
 def resolve_model_dir(model_path: Path) -> Path:
-    """A SavedModel dir as is; a serving base dir (numbered versions) as its newest version."""
+    """A SavedModel dir as is; a serving dir as the version TF Serving serves (its newest)."""
     if (model_path / "saved_model.pb").is_file():
         return model_path
-    versions = sorted((p for p in model_path.glob("*") if p.name.isdigit()), key=lambda p: int(p.name))
-    if not versions:
+    served = serving_dir.latest(str(model_path)) if model_path.is_dir() else None
+    if served is None:
         raise PredictError(f"{model_path}: neither a SavedModel nor a folder of numbered model versions")
-    return versions[-1]
+    return Path(served.path)
 
 
-def load_images(path: Path, limit: int) -> tuple[list[str], np.ndarray]:
-    """Names and uint8 images [N, 28, 28] from a PNG file or the first `limit` images of an IDX file."""
+def load_images(path: Path, limit: int) -> Images:
+    """A PNG file's image, or the first `limit` images of an IDX file, as uint8 [N, rows, columns]."""
     if not path.is_file():
-        raise PredictError(f"{path}: file not found")
+        raise PredictError(f"{path}: {'a directory, not a file' if path.is_dir() else 'file not found'}")
     if limit < 1:
         raise PredictError(f"--limit must be at least 1, got {limit}")
     if path.suffix.lower() == ".png":
-        from PIL import Image
+        from PIL import Image, UnidentifiedImageError
 
-        with Image.open(path) as image:
-            pixels = np.asarray(image.convert("L"), dtype=np.uint8)
-        if pixels.shape != IMAGE_SHAPE:
-            raise PredictError(f"{path}: image is {pixels.shape[1]}x{pixels.shape[0]}, expected 28x28")
-        return [str(path)], pixels[np.newaxis]
-    header = idx.check_file(str(path), expected_dims=3, record_shape=IMAGE_SHAPE).header
+        try:
+            with Image.open(path) as image:
+                pixels = np.asarray(image.convert("L"), dtype=np.uint8)
+        except (UnidentifiedImageError, OSError, ValueError) as error:
+            raise PredictError(f"{path}: not a readable PNG image ({error})") from error
+        return Images(path, [str(path)], pixels[np.newaxis])
+    header = idx.check_file(str(path), expected_dims=3).header
     count = min(limit, header.count)
-    images = np.concatenate(list(idx.iter_records(str(path), 3, 0, count, chunk_records=max(count, 1))))
-    return [f"{path.name}[{index}]" for index in range(count)], images
+    if count == 0:
+        raise PredictError(f"{path}: the file holds no images")
+    pixels = np.concatenate(list(idx.iter_records(str(path), 3, 0, count, chunk_records=count)))
+    return Images(path, [f"{path.name}[{index}]" for index in range(count)], pixels)
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "x".join(str(size) for size in reversed(shape))

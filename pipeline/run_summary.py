@@ -1,49 +1,66 @@
-"""The summary printed after each run and kept as JSON beside it: read from MLMD, not from logs.
+"""A run's summary, read from MLMD and the artifacts, not from logs; and two runs compared.
 
-Per component: ran / cached / failed and seconds. The examples per split. Per split: Precision@1 from the Trainer
-(train, validation, test) and from the Evaluators (validation, test, per digit). Whether the
-model was blessed and why, and where it was pushed.
+The summary is printed after each run and kept as JSON beside its log: per component ran /
+cached / failed and seconds; the examples per split; Precision@1 per split from the Trainer
+(train, validation, test) and the Evaluators (validation, test, per digit); whether the model
+was blessed, why, and against which served model; where it was pushed.
 """
 
 from __future__ import annotations
 
-import json
-import os
+from dataclasses import dataclass
 from typing import Any
 
-from pipeline import lineage
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
 
-ACCURACY = "precision_at_1"  # components.precision_at_1.NAME
-BASELINE_MODEL_NAME = "baseline"  # TFMA's name for the Evaluator's baseline_model
-TRAINER_METRICS_FILE = "precision_at_1.json"  # written by components.trainer.module
+from components.served_model import executor as served_model
+from pipeline import artifact_metrics, lineage, node_ids
 
 
-def summarize_run(store, run) -> dict[str, Any]:
+@dataclass
+class DiffRow:
+    key: str
+    a: Any
+    b: Any
+    changed: bool
+
+
+@dataclass
+class RunDiff:
+    run_a: str
+    run_b: str
+    sections: dict[str, list[DiffRow]]  # inputs, settings, metrics, blessing
+
+
+def summarize_run(store: metadata_store.MetadataStore, run: metadata_store_pb2.Context) -> dict[str, Any]:
     info = lineage.run_info(store, run, with_artifacts=True)
     by_node = {execution.node_id: execution for execution in info.components}
     return {
         "run_id": info.id,
+        "status": info.status,
         "seconds": info.seconds,
         "components": [
             {"component": e.node_id, "status": e.status, "seconds": round(e.seconds, 1)} for e in info.components
         ],
-        "examples": _split_sizes(by_node.get("IdxExampleGen")),
-        "trainer_precision_at_1": trainer_metrics(by_node.get("Trainer")),
+        "examples": _split_sizes(by_node.get(node_ids.INGEST)),
+        "trainer_precision_at_1": _trainer_metrics(by_node.get(node_ids.TRAINER)),
         "evaluation": {
-            node_id.split(".", 1)[1]: evaluation_metrics(execution)
+            node_id.removeprefix(node_ids.EVALUATOR_PREFIX): _evaluation_metrics(execution)
             for node_id, execution in by_node.items()
-            if node_id.startswith("Evaluator.")
+            if node_id.startswith(node_ids.EVALUATOR_PREFIX)
         },
-        "blessing": _blessing(by_node.get("Evaluator.validation")),
-        "pushed": _pushed(by_node.get("Pusher")),
+        "blessing": _blessing(store, by_node.get(node_ids.BLESSING_EVALUATOR), by_node.get(node_ids.SERVED_MODEL)),
+        "pushed": _pushed(by_node.get(node_ids.PUSHER)),
     }
 
 
 def format_summary(summary: dict[str, Any]) -> str:
     """The summary as a few readable lines for the console."""
-    lines = [f"Run {summary['run_id']}: {summary['seconds']:.1f} s"]
+    lines = [f"Run {summary['run_id']}: {summary['status']}, {summary['seconds']:.1f} s"]
+    width = max((len(component["component"]) for component in summary["components"]), default=0) + 2
     for component in summary["components"]:
-        lines.append(f"  {component['component']:<32} {component['status']:<7} {component['seconds']:6.1f} s")
+        lines.append(f"  {component['component']:<{width}} {component['status']:<7} {component['seconds']:6.1f} s")
     if summary["examples"]:
         sizes = ", ".join(f"{split} {count:,}" for split, count in summary["examples"].items())
         lines.append(f"Examples: {sizes}")
@@ -63,86 +80,62 @@ def format_summary(summary: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _split_sizes(example_gen) -> dict[str, int]:
+def _split_sizes(example_gen: lineage.ExecutionInfo | None) -> dict[str, int]:
     """Examples per split, as the ingest recorded them on its artifact."""
     if example_gen is None or "examples" not in example_gen.outputs:
         return {}
     properties = example_gen.outputs["examples"][0].properties
-    return {split: properties[f"num_examples_{split}"] for split in json.loads(properties["split_names"])}
+    return {split: properties[f"num_examples_{split}"] for split in lineage.split_names(properties)}
 
 
-def trainer_metrics(trainer) -> dict[str, Any]:
+def _trainer_metrics(trainer: lineage.ExecutionInfo | None) -> dict[str, Any]:
     if trainer is None or "model_run" not in trainer.outputs:
         return {}
-    path = os.path.join(trainer.outputs["model_run"][0].uri, TRAINER_METRICS_FILE)
-    import tensorflow as tf  # reads gs:// too; already loaded by the run
+    return artifact_metrics.trainer_metrics(trainer.outputs["model_run"][0].uri)
 
-    if not tf.io.gfile.exists(path):
+
+def _evaluation_metrics(evaluator: lineage.ExecutionInfo) -> dict[str, Any]:
+    if evaluator.status == "failed" or "evaluation" not in evaluator.outputs:
         return {}
-    with tf.io.gfile.GFile(path) as metrics_file:
-        return json.load(metrics_file)
+    return artifact_metrics.evaluation_metrics(evaluator.outputs["evaluation"][0].uri)
 
 
-def evaluation_metrics(evaluator) -> dict[str, Any]:
-    if evaluator is None or evaluator.status == "failed" or "evaluation" not in evaluator.outputs:
-        return {}
-    import tensorflow_model_analysis as tfma
-
-    overall, per_digit = {}, {}
-    for metrics in tfma.load_metrics(evaluator.outputs["evaluation"][0].uri):
-        values = {key.name: value.double_value.value for key, value in _metric_items(metrics)}
-        slice_keys = metrics.slice_key.single_slice_keys
-        if not slice_keys:
-            overall = values
-        else:
-            per_digit[str(slice_keys[0].int64_value)] = round(values.get(ACCURACY, 0.0), 4)
-    return {
-        "accuracy": round(overall.get(ACCURACY, 0.0), 4),
-        "examples": int(overall.get("example_count", 0)),
-        "accuracy_per_digit": dict(sorted(per_digit.items())),
-    }
-
-
-def _metric_items(metrics_for_slice):
-    from tensorflow_model_analysis.metrics import metric_types
-
-    for key_and_value in metrics_for_slice.metric_keys_and_values:
-        key = metric_types.MetricKey.from_proto(key_and_value.key)
-        # With a baseline, TFMA also reports the baseline's metrics and the differences.
-        if not key.is_diff and key.model_name != BASELINE_MODEL_NAME:
-            yield key, key_and_value.value
-
-
-def _blessing(evaluator) -> dict[str, Any]:
+def _blessing(
+    store: metadata_store.MetadataStore,
+    evaluator: lineage.ExecutionInfo | None,
+    served: lineage.ExecutionInfo | None,
+) -> dict[str, Any]:
     if evaluator is None or "blessing" not in evaluator.outputs:
         return {}
     blessing = evaluator.outputs["blessing"][0]
     blessed = blessing.properties.get("blessed") == 1
-    baseline = blessing.properties.get("baseline_model")
-    reason = "passed the accuracy threshold" + (f" and the comparison with {baseline}" if baseline else ", no blessed baseline yet")
+    baseline = _baseline(evaluator)
     if not blessed:
-        reason = "; ".join(_failures(evaluator.outputs["evaluation"][0].uri)) or "validation failed"
-    return {"blessed": blessed, "reason": reason, "baseline_model": baseline}
+        reason = "; ".join(artifact_metrics.validation_failures(evaluator.outputs["evaluation"][0].uri)) or "validation failed"
+    elif baseline:
+        reason = f"passed the accuracy threshold and the comparison with served version {baseline['served_version']}"
+    else:
+        reason = "passed the accuracy threshold; no model was served yet"
+    if evaluator.status == "cached":
+        reason += f"; cached: decided in run {lineage.producer_run(store, blessing.id)}"
+    return {"blessed": blessed, "reason": reason, "baseline": baseline}
 
 
-def _failures(evaluation_uri: str) -> list[str]:
-    import tensorflow_model_analysis as tfma
-
-    result = tfma.load_validation_result(evaluation_uri)
-    failures = []
-    for per_slice in result.metric_validations_per_slice:
-        for failure in per_slice.failures:
-            threshold = failure.metric_threshold
-            value = failure.metric_value.double_value.value
-            if failure.metric_key.is_diff:
-                failures.append(f"{failure.metric_key.name} changed by {value:+.4f} against the baseline, "
-                                f"allowed {threshold.change_threshold.absolute.value:+.4f}")
-            else:
-                failures.append(f"{failure.metric_key.name} {value:.4f} below {threshold.value_threshold.lower_bound.value}")
-    return failures
+def _baseline(evaluator: lineage.ExecutionInfo) -> dict[str, Any]:
+    """The served model the candidate was compared with: {} when nothing was served."""
+    baselines = evaluator.inputs.get("baseline_model", [])
+    if not baselines or baselines[0].properties.get(served_model.SERVED_KEY) != 1:
+        return {}
+    properties = baselines[0].properties
+    return {
+        "served_version": properties.get(served_model.SERVED_VERSION_KEY),
+        "served_path": properties.get(served_model.SERVED_PATH_KEY),
+        "model_uri": properties.get(served_model.SOURCE_MODEL_KEY),
+        "artifact_id": baselines[0].id,
+    }
 
 
-def _pushed(pusher) -> dict[str, Any]:
+def _pushed(pusher: lineage.ExecutionInfo | None) -> dict[str, Any]:
     if pusher is None or "pushed_model" not in pusher.outputs:
         return {}
     pushed_model = pusher.outputs["pushed_model"][0]
@@ -150,4 +143,39 @@ def _pushed(pusher) -> dict[str, Any]:
         "pushed": pushed_model.properties.get("pushed") == 1,
         "destination": pushed_model.properties.get("pushed_destination"),
         "version": pushed_model.properties.get("pushed_version"),
+    }
+
+
+# --- diff -----------------------------------------------------------------------------------
+
+
+def diff_runs(store: metadata_store.MetadataStore, run_a: str, run_b: str) -> RunDiff:
+    """Two runs side by side: inputs, settings, metrics per split, blessing."""
+    runs = [lineage.find_run(store, run_a), lineage.find_run(store, run_b)]
+    a, b = (_comparable(store, run) for run in runs)
+    sections = {
+        section: [DiffRow(key, a[section].get(key), b[section].get(key), a[section].get(key) != b[section].get(key))
+                  for key in sorted(a[section].keys() | b[section].keys())]
+        for section in a
+    }
+    return RunDiff(runs[0].name, runs[1].name, sections)
+
+
+def _comparable(store: metadata_store.MetadataStore, run: metadata_store_pb2.Context) -> dict[str, dict[str, Any]]:
+    """A run's inputs, settings, metrics and blessing as flat key -> value maps."""
+    summary = summarize_run(store, run)
+    executions = lineage.run_executions(store, run, with_artifacts=True)
+    examples = [a for a in lineage.artifacts_of(executions, "outputs") if a.type == "Examples"]
+    metrics = {f"trainer.precision_at_1.{split}": values["precision_at_1"]
+               for split, values in summary["trainer_precision_at_1"].items()}
+    metrics.update({f"evaluator.accuracy.{split}": values["accuracy"]
+                    for split, values in summary["evaluation"].items() if values})
+    blessing = {key: value for key, value in summary["blessing"].items() if key != "reason"}
+    return {
+        "inputs": {key: value for key, value in (examples[0].properties if examples else {}).items()
+                   if key.startswith(("input_file_", "input_sha256_", "num_examples_"))},
+        "settings": {f"{info.node_id}.{key}": value
+                     for info in executions for key, value in lineage.flatten(lineage.parameters(info)).items()},
+        "metrics": metrics,
+        "blessing": lineage.flatten({"blessing": blessing, "pushed": summary["pushed"]}),
     }

@@ -7,15 +7,15 @@ ingest, and KubeflowV2DagRunner runs the same driver in the pod.
 
 from __future__ import annotations
 
-from typing import Any
-
 from google.protobuf import any_pb2, struct_pb2
 from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
 from tfx.proto import example_gen_pb2
 
+from components.example_format import ExampleFormat
 from components.idx_example_gen import executor
-from components.idx_example_gen.layout import IDX_ROLES
+from components.idx_example_gen.settings import IngestSettings
+from components.settings import to_dict
 
 
 class IdxExampleGen(FileBasedExampleGen):
@@ -23,20 +23,22 @@ class IdxExampleGen(FileBasedExampleGen):
 
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
-    def __init__(self, input_base: str, file_names: dict[str, str], settings: dict[str, Any]):
+    def __init__(self, input_base: str, settings: IngestSettings, example_format: ExampleFormat, code_sha256: str):
         """Args:
         input_base: the folder (local path or gs://, s3:// URI) holding the IDX files.
-        file_names: the file of each role in IDX_ROLES, without a `.gz` suffix.
-        settings: image_shape, num_classes, validation_size, train_size, test_size,
-            records_per_shard, gzip_level and code_sha256 (see executor.IngestSettings).
+        settings, example_format: carried to the executor in the custom_config.
+        code_sha256: the hash of the executor's code, so that changed code misses the cache.
         """
         # One input "split" per file: the driver fingerprints each, the executor reads each.
         # The trailing * lets NAME match NAME.gz as well.
         input_config = example_gen_pb2.Input(
-            splits=[example_gen_pb2.Input.Split(name=role, pattern=f"{file_names[role]}*") for role in IDX_ROLES]
+            splits=[example_gen_pb2.Input.Split(name=role, pattern=f"{name}*")
+                    for role, name in settings.file_names().items()]
         )
+        values = {executor.INGEST_KEY: to_dict(settings), executor.FORMAT_KEY: to_dict(example_format),
+                  "code_sha256": code_sha256}
         packed = any_pb2.Any()
-        packed.Pack(_to_struct(settings))
+        packed.Pack(_struct(values))
         super().__init__(
             input_base=input_base,
             input_config=input_config,
@@ -44,7 +46,7 @@ class IdxExampleGen(FileBasedExampleGen):
         )
 
 
-def _to_struct(settings: dict[str, Any]) -> struct_pb2.Struct:
+def _struct(values: dict) -> struct_pb2.Struct:
     struct = struct_pb2.Struct()
-    struct.update(settings)
+    struct.update(values)
     return struct

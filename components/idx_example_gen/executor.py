@@ -7,7 +7,6 @@ are, and a distributed runner (Dataflow, Flink) spreads the shards over its work
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from typing import Any
 
@@ -15,7 +14,7 @@ import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 import tensorflow as tf
-from google.protobuf import struct_pb2
+from google.protobuf import json_format, struct_pb2
 from tfx import types
 from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_beam_executor
@@ -24,42 +23,25 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 from tfx_bsl.coders import example_coder
 
-from components import idx
+from components.example_format import IMAGE_KEY, LABEL_KEY, ExampleFormat
+from components.idx_example_gen import idx
+from components.idx_example_gen.layout import Shard, locate_idx_file, plan_shards, plan_splits
+from components.idx_example_gen.settings import IDX_ROLES, IngestSettings
 from components.object_storage import enable_s3
-from components.idx_example_gen.layout import IDX_ROLES, Shard, locate_idx_file, plan_shards, plan_splits
+from components.settings import from_dict
 
 ENCODE_CHUNK_RECORDS = 1000
+INGEST_KEY, FORMAT_KEY = "ingest", "data"  # the custom_config's sections
 
 
-@dataclasses.dataclass(frozen=True)
-class IngestSettings:
-    """The executor's settings, carried in the component's custom_config."""
-
-    image_shape: tuple[int, ...]
-    num_classes: int
-    validation_size: int
-    train_size: int | None
-    test_size: int | None
-    records_per_shard: int
-    gzip_level: int
-
-    @classmethod
-    def from_custom_config(cls, custom_config_json: str) -> IngestSettings:
-        custom_config = example_gen_pb2.CustomConfig()
-        proto_utils.json_to_proto(custom_config_json, custom_config)
-        struct = struct_pb2.Struct()
-        custom_config.custom_config.Unpack(struct)
-        values = dict(struct)  # Struct numbers arrive as floats
-        optional_int = lambda value: None if value is None else int(value)  # noqa: E731
-        return cls(
-            image_shape=tuple(int(size) for size in values["image_shape"]),
-            num_classes=int(values["num_classes"]),
-            validation_size=int(values["validation_size"]),
-            train_size=optional_int(values.get("train_size")),
-            test_size=optional_int(values.get("test_size")),
-            records_per_shard=int(values["records_per_shard"]),
-            gzip_level=int(values["gzip_level"]),
-        )
+def read_custom_config(custom_config_json: str) -> tuple[IngestSettings, ExampleFormat]:
+    """The settings IdxExampleGen packed into its custom_config."""
+    custom_config = example_gen_pb2.CustomConfig()
+    proto_utils.json_to_proto(custom_config_json, custom_config)
+    struct = struct_pb2.Struct()
+    custom_config.custom_config.Unpack(struct)
+    values = json_format.MessageToDict(struct)
+    return from_dict(IngestSettings, values[INGEST_KEY]), from_dict(ExampleFormat, values[FORMAT_KEY])
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
@@ -73,10 +55,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     ) -> None:
         self._log_startup(input_dict, output_dict, exec_properties)
         examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
-        settings = IngestSettings.from_custom_config(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY])
+        settings, example_format = read_custom_config(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY])
         files = locate_files(exec_properties[standard_component_specs.INPUT_BASE_KEY],
                              exec_properties[standard_component_specs.INPUT_CONFIG_KEY])
-        checks = check_files(files, settings)
+        checks = check_files(files, example_format)
 
         splits = plan_splits(
             train_records=checks["train_images"].header.count,
@@ -113,7 +95,7 @@ def locate_files(input_base: str, input_config_json: str) -> dict[str, str]:
     return {role: locate_idx_file(input_base, patterns[role].rstrip("*"), tf.io.gfile.exists) for role in IDX_ROLES}
 
 
-def check_files(files: dict[str, str], settings: IngestSettings) -> dict[str, idx.IdxCheck]:
+def check_files(files: dict[str, str], example_format: ExampleFormat) -> dict[str, idx.IdxCheck]:
     """Reads each file once: its header, full length and content hash; labels in range."""
     checks = {}
     for role, path in files.items():
@@ -121,8 +103,8 @@ def check_files(files: dict[str, str], settings: IngestSettings) -> dict[str, id
         checks[role] = idx.check_file(
             path,
             expected_dims=3 if is_images else 1,
-            record_shape=settings.image_shape if is_images else (),
-            max_value=None if is_images else settings.num_classes - 1,
+            record_shape=example_format.image_shape if is_images else (),
+            max_value=None if is_images else example_format.num_classes - 1,
             opener=_gfile_open,
         )
     for source in ("train", "test"):
@@ -169,7 +151,7 @@ def to_record_batch(images: np.ndarray, labels: np.ndarray) -> pa.RecordBatch:
     label = pa.LargeListArray.from_arrays(
         pa.array(np.arange(count + 1, dtype=np.int64)), pa.array(labels.astype(np.int64))
     )
-    return pa.RecordBatch.from_arrays([image, label], ["image", "label"])
+    return pa.RecordBatch.from_arrays([image, label], [IMAGE_KEY, LABEL_KEY])
 
 
 def _records(path: str, dims: int, shard: Shard):

@@ -7,10 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from components.errors import PipelineError
-from components.idx import IdxFormatError
+from components.idx_example_gen.idx import IdxFormatError
 
-# The four input files, by role.
-IDX_ROLES = ("train_images", "train_labels", "test_images", "test_labels")
 SPLITS = ("train", "validation", "test")
 
 
@@ -45,9 +43,14 @@ class Shard:
         return f"data_tfrecord-{self.index:05d}-of-{self.num_shards:05d}.gz"
 
 
+def candidate_paths(input_base: str, name: str) -> list[str]:
+    """Where IDX file `name` may be under `input_base`, in order: as named, or with `.gz`."""
+    return [os.path.join(input_base, name + suffix) for suffix in ("", ".gz")]
+
+
 def locate_idx_file(input_base: str, name: str, exists: Callable[[str], bool] = os.path.exists) -> str:
     """The path of IDX file `name` under `input_base`: as named, or else with `.gz`."""
-    candidates = [os.path.join(input_base, name + suffix) for suffix in ("", ".gz")]
+    candidates = candidate_paths(input_base, name)
     for path in candidates:
         if exists(path):
             return path
@@ -67,10 +70,6 @@ def plan_splits(
 ) -> list[SplitPlan]:
     """Validation is the first `validation_size` training records (as TensorFlow's input_data
     does), train the next `train_size` (all the rest when None), test the first `test_size`."""
-    negative = {"validation_size": validation_size, "train_size": train_size, "test_size": test_size}
-    for name, size in negative.items():
-        if size is not None and size < 0:
-            raise SplitSizeError(f"{name} must be >= 0, got {size}")
     if train_size is None:
         train_size = train_records - validation_size
     if test_size is None:

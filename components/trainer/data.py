@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-IMAGE_KEY = "image"
-LABEL_KEY = "label"
+from components.example_format import IMAGE_KEY, LABEL_KEY
+
 PARSE_BATCH = 1000
 
 

@@ -9,39 +9,33 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from components.example_format import IMAGE_KEY, ExampleFormat
 from components.trainer.data import parse_examples
+from components.trainer.settings import OPTIMIZERS, TrainerSettings
 
-OPTIMIZERS = {"adam": keras.optimizers.Adam, "sgd": keras.optimizers.SGD, "rmsprop": keras.optimizers.RMSprop}
 
+def build_model(example_format: ExampleFormat, settings: TrainerSettings) -> keras.Model:
+    """The compiled MLP; with cosine_decay, the learning rate decays to 0 over train_steps.
 
-def build_model(
-    num_pixels: int,
-    hidden_units: list[int],
-    num_classes: int,
-    optimizer: str,
-    learning_rate: float,
-    decay_steps: int | None,
-    seed: int,
-    steps_per_execution: int = 1,
-) -> keras.Model:
-    """The compiled MLP. `decay_steps`: cosine decay of the learning rate to 0 over that many steps.
-
-    `steps_per_execution` runs that many training steps per call into TensorFlow, which about
+    steps_per_execution runs several training steps per call into TensorFlow, which about
     halves the time of this small model's steps; callbacks then see every N-th step only.
     """
-    keras.utils.set_random_seed(seed)
-    inputs = keras.Input(shape=(num_pixels,), dtype="uint8", name="image")
+    keras.utils.set_random_seed(settings.seed)
+    inputs = keras.Input(shape=(example_format.num_pixels,), dtype="uint8", name=IMAGE_KEY)
     hidden = keras.layers.Rescaling(1.0 / 255.0)(inputs)
-    for index, units in enumerate(hidden_units):
+    for index, units in enumerate(settings.hidden_units):
         hidden = keras.layers.Dense(units, activation="relu", name=f"hidden{index + 1}")(hidden)
-    logits = keras.layers.Dense(num_classes, name="logits")(hidden)
+    logits = keras.layers.Dense(example_format.num_classes, name="logits")(hidden)
     model = keras.Model(inputs, logits, name="mnist_mlp")
-    schedule = keras.optimizers.schedules.CosineDecay(learning_rate, decay_steps) if decay_steps else learning_rate
+    learning_rate = settings.learning_rate
+    if settings.cosine_decay:
+        learning_rate = keras.optimizers.schedules.CosineDecay(learning_rate, settings.train_steps)
+    optimizer = getattr(keras.optimizers, OPTIMIZERS[settings.optimizer])
     model.compile(
-        optimizer=OPTIMIZERS[optimizer](learning_rate=schedule),
+        optimizer=optimizer(learning_rate=learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
         metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-        steps_per_execution=steps_per_execution,
+        steps_per_execution=settings.steps_per_execution,
     )
     return model
 

@@ -1,7 +1,6 @@
 """The Trainer's module: run_fn trains the MLP, reports Precision@1 per split, exports the model.
 
-Settings come from the Trainer's custom_config (the `training` section of the config, plus the
-image shape and number of classes); train_files is the train split, eval_files the validation
+Settings come from the Trainer's custom_config (components/trainer/settings.py); train_files is the train split, eval_files the validation
 and test splits, in that order.
 """
 
@@ -9,11 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import time
-from dataclasses import dataclass, fields
-from typing import Any
 
 import keras
 import numpy as np
@@ -22,52 +18,17 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components.trainer.data import PARSE_BATCH, load_split, read_split, training_batches
 from components.trainer.model import build_model, export_serving_model
-from pipeline.config import TrainingConfig
+from components.trainer.settings import METRICS_FILE, TENSORBOARD_DIR, TrainerSettings, read_custom_config
 
 log = logging.getLogger(__name__)
-METRICS_FILE = "precision_at_1.json"  # in the ModelRun artifact, beside the TensorBoard logs
-
-
-@dataclass(frozen=True)
-class TrainerSettings(TrainingConfig):
-    """The config's `training` section plus what the model needs to know of the data."""
-
-    image_shape: list[int]
-    num_classes: int
-
-    @classmethod
-    def from_custom_config(cls, custom_config: dict[str, Any]) -> TrainerSettings:
-        return cls(**{field.name: custom_config[field.name] for field in fields(cls)})
-
-    @property
-    def num_pixels(self) -> int:
-        return math.prod(self.image_shape)
-
-    def build_model(self) -> keras.Model:
-        """The compiled model these settings describe."""
-        return build_model(
-            num_pixels=self.num_pixels,
-            hidden_units=self.hidden_units,
-            num_classes=self.num_classes,
-            optimizer=self.optimizer,
-            learning_rate=self.learning_rate,
-            decay_steps=self.train_steps if self.cosine_decay else None,
-            seed=self.seed,
-            steps_per_execution=self.steps_per_execution,
-        )
-
-    @property
-    def steps_per_execution(self) -> int:
-        """The most steps per call into TensorFlow that still stops at every log and checkpoint step."""
-        return math.gcd(self.train_steps, self.log_every_steps, self.checkpoint_every_steps)
 
 
 def run_fn(fn_args: FnArgs) -> None:
     """TFX Trainer entry point."""
-    settings = TrainerSettings.from_custom_config(fn_args.custom_config)
-    model = settings.build_model()
+    settings, example_format = read_custom_config(fn_args.custom_config)
+    model = build_model(example_format, settings)
     started = time.monotonic()
-    train_images, train_labels = load_split(fn_args.train_files, settings.num_pixels)
+    train_images, train_labels = load_split(fn_args.train_files, example_format.num_pixels)
     log.info("Read %d training examples in %.2f s", len(train_labels), time.monotonic() - started)
 
     train_data = training_batches(train_images, train_labels, settings.batch_size, settings.seed)
@@ -83,8 +44,8 @@ def run_fn(fn_args: FnArgs) -> None:
     validation_files, test_files = fn_args.eval_files
     splits = {
         "train": tf.data.Dataset.from_tensor_slices((train_images, train_labels)).batch(PARSE_BATCH),
-        "validation": read_split(validation_files, settings.num_pixels),
-        "test": read_split(test_files, settings.num_pixels),
+        "validation": read_split(validation_files, example_format.num_pixels),
+        "test": read_split(test_files, example_format.num_pixels),
     }
     report = {split: precision_at_1(model, batches) for split, batches in splits.items()}
     for split, figures in report.items():
@@ -94,7 +55,7 @@ def run_fn(fn_args: FnArgs) -> None:
         )
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, METRICS_FILE), "w") as metrics_file:
         json.dump(report, metrics_file, indent=2)
-    export_serving_model(model, fn_args.serving_model_dir, tuple(settings.image_shape))
+    export_serving_model(model, fn_args.serving_model_dir, example_format.image_shape)
 
 
 class TrainingProgress(keras.callbacks.Callback):
@@ -108,7 +69,7 @@ class TrainingProgress(keras.callbacks.Callback):
         super().__init__()
         self._settings = settings
         self._checkpoint_dir = os.path.join(model_run_dir, "checkpoints")
-        self._writer = tf.summary.create_file_writer(os.path.join(model_run_dir, "train"))
+        self._writer = tf.summary.create_file_writer(os.path.join(model_run_dir, TENSORBOARD_DIR))
         self._last_step, self._last_sums = 0, {"loss": 0.0, "accuracy": 0.0}
         self._last_time = time.monotonic()
 

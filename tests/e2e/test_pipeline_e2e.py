@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from components import idx
+from components.idx_example_gen import idx
 from conftest import run_cli
 
 pytestmark = pytest.mark.e2e

@@ -33,10 +33,10 @@ def test_default_config_file_is_the_shipped_one():
 
 def test_defaults_data(defaults):
     assert defaults.pipeline_name == "mnist"
-    assert defaults.data.train_images == "train-images-idx3-ubyte"
-    assert defaults.data.train_labels == "train-labels-idx1-ubyte"
-    assert defaults.data.test_images == "t10k-images-idx3-ubyte"
-    assert defaults.data.test_labels == "t10k-labels-idx1-ubyte"
+    assert defaults.ingest.train_images == "train-images-idx3-ubyte"
+    assert defaults.ingest.train_labels == "train-labels-idx1-ubyte"
+    assert defaults.ingest.test_images == "t10k-images-idx3-ubyte"
+    assert defaults.ingest.test_labels == "t10k-labels-idx1-ubyte"
     assert defaults.data.image_shape == (28, 28)
     assert defaults.data.num_classes == 10
 

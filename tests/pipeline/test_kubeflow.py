@@ -145,7 +145,7 @@ def test_code_is_referenced_by_module_path_inside_the_image(spec):
     assert executor_classes == {
         "IdxExampleGen": "components.idx_example_gen.executor.Executor",
         "SplitValidator": "components.split_validator.SplitValidator_Executor",
-        "Pusher": "components.atomic_pusher.Executor",
+        "Pusher": "components.pusher.executor.Executor",
     }
 
 

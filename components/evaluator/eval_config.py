@@ -8,22 +8,24 @@ from __future__ import annotations
 
 import tensorflow_model_analysis as tfma
 
-from components import precision_at_1
+from components.evaluator import precision_at_1
+from components.evaluator.settings import EvaluationSettings
+from components.example_format import LABEL_KEY
 
 
-def eval_config(accuracy_threshold: float | None = None, max_regression: float | None = None) -> tfma.EvalConfig:
+def eval_config(blessing: EvaluationSettings | None = None) -> tfma.EvalConfig:
     """Precision@1 (= accuracy) and example count, overall and per true digit.
 
-    With `accuracy_threshold`, a model needs at least that accuracy to be blessed, and, once
-    a blessed baseline exists, may fall at most `max_regression` below it.
+    With `blessing`, a model needs at least its accuracy_threshold to be blessed, and, when a
+    model is served, may fall at most max_accuracy_regression below it.
     """
     accuracy = tfma.MetricConfig(class_name=precision_at_1.PrecisionAt1.__name__, module=precision_at_1.__name__)
-    if accuracy_threshold is not None:
+    if blessing is not None:
         threshold = tfma.MetricThreshold(
-            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": accuracy_threshold}),
-            # TFMA skips the change threshold when there is no baseline model (the first run).
+            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": blessing.accuracy_threshold}),
+            # TFX's Evaluator skips the change threshold when it has no baseline (nothing served).
             change_threshold=tfma.GenericChangeThreshold(
-                direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -max_regression}
+                direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -blessing.max_accuracy_regression}
             ),
         )
         # On the whole split only: a plain `threshold` would apply to every digit's slice too.
@@ -32,9 +34,9 @@ def eval_config(accuracy_threshold: float | None = None, max_regression: float |
         )
     return tfma.EvalConfig(
         model_specs=[
-            tfma.ModelSpec(signature_name="serving_default", label_key="label", prediction_key="probabilities")
+            tfma.ModelSpec(signature_name="serving_default", label_key=LABEL_KEY, prediction_key="probabilities")
         ],
-        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=["label"])],
+        slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[LABEL_KEY])],
         metrics_specs=[
             tfma.MetricsSpec(
                 metrics=[

@@ -189,3 +189,12 @@ def iter_records(
 
 def _shape_text(shape: tuple[int, ...]) -> str:
     return "x".join(str(size) for size in shape) if shape else "scalars"
+
+
+def read_file_header(path: str, expected_dims: int, opener: Opener = _open_local) -> IdxHeader:
+    """Reads and checks only the header of a file: what it promises, at the cost of a few bytes."""
+    try:
+        with _open_stream(path, opener) as stream:
+            return read_header(stream, path, expected_dims)
+    except IsADirectoryError as error:
+        raise IdxFormatError(path, "a directory, not a file") from error

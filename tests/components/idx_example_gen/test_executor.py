@@ -1,4 +1,4 @@
-"""IdxExampleGen: the split/shard layout, and the executor run directly on small synthetic files.
+"""IdxExampleGen's executor run directly on small synthetic files.
 
 The executor runs without a pipeline or MLMD: the component is built only for its
 exec_properties, and Executor().Do() writes into a plain Examples artifact.
@@ -6,6 +6,7 @@ exec_properties, and Executor().Do() writes into a plain Examples artifact.
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 from pathlib import Path
@@ -14,137 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-
-from components.idx_example_gen.layout import (
-    IDX_ROLES,
-    SPLITS,
-    Shard,
-    SplitPlan,
-    SplitSizeError,
-    plan_shards,
-    plan_splits,
-)
 from fake_mnist import balanced_labels, fake_images, idx_bytes, write_fake_mnist, write_idx
-
-# ================================ layout (no TensorFlow) ======================================
-
-
-def test_idx_roles_and_split_names():
-    assert IDX_ROLES == ("train_images", "train_labels", "test_images", "test_labels")
-    assert SPLITS == ("train", "validation", "test")
-
-
-def test_plan_splits_mnist_defaults():
-    splits = plan_splits(60000, 10000, validation_size=5000, train_size=None, test_size=None)
-    assert splits == [
-        SplitPlan("train", "train", 5000, 60000),
-        SplitPlan("validation", "train", 0, 5000),
-        SplitPlan("test", "test", 0, 10000),
-    ]
-    assert [split.size for split in splits] == [55000, 5000, 10000]
-
-
-def test_plan_splits_with_configured_sizes():
-    splits = plan_splits(60000, 10000, validation_size=1000, train_size=2000, test_size=300)
-    assert splits == [
-        SplitPlan("train", "train", 1000, 3000),
-        SplitPlan("validation", "train", 0, 1000),
-        SplitPlan("test", "test", 0, 300),
-    ]
-
-
-def test_plan_splits_may_use_every_record_exactly():
-    splits = plan_splits(100, 10, validation_size=40, train_size=60, test_size=10)
-    assert [(split.start, split.stop) for split in splits] == [(40, 100), (0, 40), (0, 10)]
-
-
-def test_plan_splits_validation_plus_train_too_large():
-    with pytest.raises(SplitSizeError, match="validation_size 5000 \\+ train_size 55001 exceed the 60000 records"):
-        plan_splits(60000, 10000, validation_size=5000, train_size=55001, test_size=None)
-
-
-def test_plan_splits_validation_larger_than_the_training_file():
-    with pytest.raises(SplitSizeError, match="exceed the 600 records of the training files"):
-        plan_splits(600, 200, validation_size=700, train_size=None, test_size=None)
-
-
-def test_plan_splits_test_size_too_large():
-    with pytest.raises(SplitSizeError, match="test_size 10001 exceeds the 10000 records of the test files"):
-        plan_splits(60000, 10000, validation_size=5000, train_size=None, test_size=10001)
-
-
-def test_plan_splits_empty_validation():
-    with pytest.raises(SplitSizeError, match="split\\(s\\) validation would be empty"):
-        plan_splits(60000, 10000, validation_size=0, train_size=None, test_size=None)
-
-
-def test_plan_splits_empty_train_when_validation_takes_everything():
-    with pytest.raises(SplitSizeError, match="split\\(s\\) train would be empty"):
-        plan_splits(600, 200, validation_size=600, train_size=None, test_size=None)
-
-
-def test_plan_splits_several_empty_splits_are_named_together():
-    with pytest.raises(SplitSizeError, match="split\\(s\\) train, test would be empty"):
-        plan_splits(600, 200, validation_size=100, train_size=0, test_size=0)
-
-
-def test_split_size_error_is_a_pipeline_error():
-    from components.errors import PipelineError
-
-    assert issubclass(SplitSizeError, PipelineError)
-    assert issubclass(SplitSizeError, ValueError)
-
-
-def test_plan_shards_mnist_defaults():
-    splits = plan_splits(60000, 10000, validation_size=5000, train_size=None, test_size=None)
-    shards = plan_shards(splits, records_per_shard=10000)
-    by_split = {name: [shard for shard in shards if shard.split == name] for name in SPLITS}
-    assert [(shard.start, shard.stop) for shard in by_split["train"]] == [
-        (5000, 15000), (15000, 25000), (25000, 35000), (35000, 45000), (45000, 55000), (55000, 60000)
-    ]
-    assert [shard.file_name for shard in by_split["train"]] == [
-        f"data_tfrecord-{index:05d}-of-00006.gz" for index in range(6)
-    ]
-    assert by_split["validation"] == [Shard("validation", "train", 0, 1, 0, 5000)]
-    assert by_split["validation"][0].file_name == "data_tfrecord-00000-of-00001.gz"
-    assert by_split["test"] == [Shard("test", "test", 0, 1, 0, 10000)]
-
-
-@pytest.mark.parametrize("records_per_shard", [1, 7, 150, 499, 500, 501, 100000])
-def test_plan_shards_cover_each_split_exactly(records_per_shard):
-    splits = plan_splits(600, 200, validation_size=100, train_size=None, test_size=None)
-    shards = plan_shards(splits, records_per_shard)
-    for split in splits:
-        mine = [shard for shard in shards if shard.split == split.name]
-        assert [shard.index for shard in mine] == list(range(len(mine)))
-        assert {shard.num_shards for shard in mine} == {len(mine)}
-        assert {shard.source for shard in mine} == {split.source}
-        assert len(mine) == -(-split.size // records_per_shard)
-        # Contiguous, no gap or overlap, from the split's start to its stop.
-        assert mine[0].start == split.start
-        assert mine[-1].stop == split.stop
-        assert all(a.stop == b.start for a, b in zip(mine, mine[1:]))
-        assert all(0 < shard.stop - shard.start <= records_per_shard for shard in mine)
-        # Every shard but the last is full.
-        assert all(shard.stop - shard.start == records_per_shard for shard in mine[:-1])
-        assert len({shard.file_name for shard in mine}) == len(mine)
-
-
-def test_plan_shards_small_example():
-    splits = plan_splits(600, 200, validation_size=100, train_size=None, test_size=None)
-    shards = plan_shards(splits, records_per_shard=150)
-    assert shards == [
-        Shard("train", "train", 0, 4, 100, 250),
-        Shard("train", "train", 1, 4, 250, 400),
-        Shard("train", "train", 2, 4, 400, 550),
-        Shard("train", "train", 3, 4, 550, 600),
-        Shard("validation", "train", 0, 1, 0, 100),
-        Shard("test", "test", 0, 2, 0, 150),
-        Shard("test", "test", 1, 2, 150, 200),
-    ]
-
-
-# ============================ executor (TensorFlow, Beam) =====================================
 
 tf = pytest.importorskip("tensorflow")
 
@@ -153,9 +24,12 @@ from tfx import types as tfx_types
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import proto_utils
 
-from components.idx import IdxFormatError
+from components.example_format import ExampleFormat
 from components.idx_example_gen import executor
 from components.idx_example_gen.component import IdxExampleGen
+from components.idx_example_gen.idx import IdxFormatError
+from components.idx_example_gen.layout import SplitSizeError
+from components.idx_example_gen.settings import IDX_ROLES, IngestSettings
 
 TRAIN_COUNT, TEST_COUNT, VALIDATION_SIZE, RECORDS_PER_SHARD = 600, 200, 100, 150
 FILE_NAMES = {
@@ -164,16 +38,11 @@ FILE_NAMES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
-SETTINGS: dict[str, Any] = {
-    "image_shape": [28, 28],
-    "num_classes": 10,
-    "validation_size": VALIDATION_SIZE,
-    "train_size": None,
-    "test_size": None,
-    "records_per_shard": RECORDS_PER_SHARD,
-    "gzip_level": 1,
-    "code_sha256": "x",
-}
+SETTINGS = IngestSettings(
+    **FILE_NAMES, validation_size=VALIDATION_SIZE, train_size=None, test_size=None,
+    records_per_shard=RECORDS_PER_SHARD, gzip_level=1,
+)
+EXAMPLE_FORMAT = ExampleFormat(image_shape=(28, 28), num_classes=10)
 # Shard files each split should have: 500 train, 100 validation and 200 test records.
 EXPECTED_FILES = {
     "train": [f"data_tfrecord-{index:05d}-of-00004.gz" for index in range(4)],
@@ -206,9 +75,10 @@ def exec_properties_of(component: IdxExampleGen) -> dict[str, Any]:
     }
 
 
-def run_executor(input_dir: Path, output_dir: Path, **settings: Any) -> tfx_types.Artifact:
+def run_executor(input_dir: Path, output_dir: Path, image_shape=(28, 28), num_classes=10, **settings: Any) -> tfx_types.Artifact:
     component = IdxExampleGen(
-        input_base=str(input_dir), file_names=FILE_NAMES, settings={**SETTINGS, **settings}
+        input_base=str(input_dir), settings=dataclasses.replace(SETTINGS, **settings),
+        example_format=ExampleFormat(tuple(image_shape), num_classes), code_sha256="x",
     )
     artifact = standard_artifacts.Examples()
     artifact.uri = str(output_dir)
@@ -246,20 +116,16 @@ def raw_run(tmp_path_factory) -> tuple[tfx_types.Artifact, dict[str, Path]]:
 
 
 def test_exec_properties_carry_the_settings_as_json():
-    component = IdxExampleGen(input_base="/data", file_names=FILE_NAMES, settings=SETTINGS)
+    component = IdxExampleGen(input_base="/data", settings=SETTINGS, example_format=EXAMPLE_FORMAT, code_sha256="x")
     properties = exec_properties_of(component)
-    settings = executor.IngestSettings.from_custom_config(properties["custom_config"])
-    assert settings == executor.IngestSettings(
-        image_shape=(28, 28), num_classes=10, validation_size=100, train_size=None, test_size=None,
-        records_per_shard=150, gzip_level=1,
-    )
+    assert executor.read_custom_config(properties["custom_config"]) == (SETTINGS, EXAMPLE_FORMAT)
     assert properties["input_base"] == "/data"
 
 
 def test_locate_files_prefers_the_plain_name_and_falls_back_to_gz(tmp_path):
     write_fake_mnist(tmp_path, train_count=10, test_count=10)  # all .gz
     write_idx(tmp_path / FILE_NAMES["test_labels"], balanced_labels(10, seed=2), compress=False)
-    component = IdxExampleGen(input_base=str(tmp_path), file_names=FILE_NAMES, settings=SETTINGS)
+    component = IdxExampleGen(input_base=str(tmp_path), settings=SETTINGS, example_format=EXAMPLE_FORMAT, code_sha256="x")
     properties = exec_properties_of(component)
     files = executor.locate_files(properties["input_base"], properties["input_config"])
     assert files == {
@@ -451,8 +317,7 @@ def test_label_in_range_for_more_classes_is_accepted_by_the_check(tmp_path):
     test_labels = balanced_labels(TEST_COUNT, seed=2)
     test_labels[17] = 10
     files = write_fake_mnist(tmp_path, train_count=20, test_count=TEST_COUNT, test_labels=test_labels)
-    settings = executor.IngestSettings((28, 28), 11, 5, None, None, 100, 1)
-    checks = executor.check_files({role: str(path) for role, path in files.items()}, settings)
+    checks = executor.check_files({role: str(path) for role, path in files.items()}, ExampleFormat((28, 28), 11))
     assert checks["test_labels"].max_value == 10
     assert checks["train_images"].header.count == 20
 

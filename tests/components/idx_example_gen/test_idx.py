@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from components import idx
+from components.idx_example_gen import idx
 from fake_mnist import balanced_labels, fake_images, idx_bytes, write_idx
 
 

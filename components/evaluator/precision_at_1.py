@@ -15,13 +15,13 @@ import numpy as np
 from tensorflow_model_analysis.metrics import metric_types, metric_util
 from tensorflow_model_analysis.proto import config_pb2
 
-NAME = "precision_at_1"
+from components.evaluator.settings import METRIC_NAME
 
 
 class PrecisionAt1(metric_types.Metric):
     """Precision@1 of a multi-class model whose prediction is one score per class."""
 
-    def __init__(self, name: str = NAME):
+    def __init__(self, name: str = METRIC_NAME):
         super().__init__(metric_util.merge_per_key_computations(_computations), name=name)
 
 

@@ -1,0 +1,51 @@
+"""Evaluator: TFX's Evaluator with our executor and the hash of the code it runs in its cache key.
+
+TFX's cache key holds the Evaluator's parameters, not the Precision@1 metric's code it imports
+(components/evaluator/precision_at_1.py): `code_sha256` makes changed code miss the cache.
+"""
+
+from __future__ import annotations
+
+import tensorflow_model_analysis as tfma
+from tfx import types
+from tfx.dsl.components.base import base_beam_component, executor_spec
+from tfx.types import standard_artifacts, standard_component_specs
+from tfx.types.component_spec import ExecutionParameter
+from tfx.utils import json_utils
+
+from components.evaluator import executor
+
+CODE_KEY = "code_sha256"
+
+
+class EvaluatorSpec(standard_component_specs.EvaluatorSpec):
+    PARAMETERS = {**standard_component_specs.EvaluatorSpec.PARAMETERS, CODE_KEY: ExecutionParameter(type=str)}
+
+
+class Evaluator(base_beam_component.BaseBeamComponent):
+    """Evaluates `model` on `example_splits` of `examples`; blesses it when eval_config has thresholds."""
+
+    SPEC_CLASS = EvaluatorSpec
+    EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
+
+    def __init__(
+        self,
+        examples: types.BaseChannel,
+        model: types.BaseChannel,
+        example_splits: list[str],
+        eval_config: tfma.EvalConfig,
+        code_sha256: str,
+        baseline_model: types.BaseChannel | None = None,
+    ):
+        super().__init__(
+            spec=EvaluatorSpec(
+                examples=examples,
+                model=model,
+                baseline_model=baseline_model,
+                example_splits=json_utils.dumps(example_splits),
+                eval_config=eval_config,
+                evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
+                blessing=types.Channel(type=standard_artifacts.ModelBlessing),
+                code_sha256=code_sha256,
+            )
+        )

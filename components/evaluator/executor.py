@@ -1,0 +1,30 @@
+"""TFX's Evaluator executor, given no baseline when the baseline artifact says nothing is served.
+
+TFX's executor already blesses on the thresholds alone when it has no baseline model (the
+change threshold is then skipped); ServedModel always outputs an artifact, so this drops the
+one that says "none served" before TFX's executor sees its inputs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tfx import types
+from tfx.components.evaluator import executor as evaluator_executor
+from tfx.types import standard_component_specs
+
+from components.served_model.executor import is_served
+
+
+class Executor(evaluator_executor.Executor):
+    def Do(
+        self,
+        input_dict: dict[str, list[types.Artifact]],
+        output_dict: dict[str, list[types.Artifact]],
+        exec_properties: dict[str, Any],
+    ) -> None:
+        baselines = input_dict.get(standard_component_specs.BASELINE_MODEL_KEY) or []
+        if baselines and not is_served(baselines[0]):
+            input_dict = {key: value for key, value in input_dict.items()
+                          if key != standard_component_specs.BASELINE_MODEL_KEY}
+        super().Do(input_dict, output_dict, exec_properties)

@@ -1,0 +1,27 @@
+"""The blessing rule of the validation Evaluator, and the name of the metric both Evaluators report.
+
+The `evaluation` section of the config. No TensorFlow here: the config and the run summary
+import it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+METRIC_NAME = "precision_at_1"  # components.evaluator.precision_at_1.PrecisionAt1's key
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    accuracy_threshold: float  # validation accuracy a model needs to be blessed
+    max_accuracy_regression: float  # how far below the model in production it may fall
+
+    def problems(self) -> list[tuple[str, str]]:
+        return [
+            (name, f"must be in 0..1, got {value}")
+            for name, value in (
+                ("accuracy_threshold", self.accuracy_threshold),
+                ("max_accuracy_regression", self.max_accuracy_regression),
+            )
+            if not 0 <= value <= 1
+        ]

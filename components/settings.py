@@ -1,0 +1,99 @@
+"""Typed settings that components own: built from plain values (YAML, JSON), checked, and back.
+
+A component declares its settings once, as a frozen dataclass beside its executor; the
+pipeline's config composes those types, and the component's spec carries them as plain
+values (custom_config, JSON) to its executor, which rebuilds the same type with `from_dict`.
+A settings type may define `problems()`: (field, what is wrong) pairs for ranges that types
+alone do not catch; `check` collects them with the dotted path of each field.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from components.errors import PipelineError
+
+Settings = TypeVar("Settings")
+
+
+class SettingsError(PipelineError, ValueError):
+    """A setting is unknown, missing or has a bad value; the message names it."""
+
+
+def from_dict(cls: type[Settings], values: Any, path: str = "") -> Settings:
+    """Builds dataclass `cls` from a mapping, converting and checking each field's type.
+
+    `path` prefixes the names in messages, e.g. "training." gives 'training.batch_size'.
+    """
+    if not isinstance(values, Mapping):
+        raise SettingsError(f"'{path.rstrip('.')}' must be a section of settings")
+    hints = typing.get_type_hints(cls)
+    names = [field.name for field in dataclasses.fields(cls)]
+    missing = [name for name in names if name not in values]
+    if missing:
+        raise SettingsError(f"missing setting(s): {', '.join(path + name for name in missing)}")
+    unknown = [key for key in values if key not in names]
+    if unknown:
+        raise SettingsError(f"unknown setting(s): {', '.join(path + str(key) for key in unknown)}")
+    return cls(**{name: _convert(values[name], hints[name], path + name) for name in names})
+
+
+def to_dict(settings: Any) -> dict[str, Any]:
+    """The settings as plain JSON values (tuples become lists)."""
+    return _plain(dataclasses.asdict(settings))
+
+
+def check(settings: Any, path: str = "") -> list[str]:
+    """Every problem that the settings and the settings nested in them report, with dotted names."""
+    found = [f"'{path}{name}' {problem}" for name, problem in getattr(settings, "problems", list)()]
+    for field in dataclasses.fields(settings):
+        value = getattr(settings, field.name)
+        if dataclasses.is_dataclass(value):
+            found += check(value, f"{path}{field.name}.")
+    return found
+
+
+def _convert(value: Any, hint: Any, key: str) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return from_dict(hint, value, key + ".")
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (types.UnionType, typing.Union):  # `X | None`
+        return None if value is None else _convert(value, args[0], key)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise SettingsError(f"'{key}' must be a list, got {value!r}")
+        return tuple(_convert(item, args[0], f"{key}[{index}]") for index, item in enumerate(value))
+    if hint is float:
+        return _float(value, key)
+    if hint is int and isinstance(value, float) and value.is_integer():
+        value = int(value)  # JSON and protobuf Structs carry every number as a float
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        raise SettingsError(f"'{key}' must be of type {hint.__name__}, got {value!r}")
+    return value
+
+
+def _float(value: Any, key: str) -> float:
+    """A finite float: YAML 1.1 reads "1e-3" as a string, and .nan or .inf are never a setting."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SettingsError(f"'{key}' must be of type float, got {value!r}")
+    if not math.isfinite(value):
+        raise SettingsError(f"'{key}' must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value

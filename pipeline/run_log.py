@@ -1,0 +1,65 @@
+"""What a local run shows while it runs: a line as each component starts and ends on the
+console, and everything, the libraries' INFO lines and any traceback, in the run's log file."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+class RunLog(logging.FileHandler):
+    """Writes every INFO line of the run, the libraries' included, to the run's log file."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        super().__init__(path)
+        self.path = path
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+
+    def __enter__(self) -> RunLog:
+        logging.root.addHandler(self)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        logging.root.removeHandler(self)
+        self.close()
+
+    def write_traceback(self, error: BaseException) -> None:
+        """The full traceback, to this file only: the console gets one line (pipeline/cli.py)."""
+        record = logging.LogRecord(__name__, logging.ERROR, __file__, 0, "The run failed", None,
+                                   (type(error), error, error.__traceback__))
+        self.handle(record)
+        self.flush()
+
+
+class ComponentProgress(logging.Handler):
+    """Prints a line as each component starts and ends, from the DAG runners' own log lines;
+    `current` is the component running now (None between components)."""
+
+    STARTED = ("Component %s is running.", "node %s is running.")  # LocalDagRunner, BeamDagRunner
+    FINISHED = ("Component %s is finished.", "node %s is finished.")
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.INFO)
+        self._started: dict[str, float] = {}
+        self.current: str | None = None
+
+    def __enter__(self) -> ComponentProgress:
+        logging.getLogger("absl").addHandler(self)
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        logging.getLogger("absl").removeHandler(self)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg in self.STARTED:
+            self.current = record.args[0]
+            self._started[self.current] = time.monotonic()
+            log.info("%s ...", self.current)
+        elif record.msg in self.FINISHED:
+            node_id = record.args[0]
+            self.current = None
+            log.info("%s done in %.1f s", node_id, time.monotonic() - self._started.get(node_id, time.monotonic()))
