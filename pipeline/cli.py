@@ -71,6 +71,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--runner", choices=("local", "beam"), default="local",
                      help="TFX's LocalDagRunner (default) or BeamDagRunner, which runs the DAG as a Beam pipeline")
     run.add_argument("--download", action="store_true", help="download missing MNIST files first")
+    run.add_argument("--no-cache", action="store_true",
+                     help="run every component again instead of reusing cached results (rebuilds damaged artifacts)")
     run.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
                      help="extra Beam pipeline argument, e.g. --beam-arg=--direct_num_workers=2")
     run.set_defaults(command=_run)
@@ -151,7 +153,7 @@ def _run(args: argparse.Namespace) -> int:
     from pipeline.output_dir import OutputLayout
 
     layout = OutputLayout(args.output_dir, args.pipeline_root, args.serving_dir)
-    summary = run_pipeline(config, args.data_dir, layout, args.beam_arg, runner=args.runner)
+    summary = run_pipeline(config, args.data_dir, layout, args.beam_arg, runner=args.runner, use_cache=not args.no_cache)
     return 0 if all(component["status"] != "failed" for component in summary["components"]) else 1
 
 

@@ -16,10 +16,11 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 PROJECT_PACKAGES = ("components", "pipeline")
 
 
-def code_sha256(module_name: str, root: Path = PROJECT_ROOT) -> str:
-    """SHA-256 over the source of `module_name` and every project module it imports, transitively."""
+def code_sha256(*module_names: str, root: Path = PROJECT_ROOT) -> str:
+    """SHA-256 over the source of the modules and every project module they import, transitively."""
+    files = set().union(*(imported_files(name, root) for name in module_names))
     digest = hashlib.sha256()
-    for path in sorted(imported_files(module_name, root)):
+    for path in sorted(files):
         digest.update(path.relative_to(root).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
 

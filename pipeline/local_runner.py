@@ -59,9 +59,10 @@ def run_pipeline(
     beam_args: list[str],
     runner: str = "local",
     to_nodes: list[str] | None = None,
+    use_cache: bool = True,
 ) -> dict:
-    """Runs the pipeline once, up to `to_nodes` if given (a TFX partial run); returns the run
-    summary (also written to runs/<run id>.json)."""
+    """Runs the pipeline once, up to `to_nodes` if given (a TFX partial run), reusing cached
+    results unless `use_cache` is False; returns the run summary (also runs/<run id>.json)."""
     from pipeline.preflight import check_inputs
 
     enable_s3()
@@ -71,7 +72,7 @@ def run_pipeline(
     with OutputDirLock(layout.output_dir):
         check_inputs(config, data_dir)
         run_id = new_run_id()
-        ir = _compile(config, data_dir, layout, [*config.beam.pipeline_args, *beam_args], run_id)
+        ir = _compile(config, data_dir, layout, [*config.beam.pipeline_args, *beam_args], run_id, use_cache)
         log_path = layout.run_file(run_id, ".log")
         log.info("Run %s of pipeline '%s' (full log: %s)", run_id, config.pipeline_name, log_path)
         with RunLog(log_path) as run_log, ComponentProgress() as progress, _signals_as_exceptions(progress):
@@ -79,15 +80,16 @@ def run_pipeline(
                 _dag_runner(runner).run_with_ir(ir, run_options=_partial_run(to_nodes))
             except BaseException as error:
                 run_log.write_traceback(error)
+                _write_summary_after_failure(layout, run_id, run_log)
                 if isinstance(error, (RunInterrupted, PipelineError)):
                     raise
                 raise RunFailed(log_path, progress.current) from error
-            finally:  # a failed run gets its summary too: which component failed, what ran before
-                summary = _write_summary(layout, run_id)
-    return summary
+            return _write_summary(layout, run_id)
 
 
-def _compile(config: PipelineConfig, data_dir: str, layout: OutputLayout, beam_args: list[str], run_id: str):
+def _compile(
+    config: PipelineConfig, data_dir: str, layout: OutputLayout, beam_args: list[str], run_id: str, use_cache: bool
+):
     """The pipeline's IR with the run id set (the runners would otherwise each pick a format of their own)."""
     from tfx.dsl.compiler import compiler, constants
     from tfx.orchestration import metadata
@@ -106,6 +108,7 @@ def _compile(config: PipelineConfig, data_dir: str, layout: OutputLayout, beam_a
         paths,
         beam_pipeline_args=[*beam_args, BEAM_WORKER_PLUGIN_ARG],
         metadata_connection_config=metadata.sqlite_metadata_connection_config(str(layout.metadata_path)),
+        enable_cache=use_cache,
     )
     ir = compiler.Compiler().compile(tfx_pipeline)
     runtime_parameter_utils.substitute_runtime_parameter(ir, {constants.PIPELINE_RUN_ID_PARAMETER_NAME: run_id})
@@ -139,6 +142,15 @@ def _write_summary(layout: OutputLayout, run_id: str) -> dict:
     summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     log.info("%s\nSummary: %s", format_summary(summary), summary_path)
     return summary
+
+
+def _write_summary_after_failure(layout: OutputLayout, run_id: str, run_log: RunLog) -> None:
+    """A failed run gets its summary too (which component failed, what ran before), unless the
+    fault that stopped it (a full disk, a dead store) stops that as well: its error matters more."""
+    try:
+        _write_summary(layout, run_id)
+    except Exception as error:  # noqa: BLE001 - see the docstring; the traceback goes to the log
+        run_log.write_traceback(error)
 
 
 def _dag_runner(runner: str):

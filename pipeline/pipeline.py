@@ -26,24 +26,25 @@ from components.idx_example_gen.component import IdxExampleGen
 from components.pusher import executor as pusher_executor
 from components.served_model.component import ServedModel
 from components.split_validator import SplitValidator
+from components.trainer import executor as trainer_executor
 from components.trainer import settings as trainer_settings
 from pipeline import node_ids
 from pipeline.config import PipelineConfig
 from pipeline.fingerprint import code_sha256
 
-# The module whose code (with everything it imports) each component of ours runs: its hash
+# The modules whose code (with everything they import) each component of ours runs: their hash
 # goes into the component's parameters, hence into TFX's cache key and MLMD.
-CODE_MODULES = {
-    node_ids.INGEST: "components.idx_example_gen.executor",
-    node_ids.SPLIT_VALIDATOR: "components.split_validator",
-    node_ids.DATA_GATE: "components.data_gate",
-    node_ids.TRAINER: "components.trainer.module",
-    node_ids.SERVED_MODEL: "components.served_model.executor",
-    node_ids.BLESSING_EVALUATOR: "components.evaluator.executor",
-    node_ids.TEST_EVALUATOR: "components.evaluator.executor",
-    node_ids.PUSHER: "components.pusher.executor",
-}
 TRAINER_RUN_FN = "components.trainer.module.run_fn"
+CODE_MODULES = {
+    node_ids.INGEST: ("components.idx_example_gen.executor",),
+    node_ids.SPLIT_VALIDATOR: ("components.split_validator",),
+    node_ids.DATA_GATE: ("components.data_gate",),
+    node_ids.TRAINER: ("components.trainer.executor", TRAINER_RUN_FN.rpartition(".")[0]),
+    node_ids.SERVED_MODEL: ("components.served_model.executor",),
+    node_ids.BLESSING_EVALUATOR: ("components.evaluator.executor", "components.evaluator.precision_at_1"),
+    node_ids.TEST_EVALUATOR: ("components.evaluator.executor", "components.evaluator.precision_at_1"),
+    node_ids.PUSHER: ("components.pusher.executor",),
+}
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,11 @@ def create_pipeline(
     paths: PipelinePaths,
     beam_pipeline_args: list[str],
     metadata_connection_config: metadata_store_pb2.ConnectionConfig | None = None,
+    enable_cache: bool = True,
 ) -> tfx_pipeline.Pipeline:
-    """Builds the MNIST pipeline; runners only choose where and how it runs."""
-    code = {node_id: code_sha256(module) for node_id, module in CODE_MODULES.items()}
+    """Builds the MNIST pipeline; runners only choose where and how it runs, and whether to
+    reuse cached results (`enable_cache=False` rebuilds every artifact, e.g. damaged ones)."""
+    code = {node_id: code_sha256(*modules) for node_id, modules in CODE_MODULES.items()}
     example_gen = IdxExampleGen(
         input_base=paths.data_dir, settings=config.ingest, example_format=config.data, code_sha256=code[node_ids.INGEST]
     ).with_id(node_ids.INGEST)
@@ -97,6 +100,7 @@ def create_pipeline(
         # eval_files reach run_fn in this order: validation, then test.
         eval_args=trainer_pb2.EvalArgs(splits=["validation", "test"]),
         custom_config=trainer_settings.custom_config(config.training, config.data, code[node_ids.TRAINER]),
+        custom_executor_spec=executor_spec.ExecutorClassSpec(trainer_executor.Executor),
     ).with_id(node_ids.TRAINER)
     served_model = ServedModel(
         serving_dir=paths.serving_dir, code_sha256=code[node_ids.SERVED_MODEL]
@@ -141,7 +145,7 @@ def create_pipeline(
             test_evaluator,
             pusher,
         ],
-        enable_cache=True,
+        enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args,
     )

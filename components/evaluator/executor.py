@@ -1,8 +1,9 @@
-"""TFX's Evaluator executor, given no baseline when the baseline artifact says nothing is served.
+"""TFX's Evaluator executor, on verified Examples, and with no baseline when nothing is served.
 
 TFX's executor already blesses on the thresholds alone when it has no baseline model (the
 change threshold is then skipped); ServedModel always outputs an artifact, so this drops the
-one that says "none served" before TFX's executor sees its inputs.
+one that says "none served" before TFX's executor sees its inputs. The splits it evaluates are
+first checked against the checksums the ingest recorded (components/examples_integrity.py).
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from typing import Any
 
 from tfx import types
 from tfx.components.evaluator import executor as evaluator_executor
-from tfx.types import standard_component_specs
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import json_utils
 
+from components import examples_integrity
 from components.served_model.executor import is_served
 
 
@@ -23,6 +26,8 @@ class Executor(evaluator_executor.Executor):
         output_dict: dict[str, list[types.Artifact]],
         exec_properties: dict[str, Any],
     ) -> None:
+        examples = artifact_utils.get_single_instance(input_dict[standard_component_specs.EXAMPLES_KEY])
+        examples_integrity.verify(examples, json_utils.loads(exec_properties[standard_component_specs.EXAMPLE_SPLITS_KEY]))
         baselines = input_dict.get(standard_component_specs.BASELINE_MODEL_KEY) or []
         if baselines and not is_served(baselines[0]):
             input_dict = {key: value for key, value in input_dict.items()

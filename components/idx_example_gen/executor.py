@@ -23,6 +23,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 from tfx_bsl.coders import example_coder
 
+from components import examples_integrity
 from components.example_format import IMAGE_KEY, LABEL_KEY, ExampleFormat
 from components.idx_example_gen import idx
 from components.idx_example_gen.layout import Shard, locate_idx_file, plan_shards, plan_splits
@@ -85,6 +86,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             examples.set_string_custom_property(f"input_sha256_{role}", check.sha256)
         for split in splits:
             examples.set_int_custom_property(f"num_examples_{split.name}", split.size)
+        examples_integrity.record(examples)
 
 
 def locate_files(input_base: str, input_config_json: str) -> dict[str, str]:
