@@ -20,6 +20,9 @@ from pipeline.config import ConfigError, load_config
 from pipeline.local_runner import RunFailed, RunInterrupted
 
 
+RUN_HELP = "a run: its id (a prefix is enough) or the number `lineage runs` shows (1 is the oldest)"
+
+
 def main(argv: list[str] | None = None) -> int:
     """Runs one command; bad input and faults end in one line and an exit code, a bug in its traceback
     (the traceback of a failed run goes to the run's log file)."""
@@ -102,15 +105,19 @@ def _parser() -> argparse.ArgumentParser:
     queries.add_parser("runs", help="pipeline runs, newest first", parents=[common])
     artifacts = queries.add_parser("artifacts", help="artifacts with their properties", parents=[common])
     artifacts.add_argument("--type", dest="artifact_type", help="e.g. Examples, Model, PushedModel")
-    artifacts.add_argument("--run", help="run id (a prefix is enough)")
+    artifacts.add_argument("--run", help=RUN_HELP)
     trace = queries.add_parser("trace", help="what an artifact came from and what used it", parents=[common])
-    trace.add_argument("artifact", help="artifact id, URI, or pushed:latest")
-    diff = queries.add_parser("diff", help="what differs between two runs", parents=[common])
-    diff.add_argument("run_a")
-    diff.add_argument("run_b")
+    trace.add_argument("artifact", help="artifact id, URI, or pushed:latest (what the serving dir serves now)")
+    trace.add_argument("--serving-dir", help="the serving dir pushed:latest reads (default: OUTPUT_DIR/serving)")
+    diff = queries.add_parser("diff", help="what differs between two runs: inputs, settings, metrics, blessing",
+                              parents=[common])
+    diff.add_argument("run_a", metavar="RUN_A", help=RUN_HELP)
+    diff.add_argument("run_b", metavar="RUN_B", help=RUN_HELP)
     graph = queries.add_parser("graph", help="the lineage graph of a run as Graphviz DOT, SVG or PNG", parents=[common])
-    graph.add_argument("--run", help="run id (default: the newest)")
-    graph.add_argument("--output", type=Path, help="FILE.dot, FILE.svg or FILE.png (default: DOT on stdout)")
+    graph.add_argument("--run", help=RUN_HELP + " (default: the newest)")
+    graph.add_argument("--output", type=Path,
+                       help="FILE.dot, FILE.svg or FILE.png; a bare file name goes to OUTPUT_DIR/runs/ "
+                            "(default: DOT, or JSON with --json, on stdout)")
     lineage.set_defaults(command=_lineage)
 
     predict = commands.add_parser("predict", help="classify PNG images or the images of an IDX file")

@@ -170,7 +170,7 @@ def _download(
 ) -> None:
     """Download `expected` to `dest` from the first mirror that works."""
     live = progress and sys.stderr.isatty()
-    errors: list[str] = []
+    errors: list[tuple[str, str]] = []  # (url, what went wrong)
     for mirror in mirrors:
         url = mirror.rstrip("/") + "/" + expected.name
         tmp = tempfile.NamedTemporaryFile(
@@ -187,16 +187,19 @@ def _download(
             # OSError covers urllib's URLError/HTTPError, refused connections
             # and timeouts; HTTPException covers e.g. a dropped connection.
             message = " ".join(str(e).split()) or type(e).__name__
-            print(f"{url}: failed: {message}", file=sys.stderr)
-            errors.append(f"{url}: {message}")
+            errors.append((url, message))
             continue
         finally:
             tmp_path.unlink(missing_ok=True)  # already gone after os.replace
+        for failed_url, message in errors:  # said once: here when another mirror worked, else in the error
+            print(f"{failed_url}: failed: {message}", file=sys.stderr)
         if not live:
             print(f"{expected.name}  {size / 1e6:.1f} MB from {url}", file=sys.stderr)
         return
     raise DownloadError(
-        f"{expected.name}: all {len(errors)} mirrors failed:\n  " + "\n  ".join(errors)
+        f"{expected.name}: none of the {len(errors)} mirrors worked ({'; '.join(f'{url}: {message}' for url, message in errors)}). "
+        f"Offline, copy the four MNIST files into {dest.parent} or point at a folder that has "
+        "them (--data-dir DIR, or `make run DATA_DIR=DIR`)"
     )
 
 
@@ -213,18 +216,24 @@ def ensure_mnist(
     cannot be downloaded and verified from any mirror.
     """
     data_dir = Path(data_dir)
+    created = not data_dir.exists()
     data_dir.mkdir(parents=True, exist_ok=True)
     paths = []
-    for expected in files.values():
-        gz_path = data_dir / expected.name
-        raw_path = data_dir / expected.name.removesuffix(".gz")
-        if gz_path.exists():
-            paths.append(gz_path)
-        elif raw_path.exists():
-            paths.append(raw_path)
-        else:
-            _download(expected, gz_path, mirrors, progress)
-            paths.append(gz_path)
+    try:
+        for expected in files.values():
+            gz_path = data_dir / expected.name
+            raw_path = data_dir / expected.name.removesuffix(".gz")
+            if gz_path.exists():
+                paths.append(gz_path)
+            elif raw_path.exists():
+                paths.append(raw_path)
+            else:
+                _download(expected, gz_path, mirrors, progress)
+                paths.append(gz_path)
+    except DownloadError:
+        if created and not any(data_dir.iterdir()):
+            data_dir.rmdir()  # leave no empty folder behind to be mistaken for the data
+        raise
     return paths
 
 

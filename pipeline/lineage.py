@@ -174,12 +174,16 @@ def find_run_context(store: metadata_store.MetadataStore, run_id: str) -> metada
 
 
 def find_run(store: metadata_store.MetadataStore, run_id: str | None = None) -> metadata_store_pb2.Context:
-    """The run named `run_id` (a prefix is enough), or the newest run."""
+    """The run named `run_id` (a prefix is enough), or numbered so by `lineage runs` (1 is the
+    oldest; #3 or 3), or the newest run."""
     runs = run_contexts(store)
     if not runs:
         raise LineageError(NO_RUNS)
     if run_id is None:
         return runs[0]
+    number = run_id.removeprefix("#")
+    if number.isdigit() and 1 <= int(number) <= len(runs):
+        return runs[len(runs) - int(number)]
     matches = [run for run in runs if run.name == run_id] or [run for run in runs if run.name.startswith(run_id)]
     if len(matches) != 1:
         raise LineageError(f"run '{run_id}' {'is ambiguous' if matches else 'not found'} (see `lineage runs`)")
@@ -329,12 +333,13 @@ def list_artifacts(
     return infos
 
 
-def find_artifact(store: metadata_store.MetadataStore, reference: str) -> ArtifactInfo:
-    """The artifact with this id or URI (a pushed model also by where it was pushed), or pushed:latest."""
+def find_artifact(store: metadata_store.MetadataStore, reference: str, serving_dir: str | None = None) -> ArtifactInfo:
+    """The artifact with this id or URI (a pushed model also by where it was pushed), or
+    pushed:latest: what `serving_dir` serves (see _latest_pushed)."""
     if not run_contexts(store):
         raise LineageError(NO_RUNS)
     if reference == PUSHED_LATEST:
-        return _latest_pushed(store)
+        return _latest_pushed(store, serving_dir)
     if ":" in reference and "://" not in reference and not reference.startswith(("/", ".")):
         raise LineageError(f"'{reference}' is not an artifact id, a URI or {PUSHED_LATEST}")
     if reference.isdigit():
@@ -372,20 +377,38 @@ def _pushed_models(store: metadata_store.MetadataStore) -> list[ArtifactInfo]:
     return sorted(pushed, key=lambda info: (int(info.properties.get("pushed_version") or 0), info.id))
 
 
-def _latest_pushed(store: metadata_store.MetadataStore) -> ArtifactInfo:
-    """The model being served: TF Serving serves the highest version."""
+def _latest_pushed(store: metadata_store.MetadataStore, serving_dir: str | None) -> ArtifactInfo:
+    """The model being served: the highest version in `serving_dir`, as TF Serving and `predict`
+    take it. A version whose push a killed run never recorded is found by its marker, as the
+    Trainer's Model it holds (the next run records the push). Without a serving dir: the
+    highest version MLMD recorded."""
     pushed = _pushed_models(store)
-    if not pushed:
-        raise LineageError(f"{PUSHED_LATEST}: no model has been pushed yet")
-    return pushed[-1]
+    served = None
+    if serving_dir is not None:
+        from components import serving_dir as serving  # TensorFlow's file system: loaded only here
+
+        served = serving.latest(serving_dir)
+    if served is None:
+        if not pushed:
+            raise LineageError(f"{PUSHED_LATEST}: no model has been pushed yet")
+        return pushed[-1]
+    recorded = [info for info in pushed if info.properties.get("pushed_destination") == served.path]
+    if recorded:
+        return recorded[-1]
+    models = store.get_artifacts_by_uri(served.model_uri) if served.model_uri else []
+    if not models:
+        raise LineageError(f"{served.path}: served, but no run recorded its push and its marker names no known model")
+    model = artifact_info(store, models[0])
+    model.properties["served_as"] = f"{served.path} (push not recorded: the run was interrupted; the next run records it)"
+    return model
 
 
 # --- trace ----------------------------------------------------------------------------------
 
 
-def trace(store: metadata_store.MetadataStore, reference: str) -> Trace:
+def trace(store: metadata_store.MetadataStore, reference: str, serving_dir: str | None = None) -> Trace:
     """Where an artifact came from (down to the IDX files) and what used it."""
-    artifact = find_artifact(store, reference)
+    artifact = find_artifact(store, reference, serving_dir)
     upstream = sorted(_walk(store, artifact.id, upstream=True), key=lambda e: e.id, reverse=True)
     downstream = sorted(_walk(store, artifact.id, upstream=False), key=lambda e: e.id)
     add_metrics(store, [artifact, *artifacts_of(upstream, "outputs"), *artifacts_of(downstream, "outputs")])
@@ -393,7 +416,7 @@ def trace(store: metadata_store.MetadataStore, reference: str) -> Trace:
     for info in upstream:
         execution_parameters = parameters(info)
         steps.append(Step(info, execution_parameters, versions(info, execution_parameters)))
-    return Trace(artifact, steps, _input_files(upstream), downstream)
+    return Trace(artifact, steps, input_files(upstream), downstream)
 
 
 def _walk(store: metadata_store.MetadataStore, artifact_id: int, upstream: bool) -> list[ExecutionInfo]:
@@ -439,7 +462,7 @@ def artifacts_of(executions: list[ExecutionInfo], side: str) -> list[ArtifactInf
     return [artifact for info in executions for artifacts in getattr(info, side).values() for artifact in artifacts]
 
 
-def _input_files(executions: list[ExecutionInfo]) -> list[InputFile]:
+def input_files(executions: list[ExecutionInfo]) -> list[InputFile]:
     """The IDX files recorded on the Examples among the executions' outputs."""
     return [
         InputFile(role, examples.properties[f"input_file_{role}"], examples.properties[f"input_sha256_{role}"], examples.id)

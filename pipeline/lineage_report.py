@@ -40,7 +40,10 @@ def report(args: argparse.Namespace) -> str:
     except mlmd_errors.StatusError as error:  # e.g. the gRPC service went away mid-query
         raise lineage.LineageError(f"metadata store query failed: {error}") from error
     if args.query == "graph":
-        return _graph(data, args.output, args.json)
+        output = args.output
+        if output is not None and output.parent == Path("."):  # a bare name: beside the run's other files
+            output = OutputLayout(args.output_dir).runs_dir / output.name
+        return _graph(data, output, args.json)
     return _json(data) if args.json else formatter(data)
 
 
@@ -112,7 +115,8 @@ def format_trace(trace: lineage.Trace) -> str:
         "Upstream: the executions that led to it, newest first",
         *(_format_step(step) for step in trace.upstream),
         "Input files, as recorded at ingest (SHA-256 of the decompressed content)\n"
-        + (_table(["ROLE", "FILE", "SHA-256", "EXAMPLES"], [[f.role, f.name, f.sha256, f.examples_id] for f in trace.input_files])
+        + (_table(["ROLE", "FILE", "SHA-256", "READ INTO"],
+                  [[f.role, f.name, f.sha256, f"Examples {f.examples_id}"] for f in trace.input_files])
            if trace.input_files else "  (no IDX files upstream)"),
         "Downstream: the executions that used it, or what came of it\n"
         + (_table(["EXECUTION", "COMPONENT", "STATUS", "RUN", "USED", "MADE"],
@@ -295,7 +299,8 @@ Query = Callable[[metadata_store.MetadataStore, argparse.Namespace], Any]
 QUERIES: dict[str, tuple[Query, Callable[[Any], str]]] = {
     "runs": (lambda store, args: lineage.list_runs(store), format_runs),
     "artifacts": (lambda store, args: lineage.list_artifacts(store, args.artifact_type, args.run), format_artifacts),
-    "trace": (lambda store, args: lineage.trace(store, args.artifact), format_trace),
+    "trace": (lambda store, args: lineage.trace(store, args.artifact, args.serving_dir or OutputLayout(args.output_dir).serving_dir),
+              format_trace),
     "diff": (lambda store, args: run_summary.diff_runs(store, args.run_a, args.run_b), format_diff),
     "graph": (lambda store, args: lineage.run_info(store, lineage.find_run(store, args.run), with_artifacts=True), to_dot),
 }
