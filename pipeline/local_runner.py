@@ -1,9 +1,10 @@
 """Runs the pipeline on this machine: MLMD in SQLite, the Beam components on Beam's DirectRunner.
 
-Two orchestrators, on the same pipeline and the same store: TFX's LocalDagRunner (the
-default) runs the components one after another in this process; BeamDagRunner turns the DAG
-itself into a Beam pipeline, one step per component. This module only builds the paths and
-options, holds the output dir for the run, and keeps the run's log and summary.
+Two orchestrators, on the same pipeline and the same store: `local` (the default) is TFX's
+LocalDagRunner running independent components at the same time (pipeline/concurrent_dag_runner.py);
+`beam` is TFX's BeamDagRunner, which turns the DAG itself into a Beam pipeline, one step per
+component. This module only builds the paths and options, holds the output dir for the run,
+and keeps the run's log and summary.
 """
 
 from __future__ import annotations
@@ -159,9 +160,9 @@ def _dag_runner(runner: str):
 
         # No arguments: given beam_orchestrator_args, TFX falls back to its legacy, pre-IR runner.
         return BeamDagRunner()
-    from tfx.orchestration.local.local_dag_runner import LocalDagRunner
+    from pipeline.concurrent_dag_runner import ConcurrentDagRunner
 
-    return LocalDagRunner()
+    return ConcurrentDagRunner()
 
 
 @contextlib.contextmanager

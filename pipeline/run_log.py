@@ -37,15 +37,18 @@ class RunLog(logging.FileHandler):
 
 class ComponentProgress(logging.Handler):
     """Prints a line as each component starts and ends, from the DAG runners' own log lines;
-    `current` is the component running now (None between components)."""
+    `current` names the components running now (None between components)."""
 
     STARTED = ("Component %s is running.", "node %s is running.")  # LocalDagRunner, BeamDagRunner
     FINISHED = ("Component %s is finished.", "node %s is finished.")
 
     def __init__(self) -> None:
         super().__init__(level=logging.INFO)
-        self._started: dict[str, float] = {}
-        self.current: str | None = None
+        self._started: dict[str, float] = {}  # the components running now, and when they started
+
+    @property
+    def current(self) -> str | None:
+        return " and ".join(self._started) or None
 
     def __enter__(self) -> ComponentProgress:
         logging.getLogger("absl").addHandler(self)
@@ -56,10 +59,9 @@ class ComponentProgress(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.msg in self.STARTED:
-            self.current = record.args[0]
-            self._started[self.current] = time.monotonic()
-            log.info("%s ...", self.current)
+            node_id = record.args[0]
+            self._started[node_id] = time.monotonic()
+            log.info("%s ...", node_id)
         elif record.msg in self.FINISHED:
             node_id = record.args[0]
-            self.current = None
-            log.info("%s done in %.1f s", node_id, time.monotonic() - self._started.get(node_id, time.monotonic()))
+            log.info("%s done in %.1f s", node_id, time.monotonic() - self._started.pop(node_id, time.monotonic()))
