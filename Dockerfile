@@ -15,7 +15,7 @@ ENV PYTHONPATH=/pipeline \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# The venv's pinned versions without its test tools (tests/pipeline/test_kubeflow.py checks).
+# The venv's pinned versions without its test tools (tests/pipeline/test_kubeflow_runner.py checks).
 COPY requirements.lock ./
 RUN python -m pip install --no-cache-dir --requirement requirements.lock
 
@@ -23,8 +23,8 @@ COPY configs ./configs
 COPY components ./components
 COPY pipeline ./pipeline
 # The schemas under their content hash, where the compiled spec names them; importing the
-# task command and the DAG also proves that the project imports in the image.
+# task and driver commands and the DAG also proves that the project imports in the image.
 RUN python -m pipeline.schema_staging /pipeline/schemas \
-    && python -c "import pipeline.kfp_task, pipeline.pipeline"
+    && python -c "import pipeline.kfp_task, pipeline.kfp_driver, pipeline.pipeline"
 
 USER 10001

@@ -1,5 +1,6 @@
 """The metrics that live in artifacts' files, not in MLMD: the Trainer's Precision@1 per split
-(a JSON file in its ModelRun) and the Evaluators' TFMA metrics and validation result."""
+and misclassified test examples (JSON files in its ModelRun), and the Evaluators' TFMA metrics,
+validation result and confusion matrix."""
 
 from __future__ import annotations
 
@@ -8,20 +9,28 @@ import os
 from typing import Any
 
 from components.evaluator.settings import METRIC_NAME
-from components.trainer.settings import METRICS_FILE
+from components.trainer.settings import METRICS_FILE, MISCLASSIFIED_FILE
 
 BASELINE_MODEL_NAME = "baseline"  # TFMA's name for the Evaluator's baseline_model
 
 
 def trainer_metrics(model_run_uri: str) -> dict[str, Any]:
     """{split: {num_examples, num_correct, precision_at_1}}; {} when the file is not there."""
+    return _read_json(os.path.join(model_run_uri, METRICS_FILE), {})
+
+
+def misclassified_test_examples(model_run_uri: str) -> list[dict[str, int]]:
+    """The first test examples the Trainer got wrong: [{index, label, predicted}]; [] when not recorded."""
+    return _read_json(os.path.join(model_run_uri, MISCLASSIFIED_FILE), [])
+
+
+def _read_json(path: str, missing: Any) -> Any:
     import tensorflow as tf  # reads gs:// and s3:// too
 
-    path = os.path.join(model_run_uri, METRICS_FILE)
     if not tf.io.gfile.exists(path):
-        return {}
-    with tf.io.gfile.GFile(path) as metrics_file:
-        return json.load(metrics_file)
+        return missing
+    with tf.io.gfile.GFile(path) as json_file:
+        return json.load(json_file)
 
 
 def evaluation_metrics(evaluation_uri: str) -> dict[str, Any]:
@@ -41,6 +50,23 @@ def evaluation_metrics(evaluation_uri: str) -> dict[str, Any]:
         "examples": int(overall.get("example_count", 0)),
         "accuracy_per_digit": dict(sorted(per_digit.items(), key=lambda item: int(item[0]))),
     }
+
+
+def confusion_matrix(evaluation_uri: str, num_classes: int) -> list[list[int]]:
+    """counts[true digit][top predicted digit] over the whole split; [] when the Evaluator made none."""
+    import tensorflow_model_analysis as tfma
+
+    for plots in tfma.load_plots(evaluation_uri):
+        if plots.slice_key.single_slice_keys:  # a digit's slice
+            continue
+        for key_and_value in plots.plot_keys_and_values:
+            matrices = key_and_value.value.multi_class_confusion_matrix_at_thresholds.matrices
+            if matrices:
+                counts = [[0] * num_classes for _ in range(num_classes)]
+                for entry in matrices[0].entries:  # one threshold, 0: every example has a prediction
+                    counts[entry.actual_class_id][entry.predicted_class_id] = int(entry.num_weighted_examples)
+                return counts
+    return []
 
 
 def validation_failures(evaluation_uri: str) -> list[str]:

@@ -3,9 +3,10 @@
 The one pipeline definition (pipeline.create_pipeline) is compiled into a KFP v2 pipeline
 spec whose every task runs the project's image (Dockerfile). In that image the project lives
 at /pipeline, so the spec names code by module path and the schema by its path there; data,
-pipeline root and pushed models live in object storage. After compiling, three things TFX's
-compiler has no option for: every task gets the configured environment (and Kubernetes secrets),
-and the ServedModel task is never cached (its answer depends on the serving dir, not its inputs).
+pipeline root and pushed models live in object storage. After compiling, what TFX's compiler
+has no option for: every task gets the configured environment (and Kubernetes secrets), the
+ingest's driver step runs with s3:// too (pipeline/kfp_driver.py), and the ServedModel task is
+never cached (its answer depends on the serving dir, not its inputs).
 
 Output formats, both from KubeflowV2DagRunner:
     *.json  a PipelineJob (spec plus runtime config), the template Vertex AI Pipelines takes
@@ -36,6 +37,9 @@ log = logging.getLogger(__name__)
 
 # Every task's command: TFX's executor runner with s3:// registered (pipeline/kfp_task.py).
 TASK_COMMAND = ["python", "-m", "pipeline.kfp_task"]
+# The ingest's driver step (a container's lifecycle.preCacheCheck): TFX's, with s3:// registered.
+DRIVER_COMMAND = ["python", "-m", "pipeline.kfp_driver"]
+TFX_DRIVER_COMMAND = ["python", "-m", "tfx.orchestration.kubeflow.v2.file_based_example_gen.driver"]
 IMAGE_PROJECT_ROOT = PurePosixPath("/pipeline")  # the Dockerfile's WORKDIR and PYTHONPATH
 OUTPUT_SUFFIXES = (".json", ".yaml", ".yml")
 # The placeholders configs/pipeline.yaml ships with: a run with them could only fail.
@@ -81,6 +85,7 @@ def compile_pipeline(config: PipelineConfig, output: Path) -> Path:
     job = runner.run(tfx_pipeline, write_out=False)
     spec = job["pipelineSpec"]
     _set_task_env(spec, settings.env())
+    _set_driver_command(spec)
     spec["root"]["dag"]["tasks"][node_ids.SERVED_MODEL].pop("cachingOptions", None)
     _write_spec(job, _platform_spec(spec, settings.secret_env()), output)
     return output
@@ -122,6 +127,14 @@ def _set_task_env(spec: dict, task_env: list[tuple[str, str]]) -> None:
     for executor in spec["deploymentSpec"]["executors"].values():
         if "container" in executor:
             executor["container"]["env"] = [{"name": name, "value": value} for name, value in task_env]
+
+
+def _set_driver_command(spec: dict) -> None:
+    """Runs TFX's ExampleGen driver through pipeline/kfp_driver.py, which registers s3:// first."""
+    for executor in spec["deploymentSpec"]["executors"].values():
+        driver = executor.get("container", {}).get("lifecycle", {}).get("preCacheCheck")
+        if driver and driver["command"] == TFX_DRIVER_COMMAND:
+            driver["command"] = DRIVER_COMMAND
 
 
 def _platform_spec(spec: dict, task_secret_env: list[tuple[str, str, str]]) -> dict | None:

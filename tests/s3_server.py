@@ -16,6 +16,7 @@ from pathlib import Path
 
 import boto3
 
+BUCKET = "mnist"  # the end-to-end tests' bucket (tests/e2e/conftest.py)
 SERVER_SCRIPT = """
 import sys
 from moto.server import ThreadedMotoServer

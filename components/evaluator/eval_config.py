@@ -1,7 +1,8 @@
 """The Evaluators' TFMA configs: what is measured, per split, and what blesses a model.
 
 One Evaluator per split: given several example_splits, TFMA pools them into one figure.
-The validation split decides the blessing; the test split is only reported.
+The validation split decides the blessing; the test split is only reported, with its confusion
+matrix (a TFMA plot) for the run report.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from components.evaluator.settings import EvaluationSettings
 from components.example_format import LABEL_KEY
 
 
-def eval_config(blessing: EvaluationSettings | None = None) -> tfma.EvalConfig:
+def eval_config(blessing: EvaluationSettings | None = None, confusion_matrix: bool = False) -> tfma.EvalConfig:
     """Precision@1 (= accuracy) and example count, overall and per true digit.
 
     With `blessing`, a model needs at least its accuracy_threshold to be blessed, and, when a
-    model is served, may fall at most max_accuracy_regression below it.
+    model is served, may fall at most max_accuracy_regression below it. With `confusion_matrix`,
+    also the count of every (true digit, top predicted digit) pair: a TFMA plot.
     """
     accuracy = tfma.MetricConfig(class_name=precision_at_1.PrecisionAt1.__name__, module=precision_at_1.__name__)
     if blessing is not None:
@@ -32,17 +34,13 @@ def eval_config(blessing: EvaluationSettings | None = None) -> tfma.EvalConfig:
         accuracy.per_slice_thresholds.append(
             tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=threshold)
         )
+    metrics = [tfma.MetricConfig(class_name="ExampleCount"), accuracy]
+    if confusion_matrix:
+        metrics.append(tfma.MetricConfig(class_name=tfma.metrics.MultiClassConfusionMatrixPlot.__name__))
     return tfma.EvalConfig(
         model_specs=[
             tfma.ModelSpec(signature_name="serving_default", label_key=LABEL_KEY, prediction_key="probabilities")
         ],
         slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[LABEL_KEY])],
-        metrics_specs=[
-            tfma.MetricsSpec(
-                metrics=[
-                    tfma.MetricConfig(class_name="ExampleCount"),
-                    accuracy,
-                ]
-            )
-        ],
+        metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
     )

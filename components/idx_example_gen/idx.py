@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import struct
 import zlib
 from collections.abc import Callable, Iterator
@@ -27,6 +28,9 @@ from components.errors import PipelineError
 UBYTE_TYPE_CODE = 0x08
 GZIP_MAGIC = b"\x1f\x8b"
 READ_CHUNK_BYTES = 1 << 20
+MAX_SEEK_POSITION = 2**63 - 1  # a seek takes a signed 64-bit offset; no file reaches beyond it
+# What a corrupt or truncated gzip stream raises while it is read or seeked in.
+GZIP_ERRORS = (EOFError, OSError, zlib.error)
 
 # Opens a path for binary reading; the ingest passes tf.io.gfile.GFile so that gs:// and s3:// work.
 Opener = Callable[[str], BinaryIO]
@@ -62,7 +66,7 @@ class IdxHeader:
 
     @property
     def record_bytes(self) -> int:
-        return int(np.prod(self.record_shape, dtype=np.int64))
+        return math.prod(self.record_shape)  # a Python int: two uint32 sizes can overflow int64
 
     @property
     def header_bytes(self) -> int:
@@ -99,10 +103,17 @@ def _open_stream(path: str, opener: Opener) -> BinaryIO:
     return raw
 
 
-def _read_exactly(stream: BinaryIO, size: int, path: str, what: str) -> bytes:
+def _read_exactly(stream: BinaryIO, size: int, path: str, what: str) -> bytearray:
+    """Reads `size` bytes in pieces, so that a header promising more than the file holds costs
+    memory for what the file holds, not for what the header promises."""
+    data = bytearray()
     try:
-        data = stream.read(size)
-    except (EOFError, OSError, zlib.error) as error:
+        while len(data) < size:
+            piece = stream.read(min(size - len(data), READ_CHUNK_BYTES))
+            if not piece:
+                break
+            data += piece
+    except GZIP_ERRORS as error:
         raise IdxFormatError(path, f"corrupt or truncated gzip data while reading {what} ({error})") from error
     if len(data) != size:
         raise IdxFormatError(path, f"file ends early: {what} needs {size} bytes, found {len(data)}")
@@ -120,6 +131,9 @@ def read_header(stream: BinaryIO, path: str, expected_dims: int) -> IdxHeader:
             path, f"magic number 0x{magic.hex()} says {ndim} dimensions, expected {expected_dims}"
         )
     dims = struct.unpack(f">{ndim}I", _read_exactly(stream, 4 * ndim, path, "the dimension sizes"))
+    if 0 in dims[1:]:
+        # Else a few bytes could promise four billion records, and a loop over them would never end.
+        raise IdxFormatError(path, f"dimension sizes {_shape_text(dims)} give records of 0 bytes")
     return IdxHeader(path=path, dims=tuple(dims))
 
 
@@ -148,7 +162,7 @@ def check_file(
         while True:
             try:
                 chunk = stream.read(READ_CHUNK_BYTES)
-            except (EOFError, OSError, zlib.error) as error:
+            except GZIP_ERRORS as error:
                 raise IdxFormatError(path, f"corrupt or truncated gzip data ({error})") from error
             if not chunk:
                 break
@@ -179,12 +193,22 @@ def iter_records(
         header = read_header(stream, path, expected_dims)
         if not 0 <= start <= stop <= header.count:
             raise IdxFormatError(path, f"records {start}..{stop} asked for, the file has {header.count}")
-        # Seeking in a gzip stream decompresses up to the position; cheap next to the read itself.
-        stream.seek(header.header_bytes + start * header.record_bytes)
+        _seek(stream, header.header_bytes + start * header.record_bytes, path, f"record {start}")
         for first in range(start, stop, chunk_records):
             count = min(chunk_records, stop - first)
             data = _read_exactly(stream, count * header.record_bytes, path, f"records {first}..{first + count}")
             yield np.frombuffer(data, dtype=np.uint8).reshape((count, *header.record_shape))
+
+
+def _seek(stream: BinaryIO, position: int, path: str, what: str) -> None:
+    """Seeks to `position`; beyond the end of the data, the next read finds nothing."""
+    if position > MAX_SEEK_POSITION:
+        raise IdxFormatError(path, f"file ends early: {what} would start at byte {position}")
+    try:
+        # Seeking in a gzip stream decompresses up to the position; cheap next to the read itself.
+        stream.seek(position)
+    except GZIP_ERRORS as error:
+        raise IdxFormatError(path, f"corrupt or truncated gzip data while seeking {what} ({error})") from error
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:

@@ -1,5 +1,8 @@
 """The Trainer's module: run_fn trains the MLP, reports Precision@1 per split, exports the model.
 
+It also records the first misclassified test examples (MISCLASSIFIED_FILE), since it has just
+predicted the whole test split: the run report shows their images without loading the model.
+
 Settings come from the Trainer's custom_config (components/trainer/settings.py); train_files is the train split, eval_files the validation
 and test splits, in that order.
 """
@@ -18,9 +21,16 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components.trainer.data import PARSE_BATCH, load_split, read_split, training_batches
 from components.trainer.model import build_model, export_serving_model
-from components.trainer.settings import METRICS_FILE, TENSORBOARD_DIR, TrainerSettings, read_custom_config
+from components.trainer.settings import (
+    METRICS_FILE,
+    MISCLASSIFIED_FILE,
+    TENSORBOARD_DIR,
+    TrainerSettings,
+    read_custom_config,
+)
 
 log = logging.getLogger(__name__)
+MISCLASSIFIED_KEPT = 50  # misclassified test examples recorded for the run report
 
 
 def run_fn(fn_args: FnArgs) -> None:
@@ -47,14 +57,16 @@ def run_fn(fn_args: FnArgs) -> None:
         "validation": read_split(validation_files, example_format.num_pixels),
         "test": read_split(test_files, example_format.num_pixels),
     }
-    report = {split: precision_at_1(model, batches) for split, batches in splits.items()}
+    predictions = {split: predict_classes(model, batches) for split, batches in splits.items()}
+    report = {split: precision_at_1(*labels_and_classes) for split, labels_and_classes in predictions.items()}
     for split, figures in report.items():
         log.info(
             "%s data eval: Num examples: %d  Num correct: %d  Precision @ 1: %.4f",
             split.capitalize(), figures["num_examples"], figures["num_correct"], figures["precision_at_1"],
         )
-    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, METRICS_FILE), "w") as metrics_file:
-        json.dump(report, metrics_file, indent=2)
+    _write_json(os.path.join(fn_args.model_run_dir, METRICS_FILE), report)
+    _write_json(os.path.join(fn_args.model_run_dir, MISCLASSIFIED_FILE),
+                misclassified(*predictions["test"], limit=MISCLASSIFIED_KEPT))
     export_serving_model(model, fn_args.serving_model_dir, example_format.image_shape)
 
 
@@ -95,15 +107,32 @@ class TrainingProgress(keras.callbacks.Callback):
         self._last_step, self._last_sums, self._last_time = step, sums, now
 
 
-def precision_at_1(model: keras.Model, batches: tf.data.Dataset) -> dict[str, float]:
+def predict_classes(model: keras.Model, batches: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """(true labels, top predicted classes) of every example of a split, in the split's order."""
+    labels: list[int] = []
+    classes: list[int] = []
+    for images, batch_labels in batches:
+        classes.extend(np.argmax(model.predict_on_batch(images), axis=1))
+        labels.extend(batch_labels.numpy())
+    return np.array(labels, dtype=np.int64), np.array(classes, dtype=np.int64)
+
+
+def precision_at_1(labels: np.ndarray, classes: np.ndarray) -> dict[str, float]:
     """The tutorial's figures: how many examples, how many the top class got right, the ratio."""
-    num_examples = num_correct = 0
-    for images, labels in batches:
-        predicted = np.argmax(model.predict_on_batch(images), axis=1)
-        num_correct += int(np.sum(predicted == labels.numpy()))
-        num_examples += len(predicted)
+    num_examples, num_correct = len(labels), int(np.sum(classes == labels))
     return {
         "num_examples": num_examples,
         "num_correct": num_correct,
         "precision_at_1": num_correct / num_examples if num_examples else 0.0,
     }
+
+
+def misclassified(labels: np.ndarray, classes: np.ndarray, limit: int) -> list[dict[str, int]]:
+    """The first `limit` examples whose top class is not the label: their index in the split, label and class."""
+    [wrong] = np.nonzero(classes != labels)
+    return [{"index": int(index), "label": int(labels[index]), "predicted": int(classes[index])} for index in wrong[:limit]]
+
+
+def _write_json(path: str, value: object) -> None:
+    with tf.io.gfile.GFile(path, "w") as json_file:
+        json.dump(value, json_file, indent=2)

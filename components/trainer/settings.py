@@ -16,6 +16,9 @@ from components.settings import from_dict, to_dict
 # Setting value -> the keras.optimizers class it names.
 OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
 METRICS_FILE = "precision_at_1.json"  # Precision@1 per split, in the ModelRun artifact
+# The first misclassified test examples, in the ModelRun artifact: [{"index", "label", "predicted"}],
+# index counting the test split's records in file-name order (what the run report shows).
+MISCLASSIFIED_FILE = "misclassified_test.json"
 TENSORBOARD_DIR = "train"  # TensorBoard logs, in the ModelRun artifact
 
 

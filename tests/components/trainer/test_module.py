@@ -31,9 +31,18 @@ def test_progress_logs_the_mean_loss_of_each_interval(tmp_path: Path, caplog, sm
 def test_precision_at_1_counts_correct_top_classes(examples_file, small_model):
     path, _, labels = examples_file
     built = small_model()
-    figures = module.precision_at_1(built, data.read_split(path, EXAMPLE_FORMAT.num_pixels))
+    figures = module.precision_at_1(*module.predict_classes(built, data.read_split(path, EXAMPLE_FORMAT.num_pixels)))
     batches = data.read_split(path, EXAMPLE_FORMAT.num_pixels)
     predicted = built.predict(np.concatenate([b[0].numpy() for b in batches]), verbose=0)
     assert figures["num_examples"] == 50
     assert figures["num_correct"] == int(np.sum(predicted.argmax(axis=1) == labels))
     assert figures["precision_at_1"] == pytest.approx(figures["num_correct"] / 50)
+
+
+def test_misclassified_lists_the_first_wrong_top_classes_in_split_order():
+    labels = np.array([3, 1, 4, 1, 5, 9])
+    classes = np.array([3, 7, 4, 2, 5, 0])
+    assert module.misclassified(labels, classes, limit=2) == [
+        {"index": 1, "label": 1, "predicted": 7},
+        {"index": 3, "label": 1, "predicted": 2},
+    ]
