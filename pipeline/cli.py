@@ -126,6 +126,18 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("inputs", nargs="+", type=Path, help="PNG files or IDX image files")
     predict.add_argument("--limit", type=int, default=10, help="at most this many images per IDX file")
     predict.set_defaults(command=_predict)
+
+    report = commands.add_parser(
+        "report", help="write a run's report: one HTML page with its data, training, evaluation and lineage",
+        description="Writes one self-contained HTML page about a run (it opens offline): the data, the training "
+                    "curves, the evaluation with the test confusion matrix and misclassified digits, the "
+                    "blessing, the lineage, and for a failed run what failed. Every `run` writes one too.",
+    )
+    report.add_argument("run", nargs="?", metavar="RUN", help=RUN_HELP + " (default: the newest)")
+    _add_output_dir(report)
+    report.add_argument("--output", type=Path, metavar="FILE",
+                        help="where to write the page (default: OUTPUT_DIR/runs/RUN_ID.html)")
+    report.set_defaults(command=_report)
     return parser
 
 
@@ -208,6 +220,13 @@ def _lineage(args: argparse.Namespace) -> int:
     from pipeline import lineage_report
 
     print(lineage_report.report(args))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pipeline.report import write_run_report
+
+    print(f"Report: {write_run_report(args.output_dir, args.run, args.output)}")
     return 0
 
 

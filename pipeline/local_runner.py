@@ -4,7 +4,7 @@ Two orchestrators, on the same pipeline and the same store: `local` (the default
 LocalDagRunner running independent components at the same time (pipeline/concurrent_dag_runner.py);
 `beam` is TFX's BeamDagRunner, which turns the DAG itself into a Beam pipeline, one step per
 component. This module only builds the paths and options, holds the output dir for the run,
-and keeps the run's log and summary.
+and keeps the run's log, summary and report.
 """
 
 from __future__ import annotations
@@ -142,7 +142,21 @@ def _write_summary(layout: OutputLayout, run_id: str) -> dict:
     summary_path = layout.run_file(run_id, ".json")
     summary_path.write_text(json.dumps(summary, indent=2) + "\n")
     log.info("%s\nSummary: %s", format_summary(summary), summary_path)
+    _write_report(store, run, layout)
     return summary
+
+
+def _write_report(store, run, layout: OutputLayout) -> None:
+    """Writes the run's HTML report (pipeline/report.py). A report that fails costs one line on
+    the console, never the run: the run's outcome is already recorded."""
+    from pipeline.report import write_report
+
+    try:
+        path = write_report(store, run, layout)
+    except Exception as error:  # noqa: BLE001 - see the docstring
+        log.warning("Report not written: %s: %s", type(error).__name__, (str(error).strip() or "-").splitlines()[0])
+        return
+    log.info("Report: %s", path)
 
 
 def _write_summary_after_failure(layout: OutputLayout, run_id: str, run_log: RunLog) -> None:

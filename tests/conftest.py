@@ -1,14 +1,26 @@
-"""Shared fixtures: synthetic MNIST-shaped data, small settings, and runs of the real CLI."""
+"""Shared fixtures: synthetic MNIST-shaped data, small settings, runs of the real CLI, and a
+copy of the project's code to edit.
+
+tests/unit_test_guard.py (registered here) fails any test not marked e2e that starts a pipeline.
+"""
 
 from __future__ import annotations
 
+import logging
+import shutil
 from pathlib import Path
+from typing import NamedTuple
 
 import pytest
 
-from fake_mnist import write_fake_mnist
+from fake_mnist import balanced_labels, fake_images, write_fake_mnist, write_idx
+
+pytest_plugins = ["unit_test_guard", "pytester"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+TESTS_DIR = REPO_ROOT / "tests"
+# What a copy of the project needs to run: its code and its configs (not tests/, not .venv).
+PROJECT_DIRS = ("components", "pipeline", "configs")
 REAL_MNIST = REPO_ROOT.parent / "shared" / "data" / "mnist"
 
 # Settings that make a pipeline run on the synthetic data take seconds.
@@ -21,6 +33,7 @@ SMALL_RUN = [
     "--set", "training.checkpoint_every_steps=30",
     "--set", "evaluation.accuracy_threshold=0.5",
 ]
+MISDRAWN_EVERY = 10  # in reported_run's test split, every 10th image shows the next digit
 
 
 @pytest.fixture(scope="session")
@@ -38,8 +51,54 @@ def real_mnist_dir() -> Path:
     return REAL_MNIST
 
 
+class ReportedRun(NamedTuple):
+    data_dir: Path
+    output_dir: Path
+    run_id: str
+
+
+@pytest.fixture(scope="session")
+def reported_run(tmp_path_factory: pytest.TempPathFactory) -> ReportedRun:
+    """A complete pipeline run (e2e tests only) whose report has mistakes to show: every
+    MISDRAWN_EVERY-th of the 200 test images is drawn as the next digit, so a model trained on
+    the clean train split gets those wrong."""
+    data = tmp_path_factory.mktemp("misdrawn_mnist")
+    labels = balanced_labels(200, seed=2)
+    drawn = labels.copy()
+    drawn[::MISDRAWN_EVERY] = (drawn[::MISDRAWN_EVERY] + 1) % 10
+    files = write_fake_mnist(data, test_labels=labels)
+    write_idx(files["test_images"], fake_images(drawn, seed=4))
+    output_dir = tmp_path_factory.mktemp("reported_run") / "outputs"
+    assert run_cli("run", "--data-dir", data, "--output-dir", output_dir, *SMALL_RUN) == 0
+    [log] = (output_dir / "runs").glob("*.log")
+    return ReportedRun(data, output_dir, log.stem)
+
+
 def run_cli(*args: str | Path) -> int:
     """Runs `mnist-pipeline ARGS` in this process (imports are paid once per test session)."""
     from pipeline import cli
 
     return cli.main([str(arg) for arg in args])
+
+
+def copy_project(destination: Path) -> Path:
+    """Copies the project's code and configs to `destination` (which it creates); returns it."""
+    for name in PROJECT_DIRS:
+        shutil.copytree(REPO_ROOT / name, destination / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return destination
+
+
+@pytest.fixture
+def project_copy(tmp_path: Path) -> Path:
+    """A copy of components/, pipeline/ and configs/ under tmp_path, free to edit."""
+    return copy_project(tmp_path / "project")
+
+
+@pytest.fixture
+def root_logging_restored():
+    """Puts back the root logger's handlers and level that the CLI replaces (cli._quiet_libraries)."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

@@ -130,7 +130,8 @@ def precision_at_1(labels: np.ndarray, classes: np.ndarray) -> dict[str, float]:
 def misclassified(labels: np.ndarray, classes: np.ndarray, limit: int) -> list[dict[str, int]]:
     """The first `limit` examples whose top class is not the label: their index in the split, label and class."""
     [wrong] = np.nonzero(classes != labels)
-    return [{"index": int(index), "label": int(labels[index]), "predicted": int(classes[index])} for index in wrong[:limit]]
+    return [{"index": int(index), "label": int(labels[index]), "predicted": int(classes[index])}
+            for index in wrong[:limit]]
 
 
 def _write_json(path: str, value: object) -> None:

@@ -1,0 +1,328 @@
+"""What the run report (pipeline/report.py) shows, gathered from what the run recorded: MLMD,
+the artifacts' files and the run's log.
+
+gather() returns a RunReport of plain values; a section whose components did not run stays
+empty. It never loads the model: the Trainer recorded which test examples it got wrong, so
+only those records are read back from the test split. A cached component's outputs come with
+the run that made them.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from ml_metadata import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+
+from components.example_format import LABEL_KEY, ExampleFormat
+from components.settings import from_dict
+from pipeline import artifact_metrics, lineage, node_ids
+from pipeline.run_summary import summarize_run
+
+if TYPE_CHECKING:
+    from tensorflow_metadata.proto.v0.statistics_pb2 import DatasetFeatureStatistics
+    from tfx.types.artifact import Artifact
+
+SAMPLES_PER_DIGIT = 8
+FINISHED = ("ran", "cached")
+STOPPED = ("failed", "running")  # running: the run was killed while the component ran
+TRACEBACK_HEADER = "Traceback (most recent call last):"
+
+
+@dataclass
+class Component:
+    node_id: str
+    status: str  # ran | cached | failed | running | resolved
+    seconds: float
+    made_in_run: str | None  # cached: the run whose execution made the outputs it reused
+    outputs: list[str]  # "Type id" of each output artifact
+
+
+@dataclass
+class Failure:
+    component: str | None  # None when no component was running: the run stopped between them
+    reason: str  # the last line of the last traceback in the run's log
+    finished: list[str]  # the components that ran or were cached before
+
+
+@dataclass
+class FeatureStatistics:
+    """One feature of one split, as TFDV's StatisticsGen computed it (values formatted)."""
+
+    split: str
+    feature: str
+    columns: dict[str, str]
+
+
+@dataclass
+class TrainingCurves:
+    scalars: dict[str, list[tuple[int, float]]]  # TensorBoard tag (loss, accuracy) -> (step, value)
+    seconds: float  # wall time from the first logged step to the last
+
+
+@dataclass
+class Misclassified:
+    index: int  # in the test split, its records in file-name order
+    label: int
+    predicted: int
+    image: np.ndarray
+
+
+@dataclass
+class RunReport:
+    summary: dict[str, Any]  # pipeline.run_summary: statuses, examples, Precision@1, blessing, push
+    started: datetime.datetime
+    log_path: Path  # the run's full log
+    components: list[Component]
+    failure: Failure | None
+    input_files: list[lineage.InputFile]
+    label_counts: dict[str, dict[int, int]]  # split -> digit -> examples
+    samples: dict[int, list[np.ndarray]]  # digit -> the first images of the train split
+    statistics: list[FeatureStatistics]
+    anomalies: list[str] | None  # one line each; None when the validators did not run
+    curves: TrainingCurves | None
+    training_settings: dict[str, Any]
+    blessing_rule: str
+    confusion_matrix: list[list[int]]  # [true digit][predicted digit], the test Evaluator's
+    misclassified: list[Misclassified]
+
+    def component(self, node_id: str) -> Component | None:
+        return next((component for component in self.components if component.node_id == node_id), None)
+
+
+def gather(store: metadata_store.MetadataStore, run: metadata_store_pb2.Context, log_path: Path) -> RunReport:
+    """What the report shows, from MLMD and the artifacts; a section whose components did not
+    run stays empty."""
+    info = lineage.run_info(store, run, with_artifacts=True)
+    by_node = {execution.node_id: execution for execution in info.components}
+    examples = _output(by_node, node_ids.INGEST, "examples")
+    example_format = _example_format(by_node[node_ids.INGEST]) if examples else None
+    statistics = _split_statistics(_output(by_node, node_ids.STATISTICS, "statistics"))
+    model_run = _output(by_node, node_ids.TRAINER, "model_run")
+    test_evaluation = _output(by_node, node_ids.TEST_EVALUATOR, "evaluation")
+    return RunReport(
+        summary=summarize_run(store, run),
+        started=datetime.datetime.fromtimestamp(info.started_ms / 1000),
+        log_path=log_path,
+        components=[_component(store, execution) for execution in info.components],
+        failure=_failure(info, log_path),
+        input_files=lineage.input_files(info.components),
+        label_counts={split: _label_counts(proto) for split, proto in statistics.items()},
+        samples=_first_of_each_digit(examples, example_format) if examples and example_format else {},
+        statistics=[row for split, proto in statistics.items() for row in _feature_rows(split, proto)],
+        anomalies=_anomalies(by_node),
+        curves=_training_curves(model_run.uri) if model_run else None,
+        training_settings=_training_settings(by_node[node_ids.TRAINER]) if model_run else {},
+        blessing_rule=_blessing_rule(by_node.get(node_ids.BLESSING_EVALUATOR)),
+        confusion_matrix=(artifact_metrics.confusion_matrix(test_evaluation.uri, example_format.num_classes)
+                          if test_evaluation and example_format else []),
+        misclassified=(_misclassified(model_run, examples, example_format)
+                       if model_run and examples and example_format else []),
+    )
+
+
+# --- runs and components --------------------------------------------------------------------
+
+
+def _output(by_node: dict[str, lineage.ExecutionInfo], node_id: str, key: str) -> lineage.ArtifactInfo | None:
+    """The artifact a component that finished made (or reused) under `key`; None otherwise."""
+    execution = by_node.get(node_id)
+    if execution is None or execution.status not in FINISHED or not execution.outputs.get(key):
+        return None
+    return execution.outputs[key][0]
+
+
+def _component(store: metadata_store.MetadataStore, execution: lineage.ExecutionInfo) -> Component:
+    outputs = lineage.artifacts_of([execution], "outputs")
+    made_in = lineage.producer_run(store, outputs[0].id) if execution.status == "cached" and outputs else None
+    return Component(execution.node_id, execution.status, round(execution.seconds, 1), made_in,
+                     [f"{artifact.type} {artifact.id}" for artifact in outputs])
+
+
+def _failure(info: lineage.RunInfo, log_path: Path) -> Failure | None:
+    """What stopped a run that did not complete: the component, and the error its log ends with."""
+    if info.status == "complete":
+        return None
+    stopped = [execution.node_id for execution in info.components if execution.status in STOPPED]
+    return Failure(
+        component=stopped[0] if stopped else None,
+        reason=_last_error_line(log_path) or "no traceback in the run's log",
+        finished=[execution.node_id for execution in info.components if execution.status in FINISHED],
+    )
+
+
+def _last_error_line(log_path: Path) -> str | None:
+    """The exception line of the last traceback in the log: the first unindented line after its header."""
+    if not log_path.is_file():
+        return None
+    lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+    headers = [number for number, line in enumerate(lines) if line.startswith(TRACEBACK_HEADER)]
+    if not headers:
+        return None
+    return next((line for line in lines[headers[-1] + 1:] if line and not line[0].isspace()), None)
+
+
+# --- data -----------------------------------------------------------------------------------
+
+
+def _example_format(ingest: lineage.ExecutionInfo) -> ExampleFormat:
+    """What one example is, as the ingest was told (its custom_config's `data`)."""
+    return from_dict(ExampleFormat, lineage.parameters(ingest)["custom_config"]["data"], "data.")
+
+
+def _tfx_artifact(info: lineage.ArtifactInfo, artifact_type: str) -> Artifact:
+    """The TFX Artifact that TFX's and our readers take: type, URI and splits from MLMD."""
+    from tfx.types import standard_artifacts
+
+    artifact = getattr(standard_artifacts, artifact_type)()
+    artifact.uri = info.uri
+    artifact.split_names = info.properties["split_names"]
+    return artifact
+
+
+def _split_dir(examples: lineage.ArtifactInfo, split: str) -> str:
+    from tfx.types import artifact_utils
+
+    return artifact_utils.get_split_uri([_tfx_artifact(examples, "Examples")], split)
+
+
+def _first_of_each_digit(examples: lineage.ArtifactInfo, example_format: ExampleFormat) -> dict[int, list[np.ndarray]]:
+    """The first SAMPLES_PER_DIGIT images of each digit in the train split, read until all are found."""
+    from components.trainer.data import read_split
+
+    samples: dict[int, list[np.ndarray]] = {digit: [] for digit in range(example_format.num_classes)}
+    files = os.path.join(_split_dir(examples, "train"), "*")
+    for images, labels in read_split(files, example_format.num_pixels):
+        for image, label in zip(images.numpy(), labels.numpy()):
+            if len(samples[int(label)]) < SAMPLES_PER_DIGIT:
+                samples[int(label)].append(image.reshape(example_format.image_shape))
+        if all(len(images_of_digit) == SAMPLES_PER_DIGIT for images_of_digit in samples.values()):
+            break
+    return samples
+
+
+def _split_statistics(statistics: lineage.ArtifactInfo | None) -> dict[str, DatasetFeatureStatistics]:
+    """Each split's DatasetFeatureStatistics, as StatisticsGen wrote it."""
+    if statistics is None:
+        return {}
+    from tfx.components.statistics_gen import stats_artifact_utils
+
+    artifact = _tfx_artifact(statistics, "ExampleStatistics")
+    return {split: stats_artifact_utils.load_statistics(artifact, split).proto().datasets[0]
+            for split in lineage.split_names(statistics.properties)}
+
+
+def _label_counts(dataset: DatasetFeatureStatistics) -> dict[int, int]:
+    """Examples per digit: TFDV counts every value of the categorical label."""
+    for feature in dataset.features:
+        if feature.path.step == [LABEL_KEY]:
+            return {int(top.value): int(top.frequency) for top in sorted(feature.string_stats.top_values,
+                                                                          key=lambda top: int(top.value))}
+    return {}
+
+
+def _feature_rows(split: str, dataset: DatasetFeatureStatistics) -> list[FeatureStatistics]:
+    """One row per feature: a numeric one (the image's pixels) with its range, mean and zeros, a
+    categorical one (the label) with its number of distinct values."""
+    rows = []
+    for feature in dataset.features:
+        if feature.HasField("num_stats"):
+            stats = feature.num_stats
+            common = stats.common_stats
+            columns = {
+                "range": f"{stats.min:g} .. {stats.max:g}",
+                "mean ± std dev": f"{stats.mean:.2f} ± {stats.std_dev:.2f}",
+                "zeros": f"{100 * stats.num_zeros / max(common.tot_num_values, 1):.1f}%",
+                "distinct": "",
+            }
+        else:
+            common = feature.string_stats.common_stats
+            columns = {"range": "", "mean ± std dev": "", "zeros": "", "distinct": str(feature.string_stats.unique)}
+        rows.append(FeatureStatistics(split, ".".join(feature.path.step), {
+            "examples": f"{common.num_non_missing:,}",
+            "missing": f"{common.num_missing:,}",
+            "values per example": f"{common.min_num_values:,} .. {common.max_num_values:,}",
+            **columns,
+        }))
+    return rows
+
+
+def _anomalies(by_node: dict[str, lineage.ExecutionInfo]) -> list[str] | None:
+    """What ExampleValidator (schema) and SplitValidator (label mix) found, as DataGate words it."""
+    checks = {node_ids.SCHEMA_VALIDATOR: "schema", node_ids.SPLIT_VALIDATOR: "label mix"}
+    reports = {check: _output(by_node, node_id, "anomalies") for node_id, check in checks.items()}
+    if not any(reports.values()):
+        return None
+    from components.data_gate import describe_anomalies
+
+    return [line for check, report in reports.items() if report is not None
+            for line in describe_anomalies(_tfx_artifact(report, "ExampleAnomalies"), check)]
+
+
+# --- training and evaluation ----------------------------------------------------------------
+
+
+def _training_curves(model_run_uri: str) -> TrainingCurves | None:
+    """The scalars the Trainer wrote for TensorBoard, every log_every_steps steps."""
+    import tensorflow as tf
+
+    from components.trainer.settings import TENSORBOARD_DIR
+
+    scalars: dict[str, list[tuple[int, float]]] = {}
+    wall_times = []
+    for path in sorted(tf.io.gfile.glob(os.path.join(model_run_uri, TENSORBOARD_DIR, "events.out.tfevents.*"))):
+        for event in tf.compat.v1.train.summary_iterator(path):
+            for value in event.summary.value:
+                scalars.setdefault(value.tag, []).append((event.step, float(tf.make_ndarray(value.tensor))))
+                wall_times.append(event.wall_time)
+    if not scalars:
+        return None
+    return TrainingCurves(scalars, max(wall_times) - min(wall_times))
+
+
+def _training_settings(trainer: lineage.ExecutionInfo) -> dict[str, Any]:
+    """The `training` settings the Trainer ran with (its custom_config in MLMD)."""
+    return lineage.parameters(trainer)["custom_config"]["training"]
+
+
+def _blessing_rule(evaluator: lineage.ExecutionInfo | None) -> str:
+    """The thresholds the blessing Evaluator ran with, in words (from its eval_config in MLMD)."""
+    config = lineage.parameters(evaluator).get("eval_config", {}) if evaluator else {}
+    for spec in config.get("metrics_specs", []):
+        for metric in spec.get("metrics", []):
+            for per_slice in metric.get("per_slice_thresholds", []):
+                threshold = per_slice["threshold"]
+                floor = threshold.get("value_threshold", {}).get("lower_bound")
+                drop = -threshold.get("change_threshold", {}).get("absolute", 0)
+                return (f"validation Precision@1 at least {floor}, and at most {drop} below the served "
+                        "model's when one is served")
+    return ""
+
+
+def _misclassified(
+    model_run: lineage.ArtifactInfo, examples: lineage.ArtifactInfo, example_format: ExampleFormat
+) -> list[Misclassified]:
+    """The misclassified test examples the Trainer recorded, with their images from the test split."""
+    from components.trainer.data import read_split
+
+    wanted = {record["index"]: record for record in artifact_metrics.misclassified_test_examples(model_run.uri)}
+    if not wanted:
+        return []
+    found: list[Misclassified] = []
+    start = 0
+    for images, _ in read_split(os.path.join(_split_dir(examples, "test"), "*"), example_format.num_pixels):
+        batch = images.numpy()
+        found += [
+            Misclassified(index, wanted[index]["label"], wanted[index]["predicted"],
+                          batch[index - start].reshape(example_format.image_shape))
+            for index in sorted(wanted) if start <= index < start + len(batch)
+        ]
+        start += len(batch)
+        if start > max(wanted):
+            break
+    return found
