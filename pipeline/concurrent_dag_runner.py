@@ -94,11 +94,12 @@ class ConcurrentDagRunner(LocalDagRunner):
                     running[pool.submit(launch, nodes[node_id])] = node_id
                 finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
                 for future in finished:
+                    if future.exception() is not None:
+                        # What already runs ends and is recorded, then the error. Only for a failed
+                        # component: an interrupt (RunInterrupted, raised in this thread) waits for nothing.
+                        concurrent.futures.wait(running)
                     future.result()  # a failed component stops the run with its error
                     done.add(running.pop(future))
-        except Exception:
-            concurrent.futures.wait(running)  # what already runs ends and is recorded, then the error
-            raise
         finally:
             # On a failure or an interrupt nothing new starts; a component already running ends
             # with the process, as it would under LocalDagRunner.

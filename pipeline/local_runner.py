@@ -76,7 +76,8 @@ def run_pipeline(
         ir = _compile(config, data_dir, layout, [*config.beam.pipeline_args, *beam_args], run_id, use_cache)
         log_path = layout.run_file(run_id, ".log")
         log.info("Run %s of pipeline '%s' (full log: %s)", run_id, config.pipeline_name, log_path)
-        with RunLog(log_path) as run_log, ComponentProgress() as progress, _signals_as_exceptions(progress):
+        with RunLog(log_path) as run_log, ComponentProgress() as progress, _signals_as_exceptions(progress), \
+                _beam_packaging([*config.beam.pipeline_args, *beam_args]):
             try:
                 _dag_runner(runner).run_with_ir(ir, run_options=_partial_run(to_nodes))
             except BaseException as error:
@@ -177,6 +178,33 @@ def _dag_runner(runner: str):
     from pipeline.concurrent_dag_runner import ConcurrentDagRunner
 
     return ConcurrentDagRunner()
+
+
+@contextlib.contextmanager
+def _beam_packaging(beam_args: list[str]) -> Iterator[None]:
+    """TFX's Beam executors package TFX as an sdist for remote Beam workers to install (a copy of
+    TFX and `setup.py sdist`: 2 to 5 s for each of the four Beam components of a run). Beam's
+    DirectRunner runs them in this environment and never reads it: unless the Beam args name
+    another runner, no package is made. For another runner, packages are made one at a time:
+    each build chdir()s the process into its own temp dir, so two at once break each other."""
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+    from tfx.utils import dependency_utils
+
+    original = dependency_utils.make_beam_dependency_flags
+    if PipelineOptions(beam_args).view_as(StandardOptions).runner in (None, "DirectRunner", "direct"):
+        dependency_utils.make_beam_dependency_flags = lambda args: args
+    else:
+        one_at_a_time = threading.Lock()
+
+        def make_flags_alone(args: list[str]) -> list[str]:
+            with one_at_a_time:
+                return original(args)
+
+        dependency_utils.make_beam_dependency_flags = make_flags_alone
+    try:
+        yield
+    finally:
+        dependency_utils.make_beam_dependency_flags = original
 
 
 @contextlib.contextmanager

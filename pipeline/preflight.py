@@ -4,6 +4,8 @@ headers promise (only the headers are read)."""
 
 from __future__ import annotations
 
+import errno
+
 import tensorflow as tf
 
 from components.errors import PipelineError
@@ -45,4 +47,6 @@ def check_inputs(config: PipelineConfig, data_dir: str) -> None:
 
 
 def _gfile_open(path: str):
+    if tf.io.gfile.isdir(path):  # GFile opens a folder and fails on the first read with a TF error
+        raise IsADirectoryError(errno.EISDIR, "Is a directory", path)  # idx names it: a directory, not a file
     return tf.io.gfile.GFile(path, "rb")
