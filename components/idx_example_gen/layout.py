@@ -71,6 +71,10 @@ def plan_splits(
     """Validation is the first `validation_size` training records (as TensorFlow's input_data
     does), train the next `train_size` (all the rest when None), test the first `test_size`."""
     if train_size is None:
+        if validation_size > train_records:  # else the message below would show a negative train_size
+            raise SplitSizeError(
+                f"validation_size {validation_size} alone would exceed the {train_records} records of the training files"
+            )
         train_size = train_records - validation_size
     if test_size is None:
         test_size = test_records

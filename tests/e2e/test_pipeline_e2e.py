@@ -1,7 +1,8 @@
 """The whole pipeline on real MNIST, as `make run` runs it: ingest to pushed model.
 
-One default run is shared by the tests of this module; two more runs in the same output dir
-check the cache and that a weak model is neither blessed nor pushed.
+One default run is shared by the tests of this module; more runs in the same output dir check
+the comparison with the served model, the cache, and that a weak model is neither blessed nor
+pushed.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -59,11 +62,11 @@ def test_validation_finds_no_anomaly(mnist_run):
         assert not anomalies_util.load_anomalies_binary(str(report)).anomaly_info, report
 
 
-def test_default_model_reaches_0975_and_is_pushed(mnist_run):
+def test_default_model_reaches_0980_and_is_pushed(mnist_run):
     output, summary = mnist_run
     assert summary["examples"] == {"train": 55000, "validation": 5000, "test": 10000}
     assert summary["trainer_precision_at_1"]["test"]["num_examples"] == 10000
-    assert summary["evaluation"]["test"]["accuracy"] >= 0.975
+    assert summary["evaluation"]["test"]["accuracy"] >= 0.980
     assert summary["evaluation"]["validation"]["examples"] == 5000
     assert len(summary["evaluation"]["test"]["accuracy_per_digit"]) == 10
     assert summary["blessing"]["blessed"] is True
@@ -105,15 +108,33 @@ def test_predict_reads_png_and_idx_files(mnist_run, real_mnist_dir, tmp_path, ca
     assert lines[2].startswith(f"{FILES['test_images']}[0]: ")
 
 
-def test_second_run_is_fully_cached(mnist_run, real_mnist_dir):
+def test_tensorboard_reads_the_training_logs(mnist_run):
+    """The README's TensorBoard command works: it starts and finds the loss and accuracy scalars."""
+    output, _ = mnist_run
+    [model_run] = _artifacts(output, "ModelRun")
+    result = subprocess.run([str(Path(sys.executable).with_name("tensorboard")), "--inspect", "--logdir", model_run.uri],
+                            capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "loss" in result.stdout and "accuracy" in result.stdout, result.stdout[-2000:]
+
+
+def test_rerun_checks_against_the_served_model_then_is_fully_cached(mnist_run, real_mnist_dir):
+    """The first rerun finds its own model served now: it compares with it and records the same
+    version again; from then on nothing changed and every component is cached."""
     output, first = mnist_run
     assert run_cli("run", "--data-dir", real_mnist_dir, "--output-dir", output) == 0
     second = _newest_summary(output)
     assert second["run_id"] != first["run_id"]
     statuses = {c["component"]: c["status"] for c in second["components"]}
-    assert statuses.pop("latest_blessed_model_resolver") == "resolved"
-    assert set(statuses.values()) == {"cached"}, statuses
-    assert second["pushed"]["destination"] == first["pushed"]["destination"]
+    assert {node for node, status in statuses.items() if status == "ran"} == {
+        "ServedModel", "Evaluator.validation", "Pusher"}, statuses
+    assert second["blessing"]["baseline"]["served_version"] == int(first["pushed"]["version"])
+    assert second["pushed"]["destination"] == first["pushed"]["destination"]  # not pushed twice
+
+    assert run_cli("run", "--data-dir", real_mnist_dir, "--output-dir", output) == 0
+    third = _newest_summary(output)
+    assert {c["status"] for c in third["components"]} == {"cached"}, third["components"]
+    assert "cached: decided in run " + second["run_id"] in third["blessing"]["reason"]
 
 
 def test_weak_model_is_neither_blessed_nor_pushed(mnist_run, real_mnist_dir):
@@ -128,14 +149,13 @@ def test_weak_model_is_neither_blessed_nor_pushed(mnist_run, real_mnist_dir):
     assert weak["evaluation"]["validation"]["accuracy"] < 0.95  # still reported
     assert weak["blessing"]["blessed"] is False
     assert "below 0.95" in weak["blessing"]["reason"]
-    assert weak["blessing"]["baseline_model"]  # compared with the model blessed before
+    assert weak["blessing"]["baseline"]["served_version"] == int(first["pushed"]["version"])  # compared with production
     assert weak["pushed"]["pushed"] is False
     assert sorted(p.name for p in (output / "serving").iterdir()) == versions_before
 
 
 def _newest_summary(output: Path) -> dict:
-    newest = max((output / "runs").glob("*.json"), key=lambda path: path.stat().st_mtime)
-    return json.loads(newest.read_text())
+    return json.loads(max((output / "runs").glob("*.json")).read_text())  # run ids sort by time
 
 
 def _artifacts(output: Path, type_name: str):

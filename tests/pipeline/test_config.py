@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -53,11 +54,11 @@ def test_defaults_training(defaults):
     training = defaults.training
     assert training.hidden_units == (128, 32)
     assert training.optimizer == "adam"
-    assert training.learning_rate == pytest.approx(0.005)
+    assert training.learning_rate == pytest.approx(0.004)
     assert isinstance(training.learning_rate, float)
     assert training.cosine_decay is True
-    assert training.batch_size == 100
-    assert training.train_steps == 2000
+    assert training.batch_size == 150
+    assert training.train_steps == 2500
     assert training.log_every_steps == 100
     assert training.checkpoint_every_steps == 1000
     assert training.seed == 42
@@ -376,3 +377,70 @@ def test_config_file_that_is_not_a_mapping(tmp_path, text):
 def test_override_float_in_exponent_notation():
     # YAML 1.1 reads 1e-3 (no dot) as a string; the loader still takes it as a float.
     assert load_config(overrides=["training.learning_rate=1e-3"]).training.learning_rate == pytest.approx(0.001)
+
+
+# --- sections owned by the components, checked once at load_config ------------------------------
+
+
+def test_data_holds_only_what_one_example_is(defaults):
+    assert defaults.as_dict()["data"] == {"image_shape": (28, 28), "num_classes": 10}
+
+
+@pytest.mark.parametrize("key", ["data.train_images", "data.validation_size"])
+def test_ingest_settings_are_not_in_data(key):
+    with pytest.raises(ConfigError, match=rf"unknown setting '{re.escape(key)}' \(known: data\.image_shape, data\.num_classes\)"):
+        load_config(overrides=[f"{key}=1"])
+
+
+def test_compare_with_blessed_is_gone():
+    """The served model is always the baseline; before anything was pushed, the threshold decides."""
+    with pytest.raises(ConfigError, match=r"unknown setting 'evaluation\.compare_with_blessed'"):
+        load_config(overrides=["evaluation.compare_with_blessed=false"])
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("kubeflow.task_env=[AWS_REGION]", "'kubeflow.task_env' expected NAME=VALUE with a variable name, got 'AWS_REGION'"),
+        ("kubeflow.task_env=['not a name=1']", "'kubeflow.task_env' expected NAME=VALUE with a variable name, got 'not a name=1'"),
+        ("kubeflow.task_secret_env=[KEY=just-a-secret]", "'kubeflow.task_secret_env' expected NAME=SECRET/KEY, got 'KEY=just-a-secret'"),
+        ("kubeflow.task_secret_env=[KEY=/key]", "'kubeflow.task_secret_env' expected NAME=SECRET/KEY, got 'KEY=/key'"),
+    ],
+)
+def test_malformed_task_env_is_refused_when_the_config_loads(override, message):
+    with pytest.raises(ConfigError) as error:
+        load_config(overrides=[override])
+    assert str(error.value) == message
+
+
+def test_task_env_is_parsed_into_names_and_values():
+    config = load_config(overrides=["kubeflow.task_env=[AWS_REGION=us-east-1, 'URL=http://a?b=c']",
+                                    "kubeflow.task_secret_env=[AWS_ACCESS_KEY_ID=minio/accesskey]"])
+    assert config.kubeflow.env() == [("AWS_REGION", "us-east-1"), ("URL", "http://a?b=c")]
+    assert config.kubeflow.secret_env() == [("AWS_ACCESS_KEY_ID", "minio", "accesskey")]
+
+
+@pytest.mark.parametrize(
+    "override, key",
+    [
+        ("training.learning_rate=.nan", "training.learning_rate"),
+        ("training.learning_rate=nan", "training.learning_rate"),
+        ("evaluation.accuracy_threshold=.inf", "evaluation.accuracy_threshold"),
+        ("evaluation.max_accuracy_regression=-.inf", "evaluation.max_accuracy_regression"),
+    ],
+)
+def test_nan_and_infinity_are_refused_naming_the_key(override, key):
+    with pytest.raises(ConfigError, match=rf"^'{re.escape(key)}' must be a finite number, got "):
+        load_config(overrides=[override])
+
+
+def test_nan_in_a_config_file_is_refused_too(tmp_path):
+    path = write_yaml(tmp_path, "evaluation:\n  accuracy_threshold: .NaN\n")
+    with pytest.raises(ConfigError, match=r"'evaluation\.accuracy_threshold' must be a finite number"):
+        load_config(config_file=path)
+
+
+def test_metadata_grpc_host_is_optional():
+    config = load_config(overrides=["metadata.grpc_host=metadata-grpc-service.kubeflow", "metadata.grpc_port=8080"])
+    assert (config.metadata.grpc_host, config.metadata.grpc_port) == ("metadata-grpc-service.kubeflow", 8080)
+    assert load_config().metadata.grpc_host is None

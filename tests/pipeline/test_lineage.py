@@ -1,7 +1,9 @@
 """Tests for `mnist-pipeline lineage`: runs, artifacts, trace, diff and graph, read from MLMD.
 
-Three pipeline runs on the synthetic data, shared by the module: a first run, an identical
-second run (all cached), and a third with another learning rate.
+Three pipeline runs on the synthetic data, shared by the module (hence e2e): a first run; an
+identical second run, which finds the first one's model served now, checks the candidate
+against it and records the same version again (all else cached); and a third with another
+learning rate.
 """
 
 from __future__ import annotations
@@ -20,8 +22,12 @@ from typing import Any, NamedTuple
 import pytest
 
 from conftest import SMALL_RUN, run_cli
-from pipeline import lineage
-from pipeline.fingerprint import source_sha256
+from pipeline import lineage, node_ids
+from pipeline.config import load_config
+from pipeline.fingerprint import code_sha256
+from pipeline.pipeline import CODE_MODULES
+
+pytestmark = pytest.mark.e2e
 
 IDX_FILES = {
     "train_images": "train-images-idx3-ubyte.gz",
@@ -29,13 +35,16 @@ IDX_FILES = {
     "test_images": "t10k-images-idx3-ubyte.gz",
     "test_labels": "t10k-labels-idx1-ubyte.gz",
 }
-RESOLVER = "latest_blessed_model_resolver"
+RUN_ID = re.compile(r"\d{8}-\d{6}-\d{6}")  # local time to the microsecond
+# What the second run re-runs: the served model changed (the first run pushed), so the blessing
+# is checked against it and the push recorded again; everything else is cached.
+RECHECKED = {node_ids.SERVED_MODEL, node_ids.BLESSING_EVALUATOR, node_ids.PUSHER}
 
 
 class Runs(NamedTuple):
     output_dir: Path
     first: str
-    second: str  # identical to the first: all cached
+    second: str  # identical to the first: only RECHECKED ran
     third: str  # training.learning_rate=0.01
 
 
@@ -78,16 +87,28 @@ def summary_of(runs: Runs, run_id: str) -> dict[str, Any]:
 # --- runs -----------------------------------------------------------------------------------
 
 
-def test_runs_newest_first_and_the_second_run_cached(runs, capsys):
+def test_runs_newest_first_and_the_second_run_rechecks_only_the_served_model(runs, capsys):
     listed = lineage_json(capsys, runs.output_dir, "runs")
     assert [run["id"] for run in listed] == [runs.third, runs.second, runs.first]
+    assert all(RUN_ID.fullmatch(run["id"]) for run in listed)
     assert all(run["status"] == "complete" for run in listed)
     third, second, first = ({c["node_id"]: c["status"] for c in run["components"]} for run in listed)
-    assert second[RESOLVER] == first[RESOLVER] == "resolved"
-    assert {status for node, status in second.items() if node != RESOLVER} == {"cached"}
-    assert {status for node, status in first.items() if node != RESOLVER} == {"ran"}
+    assert len(first) == 11 and set(first.values()) == {"ran"}
+    assert {node for node, status in second.items() if status == "ran"} == RECHECKED
+    assert {status for node, status in second.items() if node not in RECHECKED} == {"cached"}
     assert third["IdxExampleGen"] == "cached" and third["Trainer"] == "ran" and third["Pusher"] == "ran"
-    assert listed[2]["seconds"] > listed[1]["seconds"]  # the cached run is the quick one
+    assert third[node_ids.SERVED_MODEL] == "cached"  # the same model is served as in the second run
+    assert listed[2]["seconds"] > listed[1]["seconds"]  # the mostly cached run is the quick one
+
+
+def test_the_blessing_says_what_it_was_compared_with(runs):
+    first, second, third = (summary_of(runs, run_id) for run_id in (runs.first, runs.second, runs.third))
+    assert first["blessing"]["reason"] == "passed the accuracy threshold; no model was served yet"
+    served = int(first["pushed"]["version"])
+    for later in (second, third):
+        assert later["blessing"]["reason"] == f"passed the accuracy threshold and the comparison with served version {served}"
+    assert second["pushed"]["version"] == first["pushed"]["version"]  # the same model: recorded, not pushed again
+    assert int(third["pushed"]["version"]) > served
 
 
 def test_runs_table(runs, capsys):
@@ -96,7 +117,7 @@ def test_runs_table(runs, capsys):
     table = capsys.readouterr().out
     header, *rows = table.splitlines()[:4]
     assert header.split() == ["#", "RUN", "STARTED", "DURATION", "STATUS", "COMPONENTS"]
-    assert runs.second in rows[1] and "10 cached, 1 resolved" in rows[1]
+    assert runs.second in rows[1] and "3 ran, 8 cached" in rows[1]
     assert re.search(r"^Trainer\s+ran\s+cached\s+ran$", table, re.MULTILINE)
 
 
@@ -113,9 +134,13 @@ def test_artifacts_of_a_run_by_type(runs, capsys, fake_mnist_dir):
 
 
 def test_artifacts_carry_metrics_and_blessing(runs, capsys):
-    models = lineage_json(capsys, runs.output_dir, "artifacts", "--type", "Model")
-    assert len(models) == 2  # the cached run made none
-    assert models[0]["id"] > models[1]["id"]  # newest first
+    listed = lineage_json(capsys, runs.output_dir, "artifacts", "--type", "Model")
+    assert [model["id"] for model in listed] == sorted((model["id"] for model in listed), reverse=True)  # newest first
+    # ServedModel's baselines are Models too; they say whether anything was served.
+    baselines = [model for model in listed if "served" in model["properties"]]
+    models = [model for model in listed if "served" not in model["properties"]]
+    assert len(models) == 2  # the second run trained none
+    assert [baseline["properties"]["served"] for baseline in baselines] == [1, 0]  # the third run's was cached
     summary = summary_of(runs, runs.third)
     assert models[0]["metrics"] == summary["trainer_precision_at_1"]
     evaluations = lineage_json(capsys, runs.output_dir, "artifacts", "--type", "ModelEvaluation", "--run", runs.third)
@@ -141,15 +166,18 @@ def test_trace_pushed_latest_reaches_the_idx_files(runs, capsys, fake_mnist_dir)
     assert files == {role: (name, decompressed_sha256(fake_mnist_dir / name)) for role, name in IDX_FILES.items()}
 
     steps = {step["execution"]["node_id"]: step for step in trace["upstream"]}
-    assert {"Pusher", "Evaluator.validation", "Trainer", "IdxExampleGen"} <= steps.keys()
+    assert {"Pusher", "Evaluator.validation", "Trainer", "IdxExampleGen", "ServedModel"} <= steps.keys()
+    # Validation stands on the model's lineage: the Trainer read the schema that DataGate passed on.
+    assert {"StatisticsGen", "ExampleValidator", "SplitValidator", "DataGate"} <= steps.keys()
     trainer = trace["upstream"][[s["execution"]["node_id"] for s in trace["upstream"]].index("Trainer")]
     assert trainer["execution"]["run_ids"] == [runs.third]  # the newest Trainer comes first
-    assert trainer["parameters"]["custom_config"]["learning_rate"] == 0.01
-    assert trainer["versions"]["custom_config.module_sha256"] == source_sha256("components.trainer")
+    assert trainer["parameters"]["custom_config"]["training"]["learning_rate"] == 0.01
+    assert trainer["versions"]["custom_config.code_sha256"] == code_sha256(*CODE_MODULES[node_ids.TRAINER])
     assert trainer["versions"]["component"] == "tfx.components.trainer.component.Trainer"
     assert trainer["versions"]["tfx"].startswith("1.16")
     ingest = steps["IdxExampleGen"]["versions"]
-    assert ingest["custom_config.code_sha256"] == source_sha256("components.idx_example_gen")
+    assert ingest["custom_config.code_sha256"] == code_sha256(*CODE_MODULES[node_ids.INGEST])
+    assert steps["DataGate"]["versions"]["code_sha256"] == code_sha256(*CODE_MODULES[node_ids.DATA_GATE])
     assert trace["downstream"] == []  # nothing uses a pushed model
 
 
@@ -171,7 +199,7 @@ def test_trace_table_shows_the_chain(runs, capsys, fake_mnist_dir):
     table = capsys.readouterr().out
     assert table.startswith("PushedModel ")
     assert re.search(r"^Trainer \(execution \d+, ran, run ", table, re.MULTILINE)
-    assert re.search(r"parameter\s+custom_config\.learning_rate\s+0\.01$", table, re.MULTILINE)
+    assert re.search(r"parameter\s+custom_config\.training\.learning_rate\s+0\.01$", table, re.MULTILINE)
     for name in IDX_FILES.values():
         assert re.search(rf"{re.escape(name)}\s+{decompressed_sha256(fake_mnist_dir / name)}", table)
 
@@ -187,7 +215,11 @@ def test_diff_shows_the_changed_learning_rate_and_the_new_metrics(runs, capsys):
     diff = lineage_json(capsys, runs.output_dir, "diff", runs.first, runs.third)
     assert (diff["run_a"], diff["run_b"]) == (runs.first, runs.third)
     sections = diff["sections"]
-    assert rows_of(sections["settings"], changed=True) == {"Trainer.custom_config.learning_rate": (0.005, 0.01)}
+    changed = rows_of(sections["settings"], changed=True)
+    default_rate = load_config().training.learning_rate
+    assert changed.pop("Trainer.custom_config.training.learning_rate") == (default_rate, 0.01)
+    # The only other difference: the first run had nothing served to compare with.
+    assert list(changed) == ["ServedModel.served_fingerprint"] and changed["ServedModel.served_fingerprint"][0] == "none"
     assert rows_of(sections["inputs"], changed=True) == {}
     assert len(rows_of(sections["inputs"])) == 11  # 4 names, 4 checksums, 3 split sizes
     metrics = rows_of(sections["metrics"])
@@ -199,16 +231,24 @@ def test_diff_shows_the_changed_learning_rate_and_the_new_metrics(runs, capsys):
             assert metrics[f"evaluator.accuracy.{split}"][side] == values["accuracy"]
     blessing = rows_of(sections["blessing"])
     assert blessing["blessing.blessed"] == (True, True)
-    assert blessing["blessing.baseline_model"][0] is None and blessing["blessing.baseline_model"][1]
+    served_version = int(summary_of(runs, runs.first)["pushed"]["version"])
+    assert blessing["blessing.baseline.served_version"] == (None, served_version)
     assert "pushed.version" in rows_of(sections["blessing"], changed=True)
 
 
-def test_diff_of_a_cached_rerun_finds_nothing(runs, capsys):
+def test_diff_of_a_rerun_shows_only_the_model_it_was_compared_with(runs, capsys):
     diff = lineage_json(capsys, runs.output_dir, "diff", runs.first, runs.second)
-    assert all(not row["changed"] for rows in diff["sections"].values() for row in rows)
+    sections = diff["sections"]
+    first_push = summary_of(runs, runs.first)["pushed"]
+    model_uri = summary_of(runs, runs.second)["blessing"]["baseline"]["model_uri"]
+    assert rows_of(sections["settings"], changed=True) == {
+        "ServedModel.served_fingerprint": ("none", f"{first_push['version']}:{model_uri}")}
+    assert rows_of(sections["inputs"], changed=True) == rows_of(sections["metrics"], changed=True) == {}
+    blessing_changes = rows_of(sections["blessing"], changed=True)
+    assert blessing_changes and all(key.startswith("blessing.baseline") for key in blessing_changes)
     capsys.readouterr()
     assert run_cli("lineage", "diff", "--output-dir", runs.output_dir, runs.first, runs.second) == 0
-    assert "Settings: 0 of" in capsys.readouterr().out
+    assert "Settings: 1 of" in capsys.readouterr().out
 
 
 # --- graph ----------------------------------------------------------------------------------

@@ -1,0 +1,42 @@
+"""components/evaluator/component.py: TFX's Evaluator with our executor and a code hash parameter."""
+
+from __future__ import annotations
+
+import json
+
+from tfx import types
+from tfx.types import standard_artifacts
+
+from components.evaluator import executor
+from components.evaluator.component import CODE_KEY, Evaluator
+from components.evaluator.eval_config import eval_config
+
+
+def evaluator(**baseline) -> Evaluator:
+    return Evaluator(
+        examples=types.Channel(type=standard_artifacts.Examples),
+        model=types.Channel(type=standard_artifacts.Model),
+        example_splits=["validation"],
+        eval_config=eval_config(),
+        code_sha256="abc",
+        **baseline,
+    )
+
+
+def test_the_code_hash_is_a_parameter_so_changed_code_misses_the_cache():
+    component = evaluator()
+    assert component.exec_properties[CODE_KEY] == "abc"
+    assert json.loads(component.exec_properties["example_splits"]) == ["validation"]
+
+
+def test_it_runs_our_executor_and_outputs_an_evaluation_and_a_blessing():
+    component = evaluator()
+    assert component.executor_spec.executor_class is executor.Executor
+    assert component.outputs["evaluation"].type is standard_artifacts.ModelEvaluation
+    assert component.outputs["blessing"].type is standard_artifacts.ModelBlessing
+
+
+def test_the_baseline_is_optional():
+    assert "baseline_model" not in evaluator().inputs
+    with_baseline = evaluator(baseline_model=types.Channel(type=standard_artifacts.Model))
+    assert with_baseline.inputs["baseline_model"].type is standard_artifacts.Model

@@ -1,0 +1,60 @@
+"""components/evaluator/executor.py: a baseline that says "none served" is dropped before TFX's
+executor sees its inputs (which then blesses on the thresholds alone); a served one is kept;
+the split is checked against the ingest's checksums first."""
+
+from __future__ import annotations
+
+import pytest
+from tfx.components.evaluator import executor as tfx_evaluator
+from tfx.types import standard_artifacts
+
+from components import examples_integrity
+from components.evaluator import executor
+from components.served_model.executor import SERVED_KEY
+from fake_artifacts import artifact, write_files
+
+
+@pytest.fixture
+def inputs_seen_by_tfx(monkeypatch) -> list[dict]:
+    """The input_dict that TFX's Evaluator executor receives (it is not run)."""
+    seen: list[dict] = []
+    monkeypatch.setattr(tfx_evaluator.Executor, "Do", lambda self, inputs, outputs, properties: seen.append(inputs))
+    return seen
+
+
+def evaluate(tmp_path, baseline_served: int | None, damage: bool = False) -> None:
+    """Runs the executor on a validation split whose checksums the ingest recorded."""
+    examples = artifact(standard_artifacts.Examples, tmp_path / "examples", split_names=["validation"])
+    shard = write_files(tmp_path / "examples", {"Split-validation/data_tfrecord-00000-of-00001.gz": b"records"})
+    examples_integrity.record(examples)
+    if damage:
+        (shard / "Split-validation/data_tfrecord-00000-of-00001.gz").write_bytes(b"other records")
+    inputs = {"examples": [examples], "model": [artifact(standard_artifacts.Model, tmp_path / "model")]}
+    if baseline_served is not None:
+        inputs["baseline_model"] = [artifact(standard_artifacts.Model, tmp_path / "baseline", **{SERVED_KEY: baseline_served})]
+    executor.Executor().Do(inputs, {}, {"example_splits": '["validation"]'})
+
+
+def test_a_baseline_that_says_nothing_is_served_is_dropped(tmp_path, inputs_seen_by_tfx):
+    evaluate(tmp_path, baseline_served=0)
+    [inputs] = inputs_seen_by_tfx
+    assert sorted(inputs) == ["examples", "model"]
+
+
+def test_a_served_baseline_is_kept(tmp_path, inputs_seen_by_tfx):
+    evaluate(tmp_path, baseline_served=1)
+    [inputs] = inputs_seen_by_tfx
+    assert sorted(inputs) == ["baseline_model", "examples", "model"]
+    assert inputs["baseline_model"][0].get_int_custom_property(SERVED_KEY) == 1
+
+
+def test_without_a_baseline_input_the_inputs_pass_unchanged(tmp_path, inputs_seen_by_tfx):
+    evaluate(tmp_path, baseline_served=None)
+    [inputs] = inputs_seen_by_tfx
+    assert sorted(inputs) == ["examples", "model"]
+
+
+def test_damaged_examples_stop_it_before_tfx_evaluates(tmp_path, inputs_seen_by_tfx):
+    with pytest.raises(examples_integrity.ExamplesIntegrityError, match="split 'validation'.*differs"):
+        evaluate(tmp_path, baseline_served=1, damage=True)
+    assert inputs_seen_by_tfx == []

@@ -1,0 +1,24 @@
+"""components/evaluator/settings.py: the `evaluation` section (the blessing rule)."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.evaluator.settings import METRIC_NAME, EvaluationSettings
+from components.settings import check
+
+
+def test_the_metric_name_is_precision_at_1():
+    assert METRIC_NAME == "precision_at_1"
+
+
+@pytest.mark.parametrize("threshold, regression", [(0.0, 0.0), (1.0, 1.0), (0.95, 0.01)])
+def test_values_in_0_1_inclusive_pass(threshold, regression):
+    assert check(EvaluationSettings(threshold, regression)) == []
+
+
+def test_values_outside_0_1_are_each_named():
+    assert check(EvaluationSettings(1.5, -0.1), "evaluation.") == [
+        "'evaluation.accuracy_threshold' must be in 0..1, got 1.5",
+        "'evaluation.max_accuracy_regression' must be in 0..1, got -0.1",
+    ]

@@ -1,0 +1,48 @@
+"""components/idx_example_gen/settings.py: the `ingest` section."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from components.idx_example_gen.settings import IDX_ROLES, IngestSettings
+from components.settings import check, from_dict, to_dict
+
+SETTINGS = IngestSettings(
+    train_images="ti", train_labels="tl", test_images="si", test_labels="sl",
+    validation_size=100, train_size=None, test_size=50, records_per_shard=10, gzip_level=1,
+)
+
+
+def test_file_names_are_given_by_role_in_role_order():
+    assert SETTINGS.file_names() == {"train_images": "ti", "train_labels": "tl", "test_images": "si", "test_labels": "sl"}
+    assert tuple(SETTINGS.file_names()) == IDX_ROLES
+
+
+def test_round_trip_through_plain_values():
+    assert from_dict(IngestSettings, to_dict(SETTINGS)) == SETTINGS
+
+
+def test_sizes_may_be_zero_or_none():
+    assert check(dataclasses.replace(SETTINGS, validation_size=0, train_size=None, test_size=0)) == []
+
+
+@pytest.mark.parametrize(
+    "changes, problem",
+    [
+        ({"validation_size": -1}, "'ingest.validation_size' must be >= 0, got -1"),
+        ({"train_size": -2}, "'ingest.train_size' must be >= 0, got -2"),
+        ({"test_size": -3}, "'ingest.test_size' must be >= 0, got -3"),
+        ({"records_per_shard": 0}, "'ingest.records_per_shard' must be > 0, got 0"),
+        ({"gzip_level": 10}, "'ingest.gzip_level' must be in 0..9, got 10"),
+        ({"gzip_level": -1}, "'ingest.gzip_level' must be in 0..9, got -1"),
+    ],
+)
+def test_problems_name_the_setting(changes, problem):
+    assert check(dataclasses.replace(SETTINGS, **changes), "ingest.") == [problem]
+
+
+@pytest.mark.parametrize("level", [0, 9])
+def test_gzip_level_bounds_are_inclusive(level):
+    assert check(dataclasses.replace(SETTINGS, gzip_level=level)) == []

@@ -1,0 +1,72 @@
+"""components/served_model/executor.py: the baseline is what the serving dir serves now."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tfx.orchestration.portable import data_types
+from tfx.types import standard_artifacts
+from tfx.utils import path_utils
+
+from components import serving_dir
+from components.served_model import executor
+from components.served_model.executor import (
+    BASELINE_KEY, FINGERPRINT_KEY, NOTHING_SERVED, SERVED_KEY, SERVED_PATH_KEY, SERVED_VERSION_KEY,
+    SERVING_DIR_KEY, SOURCE_MODEL_KEY, is_served,
+)
+from fake_artifacts import SAVED_MODEL_FILES, artifact, read_files, write_files
+
+
+def find_baseline(serving: Path, tmp_path: Path):
+    baseline = artifact(standard_artifacts.Model, tmp_path / "baseline")
+    executor.Executor().Do({}, {BASELINE_KEY: [baseline]}, {SERVING_DIR_KEY: str(serving), "code_sha256": "x"})
+    return baseline
+
+
+def serve(serving: Path, version: int, model_uri: str | None) -> Path:
+    version_dir = write_files(serving / str(version), SAVED_MODEL_FILES)
+    if model_uri is not None:
+        serving_dir.write_marker(str(version_dir), model_uri)
+    return version_dir
+
+
+def driver_fingerprint(serving: Path) -> str:
+    info = data_types.ExecutionInfo(exec_properties={SERVING_DIR_KEY: str(serving)})
+    output = executor.Driver(metadata_handle=None).run(info)
+    return output.exec_properties[FINGERPRINT_KEY].string_value
+
+
+def test_nothing_served_gives_an_empty_baseline_that_says_so(tmp_path):
+    baseline = find_baseline(tmp_path / "serving", tmp_path)
+    assert baseline.get_int_custom_property(SERVED_KEY) == 0
+    assert not is_served(baseline)
+    assert not Path(baseline.uri).exists() or read_files(Path(baseline.uri)) == {}
+
+
+def test_the_newest_version_is_copied_with_its_version_path_and_model(tmp_path):
+    serve(tmp_path / "serving", 5, "/pipeline/Trainer/model/3")
+    newest = serve(tmp_path / "serving", 7, "/pipeline/Trainer/model/9")
+    baseline = find_baseline(tmp_path / "serving", tmp_path)
+    assert is_served(baseline)
+    assert baseline.get_int_custom_property(SERVED_VERSION_KEY) == 7
+    assert baseline.get_string_custom_property(SERVED_PATH_KEY) == str(newest)
+    assert baseline.get_string_custom_property(SOURCE_MODEL_KEY) == "/pipeline/Trainer/model/9"
+    # Where TFX's Evaluator looks for a Model's SavedModel: Format-Serving.
+    copied = read_files(Path(path_utils.serving_model_path(baseline.uri)))
+    assert copied == read_files(newest)
+
+
+def test_a_version_without_marker_is_served_with_an_unknown_model(tmp_path):
+    serve(tmp_path / "serving", 4, None)
+    baseline = find_baseline(tmp_path / "serving", tmp_path)
+    assert is_served(baseline) and baseline.get_string_custom_property(SOURCE_MODEL_KEY) == ""
+
+
+def test_driver_fingerprint_follows_what_is_served(tmp_path):
+    serving = tmp_path / "serving"
+    assert driver_fingerprint(serving) == NOTHING_SERVED
+    serve(serving, 5, "/model/a")
+    assert driver_fingerprint(serving) == "5:/model/a"
+    assert driver_fingerprint(serving) == "5:/model/a"  # same served model: same cache key
+    serve(serving, 6, "/model/b")
+    assert driver_fingerprint(serving) == "6:/model/b"

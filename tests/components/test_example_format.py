@@ -1,0 +1,37 @@
+"""components/example_format.py: what one example is, and the `data` settings that say so."""
+
+from __future__ import annotations
+
+import pytest
+
+from components.example_format import IMAGE_KEY, LABEL_KEY, ExampleFormat
+from components.settings import check, from_dict
+
+
+def test_num_pixels_is_the_product_of_the_image_shape():
+    assert ExampleFormat((28, 28), 10).num_pixels == 784
+    assert ExampleFormat((4, 5, 3), 2).num_pixels == 60
+
+
+def test_feature_keys_are_the_ones_the_schema_names():
+    assert (IMAGE_KEY, LABEL_KEY) == ("image", "label")
+
+
+def test_built_from_the_data_section():
+    assert from_dict(ExampleFormat, {"image_shape": [28, 28], "num_classes": 10}) == ExampleFormat((28, 28), 10)
+
+
+@pytest.mark.parametrize(
+    "example_format, problem",
+    [
+        (ExampleFormat((), 10), "'data.image_shape' must be positive sizes, got []"),
+        (ExampleFormat((28, 0), 10), "'data.image_shape' must be positive sizes, got [28, 0]"),
+        (ExampleFormat((28, 28), 0), "'data.num_classes' must be > 0, got 0"),
+    ],
+)
+def test_problems_name_the_setting(example_format, problem):
+    assert check(example_format, "data.") == [problem]
+
+
+def test_a_good_format_has_no_problem():
+    assert check(ExampleFormat((28, 28), 10)) == []

@@ -1,0 +1,68 @@
+"""components/trainer/settings.py: the `training` section and the Trainer's custom_config."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import pytest
+
+from components.example_format import ExampleFormat
+from components.settings import SettingsError, check
+from components.trainer.settings import OPTIMIZERS, TrainerSettings, custom_config, read_custom_config
+
+SETTINGS = TrainerSettings(hidden_units=(128, 32), optimizer="adam", learning_rate=0.005, cosine_decay=True,
+                           batch_size=100, train_steps=2000, log_every_steps=100, checkpoint_every_steps=1000, seed=42)
+EXAMPLE_FORMAT = ExampleFormat((28, 28), 10)
+
+
+@pytest.mark.parametrize(
+    "train_steps, log_every, checkpoint_every, expected",
+    [(2000, 100, 1000, 100), (60, 20, 30, 10), (7, 7, 7, 7), (10, 3, 10, 1), (1000, 1000, 250, 250)],
+)
+def test_steps_per_execution_stops_at_every_log_and_checkpoint_step(train_steps, log_every, checkpoint_every, expected):
+    settings = dataclasses.replace(SETTINGS, train_steps=train_steps, log_every_steps=log_every,
+                                   checkpoint_every_steps=checkpoint_every)
+    steps = settings.steps_per_execution
+    assert steps == expected
+    assert train_steps % steps == log_every % steps == checkpoint_every % steps == 0
+
+
+def test_the_defaults_have_no_problem():
+    assert check(SETTINGS) == []
+
+
+@pytest.mark.parametrize(
+    "changes, problem",
+    [
+        ({"batch_size": 0}, "'training.batch_size' must be > 0, got 0"),
+        ({"train_steps": -1}, "'training.train_steps' must be > 0, got -1"),
+        ({"log_every_steps": 0}, "'training.log_every_steps' must be > 0, got 0"),
+        ({"checkpoint_every_steps": 0}, "'training.checkpoint_every_steps' must be > 0, got 0"),
+        ({"learning_rate": 0.0}, "'training.learning_rate' must be > 0, got 0.0"),
+        ({"hidden_units": ()}, "'training.hidden_units' must be positive sizes, got []"),
+        ({"hidden_units": (8, 0)}, "'training.hidden_units' must be positive sizes, got [8, 0]"),
+        ({"optimizer": "adagrad"}, "'training.optimizer' must be one of adam, sgd, rmsprop, got 'adagrad'"),
+    ],
+)
+def test_problems_name_the_setting(changes, problem):
+    assert check(dataclasses.replace(SETTINGS, **changes), "training.") == [problem]
+
+
+def test_every_optimizer_names_a_keras_class():
+    import tensorflow as tf
+
+    assert all(hasattr(tf.keras.optimizers, name) for name in OPTIMIZERS.values())
+
+
+def test_custom_config_round_trips_through_json_as_tfx_carries_it():
+    values = json.loads(json.dumps(custom_config(SETTINGS, EXAMPLE_FORMAT, "abc")))
+    assert values["code_sha256"] == "abc"
+    assert read_custom_config(values) == (SETTINGS, EXAMPLE_FORMAT)
+
+
+def test_custom_config_read_names_a_bad_key_with_its_section():
+    values = json.loads(json.dumps(custom_config(SETTINGS, EXAMPLE_FORMAT, "abc")))
+    values["training"]["batch_size"] = "many"
+    with pytest.raises(SettingsError, match=r"'training\.batch_size' must be of type int"):
+        read_custom_config(values)

@@ -1,0 +1,116 @@
+"""pipeline/cli.py: bad input and machine faults end in one line and an exit code; bugs keep
+their traceback; an interrupted run exits 128 + the signal. No pipeline runs: the runner is replaced."""
+
+from __future__ import annotations
+
+import errno
+import signal
+from pathlib import Path
+
+import pytest
+
+from components.errors import PipelineError
+from pipeline import cli, local_runner
+from pipeline.local_runner import RunFailed, RunInterrupted
+
+LOG = Path("/out/runs/20261123-173202-370954.log")
+
+
+def chained(*errors: BaseException) -> BaseException:
+    """errors[0] raised from errors[1] raised from ... (outermost first), as TFX and Beam wrap them."""
+    for outer, inner in zip(errors, errors[1:]):
+        outer.__cause__ = inner
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    "error, line",
+    [
+        (PipelineError("data/x: bad magic number\nmore detail"), "data/x: bad magic number"),
+        (chained(RuntimeError("beam wrapper"), ValueError("in between"), PipelineError("split 'test': empty")),
+         "split 'test': empty"),
+        (chained(RuntimeError("wrapper"), OSError(errno.ENOSPC, "No space left on device", "/out/pipeline/Trainer")),
+         "[Errno 28] No space left on device: '/out/pipeline/Trainer'"),
+        (OSError(errno.EROFS, "Read-only file system", "/mnt/ro/outputs"),
+         "[Errno 30] Read-only file system: '/mnt/ro/outputs'"),
+        (chained(PermissionError(errno.EACCES, "Permission denied", "/out"), PipelineError("the cause that explains")),
+         "the cause that explains"),  # bad input wins over the fault it led to
+    ],
+)
+def test_bad_input_and_machine_faults_are_one_line(error, line):
+    assert cli.describe_fault(error) == line
+
+
+def test_a_cause_found_through_context_counts_too():
+    try:
+        try:
+            raise PipelineError("while handling")
+        except PipelineError:
+            raise RuntimeError("during handling of the above")
+    except RuntimeError as error:
+        assert cli.describe_fault(error) == "while handling"
+
+
+@pytest.mark.parametrize("error", [ValueError("a bug"), OSError("no errno: a bug"), KeyError("x")])
+def test_anything_else_is_a_bug_without_a_line(error):
+    assert cli.describe_fault(error) is None
+
+
+def test_a_failed_run_names_the_component_the_cause_and_the_log():
+    error = chained(RunFailed(LOG, "Trainer"), RuntimeError("tfx"), PipelineError("split 'train': damaged\nsecond line"))
+    assert cli.describe_fault(error) == f"Trainer failed: split 'train': damaged (full log: {LOG})"
+
+
+def test_a_run_failed_by_a_bug_gives_its_innermost_error():
+    error = chained(RunFailed(LOG, None), RuntimeError("wrapper"), ZeroDivisionError())
+    assert cli.describe_fault(error) == f"the run failed: ZeroDivisionError (full log: {LOG})"
+
+
+def test_a_cycle_of_causes_terminates():
+    first, second = PipelineError("one"), RuntimeError("two")
+    first.__context__, second.__context__ = second, first
+    assert cli.describe_fault(second) == "one"
+
+
+# --- exit codes of `mnist-pipeline run` ---------------------------------------------------------
+
+
+@pytest.fixture
+def run_raising(monkeypatch, root_logging_restored, tmp_path, capsys):
+    """Runs `mnist-pipeline run` whose runner raises `error`; returns (exit code, stderr)."""
+
+    def run(error: BaseException) -> tuple[int, str]:
+        def runner(*args, **kwargs):
+            raise error
+
+        monkeypatch.setattr(local_runner, "run_pipeline", runner)
+        code = cli.main(["run", "--data-dir", str(tmp_path), "--output-dir", str(tmp_path / "out")])
+        return code, capsys.readouterr().err
+
+    return run
+
+
+@pytest.mark.parametrize("signal_number, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_an_interrupted_run_exits_128_plus_the_signal(run_raising, signal_number, code):
+    exit_code, stderr = run_raising(RunInterrupted(signal_number, "Trainer"))
+    assert exit_code == code
+    assert stderr.strip() == (f"interrupted during Trainer ({signal.Signals(signal_number).name}); "
+                              "the next run resumes from the cached components")
+
+
+def test_an_interrupt_between_components_names_none(run_raising):
+    assert run_raising(RunInterrupted(signal.SIGINT, None))[1].startswith("interrupted (SIGINT);")
+
+
+def test_ctrl_c_outside_a_run_exits_130(run_raising):
+    assert run_raising(KeyboardInterrupt()) == (130, "interrupted\n")
+
+
+def test_a_failed_run_exits_1_with_one_line(run_raising):
+    exit_code, stderr = run_raising(chained(RunFailed(LOG, "DataGate"), PipelineError("split 'test' drifted")))
+    assert (exit_code, stderr) == (1, f"error: DataGate failed: split 'test' drifted (full log: {LOG})\n")
+
+
+def test_a_bug_keeps_its_traceback(run_raising):
+    with pytest.raises(ZeroDivisionError):
+        run_raising(ZeroDivisionError("a bug"))

@@ -1,0 +1,59 @@
+"""pipeline/local_runner.py, the parts that need no pipeline run: run ids, partial runs, signals."""
+
+from __future__ import annotations
+
+import datetime
+import os
+import re
+import signal
+from pathlib import Path
+
+import pytest
+
+from pipeline import local_runner
+from pipeline.local_runner import RunFailed, RunInterrupted, new_run_id
+from pipeline.run_log import ComponentProgress
+
+
+def test_run_ids_are_local_time_to_the_microsecond():
+    before = datetime.datetime.now().replace(microsecond=0)
+    run_id = new_run_id()
+    assert re.fullmatch(r"\d{8}-\d{6}-\d{6}", run_id)
+    assert before <= datetime.datetime.strptime(run_id, "%Y%m%d-%H%M%S-%f") <= datetime.datetime.now()
+
+
+def test_run_ids_sort_in_time_order():
+    ids = [new_run_id() for _ in range(50)]
+    assert ids == sorted(ids)
+
+
+def test_a_whole_run_has_no_run_options():
+    assert local_runner._partial_run(None) is None
+    assert local_runner._partial_run([]) is None
+
+
+def test_a_partial_run_stops_at_the_given_nodes_and_reuses_the_latest_run():
+    options = local_runner._partial_run(["IdxExampleGen", "StatisticsGen"])
+    assert list(options.partial_run.to_nodes) == ["IdxExampleGen", "StatisticsGen"]
+    assert not options.partial_run.from_nodes  # from the start
+    assert options.partial_run.snapshot_settings.HasField("latest_pipeline_run_strategy")
+
+
+@pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_during_a_run_raises_run_interrupted_naming_the_component(signal_number):
+    progress = ComponentProgress()
+    progress._started["Trainer"] = 0.0  # as if the Trainer's start had been logged
+    previous = signal.getsignal(signal_number)
+    with pytest.raises(RunInterrupted) as error:
+        with local_runner._signals_as_exceptions(progress):
+            os.kill(os.getpid(), signal_number)  # Python runs the handler right after this call
+            pytest.fail("the signal did not interrupt")
+    assert (error.value.signal_number, error.value.component) == (signal_number, "Trainer")
+    assert str(error.value) == signal.Signals(signal_number).name
+    assert signal.getsignal(signal_number) is previous  # the handlers are put back
+
+
+def test_run_failed_names_the_log():
+    error = RunFailed(Path("/out/runs/x.log"), "Trainer")
+    assert str(error) == "the run failed (full log: /out/runs/x.log)"
+    assert (error.component, error.log_path) == ("Trainer", Path("/out/runs/x.log"))

@@ -1,0 +1,136 @@
+"""pipeline/predict.py: every input is read and checked before any model is loaded; a bad input
+is one PredictError (or IdxFormatError) naming the file."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from components import serving_dir
+from components.errors import PipelineError
+from components.idx_example_gen.idx import IdxFormatError
+from fake_mnist import write_idx
+from pipeline.predict import PredictError, load_images, predict_inputs, resolve_model_dir
+
+DIGITS = np.arange(3 * 28 * 28, dtype=np.uint8).reshape(3, 28, 28)
+
+
+@pytest.fixture
+def png(tmp_path):
+    path = tmp_path / "seven.png"
+    Image.fromarray(DIGITS[0]).save(path)
+    return path
+
+
+@pytest.fixture
+def model_dir(tmp_path):
+    """Looks like a SavedModel to resolve_model_dir; never loaded."""
+    path = tmp_path / "model"
+    path.mkdir()
+    (path / "saved_model.pb").write_bytes(b"not read")
+    return path
+
+
+def test_a_png_is_one_grayscale_image_named_by_its_path(png):
+    images = load_images(png, limit=10)
+    assert images.names == [str(png)]
+    assert images.pixels.shape == (1, 28, 28) and images.pixels.dtype == np.uint8
+    assert np.array_equal(images.pixels[0], DIGITS[0])
+
+
+def test_a_colour_png_is_converted_to_grayscale(tmp_path):
+    path = tmp_path / "colour.PNG"
+    Image.fromarray(np.stack([DIGITS[1]] * 3, axis=-1), mode="RGB").save(path)
+    assert np.array_equal(load_images(path, 1).pixels[0], DIGITS[1])
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_an_idx_file_gives_its_first_limit_images(tmp_path, compress):
+    path = write_idx(tmp_path / "images-idx3-ubyte", DIGITS, compress=compress)
+    images = load_images(path, limit=2)
+    assert images.names == ["images-idx3-ubyte[0]", "images-idx3-ubyte[1]"]
+    assert np.array_equal(images.pixels, DIGITS[:2])
+    assert len(load_images(path, limit=10).names) == 3
+
+
+@pytest.mark.parametrize(
+    "name, content, problem",
+    [
+        ("empty.png", b"", "not a readable PNG image"),
+        ("text.png", b"this is not an image", "not a readable PNG image"),
+        ("idx.png", bytes(16), "not a readable PNG image"),
+    ],
+)
+def test_a_png_that_is_not_an_image_is_named(tmp_path, name, content, problem):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(PredictError, match=rf"^{path}: {problem}"):
+        load_images(path, 1)
+
+
+def test_a_directory_is_named(tmp_path):
+    with pytest.raises(PredictError, match=rf"^{tmp_path}: a directory, not a file$"):
+        load_images(tmp_path, 1)
+
+
+def test_a_missing_file_is_named(tmp_path):
+    with pytest.raises(PredictError, match=rf"^{tmp_path / 'missing.png'}: file not found$"):
+        load_images(tmp_path / "missing.png", 1)
+
+
+def test_an_idx_file_without_images_is_named(tmp_path):
+    path = write_idx(tmp_path / "none-idx3-ubyte", np.zeros((0, 28, 28), np.uint8), compress=False)
+    with pytest.raises(PredictError, match=r"none-idx3-ubyte: the file holds no images"):
+        load_images(path, 1)
+
+
+def test_a_labels_file_is_not_images(tmp_path):
+    path = write_idx(tmp_path / "labels-idx1-ubyte", np.arange(3, dtype=np.uint8), compress=False)
+    with pytest.raises(IdxFormatError, match=r"labels-idx1-ubyte: magic number .* says 1 dimensions, expected 3") as error:
+        load_images(path, 1)
+    assert isinstance(error.value, PipelineError)
+
+
+def test_limit_must_be_positive(png):
+    with pytest.raises(PredictError, match=r"--limit must be at least 1, got 0"):
+        load_images(png, 0)
+
+
+def test_a_savedmodel_dir_is_used_as_is(model_dir):
+    assert resolve_model_dir(model_dir) == model_dir
+
+
+def test_a_serving_dir_resolves_to_its_newest_version(tmp_path):
+    for version in (3, 12):
+        (tmp_path / "serving" / str(version)).mkdir(parents=True)
+    serving_dir.write_marker(str(tmp_path / "serving" / "12"), "/model")
+    assert resolve_model_dir(tmp_path / "serving") == tmp_path / "serving" / "12"
+
+
+@pytest.mark.parametrize("name", ["missing", "empty"])
+def test_neither_a_savedmodel_nor_a_serving_dir_is_named(tmp_path, name):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PredictError, match=rf"{tmp_path / name}: neither a SavedModel nor a folder of numbered model versions"):
+        resolve_model_dir(tmp_path / name)
+
+
+def test_every_input_is_checked_before_tensorflow_is_touched(model_dir, png, tmp_path, monkeypatch):
+    """A bad last input fails before the model loads: with TensorFlow unimportable, the error is
+    still the input's, not an ImportError."""
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"")
+    monkeypatch.setitem(sys.modules, "tensorflow", None)  # `import tensorflow` now raises ImportError
+    with pytest.raises(PredictError, match=rf"^{bad}: not a readable PNG image"):
+        list(predict_inputs(model_dir, [png, bad], limit=10))
+    with pytest.raises(PredictError, match="neither a SavedModel"):
+        list(predict_inputs(tmp_path / "no-model", [png], limit=10))
+
+
+def test_with_good_inputs_the_model_is_loaded_next(model_dir, png, monkeypatch):
+    """The counterpart of the test above: good inputs do reach the model loading."""
+    monkeypatch.setitem(sys.modules, "tensorflow", None)
+    with pytest.raises(ImportError):
+        list(predict_inputs(model_dir, [png], limit=10))

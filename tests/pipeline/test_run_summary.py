@@ -1,0 +1,134 @@
+"""pipeline/run_summary.py: a run's summary from what MLMD recorded, and its console lines.
+
+MLMD is not needed: lineage.run_info is replaced by a run made of lineage's own dataclasses."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pytest
+
+from components.served_model.executor import SERVED_KEY, SERVED_PATH_KEY, SERVED_VERSION_KEY, SOURCE_MODEL_KEY
+from pipeline import artifact_metrics, lineage, node_ids, run_summary
+from pipeline.lineage import ArtifactInfo, ExecutionInfo, RunInfo
+
+RUN_ID = "20261123-173202-370954"
+TRAINER_METRICS = {"train": {"num_examples": 500, "num_correct": 450, "precision_at_1": 0.9},
+                   "validation": {"num_examples": 100, "num_correct": 88, "precision_at_1": 0.88}}
+ids = itertools.count(1)
+
+
+def artifact(kind: str, uri: str = "/a", **properties) -> ArtifactInfo:
+    return ArtifactInfo(id=next(ids), type=kind, uri=uri, state="LIVE", created_ms=0, properties=properties)
+
+
+def execution(node_id: str, status: str = "ran", inputs=None, outputs=None) -> ExecutionInfo:
+    return ExecutionInfo(id=next(ids), node_id=node_id, type=f"x.{node_id}", status=status, started_ms=0,
+                         seconds=1.26, properties={}, inputs=inputs or {}, outputs=outputs or {}, run_ids=[RUN_ID])
+
+
+def served_baseline(version: int | None) -> dict:
+    if version is None:
+        return {"baseline_model": [artifact("Model", "/baseline", **{SERVED_KEY: 0})]}
+    return {"baseline_model": [artifact("Model", "/baseline", **{SERVED_KEY: 1, SERVED_VERSION_KEY: version,
+                                                                  SERVED_PATH_KEY: f"/serving/{version}",
+                                                                  SOURCE_MODEL_KEY: "/root/Trainer/model/3"})]}
+
+
+@pytest.fixture
+def summarize(monkeypatch, tmp_path):
+    """Summarizes a run made of the given executions, with the Evaluators' files replaced."""
+    model_run = tmp_path / "model_run"
+    model_run.mkdir()
+    (model_run / "precision_at_1.json").write_text(json.dumps(TRAINER_METRICS))
+    monkeypatch.setattr(artifact_metrics, "evaluation_metrics", lambda uri: {"accuracy": 0.87, "examples": 100, "uri": uri})
+    monkeypatch.setattr(artifact_metrics, "validation_failures", lambda uri: ["precision_at_1 0.4000 below 0.95"])
+    monkeypatch.setattr(lineage, "producer_run", lambda store, artifact_id: "20261122-101010-000001")
+
+    def summarize_executions(*executions: ExecutionInfo, status: str = "complete") -> dict:
+        run = RunInfo(id=RUN_ID, started_ms=0, seconds=12.34, status=status, components=list(executions))
+        monkeypatch.setattr(lineage, "run_info", lambda store, context, with_artifacts=False: run)
+        return run_summary.summarize_run(store=None, run=None)
+
+    summarize_executions.model_run_uri = str(model_run)
+    return summarize_executions
+
+
+def full_run(summarize, blessed: int = 1, served_version: int | None = None, evaluator_status: str = "ran"):
+    return summarize(
+        execution(node_ids.INGEST, outputs={"examples": [artifact(
+            "Examples", split_names='["train", "validation", "test"]', num_examples_train=500,
+            num_examples_validation=100, num_examples_test=200)]}),
+        execution(node_ids.TRAINER, outputs={"model_run": [artifact("ModelRun", summarize.model_run_uri)]}),
+        execution(node_ids.BLESSING_EVALUATOR, evaluator_status, inputs=served_baseline(served_version),
+                  outputs={"evaluation": [artifact("ModelEvaluation", "/eval/validation")],
+                           "blessing": [artifact("ModelBlessing", blessed=blessed)]}),
+        execution(node_ids.TEST_EVALUATOR, outputs={"evaluation": [artifact("ModelEvaluation", "/eval/test")]}),
+        execution(node_ids.PUSHER, outputs={"pushed_model": [artifact(
+            "PushedModel", pushed=blessed, pushed_destination="/serving/1700000000", pushed_version="1700000000")]}),
+    )
+
+
+def test_the_summary_holds_statuses_sizes_and_metrics(summarize):
+    summary = full_run(summarize)
+    assert (summary["run_id"], summary["status"], summary["seconds"]) == (RUN_ID, "complete", 12.34)
+    assert summary["components"][0] == {"component": node_ids.INGEST, "status": "ran", "seconds": 1.3}
+    assert summary["examples"] == {"train": 500, "validation": 100, "test": 200}
+    assert summary["trainer_precision_at_1"] == TRAINER_METRICS
+    assert summary["evaluation"]["validation"]["uri"] == "/eval/validation"
+    assert summary["evaluation"]["test"]["uri"] == "/eval/test"
+    assert summary["pushed"] == {"pushed": True, "destination": "/serving/1700000000", "version": "1700000000"}
+
+
+def test_blessed_with_nothing_served_yet(summarize):
+    blessing = full_run(summarize, served_version=None)["blessing"]
+    assert blessing == {"blessed": True, "reason": "passed the accuracy threshold; no model was served yet", "baseline": {}}
+
+
+def test_blessed_against_a_served_version_names_it(summarize):
+    blessing = full_run(summarize, served_version=1699999999)["blessing"]
+    assert blessing["reason"] == "passed the accuracy threshold and the comparison with served version 1699999999"
+    assert blessing["baseline"]["served_version"] == 1699999999
+    assert blessing["baseline"]["model_uri"] == "/root/Trainer/model/3"
+
+
+def test_not_blessed_gives_the_failed_thresholds(summarize):
+    summary = full_run(summarize, blessed=0)
+    assert summary["blessing"]["reason"] == "precision_at_1 0.4000 below 0.95"
+    assert summary["pushed"]["pushed"] is False
+
+
+def test_a_cached_blessing_names_the_run_that_decided_it(summarize):
+    reason = full_run(summarize, evaluator_status="cached")["blessing"]["reason"]
+    assert reason.endswith("; cached: decided in run 20261122-101010-000001")
+
+
+def test_a_run_that_stopped_early_has_empty_sections(summarize):
+    summary = summarize(execution(node_ids.INGEST, "failed"), status="failed")
+    assert summary["examples"] == {} and summary["trainer_precision_at_1"] == {}
+    assert summary["evaluation"] == {} and summary["blessing"] == {} and summary["pushed"] == {}
+
+
+def test_format_summary_gives_one_line_per_component_then_the_results(summarize):
+    text = run_summary.format_summary(full_run(summarize, served_version=7))
+    lines = text.splitlines()
+    assert lines[0] == f"Run {RUN_ID}: complete, 12.3 s"
+    assert lines[1].split() == [node_ids.INGEST, "ran", "1.3", "s"]
+    assert "Examples: train 500, validation 100, test 200" in lines
+    assert "Precision@1 (Trainer):   train 0.9000  validation 0.8800" in lines
+    assert "Precision@1 (Evaluator): validation 0.8700 on 100 examples" in lines
+    assert "Blessed: yes (passed the accuracy threshold and the comparison with served version 7)" in lines
+    assert lines[-1] == "Pushed: /serving/1700000000"
+
+
+def test_format_summary_of_a_model_not_blessed(summarize):
+    assert run_summary.format_summary(full_run(summarize, blessed=0)).splitlines()[-1] == "Pushed: no (model not blessed)"
+
+
+def test_format_summary_of_a_failed_run_without_results():
+    summary = {"run_id": RUN_ID, "status": "failed", "seconds": 3.0,
+               "components": [{"component": "IdxExampleGen", "status": "failed", "seconds": 3.0}],
+               "examples": {}, "trainer_precision_at_1": {}, "evaluation": {}, "blessing": {}, "pushed": {}}
+    assert run_summary.format_summary(summary).splitlines() == [
+        f"Run {RUN_ID}: failed, 3.0 s", "  IdxExampleGen   failed     3.0 s"]

@@ -1,0 +1,54 @@
+"""`make test-fast` runs no pipeline: tests/unit_test_guard.py fails a unit test that starts one."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import REPO_ROOT, TESTS_DIR
+from unit_test_guard import MESSAGE, PipelineRunRefused, pipeline_runs_refused
+
+SUITE = '''
+import pytest
+from pipeline import local_runner
+
+def test_unit_calls_the_runner():
+    local_runner.run_pipeline(None, "data", None, [])
+
+def test_unit_hides_the_attempt():
+    try:
+        local_runner._dag_runner("local")
+    except BaseException:
+        pass
+
+def test_unit_without_a_run():
+    assert local_runner.new_run_id()
+
+@pytest.mark.e2e
+def test_e2e_may_run_pipelines():
+    assert local_runner.run_pipeline.__module__ == "pipeline.local_runner"
+    assert local_runner._dag_runner.__name__ == "_dag_runner"
+'''
+
+
+def test_unit_tests_that_start_a_pipeline_fail_and_e2e_tests_may(pytester, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", f"{REPO_ROOT}:{TESTS_DIR}")
+    monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")  # seconds of start-up for nothing
+    pytester.makeini("[pytest]\nmarkers = e2e: runs pipelines\n")
+    pytester.makepyfile(test_suite=SUITE)
+    result = pytester.runpytest_subprocess("-p", "unit_test_guard", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2, failed=2)
+    result.stdout.fnmatch_lines([f"*test_unit_calls_the_runner {MESSAGE}*"])
+    result.stdout.fnmatch_lines(["*FAILED*test_unit_hides_the_attempt*"])
+
+
+def test_the_runner_is_refused_while_inside_and_restored_after():
+    from pipeline import local_runner
+
+    before = local_runner.run_pipeline  # already refused: this test is a unit test too
+    attempts: list[str] = []
+    with pipeline_runs_refused("a test", attempts):
+        assert local_runner.run_pipeline is not before
+        with pytest.raises(PipelineRunRefused, match="a test runs a pipeline but is not marked e2e"):
+            local_runner.run_pipeline(None, "data", None, [])
+    assert attempts == ["a test"]
+    assert local_runner.run_pipeline is before
