@@ -45,14 +45,19 @@ def SplitValidator(
 
 
 def drift_anomalies(anomalies: anomalies_pb2.Anomalies) -> anomalies_pb2.Anomalies:
-    """Keeps only the comparator (drift/skew) findings; the schema checks are ExampleValidator's."""
+    """Keeps only the comparator (drift/skew) findings, reason by reason; the schema checks are
+    ExampleValidator's, and DataGate would report them twice."""
     comparator_types = {
         value for name, value in anomalies_pb2.AnomalyInfo.Type.items() if name.startswith("COMPARATOR_")
     }
     kept = anomalies_pb2.Anomalies()
     kept.CopyFrom(anomalies)
     for feature, info in anomalies.anomaly_info.items():
-        if not any(reason.type in comparator_types for reason in info.reason):
+        drift = [reason for reason in info.reason if reason.type in comparator_types]
+        if drift:
+            del kept.anomaly_info[feature].reason[:]
+            kept.anomaly_info[feature].reason.extend(drift)
+        else:
             del kept.anomaly_info[feature]
     kept.ClearField("dataset_anomaly_info")
     return kept

@@ -35,9 +35,5 @@ def test_a_worker_that_dies_of_an_uncaught_exception_exits_1():
     assert exit_code_of("raise ValueError('a failed bundle')") == 1
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "components/beam_worker.py:30 exits with 1 if an exception went uncaught, else 0: the code of "
-    "sys.exit(N) (SystemExit never reaches sys.excepthook) is replaced by 0, so e.g. an argparse "
-    "usage error (exit 2) in a worker process reports success"))
 def test_a_worker_that_calls_sys_exit_keeps_its_code():
     assert exit_code_of("import sys; sys.exit(3)") == 3

@@ -79,10 +79,6 @@ def test_drift_anomalies_drops_the_dataset_level_finding():
     assert not drift_anomalies(found).HasField("dataset_anomaly_info")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "components/split_validator.py:54-56 (drift_anomalies) keeps or drops whole features: a feature "
-    "with a schema finding and a drift finding keeps both reasons, so DataGate reports ExampleValidator's "
-    "schema finding a second time as a 'label mix' one"))
 def test_a_feature_with_a_schema_and_a_drift_finding_keeps_only_the_drift():
     # What TFDV reports for a test split with labels 12 (above the schema's 9) that also drifted.
     found = anomalies_pb2.Anomalies()
