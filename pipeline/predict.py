@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 
-from components import serving_dir
 from components.errors import PipelineError
 from components.idx_example_gen import idx
 
@@ -32,8 +31,8 @@ class Images:
 
 def predict_inputs(model_path: Path, inputs: list[Path], limit: int) -> Iterator[str]:
     """One line per image: where it came from, the predicted digit and its probability."""
+    batches = [load_images(path, limit) for path in inputs]  # before any TensorFlow: seconds to import
     model_dir = resolve_model_dir(model_path)
-    batches = [load_images(path, limit) for path in inputs]
     import tensorflow as tf
 
     try:
@@ -55,6 +54,8 @@ def resolve_model_dir(model_path: Path) -> Path:
     """A SavedModel dir as is; a serving dir as the version TF Serving serves (its newest)."""
     if (model_path / "saved_model.pb").is_file():
         return model_path
+    from components import serving_dir  # TFX's file system, hence TensorFlow: only once the inputs are read
+
     served = serving_dir.latest(str(model_path)) if model_path.is_dir() else None
     if served is None:
         raise PredictError(f"{model_path}: neither a SavedModel nor a folder of numbered model versions")
