@@ -1,0 +1,433 @@
+"""Tests for compiling the pipeline for Kubeflow (pipeline/kubeflow_runner.py) and for the image.
+
+No Kubeflow cluster and no Docker engine run here: the spec is checked against the local
+pipeline and kfp's protos, the Dockerfile and the locks are read. Running the compiled spec is
+tests/e2e/test_kubeflow_spec.py's; submitting it, tests/pipeline/test_kfp_client.py's.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path, PurePosixPath
+
+import pytest
+import tomli
+import yaml
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2
+from packaging.requirements import Requirement
+
+from conftest import run_cli
+from kubeflow_args import (
+    DATA_DIR, IMAGE, KUBEFLOW_ARGS, PIPELINE_ROOT, SERVING_DIR, TASK_ENV_ARGS, container_executors, error_lines,
+    kubeflow_config,
+)
+from pipeline import kubeflow_runner, node_ids
+from pipeline.config import load_config
+from pipeline.kubeflow_runner import DRIVER_COMMAND, TASK_COMMAND, KubeflowError, compile_pipeline, with_overrides
+from pipeline.pipeline import PipelinePaths, create_pipeline
+from pipeline.schema_staging import SCHEMAS_DIR
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def config():
+    return kubeflow_config()
+
+
+@pytest.fixture(scope="module")
+def compiled(config, tmp_path_factory) -> dict[str, Path]:
+    """The pipeline compiled once as a PipelineJob (.json) and as a PipelineSpec (.yaml)."""
+    directory = tmp_path_factory.mktemp("compiled")
+    return {suffix: compile_pipeline(config, directory / f"pipeline{suffix}") for suffix in (".json", ".yaml")}
+
+
+@pytest.fixture(scope="module")
+def job(compiled) -> dict:
+    return json.loads(compiled[".json"].read_text())
+
+
+@pytest.fixture(scope="module")
+def spec(job) -> dict:
+    return job["pipelineSpec"]
+
+
+def executor_of(spec: dict, task: str) -> dict:
+    return spec["deploymentSpec"]["executors"][spec["components"][task]["executorLabel"]]
+
+
+def parameter(spec: dict, task: str, name: str):
+    return spec["root"]["dag"]["tasks"][task]["inputs"]["parameters"][name]["runtimeValue"]["constant"]
+
+
+def input_artifact(spec: dict, task: str, key: str) -> dict:
+    """Where the task's input artifact comes from: {producerTask, outputArtifactKey}."""
+    return spec["root"]["dag"]["tasks"][task]["inputs"]["artifacts"][key]["taskOutputArtifact"]
+
+
+def node_edges(tfx_pipeline) -> set[tuple[str, str]]:
+    return {(upstream.id, node.id) for node in tfx_pipeline.components for upstream in node.upstream_nodes}
+
+
+# --- the compiled spec ------------------------------------------------------------------------
+
+
+def test_compiled_files_parse_with_the_pipeline_spec_protos(compiled, job):
+    parsed_job = json_format.ParseDict(job, pipeline_spec_pb2.PipelineJob())
+    assert parsed_job.pipeline_spec["schemaVersion"] == "2.1.0"
+    parsed_spec = json_format.ParseDict(yaml.safe_load(compiled[".yaml"].read_text()), pipeline_spec_pb2.PipelineSpec())
+    assert parsed_spec.pipeline_info.name == "mnist"
+    assert json_format.MessageToDict(parsed_spec) == job["pipelineSpec"]  # one spec, two packagings
+
+
+def test_tasks_and_dependencies_are_the_local_pipelines_components_and_edges(config, spec):
+    """One pipeline for every orchestrator: no resolver tasks, nothing left out, no extra edge."""
+    paths = PipelinePaths(data_dir="data", pipeline_root="root", serving_dir="serving", schema_file="schema.pbtxt")
+    local = create_pipeline(config, paths, [])
+    tasks = spec["root"]["dag"]["tasks"]
+    compiled_edges = {
+        (upstream, task) for task, task_spec in tasks.items() for upstream in task_spec.get("dependentTasks", [])
+    }
+    assert set(tasks) == {node.id for node in local.components}
+    assert compiled_edges == node_edges(local)
+
+
+def test_the_validation_evaluators_baseline_is_the_served_model(spec):
+    """The model the serving dir serves now, found by the ServedModel task: no Resolver, which
+    open-source KFP cannot run."""
+    assert input_artifact(spec, node_ids.BLESSING_EVALUATOR, "baseline_model") == {
+        "producerTask": node_ids.SERVED_MODEL, "outputArtifactKey": "baseline",
+    }
+    assert "baseline_model" not in spec["root"]["dag"]["tasks"][node_ids.TEST_EVALUATOR]["inputs"]["artifacts"]
+    assert parameter(spec, node_ids.SERVED_MODEL, "serving_dir") == SERVING_DIR
+    assert not [name for name in spec["root"]["dag"]["tasks"] if "resolver" in name.lower()]
+
+
+def test_only_the_served_model_task_is_never_cached(spec):
+    """What ServedModel answers depends on the serving dir, not on its inputs."""
+    caching = {name: task.get("cachingOptions") for name, task in spec["root"]["dag"]["tasks"].items()}
+    assert caching.pop(node_ids.SERVED_MODEL) is None
+    assert set(map(json.dumps, caching.values())) == {json.dumps({"enableCache": True})}
+
+
+def test_the_trainer_reads_the_schema_the_data_gate_passed(spec):
+    """A data edge, not only an order: the gate stands on every model's lineage."""
+    assert input_artifact(spec, node_ids.TRAINER, "schema") == {
+        "producerTask": node_ids.DATA_GATE, "outputArtifactKey": "validated_schema",
+    }
+
+
+def test_every_task_runs_the_given_image_with_the_project_task_command(spec):
+    executors = spec["deploymentSpec"]["executors"]
+    containers = container_executors(spec)
+    assert len(containers) == len(executors) == len(spec["root"]["dag"]["tasks"])  # no resolver executors
+    assert {container["image"] for container in containers.values()} == {IMAGE}
+    assert all(container["command"] == TASK_COMMAND for container in containers.values())
+
+
+def test_the_ingest_driver_runs_with_s3_registered(spec):
+    """TFX gives the ingest a driver step (Vertex AI runs it before the executor); its own command
+    cannot open s3://, the project's (pipeline/kfp_driver.py) can."""
+    drivers = {label: container["lifecycle"]["preCacheCheck"]
+               for label, container in container_executors(spec).items() if "lifecycle" in container}
+    assert list(drivers) == [spec["components"][node_ids.INGEST]["executorLabel"]]
+    [driver] = drivers.values()
+    assert driver["command"] == DRIVER_COMMAND
+    assert driver["args"][:2] == ["--json_serialized_invocation_args", "{{$}}"]
+
+
+def test_code_is_referenced_by_module_path_inside_the_image(spec):
+    assert parameter(spec, "Trainer", "run_fn") == "components.trainer.module.run_fn"
+    executor_classes = {
+        task: executor_of(spec, task)["container"]["args"][1] for task in ("IdxExampleGen", "SplitValidator", "Pusher")
+    }
+    assert executor_classes == {
+        "IdxExampleGen": "components.idx_example_gen.executor.Executor",
+        "SplitValidator": "components.split_validator.SplitValidator_Executor",
+        "Pusher": "components.pusher.executor.Executor",
+    }
+
+
+def test_beam_components_get_the_kubeflow_beam_args(config, spec, tmp_path):
+    default_args = list(config.kubeflow.beam_pipeline_args)
+    assert default_args == ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
+    worker_plugin = "--beam_plugin=components.beam_worker"  # s3:// and a clean exit in each worker
+    for task in ("IdxExampleGen", "StatisticsGen", "Evaluator.validation"):
+        assert executor_of(spec, task)["container"]["args"][-3:] == [*default_args, worker_plugin]
+    dataflow_args = ["--runner=DataflowRunner", "--project=p", "--region=r", "--temp_location=gs://b/tmp"]
+    dataflow_config = kubeflow_config(f"kubeflow.beam_pipeline_args={json.dumps(dataflow_args)}")
+    output = compile_pipeline(dataflow_config, tmp_path / "dataflow.json")
+    dataflow_spec = json.loads(output.read_text())["pipelineSpec"]
+    assert executor_of(dataflow_spec, "StatisticsGen")["container"]["args"][-5:-1] == dataflow_args
+
+
+def test_storage_and_runtime_settings_are_the_configured_ones(config, job, spec):
+    assert job["runtimeConfig"] == {"gcsOutputDirectory": PIPELINE_ROOT}
+    assert "inputDefinitions" not in spec["root"]  # no runtime parameters: a run takes none
+    assert parameter(spec, "IdxExampleGen", "input_base") == DATA_DIR
+    push_destination = json.loads(parameter(spec, "Pusher", "push_destination"))
+    assert push_destination == {"filesystem": {"base_directory": SERVING_DIR}}
+    custom_config = json.loads(parameter(spec, "Trainer", "custom_config"))
+    assert custom_config["training"]["train_steps"] == config.training.train_steps
+    assert json.loads(parameter(spec, "Trainer", "train_args"))["num_steps"] == config.training.train_steps
+
+
+def test_schema_is_named_by_content_hash_where_the_image_stages_it(config, spec, tmp_path):
+    schema_file = parameter(spec, "ImportSchemaGen", "schema_file")
+    assert schema_file == str(kubeflow_runner.image_schema_file(config.validation.schema_path))
+    assert re.fullmatch(r"/pipeline/schemas/[0-9a-f]{16}/schema\.pbtxt", schema_file)
+    # The Dockerfile's staging command, with a temporary folder for the image's /pipeline.
+    staging = dockerfile_schema_staging()
+    subprocess.run([sys.executable, *staging[1:-1], str(tmp_path / SCHEMAS_DIR)], cwd=REPO_ROOT, check=True,
+                   capture_output=True)
+    staged = tmp_path / PurePosixPath(schema_file).relative_to(kubeflow_runner.IMAGE_PROJECT_ROOT)
+    assert staged.read_bytes() == config.validation.schema_path.read_bytes()
+
+
+def test_spec_holds_no_local_paths(compiled):
+    for path in compiled.values():
+        text = path.read_text()
+        for local in ("/work/", "/tmp/", "/home/", f"{REPO_ROOT}/", f"{Path.home()}/"):
+            assert local not in text, f"{path.name} holds {local}"
+
+
+def test_compiling_twice_gives_identical_files(config, compiled, tmp_path):
+    for suffix, first in compiled.items():
+        again = compile_pipeline(config, tmp_path / f"again{suffix}")
+        assert again.read_bytes() == first.read_bytes()
+
+
+def test_cli_compile_writes_the_spec_with_the_given_settings(tmp_path, capsys):
+    output = tmp_path / "out" / "pipeline.json"
+    assert run_cli("compile", "--output", output, *KUBEFLOW_ARGS, "--set", "training.train_steps=7") == 0
+    spec = json.loads(output.read_text())["pipelineSpec"]
+    assert executor_of(spec, "Trainer")["container"]["image"] == IMAGE
+    assert json.loads(parameter(spec, "Trainer", "train_args"))["num_steps"] == 7
+    captured = capsys.readouterr()
+    assert f"Wrote {output} (image {IMAGE}, pipeline root {PIPELINE_ROOT})" in captured.out
+    assert "warning" not in captured.err  # every location is the user's own
+
+
+def test_cli_compile_serving_dir_is_where_models_are_pushed_and_found(tmp_path):
+    """--serving-dir overrides kubeflow.serving_dir for both tasks that use it."""
+    output = tmp_path / "pipeline.json"
+    assert run_cli("compile", "--output", output, *KUBEFLOW_ARGS, "--serving-dir", "s3://other-bucket/models") == 0
+    spec = json.loads(output.read_text())["pipelineSpec"]
+    assert json.loads(parameter(spec, "Pusher", "push_destination")) == {
+        "filesystem": {"base_directory": "s3://other-bucket/models"}
+    }
+    assert parameter(spec, node_ids.SERVED_MODEL, "serving_dir") == "s3://other-bucket/models"
+
+
+def test_cli_compile_warns_about_the_example_values_it_still_holds(tmp_path, capsys):
+    """configs/pipeline.yaml's image and bucket are examples: a spec with them compiles (to be
+    looked at), with a warning naming each setting and its flag; `submit` refuses them."""
+    output = tmp_path / "pipeline.json"
+    assert run_cli("compile", "--output", output, "--data-dir", DATA_DIR) == 0
+    defaults = load_config().kubeflow
+    [warning] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
+    assert warning == (
+        f"warning: the spec holds example values: kubeflow.image (--image)={defaults.image}, "
+        f"kubeflow.pipeline_root (--pipeline-root)={defaults.pipeline_root}, "
+        f"kubeflow.serving_dir (--serving-dir)={defaults.serving_dir}; "
+        "give your own before submitting (see docs/kubeflow.md)"
+    )
+    assert output.exists()
+
+
+def test_flags_override_only_the_settings_they_give(config):
+    settings = load_config().kubeflow
+    assert with_overrides(settings, image=None, pipeline_root=None, data_dir=None, serving_dir=None) == settings
+    changed = with_overrides(settings, image=IMAGE, data_dir=None, serving_dir=SERVING_DIR)
+    assert (changed.image, changed.data_dir, changed.serving_dir) == (IMAGE, settings.data_dir, SERVING_DIR)
+    assert changed.beam_pipeline_args == settings.beam_pipeline_args and changed.pipeline_root == settings.pipeline_root
+
+
+@pytest.mark.parametrize("data_dir", ["/data/mnist", "data/mnist", "file:///data/mnist"])
+def test_local_paths_are_refused(tmp_path, capsys, data_dir):
+    output = tmp_path / "pipeline.json"
+    assert run_cli("compile", "--output", output, *KUBEFLOW_ARGS, "--data-dir", data_dir) == 1
+    error = capsys.readouterr().err
+    assert error_lines(error) == [
+        f"error: kubeflow.data_dir (--data-dir) must be an object-storage URI such as gs://BUCKET/PATH, got '{data_dir}'"
+    ]
+    assert "Traceback" not in error and not output.exists()
+
+
+def test_schema_outside_configs_is_refused(tmp_path):
+    schema = tmp_path / "schema.pbtxt"
+    schema.write_text("")
+    with pytest.raises(KubeflowError, match="the schema must be a .pbtxt file in configs/"):
+        compile_pipeline(kubeflow_config(f"validation.schema_file={schema}"), tmp_path / "pipeline.json")
+
+
+def test_schemes_tensorflow_cannot_open_are_warned_about(tmp_path, caplog):
+    """KFP's own default root scheme, minio://, is no filesystem TensorFlow knows; s3:// is."""
+    config = kubeflow_config(pipeline_root="s3://test-bucket/root", data_dir="minio://test-bucket/mnist/data")
+    compile_pipeline(config, tmp_path / "pipeline.json")
+    [warning] = [record.getMessage() for record in caplog.records if record.name == "pipeline.kubeflow_runner"]
+    assert warning.startswith("kubeflow.data_dir (--data-dir): TensorFlow cannot open minio:// URIs")
+
+
+def test_task_env_and_secret_env_reach_every_task(tmp_path):
+    """MinIO's endpoint as plain variables, its credentials from KFP's own secret (a PlatformSpec)."""
+    assert run_cli("compile", "--output", tmp_path / "pipeline.yaml", *KUBEFLOW_ARGS, *TASK_ENV_ARGS) == 0
+
+    spec, platform = yaml.safe_load_all((tmp_path / "pipeline.yaml").read_text())
+    json_format.ParseDict(spec, pipeline_spec_pb2.PipelineSpec())
+    json_format.ParseDict(platform, pipeline_spec_pb2.PlatformSpec())
+    containers = container_executors(spec)
+    assert all(
+        container["env"] == [
+            {"name": "AWS_ENDPOINT_URL_S3", "value": "http://minio-service.kubeflow:9000"},
+            {"name": "AWS_REGION", "value": "us-east-1"},
+        ]
+        for container in containers.values()
+    )
+    executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
+    assert set(executors) == set(containers)
+    assert all(
+        executor["secretAsEnv"] == [{
+            "secretName": "mlpipeline-minio-artifact",
+            "keyToEnv": [
+                {"secretKey": "accesskey", "envVar": "AWS_ACCESS_KEY_ID"},
+                {"secretKey": "secretkey", "envVar": "AWS_SECRET_ACCESS_KEY"},
+            ],
+        }]
+        for executor in executors.values()
+    )
+
+
+def test_without_task_env_the_spec_has_no_env_and_no_platform_spec(compiled):
+    documents = list(yaml.safe_load_all(compiled[".yaml"].read_text()))
+    assert len(documents) == 1
+    assert not [container for container in container_executors(documents[0]).values() if "env" in container]
+
+
+def test_secret_env_is_refused_for_vertex_ais_json(tmp_path, capsys):
+    assert run_cli("compile", "--output", tmp_path / "pipeline.json", *KUBEFLOW_ARGS, *TASK_ENV_ARGS) == 1
+    assert "task_secret_env names Kubernetes secrets, which only KFP reads" in capsys.readouterr().err
+    assert not (tmp_path / "pipeline.json").exists()
+
+
+@pytest.mark.parametrize("setting, value", [
+    ("task_env", "AWS_REGION"),
+    ("task_env", "not a name=1"),
+    ("task_secret_env", "AWS_ACCESS_KEY_ID=just-a-secret"),
+    ("task_secret_env", "AWS_ACCESS_KEY_ID=/key"),
+])
+def test_malformed_task_env_is_one_clear_error(tmp_path, capsys, setting, value):
+    args = ["--set", f"kubeflow.{setting}={json.dumps([value])}"]
+    assert run_cli("compile", "--output", tmp_path / "pipeline.yaml", *KUBEFLOW_ARGS, *args) == 1
+    expected = "NAME=VALUE with a variable name" if setting == "task_env" else "NAME=SECRET/KEY"
+    assert error_lines(capsys.readouterr().err) == [f"error: 'kubeflow.{setting}' expected {expected}, got {value!r}"]
+
+
+# --- the image ------------------------------------------------------------------------------
+
+
+def dockerfile_instructions() -> list[tuple[str, str]]:
+    """(INSTRUCTION, arguments) of the Dockerfile, continuation lines joined."""
+    text = re.sub(r"\\\n", " ", (REPO_ROOT / "Dockerfile").read_text())
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    return [(line.split(maxsplit=1)[0].upper(), line.split(maxsplit=1)[1]) for line in lines]
+
+
+def dockerfile_run_commands() -> list[list[str]]:
+    """Every command of the Dockerfile's RUN instructions (split at &&), as words."""
+    return [shlex.split(command) for name, arguments in dockerfile_instructions() if name == "RUN"
+            for command in arguments.split("&&")]
+
+
+def dockerfile_schema_staging() -> list[str]:
+    [command] = [words for words in dockerfile_run_commands()
+                 if words[:3] == ["python", "-m", "pipeline.schema_staging"]]
+    return command
+
+
+def locked_versions(lock_file: str = "requirements.lock") -> dict[str, str]:
+    lines = (REPO_ROOT / lock_file).read_text().splitlines()
+    pins = [line.split("#")[0].strip().split("==") for line in lines if "==" in line]
+    return {_normalize(name): version for name, version in pins}
+
+
+def _normalize(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name.split("[")[0]).lower()
+
+
+def dependency_closure(requirements: list[str]) -> set[str]:
+    """The requirements and, recursively, what the venv's installed distributions require for
+    them (with the extras asked for, markers evaluated for this Python and platform)."""
+    found: set[tuple[str, frozenset[str]]] = set()
+    pending = [Requirement(text) for text in requirements]
+    while pending:
+        requirement = pending.pop()
+        key = (_normalize(requirement.name), frozenset(requirement.extras))
+        if key in found:
+            continue
+        found.add(key)
+        for text in importlib.metadata.distribution(requirement.name).requires or []:
+            dependency = Requirement(text)
+            extras = requirement.extras or {""}
+            if dependency.marker is None or any(dependency.marker.evaluate({"extra": extra}) for extra in extras):
+                pending.append(dependency)
+    return {name for name, _ in found}
+
+
+def test_dockerfile_passes_hadolint():
+    hadolint = Path(sys.executable).with_name("hadolint")
+    result = subprocess.run([hadolint, "Dockerfile"], cwd=REPO_ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_image_installs_the_locked_versions():
+    instructions = dockerfile_instructions()
+    locked = locked_versions()
+    assert instructions[0] == ("FROM", f"tensorflow/tfx:{locked['tfx']}")
+    assert ("COPY", "requirements.lock ./") in instructions
+    pip_installs = [shlex.split(arguments) for name, arguments in instructions if "pip install" in arguments]
+    assert pip_installs, "the Dockerfile installs nothing with pip"
+    for words in pip_installs:
+        assert {"--requirement", "-r", "--constraint", "-c"} & set(words), words
+        assert words[words.index("install") + 1:].count("requirements.lock") == 1, words
+        pins = [word.split("==") for word in words if "==" in word]
+        assert all(locked.get(_normalize(name)) == version for name, version in pins), pins
+
+
+def test_image_lock_is_the_venv_lock_without_the_dev_only_packages():
+    """requirements.lock holds exactly the venv's pins that the runtime dependencies need: the
+    dev extra's tools and what only they pull in (trio for selenium, ...) stay out of the image."""
+    project = tomli.loads((REPO_ROOT / "pyproject.toml").read_text())["project"]
+    runtime = dependency_closure(project["dependencies"])
+    dev_only = dependency_closure(project["optional-dependencies"]["dev"]) - runtime
+    image_pins, venv_pins = locked_versions(), locked_versions("requirements-dev.lock")
+
+    assert {"pytest", "moto", "hypothesis", "selenium", "trio", "sortedcontainers", "pysocks"} <= dev_only
+    assert image_pins.items() <= venv_pins.items(), set(image_pins.items()) - set(venv_pins.items())
+    assert runtime <= image_pins.keys(), runtime - image_pins.keys()
+    assert venv_pins.keys() - image_pins.keys() == dev_only
+
+
+def test_image_holds_the_project_where_the_spec_expects_it():
+    instructions = dockerfile_instructions()
+    assert ("WORKDIR", str(kubeflow_runner.IMAGE_PROJECT_ROOT)) in instructions
+    assert any(name == "ENV" and f"PYTHONPATH={kubeflow_runner.IMAGE_PROJECT_ROOT}" in arguments
+               for name, arguments in instructions)
+    copied = [arguments.split()[0] for name, arguments in instructions if name == "COPY"]
+    assert {"configs", "components", "pipeline", "requirements.lock"} <= set(copied)
+    # The schemas go where the compiled spec names them (image_schema_file).
+    assert dockerfile_schema_staging()[3:] == [str(kubeflow_runner.IMAGE_PROJECT_ROOT / SCHEMAS_DIR)]
+    # The build imports every module the spec's commands run.
+    [imports] = [words for words in dockerfile_run_commands() if words[:2] == ["python", "-c"]]
+    imported = {name.strip() for name in imports[2].removeprefix("import ").split(",")}
+    assert {TASK_COMMAND[-1], DRIVER_COMMAND[-1]} <= imported
+    user = [arguments for name, arguments in instructions if name == "USER"][-1]
+    assert user not in ("0", "root")
+    allowed = {line[1:] for line in (REPO_ROOT / ".dockerignore").read_text().splitlines() if line.startswith("!")}
+    assert set(copied) <= allowed  # .dockerignore keeps what the Dockerfile copies
