@@ -182,7 +182,7 @@ def _compile(args: argparse.Namespace) -> int:
     config = _kubeflow_config(args)
     placeholders = kubeflow_runner.placeholders_in(config.kubeflow)
     if placeholders:
-        logging.getLogger(__name__).warning(
+        logging.getLogger("pipeline.cli").warning(  # named: as `python -m pipeline.cli` this is __main__
             "warning: the spec holds example values: %s; give your own before submitting (see docs/kubeflow.md)",
             ", ".join(placeholders),
         )

@@ -75,7 +75,7 @@ def compile_pipeline(config: PipelineConfig, output: Path) -> Path:
         serving_dir=settings.serving_dir,
         schema_file=str(image_schema_file(config.validation.schema_path)),
     )
-    tfx_pipeline = create_pipeline(config, paths, [*settings.beam_pipeline_args, BEAM_WORKER_PLUGIN_ARG])
+    tfx_pipeline = create_pipeline(config, paths, _beam_args(settings))
     runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
         # Schema 2.1 is what the KFP 2 backend reads (`constant` parameter values); Vertex AI reads it too.
         kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
@@ -106,6 +106,16 @@ def submit_pipeline(
     with tempfile.TemporaryDirectory() as work_dir:
         package = compile_pipeline(config, Path(work_dir) / "pipeline.yaml")
         return kfp_client.submit(package, host, config.kubeflow.pipeline_root, run_name, namespace, experiment)
+
+
+def _beam_args(settings: KubeflowSettings) -> list[str]:
+    """The configured Beam args, the worker plugin, and the image as the Beam SDK's container:
+    it holds TFX and the project, so TFX's Beam executors need not package TFX as an sdist for
+    the workers in every task (they do when no such flag is given; DirectRunner ignores it)."""
+    staging_flags = ("--sdk_container_image", "--extra_package", "--setup_file", "--requirements_file")
+    image = [] if any(arg.startswith(staging_flags) for arg in settings.beam_pipeline_args) else [
+        f"--sdk_container_image={settings.image}"]
+    return [*settings.beam_pipeline_args, BEAM_WORKER_PLUGIN_ARG, *image]
 
 
 def image_schema_file(schema_path: Path) -> PurePosixPath:

@@ -9,6 +9,7 @@ import errno
 import tensorflow as tf
 
 from components.errors import PipelineError
+from components.object_storage import is_uri
 from components.idx_example_gen import idx
 from components.idx_example_gen.layout import SplitSizeError, candidate_paths, plan_splits
 from pipeline.config import ConfigError, PipelineConfig
@@ -31,7 +32,7 @@ def check_inputs(config: PipelineConfig, data_dir: str) -> None:
     if missing:
         raise MissingDataError(
             f"{data_dir}: missing {', '.join(missing)} (nor .gz); copy the four MNIST files there, "
-            "point --data-dir at a folder that has them, or add --download"
+            "point --data-dir at a folder that has them" + ("" if is_uri(data_dir) else ", or add --download")
         )
     counts = {role: idx.read_file_header(path, 3 if role.endswith("images") else 1, opener=_gfile_open).count
               for role, path in found.items()}

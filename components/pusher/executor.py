@@ -4,7 +4,8 @@ TFX's Pusher copies the model straight into `<base>/<version>/`; a push that die
 leaves a partial version there for TensorFlow Serving to trip over, and one that dies after
 the copy leaves a version that MLMD never recorded. This one copies into a staging folder,
 marks the copy with the model it came from (components/serving_dir.py), and renames it to its
-version number when complete. A later push of the model that the newest version already holds
+version number when complete (on object storage, where a rename is a copy, the marker is
+written after it, so that it never vouches for a partial version). A later push of the model that the newest version already holds
 records that version instead of copying it again, so an interrupted push is neither
 duplicated nor left unrecorded; stale staging folders are removed. Versions always increase.
 """
@@ -24,6 +25,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
 from components import serving_dir
+from components.object_storage import is_uri
 
 log = logging.getLogger(__name__)
 
@@ -59,8 +61,12 @@ class Executor(pusher_executor.Executor):
             serving_path = os.path.join(base_directory, str(version))
             staging_path = os.path.join(base_directory, f"{serving_dir.STAGING_PREFIX}{version}")
             io_utils.copy_dir(self.GetModelPath(input_dict), staging_path)
-            serving_dir.write_marker(staging_path, model_uri)
-            fileio.rename(staging_path, serving_path)
+            if is_uri(base_directory):  # an object store's rename is a copy: the marker only once it is whole
+                fileio.rename(staging_path, serving_path)
+                serving_dir.write_marker(serving_path, model_uri)
+            else:  # an atomic rename: the version appears with its marker
+                serving_dir.write_marker(staging_path, model_uri)
+                fileio.rename(staging_path, serving_path)
 
         io_utils.copy_dir(serving_path, pushed_model.uri)
         self._MarkPushed(pushed_model, pushed_destination=serving_path, pushed_version=str(version))

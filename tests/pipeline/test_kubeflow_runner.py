@@ -158,13 +158,14 @@ def test_beam_components_get_the_kubeflow_beam_args(config, spec, tmp_path):
     default_args = list(config.kubeflow.beam_pipeline_args)
     assert default_args == ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
     worker_plugin = "--beam_plugin=components.beam_worker"  # s3:// and a clean exit in each worker
+    sdk_image = f"--sdk_container_image={IMAGE}"  # TFX then packages no sdist of itself for the workers
     for task in ("IdxExampleGen", "StatisticsGen", "Evaluator.validation"):
-        assert executor_of(spec, task)["container"]["args"][-3:] == [*default_args, worker_plugin]
+        assert executor_of(spec, task)["container"]["args"][-4:] == [*default_args, worker_plugin, sdk_image]
     dataflow_args = ["--runner=DataflowRunner", "--project=p", "--region=r", "--temp_location=gs://b/tmp"]
     dataflow_config = kubeflow_config(f"kubeflow.beam_pipeline_args={json.dumps(dataflow_args)}")
     output = compile_pipeline(dataflow_config, tmp_path / "dataflow.json")
     dataflow_spec = json.loads(output.read_text())["pipelineSpec"]
-    assert executor_of(dataflow_spec, "StatisticsGen")["container"]["args"][-5:-1] == dataflow_args
+    assert executor_of(dataflow_spec, "StatisticsGen")["container"]["args"][-6:-2] == dataflow_args
 
 
 def test_storage_and_runtime_settings_are_the_configured_ones(config, job, spec):
