@@ -32,19 +32,23 @@ class ExamplesIntegrityError(PipelineError):
 def record(examples: types.Artifact) -> None:
     """Records the SHA-256 of every file of every split (the ingest calls it once all are written)."""
     splits = artifact_utils.decode_split_names(examples.split_names)
-    shards = {split: {name: _sha256(path) for name, path in _files(examples, split).items()} for split in splits}
+    shards = {split: {name: _sha256(path) for name, path in _files(examples.uri, split).items()} for split in splits}
     examples.set_json_value_custom_property(SHARDS_PROPERTY, shards)
 
 
 def verify(examples: types.Artifact, splits: list[str]) -> None:
     """Raises ExamplesIntegrityError, naming the split and the file, when a file of `splits` is
     missing, extra or changed."""
-    recorded = _recorded(examples)
+    verify_files(examples.uri, _recorded(examples), splits)
+
+
+def verify_files(examples_uri: str, recorded: dict[str, dict[str, str]], splits: list[str]) -> None:
+    """verify, given the Examples' URI and their recorded SHARDS_PROPERTY (e.g. read from MLMD)."""
     for split in splits:
         expected = recorded.get(split)
         if expected is None:
-            raise ExamplesIntegrityError(f"{examples.uri}: the ingest recorded no checksums for split '{split}'")
-        found = _files(examples, split)
+            raise ExamplesIntegrityError(f"{examples_uri}: the ingest recorded no checksums for split '{split}'")
+        found = _files(examples_uri, split)
         for name, sha256 in sorted(expected.items()):
             if name not in found:
                 problem = "is missing"
@@ -53,12 +57,12 @@ def verify(examples: types.Artifact, splits: list[str]) -> None:
             else:
                 continue
             raise ExamplesIntegrityError(
-                f"split '{split}': {_split_dir(examples, split)}/{name} {problem}: the cached Examples "
+                f"split '{split}': {_split_dir(examples_uri, split)}/{name} {problem}: the cached Examples "
                 f"are damaged; {RECOVERY}"
             )
         for name in sorted(set(found) - set(expected)):
             raise ExamplesIntegrityError(
-                f"split '{split}': {_split_dir(examples, split)}/{name} was not written by the ingest; {RECOVERY}"
+                f"split '{split}': {_split_dir(examples_uri, split)}/{name} was not written by the ingest; {RECOVERY}"
             )
 
 
@@ -67,12 +71,12 @@ def _recorded(examples: types.Artifact) -> dict[str, dict[str, str]]:
     return json.loads(json.dumps(value)) if value else {}  # protobuf Struct -> plain dicts
 
 
-def _split_dir(examples: types.Artifact, split: str) -> str:
-    return artifact_utils.get_split_uri([examples], split)
+def _split_dir(examples_uri: str, split: str) -> str:
+    return os.path.join(examples_uri, f"Split-{split}")  # TFX's layout (artifact_utils.get_split_uri)
 
 
-def _files(examples: types.Artifact, split: str) -> dict[str, str]:
-    directory = _split_dir(examples, split)
+def _files(examples_uri: str, split: str) -> dict[str, str]:
+    directory = _split_dir(examples_uri, split)
     if not fileio.exists(directory):
         return {}
     return {name.rstrip("/"): os.path.join(directory, name.rstrip("/")) for name in fileio.listdir(directory)}

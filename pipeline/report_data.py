@@ -19,6 +19,7 @@ import numpy as np
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from components import examples_integrity
 from components.example_format import LABEL_KEY, ExampleFormat
 from components.settings import from_dict
 from pipeline import artifact_metrics, lineage, node_ids
@@ -113,7 +114,7 @@ def gather(store: metadata_store.MetadataStore, run: metadata_store_pb2.Context,
         failure=_failure(info, log_path),
         input_files=lineage.input_files(info.components),
         label_counts={split: _label_counts(proto) for split, proto in statistics.items()},
-        samples=_first_of_each_digit(examples, example_format) if examples and example_format else {},
+        samples=_first_of_each_digit(examples, example_format) if _intact(examples, "train") and example_format else {},
         statistics=[row for split, proto in statistics.items() for row in _feature_rows(split, proto)],
         anomalies=_anomalies(by_node),
         curves=_training_curves(model_run.uri) if model_run else None,
@@ -122,8 +123,20 @@ def gather(store: metadata_store.MetadataStore, run: metadata_store_pb2.Context,
         confusion_matrix=(artifact_metrics.confusion_matrix(test_evaluation.uri, example_format.num_classes)
                           if test_evaluation and example_format else []),
         misclassified=(_misclassified(model_run, examples, example_format)
-                       if model_run and examples and example_format else []),
+                       if model_run and _intact(examples, "test") and example_format else []),
     )
+
+
+def _intact(examples: lineage.ArtifactInfo | None, split: str) -> bool:
+    """Whether the split's files are what the ingest wrote: the report shows no images of damaged
+    Examples (the run itself failed on them, naming the file)."""
+    if examples is None:
+        return False
+    try:
+        examples_integrity.verify_files(examples.uri, examples.properties.get(examples_integrity.SHARDS_PROPERTY, {}), [split])
+    except examples_integrity.ExamplesIntegrityError:
+        return False
+    return True
 
 
 # --- runs and components --------------------------------------------------------------------

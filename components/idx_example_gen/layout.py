@@ -92,7 +92,10 @@ def plan_splits(
     ]
     empty = [plan.name for plan in plans if plan.size == 0]
     if empty:
-        raise SplitSizeError(f"split(s) {', '.join(empty)} would be empty")
+        raise SplitSizeError(
+            f"split(s) {', '.join(empty)} would be empty with validation_size {validation_size}, train_size "
+            f"{train_size} and test_size {test_size} of {train_records} training and {test_records} test records"
+        )
     return plans
 
 

@@ -1,0 +1,111 @@
+"""Test-only fault injection for tests/e2e/test_faults.py, at exact points and without races.
+
+Python imports `sitecustomize` at start-up from the PYTHONPATH, so a CLI process started with
+tests/faults on its PYTHONPATH loads this file. It does nothing unless MNIST_TEST_FAULT names
+one of the faults below; then it patches one call, when the module that holds it is imported:
+
+  kill_after_rename  tfx.dsl.io.fileio.rename: SIGKILL right after a rename of .staging-<v> to <v>
+                     (a complete serving/<v>/ that MLMD never recorded, as after a power cut)
+  kill_during_copy   tfx.dsl.io.fileio.copy: SIGKILL right after the first file copied into a
+                     .staging-<v>/ folder (a push that died midway)
+  hold:<Component>   when the run starts <Component> (the runners' "Component X is running." log
+                     line), create the file $MNIST_TEST_RELEASE.held, then wait until the file
+                     $MNIST_TEST_RELEASE exists (the run holds its output dir meanwhile)
+
+Nothing here is imported by the project; the project never reads MNIST_TEST_FAULT. (The venv
+has no sitecustomize of its own; were one added, this file would shadow it in these processes.)
+"""
+
+from __future__ import annotations
+
+import importlib.abc
+import importlib.util
+import logging
+import os
+import signal
+import sys
+import time
+
+FAULT = os.environ.get("MNIST_TEST_FAULT", "")
+STAGING_PREFIX = ".staging-"  # components/serving_dir.py
+STARTED = ("Component %s is running.", "node %s is running.")  # LocalDagRunner, BeamDagRunner
+
+
+class _PatchAfterImport(importlib.abc.MetaPathFinder):
+    """Runs `patch(module)` once `module_name` has been imported (its code executed)."""
+
+    def __init__(self, module_name, patch):
+        self.module_name, self.patch = module_name, patch
+
+    def find_spec(self, fullname, path, target=None):
+        if fullname != self.module_name:
+            return None
+        sys.meta_path.remove(self)  # the real finders find it; this finder only wraps the loader
+        spec = importlib.util.find_spec(fullname)
+        exec_module = spec.loader.exec_module
+
+        def exec_and_patch(module):
+            exec_module(module)
+            self.patch(module)
+
+        spec.loader.exec_module = exec_and_patch
+        return spec
+
+
+def _after_import(module_name, patch):
+    if module_name in sys.modules:
+        patch(sys.modules[module_name])
+    else:
+        sys.meta_path.insert(0, _PatchAfterImport(module_name, patch))
+
+
+def _kill():
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _kill_after_rename(fileio):
+    rename = fileio.rename
+
+    def rename_then_die(src, dst, overwrite=False):
+        rename(src, dst, overwrite)
+        if os.path.basename(str(src).rstrip("/")).startswith(STAGING_PREFIX):
+            _kill()
+
+    fileio.rename = rename_then_die
+
+
+def _kill_during_copy(fileio):
+    copy = fileio.copy
+
+    def copy_then_die(src, dst, overwrite=False):
+        copy(src, dst, overwrite)
+        if f"/{STAGING_PREFIX}" in str(dst):
+            _kill()
+
+    fileio.copy = copy_then_die
+
+
+class _Hold(logging.Handler):
+    def __init__(self, component):
+        super().__init__(logging.INFO)
+        self.component = component
+
+    def emit(self, record):
+        if record.msg in STARTED and record.args and record.args[0] == self.component:
+            release = os.environ["MNIST_TEST_RELEASE"]
+            open(release + ".held", "w").close()
+            while not os.path.exists(release):
+                time.sleep(0.05)
+
+
+if FAULT == "kill_after_rename":
+    _after_import("tfx.dsl.io.fileio", _kill_after_rename)
+elif FAULT == "kill_during_copy":
+    _after_import("tfx.dsl.io.fileio", _kill_during_copy)
+elif FAULT.startswith("hold:"):
+    # On absl's logger, once absl.logging created it (creating it here would bypass absl's class).
+    _after_import("absl.logging", lambda module: logging.getLogger("absl").addHandler(_Hold(FAULT[len("hold:"):])))
+elif FAULT:
+    raise SystemExit(f"tests/faults/sitecustomize.py: unknown MNIST_TEST_FAULT {FAULT!r}")
