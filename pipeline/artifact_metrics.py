@@ -8,7 +8,9 @@ import json
 import os
 from typing import Any
 
-from components.evaluator.settings import METRIC_NAME
+import numpy as np
+
+from components.evaluator.settings import CONFUSION_METRIC_NAME, METRIC_NAME
 from components.trainer.settings import METRICS_FILE, MISCLASSIFIED_FILE
 
 BASELINE_MODEL_NAME = "baseline"  # TFMA's name for the Evaluator's baseline_model
@@ -52,20 +54,17 @@ def evaluation_metrics(evaluation_uri: str) -> dict[str, Any]:
     }
 
 
-def confusion_matrix(evaluation_uri: str, num_classes: int) -> list[list[int]]:
+def confusion_matrix(evaluation_uri: str) -> list[list[int]]:
     """counts[true digit][top predicted digit] over the whole split; [] when the Evaluator made none."""
     import tensorflow_model_analysis as tfma
 
-    for plots in tfma.load_plots(evaluation_uri):
-        if plots.slice_key.single_slice_keys:  # a digit's slice
+    for metrics in tfma.load_metrics(evaluation_uri):
+        if metrics.slice_key.single_slice_keys:  # a digit's slice
             continue
-        for key_and_value in plots.plot_keys_and_values:
-            matrices = key_and_value.value.multi_class_confusion_matrix_at_thresholds.matrices
-            if matrices:
-                counts = [[0] * num_classes for _ in range(num_classes)]
-                for entry in matrices[0].entries:  # one threshold, 0: every example has a prediction
-                    counts[entry.actual_class_id][entry.predicted_class_id] = int(entry.num_weighted_examples)
-                return counts
+        for key_and_value in metrics.metric_keys_and_values:
+            array = key_and_value.value.array_value
+            if key_and_value.key.name == CONFUSION_METRIC_NAME and array.shape:
+                return np.asarray(array.int64_values, dtype=int).reshape(tuple(array.shape)).tolist()
     return []
 
 

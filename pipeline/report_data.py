@@ -120,7 +120,7 @@ def gather(store: metadata_store.MetadataStore, run: metadata_store_pb2.Context,
         curves=_training_curves(model_run.uri) if model_run else None,
         training_settings=_training_settings(by_node[node_ids.TRAINER]) if model_run else {},
         blessing_rule=_blessing_rule(by_node.get(node_ids.BLESSING_EVALUATOR)),
-        confusion_matrix=(artifact_metrics.confusion_matrix(test_evaluation.uri, example_format.num_classes)
+        confusion_matrix=(artifact_metrics.confusion_matrix(test_evaluation.uri)
                           if test_evaluation and example_format else []),
         misclassified=(_misclassified(model_run, examples, example_format)
                        if model_run and _intact(examples, "test") and example_format else []),

@@ -19,7 +19,7 @@ def eval_config(blessing: EvaluationSettings | None = None, confusion_matrix: bo
 
     With `blessing`, a model needs at least its accuracy_threshold to be blessed, and, when a
     model is served, may fall at most max_accuracy_regression below it. With `confusion_matrix`,
-    also the count of every (true digit, top predicted digit) pair: a TFMA plot.
+    also the count of every (true digit, top predicted digit) pair.
     """
     accuracy = tfma.MetricConfig(class_name=precision_at_1.PrecisionAt1.__name__, module=precision_at_1.__name__)
     if blessing is not None:
@@ -36,7 +36,7 @@ def eval_config(blessing: EvaluationSettings | None = None, confusion_matrix: bo
         )
     metrics = [tfma.MetricConfig(class_name="ExampleCount"), accuracy]
     if confusion_matrix:
-        metrics.append(tfma.MetricConfig(class_name=tfma.metrics.MultiClassConfusionMatrixPlot.__name__))
+        metrics.append(tfma.MetricConfig(class_name=precision_at_1.ConfusionCounts.__name__, module=precision_at_1.__name__))
     return tfma.EvalConfig(
         model_specs=[
             tfma.ModelSpec(signature_name="serving_default", label_key=LABEL_KEY, prediction_key="probabilities")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 METRIC_NAME = "precision_at_1"  # components.evaluator.precision_at_1.PrecisionAt1's key
+CONFUSION_METRIC_NAME = "confusion_counts"  # ... and ConfusionCounts': an int64 [true, predicted] array
 
 
 @dataclass(frozen=True)

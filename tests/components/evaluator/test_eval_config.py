@@ -65,6 +65,6 @@ def test_with_a_served_model_both_thresholds_apply_without_only_the_accuracy_thr
 
 
 def test_the_confusion_matrix_is_asked_for_only_when_wanted():
-    plot = tfma.metrics.MultiClassConfusionMatrixPlot.__name__
-    assert metric(eval_config(confusion_matrix=True), plot)
-    assert plot not in {m.class_name for spec in eval_config().metrics_specs for m in spec.metrics}
+    counts = precision_at_1.ConfusionCounts.__name__
+    assert metric(eval_config(confusion_matrix=True), counts).module == precision_at_1.__name__
+    assert counts not in {m.class_name for spec in eval_config().metrics_specs for m in spec.metrics}

@@ -1,4 +1,5 @@
-"""components/evaluator/precision_at_1.py: the share of examples whose top class is the label."""
+"""components/evaluator/precision_at_1.py: the share of examples whose top class is the label,
+and the counts of (true class, top class) pairs."""
 
 from __future__ import annotations
 
@@ -7,12 +8,12 @@ import math
 import numpy as np
 from tensorflow_model_analysis.metrics import metric_types
 
-from components.evaluator.precision_at_1 import PrecisionAt1
-from components.evaluator.settings import METRIC_NAME
+from components.evaluator.precision_at_1 import ConfusionCounts, PrecisionAt1
+from components.evaluator.settings import CONFUSION_METRIC_NAME, METRIC_NAME
 
 
-def combiner():
-    [computation] = PrecisionAt1().computations(eval_config=None, model_names=[""], output_names=[""])
+def combiner(metric=PrecisionAt1):
+    [computation] = metric().computations(eval_config=None, model_names=[""], output_names=[""])
     [key] = computation.keys
     return computation.combiner, key
 
@@ -22,8 +23,8 @@ def example(label: int, scores: list[float]) -> metric_types.StandardMetricInput
                                              example_weights=np.array([1.0]))
 
 
-def count(examples) -> list[int]:
-    combine, _ = combiner()
+def count(examples, metric=PrecisionAt1):
+    combine, _ = combiner(metric)
     counts = combine.create_accumulator()
     for item in examples:
         counts = combine.add_input(counts, item)
@@ -58,3 +59,22 @@ def test_merge_adds_the_counts_of_each_worker():
 def test_no_example_gives_nan_not_an_error():
     combine, key = combiner()
     assert math.isnan(combine.extract_output(combine.create_accumulator())[key])
+
+
+def test_confusion_counts_are_true_by_predicted_as_wide_as_the_scores():
+    combine, key = combiner(ConfusionCounts)
+    assert key.name == CONFUSION_METRIC_NAME
+    counts = count([example(2, [0.1, 0.2, 0.7]), example(0, [0.1, 0.8, 0.1]), example(0, [0.9, 0.0, 0.1])],
+                   ConfusionCounts)
+    np.testing.assert_array_equal(combine.extract_output(counts)[key], [[1, 1, 0], [0, 0, 0], [0, 0, 1]])
+
+
+def test_confusion_counts_merge_the_workers_and_agree_with_precision_at_1():
+    rng = np.random.default_rng(1)
+    labels, scores = rng.integers(0, 10, 300), rng.random((300, 10))
+    examples = [example(int(l), list(s)) for l, s in zip(labels, scores)]
+    combine, key = combiner(ConfusionCounts)
+    halves = [count(examples[:100], ConfusionCounts), combine.create_accumulator(), count(examples[100:], ConfusionCounts)]
+    matrix = combine.extract_output(combine.merge_accumulators(halves))[key]
+    assert matrix.sum() == 300
+    assert np.trace(matrix) == int(np.sum(scores.argmax(axis=1) == labels))
