@@ -63,7 +63,7 @@ def _short_payload(data: Path) -> None:
 
 BAD_INPUTS: dict[str, tuple[Callable[[Path], None], str, str]] = {
     # case: (how to break the data, the file named, the problem named)
-    "missing file": (_missing, "t10k-labels-idx1-ubyte", "file not found"),
+    "missing file": (_missing, "t10k-labels-idx1-ubyte", "missing"),
     "wrong magic number": (_wrong_magic, TRAIN_IMAGES, "bad magic number 0x00000d03"),
     "truncated gzip": (_truncated_gzip, TRAIN_IMAGES, "corrupt or truncated gzip data"),
     "gz that is not gzip": (_not_gzip, TRAIN_LABELS, "not a gzip file"),
