@@ -216,7 +216,7 @@ def ensure_mnist(
     cannot be downloaded and verified from any mirror.
     """
     data_dir = Path(data_dir)
-    created = not data_dir.exists()
+    created = [folder for folder in (data_dir, *data_dir.parents) if not folder.exists()]  # innermost first
     data_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     try:
@@ -231,8 +231,10 @@ def ensure_mnist(
                 _download(expected, gz_path, mirrors, progress)
                 paths.append(gz_path)
     except DownloadError:
-        if created and not any(data_dir.iterdir()):
-            data_dir.rmdir()  # leave no empty folder behind to be mistaken for the data
+        for folder in created:  # leave no empty folder behind to be mistaken for the data
+            if any(folder.iterdir()):
+                break
+            folder.rmdir()
         raise
     return paths
 
