@@ -10,26 +10,14 @@ command (pipeline/kfp_task.py) it ends the process through exit_process.
 
 from __future__ import annotations
 
-import argparse
-import logging
-from typing import NoReturn
-
 from absl import app
 from tfx.orchestration.kubeflow.v2.file_based_example_gen import driver
 
-from components.object_storage import enable_s3, exit_process
-
-
-def run_driver(args: argparse.Namespace) -> NoReturn:
-    """Runs TFX's driver and exits: 0 when it succeeded, 1 when it raised."""
-    try:
-        driver.main(args)
-    except Exception:  # noqa: BLE001 - logged with its traceback; the exit code fails the task
-        logging.exception("The driver failed")
-        exit_process(1)
-    exit_process(0)
+from components.object_storage import enable_s3
+from pipeline.kfp_task import run_then_exit
 
 
 if __name__ == "__main__":
     enable_s3()
-    app.run(run_driver, flags_parser=driver._parse_flags)  # TFX's own argument parser
+    app.run(lambda args: run_then_exit(driver.main, args, "driver"),
+            flags_parser=driver._parse_flags)  # TFX's own argument parser

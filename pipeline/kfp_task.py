@@ -9,9 +9,9 @@ the process through exit_process, which tensorflow-io cannot abort.
 
 from __future__ import annotations
 
-import argparse
 import logging
-from typing import NoReturn
+from collections.abc import Callable
+from typing import Any, NoReturn
 
 from absl import app
 from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor
@@ -19,16 +19,18 @@ from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor
 from components.object_storage import enable_s3, exit_process
 
 
-def run_task(parsed_argv: tuple[argparse.Namespace, list[str]]) -> NoReturn:
-    """Runs the task's executor and exits: 0 when it succeeded, 1 when it raised."""
+def run_then_exit(main: Callable[[Any], object], parsed_argv: Any, what: str) -> NoReturn:
+    """Runs TFX's `main` and ends the process through exit_process: 0 when it succeeded, 1 (its
+    traceback logged) when it raised. The driver step (pipeline/kfp_driver.py) ends the same way."""
     try:
-        kubeflow_v2_run_executor.main(parsed_argv)
+        main(parsed_argv)
     except Exception:  # noqa: BLE001 - logged with its traceback; the exit code fails the task
-        logging.exception("The task failed")
+        logging.exception("The %s failed", what)
         exit_process(1)
     exit_process(0)
 
 
 if __name__ == "__main__":
     enable_s3()
-    app.run(run_task, flags_parser=kubeflow_v2_run_executor._parse_flags)  # TFX's own argument parser
+    app.run(lambda parsed_argv: run_then_exit(kubeflow_v2_run_executor.main, parsed_argv, "task"),
+            flags_parser=kubeflow_v2_run_executor._parse_flags)  # TFX's own argument parser
