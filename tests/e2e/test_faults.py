@@ -405,9 +405,11 @@ def test_interrupts_and_a_full_disk_end_in_one_line_and_the_next_run_resumes(res
     serving = tmpfs("serving", "64k", skip=False)  # room for no SavedModel
     args = run_args(good_run.data, restored, *rate(3), *(["--serving-dir", serving] if serving else []))
 
-    during_trainer = Cli(tmp_path, *args)
-    during_trainer.wait_for_line(r"Trainer \.\.\.")
-    during_trainer.wait_for_line(r"Read \d+ training examples in .*")  # training, recorded as running in MLMD
+    # Held once it has read its data, so it cannot end before the signal comes (on the small data it
+    # trains in well under a second); recorded as running in MLMD meanwhile.
+    held = tmp_path / "release-trainer"
+    during_trainer = Cli(tmp_path, *args, fault="hold:training", env={"MNIST_TEST_RELEASE": str(held)})
+    wait_for_file(Path(f"{held}.held"), during_trainer)
     during_trainer.process.send_signal(signal.SIGINT)
     interrupted = during_trainer.finish()
     assert interrupted.code == 130

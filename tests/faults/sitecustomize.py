@@ -11,6 +11,9 @@ one of the faults below; then it patches one call, when the module that holds it
   hold:<Component>   when the run starts <Component> (the runners' "Component X is running." log
                      line), create the file $MNIST_TEST_RELEASE.held, then wait until the file
                      $MNIST_TEST_RELEASE exists (the run holds its output dir meanwhile)
+  hold:training      the same, once the Trainer's executor has read its data (run_fn's "Read %d
+                     training examples" line): the Trainer is recorded as running in MLMD, and
+                     stays running for as long as the test needs
 
 Nothing here is imported by the project; the project never reads MNIST_TEST_FAULT. (The venv
 has no sitecustomize of its own; were one added, this file would shadow it in these processes.)
@@ -29,6 +32,7 @@ import time
 FAULT = os.environ.get("MNIST_TEST_FAULT", "")
 STAGING_PREFIX = ".staging-"  # components/serving_dir.py
 STARTED = ("Component %s is running.", "node %s is running.")  # LocalDagRunner, BeamDagRunner
+TRAINER_MODULE, DATA_READ = "components.trainer.module", "Read %d training examples in %.2f s"
 
 
 class _PatchAfterImport(importlib.abc.MetaPathFinder):
@@ -88,24 +92,39 @@ def _kill_during_copy(fileio):
 
 
 class _Hold(logging.Handler):
-    def __init__(self, component):
-        super().__init__(logging.INFO)
-        self.component = component
+    """Holds the thread that logs a record `is_the_moment` accepts, until the test releases it."""
 
-    def emit(self, record):
-        if record.msg in STARTED and record.args and record.args[0] == self.component:
+    def __init__(self, is_the_moment):
+        super().__init__(logging.INFO)
+        self.is_the_moment = is_the_moment
+
+    def handle(self, record):
+        # Not emit(): Handler.handle holds the handler's lock around emit, and logging.shutdown at
+        # exit takes every handler's lock, so a held emit would keep an interrupted run from exiting.
+        if self.is_the_moment(record):
             release = os.environ["MNIST_TEST_RELEASE"]
             open(release + ".held", "w").close()
             while not os.path.exists(release):
                 time.sleep(0.05)
+        return True
+
+    def emit(self, record):
+        pass
+
+
+def _component_starts(component):
+    return lambda record: record.msg in STARTED and record.args and record.args[0] == component
 
 
 if FAULT == "kill_after_rename":
     _after_import("tfx.dsl.io.fileio", _kill_after_rename)
 elif FAULT == "kill_during_copy":
     _after_import("tfx.dsl.io.fileio", _kill_during_copy)
+elif FAULT == "hold:training":
+    _after_import(TRAINER_MODULE, lambda module: module.log.addHandler(_Hold(lambda record: record.msg == DATA_READ)))
 elif FAULT.startswith("hold:"):
     # On absl's logger, once absl.logging created it (creating it here would bypass absl's class).
-    _after_import("absl.logging", lambda module: logging.getLogger("absl").addHandler(_Hold(FAULT[len("hold:"):])))
+    component = FAULT[len("hold:"):]
+    _after_import("absl.logging", lambda module: logging.getLogger("absl").addHandler(_Hold(_component_starts(component))))
 elif FAULT:
     raise SystemExit(f"tests/faults/sitecustomize.py: unknown MNIST_TEST_FAULT {FAULT!r}")
