@@ -69,9 +69,9 @@ def run_pipeline(
     enable_s3()
     data_dir = data_dir if is_uri(data_dir) else str(Path(data_dir).resolve())
     layout = dataclasses.replace(layout, output_dir=layout.output_dir.resolve())
+    check_inputs(config, data_dir)  # first: a refused run leaves no output dir behind
     layout.output_dir.mkdir(parents=True, exist_ok=True)
     with OutputDirLock(layout.output_dir):
-        check_inputs(config, data_dir)
         run_id = new_run_id()
         ir = _compile(config, data_dir, layout, [*config.beam.pipeline_args, *beam_args], run_id, use_cache)
         log_path = layout.run_file(run_id, ".log")

@@ -93,6 +93,8 @@ def test_bad_input_fails_with_one_line_and_no_examples(case, bad_data, tmp_path,
     assert len(errors) == 1, errors
     assert file_named in errors[0] and problem in errors[0]
     assert _live_examples(output) == []
+    if case == "missing file":  # refused before the run: nothing left behind
+        assert not output.exists()
 
 
 def test_bad_input_prints_no_traceback(bad_data, tmp_path):

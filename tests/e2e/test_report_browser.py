@@ -9,14 +9,13 @@ talks to /usr/bin/chromedriver directly, so Selenium Manager downloads nothing.
 from __future__ import annotations
 
 import base64
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from conftest import REPO_ROOT, ReportedRun
+from system_packages import why_missing
 from pipeline.output_dir import OutputLayout
 
 pytestmark = pytest.mark.e2e
@@ -35,17 +34,9 @@ CHROMIUM_ARGUMENTS = [
 
 @pytest.fixture(scope="session")
 def chromium_installed() -> None:
-    """Installs Chromium and chromedriver with apt-get when either is missing; skips when that fails."""
-    if CHROMIUM.exists() and CHROMEDRIVER.exists():
-        return
-    if shutil.which("apt-get") is None:
-        pytest.skip(f"{CHROMIUM} or {CHROMEDRIVER} is missing and there is no apt-get to install {PACKAGES}")
-    for command in (["apt-get", "update"], ["apt-get", "install", "-y", *PACKAGES]):
-        result = subprocess.run(command, capture_output=True, text=True, timeout=900,
-                                env={"DEBIAN_FRONTEND": "noninteractive", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"})
-        if result.returncode != 0:
-            last_line = (result.stderr.strip() or result.stdout.strip() or "no output").splitlines()[-1]
-            pytest.skip(f"could not install {PACKAGES} ({' '.join(command)} exited {result.returncode}: {last_line})")
+    reason = why_missing(PACKAGES, [str(CHROMIUM), str(CHROMEDRIVER)])
+    if reason:
+        pytest.skip(reason)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import gzip
 import hashlib
 import json
 import re
-import shutil
 import sqlite3
 import subprocess
 from contextlib import closing
@@ -22,6 +21,7 @@ from typing import Any, NamedTuple
 import pytest
 
 from conftest import SMALL_RUN, run_cli
+from system_packages import why_missing
 from pipeline import lineage, node_ids
 from pipeline.config import load_config
 from pipeline.fingerprint import code_sha256
@@ -267,8 +267,17 @@ def test_graph_writes_dot_that_graphviz_parses(runs, capsys, tmp_path):
     assert "Trainer\nran" in labels and "IdxExampleGen\ncached" in labels
     assert any(label.startswith("Examples ") for label in labels)
 
-    if shutil.which("dot") is None:
-        pytest.skip("Graphviz's dot is not installed: DOT checked, rendering not")
+
+@pytest.fixture(scope="session")
+def graphviz_installed() -> None:
+    reason = why_missing(["graphviz"], ["dot"])
+    if reason:
+        pytest.skip(reason)
+
+
+def test_graph_renders_svg_with_graphviz(runs, graphviz_installed, tmp_path):
+    dot_file = tmp_path / "lineage.dot"
+    assert run_cli("lineage", "graph", "--output-dir", runs.output_dir, "--output", dot_file) == 0
     assert subprocess.run(["dot", "-Tcanon", str(dot_file)], capture_output=True, check=False).returncode == 0
     svg = tmp_path / "lineage.svg"
     assert run_cli("lineage", "graph", "--output-dir", runs.output_dir, "--output", svg) == 0
