@@ -13,8 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ml_metadata.proto import metadata_store_pb2
-# Each component from its own module: `tfx.components` would import every TFX component
-# (Transform, Tuner, BulkInferrer ...), seconds of start-up for nothing.
 from tfx.components.example_validator.component import ExampleValidator
 from tfx.components.pusher.component import Pusher
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
