@@ -401,6 +401,18 @@ def test_a_second_run_on_a_busy_output_dir_stops_at_once_naming_the_holder(resto
 # --- 4. signals and machine faults ------------------------------------------------------------
 
 
+def stop_with(run: Cli, signal_number: signal.Signals, running: str) -> Result:
+    """Sends the signal; the run must end with 128 + its number, one line naming the component that
+    matches `running` among those running, and RunInterrupted's traceback in its log."""
+    run.process.send_signal(signal_number)
+    stopped = run.finish()
+    assert stopped.code == 128 + signal_number
+    assert re.fullmatch(rf"interrupted during ([\w.]+ and )*{running}( and [\w.]+)* \({signal_number.name}\); {RESUME}",
+                        stopped.fault_line())
+    assert_traceback_logged(stopped, "RunInterrupted")
+    return stopped
+
+
 def test_interrupts_and_a_full_disk_end_in_one_line_and_the_next_run_resumes(restored, good_run, tmp_path, tmpfs):
     serving = tmpfs("serving", "64k", skip=False)  # room for no SavedModel
     args = run_args(good_run.data, restored, *rate(3), *(["--serving-dir", serving] if serving else []))
@@ -410,24 +422,14 @@ def test_interrupts_and_a_full_disk_end_in_one_line_and_the_next_run_resumes(res
     held = tmp_path / "release-trainer"
     during_trainer = Cli(tmp_path, *args, fault="hold:training", env={"MNIST_TEST_RELEASE": str(held)})
     wait_for_file(Path(f"{held}.held"), during_trainer)
-    during_trainer.process.send_signal(signal.SIGINT)
-    interrupted = during_trainer.finish()
-    assert interrupted.code == 130
-    assert re.fullmatch(rf"interrupted during ([\w.]+ and )*Trainer( and [\w.]+)* \(SIGINT\); {RESUME}",
-                        interrupted.fault_line())
-    assert_traceback_logged(interrupted, "RunInterrupted")
+    interrupted = stop_with(during_trainer, signal.SIGINT, running=r"Trainer")
     summary = interrupted.summary(restored)
     assert summary["status"] == "unfinished"  # the Trainer was stopped, not waited for
     assert statuses(summary)["Trainer"] == "running" and "Pusher" not in statuses(summary)
 
     during_evaluators = Cli(tmp_path, *args)
     during_evaluators.wait_for_line(r"Evaluator\.\w+ \.\.\.")
-    during_evaluators.process.send_signal(signal.SIGTERM)
-    terminated = during_evaluators.finish()
-    assert terminated.code == 143
-    assert re.fullmatch(rf"interrupted during ([\w.]+ and )*Evaluator\.\w+( and [\w.]+)* \(SIGTERM\); {RESUME}",
-                        terminated.fault_line())
-    assert_traceback_logged(terminated, "RunInterrupted")
+    terminated = stop_with(during_evaluators, signal.SIGTERM, running=r"Evaluator\.\w+")
     summary = terminated.summary(restored)
     assert statuses(summary)["IdxExampleGen"] == "cached" and statuses(summary)["Trainer"] == "ran"
 
