@@ -23,8 +23,8 @@ COPY configs ./configs
 COPY components ./components
 COPY pipeline ./pipeline
 # The schemas under their content hash, where the compiled spec names them; importing the
-# task and driver commands and the DAG also proves that the project imports in the image.
+# task command and the DAG also proves that the project imports in the image.
 RUN python -m pipeline.schema_staging /pipeline/schemas \
-    && python -c "import pipeline.kfp_task, pipeline.kfp_driver, pipeline.pipeline"
+    && python -c "import pipeline.kfp_task, pipeline.pipeline"
 
 USER 10001

@@ -4,9 +4,11 @@ The one pipeline definition (pipeline.create_pipeline) is compiled into a KFP v2
 spec whose every task runs the project's image (Dockerfile). In that image the project lives
 at /pipeline, so the spec names code by module path and the schema by its path there; data,
 pipeline root and pushed models live in object storage. After compiling, what TFX's compiler
-has no option for: every task gets the configured environment (and Kubernetes secrets), the
-ingest's driver step runs with s3:// too (pipeline/kfp_driver.py), and the ServedModel task is
-never cached (its answer depends on the serving dir, not its inputs).
+has no option for, or gets wrong: every task gets the configured environment (and Kubernetes
+secrets); the probes' tasks are never cached (they look outside the pipeline, see
+components/probe.py); and the parameters a probe hands on name the probe's task, which TFX 1.16
+names `<node id>_task`, a task the DAG does not have (KFP's driver then fails: "producer task
+... not in tasks", backend/src/v2/driver/resolve.go resolveUpstreamParameters).
 
 Output formats, both from KubeflowV2DagRunner:
     *.json  a PipelineJob (spec plus runtime config), the template Vertex AI Pipelines takes
@@ -35,11 +37,9 @@ from pipeline.schema_staging import SCHEMAS_DIR, staged_path
 
 log = logging.getLogger(__name__)
 
-# Every task's command: TFX's executor runner with s3:// registered (pipeline/kfp_task.py).
+# Every task's command: TFX's executor runner, adapted to open-source KFP (pipeline/kfp_task.py).
 TASK_COMMAND = ["python", "-m", "pipeline.kfp_task"]
-# The ingest's driver step (a container's lifecycle.preCacheCheck): TFX's, with s3:// registered.
-DRIVER_COMMAND = ["python", "-m", "pipeline.kfp_driver"]
-TFX_DRIVER_COMMAND = ["python", "-m", "tfx.orchestration.kubeflow.v2.file_based_example_gen.driver"]
+TFX_PRODUCER_SUFFIX = "_task"  # what TFX 1.16 appends to a probe's node id in a parameter's producerTask
 IMAGE_PROJECT_ROOT = PurePosixPath("/pipeline")  # the Dockerfile's WORKDIR and PYTHONPATH
 OUTPUT_SUFFIXES = (".json", ".yaml", ".yml")
 # The placeholders configs/pipeline.yaml ships with: a run with them could only fail.
@@ -85,8 +85,7 @@ def compile_pipeline(config: PipelineConfig, output: Path) -> Path:
     job = runner.run(tfx_pipeline, write_out=False)
     spec = job["pipelineSpec"]
     _set_task_env(spec, settings.env())
-    _set_driver_command(spec)
-    spec["root"]["dag"]["tasks"][node_ids.SERVED_MODEL].pop("cachingOptions", None)
+    _connect_probes(spec["root"]["dag"]["tasks"])
     _write_spec(job, _platform_spec(spec, settings.secret_env()), output)
     return output
 
@@ -139,12 +138,15 @@ def _set_task_env(spec: dict, task_env: list[tuple[str, str]]) -> None:
             executor["container"]["env"] = [{"name": name, "value": value} for name, value in task_env]
 
 
-def _set_driver_command(spec: dict) -> None:
-    """Runs TFX's ExampleGen driver through pipeline/kfp_driver.py, which registers s3:// first."""
-    for executor in spec["deploymentSpec"]["executors"].values():
-        driver = executor.get("container", {}).get("lifecycle", {}).get("preCacheCheck")
-        if driver and driver["command"] == TFX_DRIVER_COMMAND:
-            driver["command"] = DRIVER_COMMAND
+def _connect_probes(tasks: dict[str, dict]) -> None:
+    """Names each probe's task as the producer of the parameters it hands on, and never caches it."""
+    for task in tasks.values():
+        for parameter in task.get("inputs", {}).get("parameters", {}).values():
+            producer = parameter.get("taskOutputParameter")
+            if producer and producer["producerTask"] not in tasks:
+                producer["producerTask"] = producer["producerTask"].removesuffix(TFX_PRODUCER_SUFFIX)
+    for probe in node_ids.PROBES:
+        tasks[probe].pop("cachingOptions", None)
 
 
 def _platform_spec(spec: dict, task_secret_env: list[tuple[str, str, str]]) -> dict | None:
@@ -187,6 +189,12 @@ def _check_storage(settings: KubeflowSettings) -> None:
         scheme, separator, _ = uri.partition("://")
         if not separator or scheme in ("file", "ram"):
             raise KubeflowError(f"{name} must be an object-storage URI such as gs://BUCKET/PATH, got {uri!r}")
+        if "?" in uri:
+            # KFP 2.0.5 fails on a root with a query string (kubeflow/pipelines#10318), later releases
+            # drop it from output URIs (backend/src/v2/metadata/client.go GenerateOutputURI), and
+            # TensorFlow would read it as part of a path.
+            raise KubeflowError(f"{name} must not hold a query string, got {uri!r}: give an S3 endpoint "
+                                "through kubeflow.task_env and KFP's kfp-launcher ConfigMap (see docs/kubeflow.md)")
         if scheme not in schemes:
             # The image has the same packages: its pods will fail the same way.
             log.warning(

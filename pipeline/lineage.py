@@ -24,7 +24,7 @@ from ml_metadata.proto import metadata_store_pb2
 
 from components.errors import PipelineError
 from components.idx_example_gen.settings import IDX_ROLES
-from pipeline import artifact_metrics
+from pipeline import artifact_metrics, node_ids
 
 RUN_CONTEXT_TYPE = "pipeline_run"  # the context LocalDagRunner and Kubeflow give each run
 NODE_CONTEXT_TYPE = "node"
@@ -281,7 +281,7 @@ def _execution_info(store: metadata_store.MetadataStore, execution: metadata_sto
     for context in contexts:
         names_by_type.setdefault(type_names[context.type_id], []).append(context.name)
     nodes = names_by_type.get(NODE_CONTEXT_TYPE, [])
-    node_id = nodes[0].split(".", 1)[-1] if nodes else f"execution-{execution.id}"
+    node_id = node_ids.current(nodes[0].split(".", 1)[-1]) if nodes else f"execution-{execution.id}"
     [execution_type] = store.get_execution_types_by_id([execution.type_id])
     status = STATUS_BY_STATE.get(execution.last_known_state, "running")
     if execution_type.name.endswith(".Resolver") and status == "ran":

@@ -1,6 +1,13 @@
 """The ids of the pipeline's nodes: create_pipeline gives them, the tools that read runs find
-components by them. No TFX here, so that reading a run does not import it."""
+components by them. No TFX here, so that reading a run does not import it.
 
+On Kubeflow each id is a task name, which KFP's Argo compiler uses verbatim as an Argo DAG task
+name (backend/src/v2/compiler/argocompiler/dag.go, `task`), and Argo accepts only
+`[a-zA-Z0-9][-a-zA-Z0-9]*` there (argo-workflows workflow/common/util.go, IsValidWorkflowFieldName):
+no dots or underscores.
+"""
+
+DATA_PROBE = "DataProbe"
 INGEST = "IdxExampleGen"
 SCHEMA_IMPORTER = "ImportSchemaGen"
 STATISTICS = "StatisticsGen"
@@ -8,8 +15,19 @@ SCHEMA_VALIDATOR = "ExampleValidator"
 SPLIT_VALIDATOR = "SplitValidator"
 DATA_GATE = "DataGate"
 TRAINER = "Trainer"
+SERVING_PROBE = "ServingProbe"
 SERVED_MODEL = "ServedModel"
-EVALUATOR_PREFIX = "Evaluator."
+EVALUATOR_PREFIX = "Evaluator-"
 BLESSING_EVALUATOR = EVALUATOR_PREFIX + "validation"  # blesses against the model served now
 TEST_EVALUATOR = EVALUATOR_PREFIX + "test"  # reports only
 PUSHER = "Pusher"
+# Look outside the pipeline (components/probe.py): never cached on Kubeflow.
+PROBES = (DATA_PROBE, SERVING_PROBE)
+
+# Runs made before the ids were Argo names: their nodes are read under today's ids.
+RENAMED = {"Evaluator.validation": BLESSING_EVALUATOR, "Evaluator.test": TEST_EVALUATOR}
+
+
+def current(node_id: str) -> str:
+    """The id a node has today, for a node id read from an older run."""
+    return RENAMED.get(node_id, node_id)

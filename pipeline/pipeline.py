@@ -1,8 +1,8 @@
 """The one place the DAG is wired: create_pipeline(config, paths, beam args) -> tfx Pipeline.
 
-IDX files -> IdxExampleGen -> StatisticsGen -> ExampleValidator + SplitValidator -> DataGate
-(passes the schema on) -> Trainer -> Evaluator.validation (blessing, against ServedModel: what
-the serving dir serves now) and Evaluator.test (report) -> Pusher -> serving/<version>/
+IDX files -> DataProbe (their content hash) -> IdxExampleGen -> StatisticsGen -> ExampleValidator + SplitValidator -> DataGate
+(passes the schema on) -> Trainer -> Evaluator-validation (blessing, against ServedModel: what
+ServingProbe saw the serving dir serve) and Evaluator-test (report) -> Pusher -> serving/<version>/
 
 It knows no orchestrator: the local runner and the Kubeflow compiler build the paths and the
 Beam arguments and call it.
@@ -26,8 +26,11 @@ from components.data_gate import DataGate
 from components.evaluator.component import Evaluator
 from components.evaluator.eval_config import eval_config
 from components.idx_example_gen.component import IdxExampleGen
+from components.idx_example_gen.probe import DataProbe
+from components.probe import VALUE_KEY
 from components.pusher import executor as pusher_executor
 from components.served_model.component import ServedModel
+from components.served_model.probe import ServingProbe
 from components.split_validator import SplitValidator
 from components.trainer import executor as trainer_executor
 from components.trainer import settings as trainer_settings
@@ -39,10 +42,12 @@ from pipeline.fingerprint import code_sha256
 # goes into the component's parameters, hence into TFX's cache key and MLMD.
 TRAINER_RUN_FN = "components.trainer.module.run_fn"
 CODE_MODULES = {
+    node_ids.DATA_PROBE: ("components.idx_example_gen.probe",),
     node_ids.INGEST: ("components.idx_example_gen.executor",),
     node_ids.SPLIT_VALIDATOR: ("components.split_validator",),
     node_ids.DATA_GATE: ("components.data_gate",),
     node_ids.TRAINER: ("components.trainer.executor", TRAINER_RUN_FN.rpartition(".")[0]),
+    node_ids.SERVING_PROBE: ("components.served_model.probe",),
     node_ids.SERVED_MODEL: ("components.served_model.executor",),
     node_ids.BLESSING_EVALUATOR: ("components.evaluator.executor", "components.evaluator.precision_at_1"),
     node_ids.TEST_EVALUATOR: ("components.evaluator.executor", "components.evaluator.precision_at_1"),
@@ -70,8 +75,16 @@ def create_pipeline(
     """Builds the MNIST pipeline; runners only choose where and how it runs, and whether to
     reuse cached results (`enable_cache=False` rebuilds every artifact, e.g. damaged ones)."""
     code = {node_id: code_sha256(*modules) for node_id, modules in CODE_MODULES.items()}
+    data_probe = DataProbe(
+        input_base=paths.data_dir, settings=config.ingest, code_sha256=code[node_ids.DATA_PROBE]
+    ).with_id(node_ids.DATA_PROBE)
     example_gen = IdxExampleGen(
-        input_base=paths.data_dir, settings=config.ingest, example_format=config.data, code_sha256=code[node_ids.INGEST]
+        input_base=paths.data_dir,
+        settings=config.ingest,
+        example_format=config.data,
+        # A parameter, not an input artifact: caches hold parameters by value (components/probe.py).
+        data_fingerprint=data_probe.outputs[VALUE_KEY].future()[0].value,
+        code_sha256=code[node_ids.INGEST],
     ).with_id(node_ids.INGEST)
     schema_importer = ImportSchemaGen(schema_file=paths.schema_file).with_id(node_ids.SCHEMA_IMPORTER)
     statistics_gen = StatisticsGen(
@@ -105,8 +118,13 @@ def create_pipeline(
         custom_config=trainer_settings.custom_config(config.training, config.data, code[node_ids.TRAINER]),
         custom_executor_spec=executor_spec.ExecutorClassSpec(trainer_executor.Executor),
     ).with_id(node_ids.TRAINER)
+    serving_probe = ServingProbe(
+        serving_dir=paths.serving_dir, code_sha256=code[node_ids.SERVING_PROBE]
+    ).with_id(node_ids.SERVING_PROBE)
     served_model = ServedModel(
-        serving_dir=paths.serving_dir, code_sha256=code[node_ids.SERVED_MODEL]
+        serving_dir=paths.serving_dir,
+        served_fingerprint=serving_probe.outputs[VALUE_KEY].future()[0].value,
+        code_sha256=code[node_ids.SERVED_MODEL],
     ).with_id(node_ids.SERVED_MODEL)
     blessing_evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
@@ -136,6 +154,7 @@ def create_pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=paths.pipeline_root,
         components=[
+            data_probe,
             example_gen,
             schema_importer,
             statistics_gen,
@@ -143,6 +162,7 @@ def create_pipeline(
             split_validator,
             data_gate,
             trainer,
+            serving_probe,
             served_model,
             blessing_evaluator,
             test_evaluator,

@@ -1,53 +1,75 @@
-"""A small fake of KFP's v2 launcher: runs the tasks of a compiled pipeline spec as their pods would.
+"""Runs a compiled pipeline spec task by task, as a Kubeflow backend would, each task with its own command.
 
-No cluster runs in the tests, so this does locally what KFP's driver and launcher do for each
-task (kubeflow/pipelines backend/src/v2: driver.go builds the executor input, launcher_v2.go
-runs the command and records the executor output), with the spec as `compile` wrote it:
+No cluster runs in the tests. This harness does, for every task of `compile`'s output, what the
+backend's driver and launcher do around the task's container, in one of two modes:
 
-* each task once the tasks it depends on (`dependentTasks`) have succeeded, tasks that are
-  ready at the same time side by side (`parallelism` at a time), each in a process of its own
-  running the container's own command and arguments with `{{$}}` replaced by its executor
-  input; in the project root with it on PYTHONPATH (the image's WORKDIR and ENV), the
-  container's `env` on top of the given environment;
-* the executor input: parameters from the task's `runtimeValue` constants; input artifacts
-  from the upstream tasks' outputs (`taskOutputArtifact`) as those tasks' executor output left
-  them (URI and metadata), named by an id as KFP names them by their MLMD id; output artifacts
-  named by their key, at `<pipeline root>/<pipeline name>/<run id>/<task>/<key>`; the executor
-  output file on local disk;
-* after a task, its executor output file is read and each output artifact's URI and metadata
-  merged into the artifact downstream tasks get (the launcher's mergeRuntimeArtifacts): TFX's
-  executor runner writes the custom properties its executor set there;
-* a container's `lifecycle.preCacheCheck` (the ExampleGen driver TFX compiles for a
-  FileBasedExampleGen) runs before the executor with the same executor input, as Vertex AI
-  runs it; its output artifacts are merged into the executor's, and TFX's executor runner reads
-  the parameters it updated from the output file it left. Open-source KFP ignores `lifecycle`.
+OPEN_SOURCE_KFP: Kubeflow Pipelines 2.17.0, the newest 2.x release (kubeflow/pipelines, tag
+  2.17.0; paths below are under backend/src/). Each behaviour names the Go file and function it
+  follows: task names validated as Argo does when the API server creates the run; inputs
+  resolved by the driver from an ML Metadata store, so upstream artifacts arrive with an empty
+  type, named by their MLMD id, and with metadata that went through MLMD's value types; the cache
+  key and cache reuse; outputs provisioned under `<root>/<pipeline>/<run id>/<task>/<uuid>/`
+  with the launcher's own `executor-logs` output; every input artifact downloaded into the pod
+  before the command runs; no `lifecycle` hooks (no code of the backend reads them).
+VERTEX: Vertex AI Pipelines where it differs: inputs carry their declared types and the
+  producer's metadata verbatim; nothing is downloaded; every task runs (no cache).
 
-Not done: caching (every run runs every task), retries, and the launcher's copies of input
-artifacts into the pod: TFX's executors read and write the URIs themselves.
+Where the harness cannot be a cluster: a pod's filesystem is a folder of its own per task (a
+path the launcher would put at `/s3/...` is `<pod folder>/s3/...`); each task runs as a process
+in the project's root with it on PYTHONPATH (the image's WORKDIR and ENV), its container's `env`
+on top of the given environment; object storage is the local S3 server (tests/s3_server.py).
+Tasks that are ready at the same time run side by side, as Argo would start their pods.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
 import copy
+import enum
 import graphlib
-import itertools
+import hashlib
 import json
+import os
+import re
 import subprocess
 import sys
+import threading
 import time
+import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from s3_server import S3Server
+
 REPO_ROOT = Path(__file__).resolve().parents[1]  # the project, where the image has /pipeline
-EXECUTOR_INPUT_PLACEHOLDER = "{{$}}"
 TASK_TIMEOUT_SECONDS = 600
+EXECUTOR_INPUT_PLACEHOLDER = "{{$}}"
+# Argo's rule for a DAG task's name (argo-workflows workflow/common/util.go, IsValidWorkflowFieldName).
+ARGO_NAME = re.compile(r"[a-zA-Z0-9][-a-zA-Z0-9]*")
+ARGO_NAME_MAX_LENGTH = 128
+# v2/compiler/argocompiler/dag.go, task: each container task becomes two Argo tasks, NAME-driver and NAME.
+DRIVER_SUFFIX = "-driver"
+# v2/driver/driver.go, provisionOutputs: the launcher's log output, added when the API server's
+# PUBLISH_LOGS is "true", as KFP's manifests set it (manifests/kustomize/base/pipeline/
+# ml-pipeline-apiserver-deployment.yaml).
+EXECUTOR_LOGS = "executor-logs"
+# v2/config/s3.go, S3ProviderConfig.ProvideSessionInfo: no `kfp-launcher` providers -> credentials from the env.
+S3_SESSION_INFO = {"Provider": "s3", "Params": {"fromEnv": "true"}}
+
+
+class Mode(enum.Enum):
+    OPEN_SOURCE_KFP = "open-source KFP 2.17.0"
+    VERTEX = "Vertex AI"
 
 
 class TaskFailed(AssertionError):
-    """A task's command exited with an error; the message ends with its log's last lines."""
+    """A task failed as the backend would report it; the message ends with its log's last lines."""
+
+
+class RunRejected(AssertionError):
+    """The backend refuses to create the run (what `CreateRun` would answer)."""
 
 
 @dataclass
@@ -55,10 +77,12 @@ class TaskRun:
     """One task of a run: what it was given and what it produced."""
 
     name: str
+    status: str  # "ran" or "cached"
     executor_input: dict[str, Any]
-    log: Path  # what its commands printed
-    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> runtime artifact
-    driver_output: dict[str, Any] | None = None  # the preCacheCheck's executor output, if it ran
+    log: Path  # what its command printed (the launcher's log, for a task that ran)
+    outputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> runtime artifact, as a consumer gets it
+    output_parameters: dict[str, Any] = field(default_factory=dict)
+    pod: Path | None = None  # the pod's filesystem, for a task that ran
     started: float = 0.0  # time.monotonic()
     finished: float = 0.0
 
@@ -77,27 +101,106 @@ class PipelineRun:
     root: str  # <pipeline root>/<pipeline name>/<run id>
     tasks: dict[str, TaskRun] = field(default_factory=dict)  # in the order they finished
 
+    def statuses(self) -> dict[str, str]:
+        return {name: task.status for name, task in self.tasks.items()}
 
-class FakeLauncher:
-    """Runs compiled tasks the way KFP's launcher does (see the module doc)."""
 
-    def __init__(self, spec: Mapping[str, Any], pipeline_root: str, work_dir: Path, env: Mapping[str, str],
-                 parallelism: int = 2):
+class MetadataStore:
+    """The part of ML Metadata the driver and launcher use, with KFP's conversions (v2/metadata)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._artifacts: dict[int, dict[str, Any]] = {}
+        self._executions: dict[int, dict[str, Any]] = {}
+        self._cache: dict[str, int] = {}  # fingerprint -> execution id (the API server's task table)
+
+    def record_artifact(self, output_key: str, artifact: dict[str, Any]) -> int:
+        """client.go RecordArtifact: the runtime artifact's metadata become custom properties
+        (converter.go toMLMDArtifact), with `display_name` and `store_session_info` added."""
+        properties = {name: _to_mlmd_value(value) for name, value in artifact.get("metadata", {}).items()}
+        properties.setdefault("display_name", ("string_value", output_key))
+        properties.setdefault("store_session_info", ("string_value", json.dumps(S3_SESSION_INFO)))
+        with self._lock:
+            artifact_id = len(self._artifacts) + 1
+            self._artifacts[artifact_id] = {"uri": artifact["uri"], "custom_properties": properties}
+        return artifact_id
+
+    def runtime_artifact(self, artifact_id: int) -> dict[str, Any]:
+        """client.go OutputArtifact.ToRuntimeArtifact after GetOutputArtifactsByExecutionId: the
+        type's schema is "" ("TODO(Bobgy): figure out how to get schema"), the name is the id, the
+        metadata what converter.go toRuntimeArtifact makes of the custom properties."""
+        stored = self._artifacts[artifact_id]
+        return {
+            "name": str(artifact_id),
+            "uri": stored["uri"],
+            "type": {"instanceSchema": ""},
+            "metadata": {name: _from_mlmd_value(kind, value) for name, (kind, value) in stored["custom_properties"].items()},
+        }
+
+    def publish(self, task: str, state: str, outputs: dict[str, int], parameters: dict[str, Any],
+                fingerprint: str | None) -> int:
+        """client.go PublishExecution, then (launcher_v2.go Execute) the cache entry of a task
+        that enables the cache and ran."""
+        with self._lock:
+            execution_id = len(self._executions) + 1
+            self._executions[execution_id] = {"task": task, "state": state, "outputs": outputs, "parameters": parameters}
+            if fingerprint and state == "COMPLETE":
+                self._cache[fingerprint] = execution_id
+        return execution_id
+
+    def cached_execution(self, fingerprint: str) -> dict[str, Any] | None:
+        """cacheutils/cache.go GetExecutionCache: the newest execution recorded under the fingerprint."""
+        execution_id = self._cache.get(fingerprint)
+        return self._executions[execution_id] if execution_id else None
+
+
+def _to_mlmd_value(value: Any) -> tuple[str, Any]:
+    """converter.go StructValueToMLMDValue: string, number -> double, bool -> int 0/1, list and
+    struct wrapped in a struct under "list" / "struct"; null is refused."""
+    if isinstance(value, str):
+        return "string_value", value
+    if isinstance(value, bool):
+        return "int_value", int(value)
+    if isinstance(value, (int, float)):
+        return "double_value", float(value)
+    if isinstance(value, list):
+        return "struct_value", {"list": value}
+    if isinstance(value, dict):
+        return "struct_value", {"struct": value}
+    raise TaskFailed(f"unknown/unsupported value type {type(value).__name__} (metadata value {value!r})")
+
+
+def _from_mlmd_value(kind: str, value: Any) -> Any:
+    """converter.go toRuntimeArtifact: string, double and int (as a number) and struct as they are."""
+    return float(value) if kind in ("int_value", "double_value") else value
+
+
+class Harness:
+    """Runs the tasks of a compiled spec as the backend of `mode` would (see the module doc)."""
+
+    def __init__(self, spec: Mapping[str, Any], mode: Mode, pipeline_root: str, storage: S3Server,
+                 work_dir: Path, env: Mapping[str, str], parallelism: int = 2):
         self.spec = spec
+        self.mode = mode
         self.pipeline_root = pipeline_root.rstrip("/")
+        self.storage = storage
         self.work_dir = work_dir
         self.env = dict(env)
         self.parallelism = parallelism
-        self._artifact_ids = itertools.count(1)  # MLMD's ids; shared by the runs of one launcher
+        self.metadata = MetadataStore()
+        self.pipeline_name = spec["pipelineInfo"]["name"]
 
-    def run(self, run_id: str, tasks: Iterable[str] | None = None) -> PipelineRun:
-        """Runs `tasks` (default: all), each after its upstream tasks, which must be among them;
-        stops at the first task that fails (TaskFailed)."""
+    def run(self, run_id: str | None = None, tasks: Iterable[str] | None = None) -> PipelineRun:
+        """Runs `tasks` (default: all), each after the tasks it depends on, which must be among
+        them; stops at the first task that fails (TaskFailed)."""
         dag = self.spec["root"]["dag"]["tasks"]
+        if self.mode is Mode.OPEN_SOURCE_KFP:
+            _check_argo_names(dag)
+        run_id = run_id or str(uuid.uuid4())
         wanted = set(dag if tasks is None else tasks)
         order = graphlib.TopologicalSorter({name: dag[name].get("dependentTasks", []) for name in sorted(wanted)})
         order.prepare()
-        run = PipelineRun(run_id, f"{self.pipeline_root}/{self.spec['pipelineInfo']['name']}/{run_id}")
+        run = PipelineRun(run_id, f"{self.pipeline_root}/{self.pipeline_name}/{run_id}")
         with concurrent.futures.ThreadPoolExecutor(self.parallelism) as pool:
             running: dict[concurrent.futures.Future, str] = {}
             while order.is_active():
@@ -110,92 +213,254 @@ class FakeLauncher:
                     order.done(running.pop(future))
         return run
 
+    # --- one task: the driver's part, then the launcher's -------------------------------------------
+
     def _run_task(self, run: PipelineRun, name: str) -> TaskRun:
-        component = self.spec["components"][self.spec["root"]["dag"]["tasks"][name]["componentRef"]["name"]]
+        task_spec = self.spec["root"]["dag"]["tasks"][name]
+        component = self.spec["components"][task_spec["componentRef"]["name"]]
         container = self.spec["deploymentSpec"]["executors"][component["executorLabel"]]["container"]
         task_dir = self.work_dir / run.run_id / name
         task_dir.mkdir(parents=True)
-        task = TaskRun(name, self._executor_input(run, name, component, task_dir / "output_metadata.json"),
-                       task_dir / "task.log")
-        env = {**self.env, "PYTHONPATH": str(REPO_ROOT),  # as the image's ENV
+        pod = task_dir / "pod"
+        started = time.monotonic()
+
+        inputs = self._resolve_inputs(run, task_spec, component)
+        outputs = self._provision_outputs(run, name, component, pod)
+        executor_input = {"inputs": inputs, "outputs": outputs}
+        log = task_dir / "task.log"
+
+        fingerprint = None
+        if self.mode is Mode.OPEN_SOURCE_KFP and task_spec.get("cachingOptions", {}).get("enableCache"):
+            # v2/driver/container.go Container: with the cache on for the task and an entry for its
+            # fingerprint, the cached execution's outputs are reused and no pod runs the command.
+            fingerprint = _fingerprint(executor_input, component, container)
+            cached = self.metadata.cached_execution(fingerprint)
+            if cached:
+                # v2/driver/cache.go reuseCachedOutputs: the same MLMD artifacts and output parameters.
+                self.metadata.publish(name, "CACHED", cached["outputs"], cached["parameters"], None)
+                log.write_text(f"cached: fingerprint {fingerprint}\n")
+                return TaskRun(name, "cached", executor_input, log,
+                               outputs={key: self.metadata.runtime_artifact(artifact_id)
+                                        for key, artifact_id in cached["outputs"].items()},
+                               output_parameters=dict(cached["parameters"]),
+                               started=started, finished=time.monotonic())
+
+        env = {**self.env, "PYTHONPATH": str(REPO_ROOT),
                **{variable["name"]: variable["value"] for variable in container.get("env", [])}}
-        task.started = time.monotonic()
-
-        driver = container.get("lifecycle", {}).get("preCacheCheck")
-        if driver:
-            self._execute(driver["command"], driver["args"], task, env)
-            task.driver_output = json.loads(Path(task.executor_input["outputs"]["outputFile"]).read_text())
-            _merge_artifacts(task.executor_input["outputs"]["artifacts"], task.driver_output)
-        self._execute(container["command"], container["args"], task, env)
-
-        executor_output = json.loads(Path(task.executor_input["outputs"]["outputFile"]).read_text())
-        outputs = copy.deepcopy(task.executor_input["outputs"]["artifacts"])
-        _merge_artifacts(outputs, executor_output)
-        # Recorded in MLMD: downstream tasks get each output named by its new id.
-        task.outputs = {key: {**artifact_list["artifacts"][0], "name": str(next(self._artifact_ids))}
-                        for key, artifact_list in outputs.items()}
+        self._download_inputs(inputs, pod)
+        executor_output = self._execute(name, container, executor_input, pod, log, env)
+        task = TaskRun(name, "ran", executor_input, log, pod=pod, started=started)
+        self._record_outputs(task, component, executor_output, fingerprint)
         task.finished = time.monotonic()
         return task
 
-    def _executor_input(self, run: PipelineRun, name: str, component: dict, output_file: Path) -> dict[str, Any]:
-        inputs = self.spec["root"]["dag"]["tasks"][name].get("inputs", {})
-        input_types = component.get("inputDefinitions", {}).get("artifacts", {})
+    def _resolve_inputs(self, run: PipelineRun, task_spec: dict, component: dict) -> dict[str, Any]:
+        """v2/driver/resolve.go resolveInputs: parameters and artifacts from the task's inputs spec."""
+        declared = component.get("inputDefinitions", {})
+        parameters = {}
+        for name, source in task_spec.get("inputs", {}).get("parameters", {}).items():
+            if "runtimeValue" in source:  # resolveInputParameter: a constant
+                value = source["runtimeValue"]["constant"]
+            elif "taskOutputParameter" in source:  # resolveUpstreamParameters
+                producer = source["taskOutputParameter"]["producerTask"]
+                if producer not in run.tasks:
+                    raise TaskFailed(f"failed to resolve inputs: producer task, {producer}, not in tasks")
+                value = run.tasks[producer].output_parameters[source["taskOutputParameter"]["outputParameterKey"]]
+            else:
+                raise TaskFailed(f"{name}: this harness does not model the parameter source {sorted(source)}")
+            parameters[name] = _typed(name, value, declared.get("parameters", {}).get(name, {}))
         artifacts = {}
-        for key, source in inputs.get("artifacts", {}).items():
-            producer = source["taskOutputArtifact"]
-            upstream = run.tasks[producer["producerTask"]].outputs[producer["outputArtifactKey"]]
-            artifacts[key] = {"artifacts": [{**upstream, "type": input_types[key]["artifactType"]}]}
-        outputs = {
-            key: {"artifacts": [{
-                "name": key,
-                "type": definition["artifactType"],
-                "uri": f"{run.root}/{name}/{key}",
-            }]}
-            for key, definition in component.get("outputDefinitions", {}).get("artifacts", {}).items()
-        }
+        for name, source in task_spec.get("inputs", {}).get("artifacts", {}).items():
+            producer = source["taskOutputArtifact"]  # resolveUpstreamArtifacts
+            artifact = copy.deepcopy(run.tasks[producer["producerTask"]].outputs[producer["outputArtifactKey"]])
+            if self.mode is Mode.VERTEX:  # the declared type, where KFP's MLMD client gives none
+                artifact["type"] = declared["artifacts"][name]["artifactType"]
+            artifacts[name] = {"artifacts": [artifact]}
+        return {"parameterValues": parameters, "artifacts": artifacts}
+
+    def _provision_outputs(self, run: PipelineRun, name: str, component: dict, pod: Path) -> dict[str, Any]:
+        """v2/driver/driver.go provisionOutputs (KFP) or the Vertex layout <run root>/<task>/<key>."""
+        definitions = copy.deepcopy(component.get("outputDefinitions", {}))
+        artifacts = definitions.get("artifacts", {})
+        if self.mode is Mode.OPEN_SOURCE_KFP:
+            artifacts[EXECUTOR_LOGS] = {"artifactType": {"schemaTitle": "system.Artifact"}}
+            task_root = f"{run.root}/{name}/{uuid.uuid4()}"
+            output_file = self._local_path(task_root, pod) / "output_metadata.json"
+        else:
+            task_root = f"{run.root}/{name}"
+            output_file = pod / "gcs" / "output_metadata.json"
         return {
-            "inputs": {
-                "parameterValues": {
-                    parameter: value["runtimeValue"]["constant"]
-                    for parameter, value in inputs.get("parameters", {}).items()
-                },
-                "artifacts": artifacts,
-            },
-            "outputs": {"artifacts": outputs, "outputFile": str(output_file)},
+            "artifacts": {key: {"artifacts": [{"name": key, "uri": f"{task_root}/{key}", "type": spec["artifactType"],
+                                               **({"metadata": spec["metadata"]} if "metadata" in spec else {})}]}
+                          for key, spec in artifacts.items()},
+            "parameters": {key: {"outputFile": str(pod / "tmp" / "kfp" / "outputs" / key)}
+                           for key in definitions.get("parameters", {})},
+            "outputFile": str(output_file),
         }
 
-    def _execute(self, command: list[str], args: list[str], task: TaskRun, env: dict[str, str]) -> None:
-        """Runs one command of the task's container; raises TaskFailed with its log's tail."""
+    def _local_path(self, uri: str, pod: Path) -> Path:
+        """v2/component/launcher_v2.go LocalPathForURI (s3:// -> /s3/...), inside the pod's folder."""
+        scheme, separator, path = uri.partition("://")
+        if not separator or scheme != "s3":
+            raise TaskFailed(f"failed to generate local path for URI {uri}: unsupported storage scheme")
+        return pod / "s3" / path
+
+    def _download_inputs(self, inputs: dict[str, Any], pod: Path) -> None:
+        """v2/component/launcher_v2.go downloadArtifacts (KFP only): every input artifact, every
+        object under its URI, into the pod (objectstore/object_store.go DownloadBlob)."""
+        if self.mode is not Mode.OPEN_SOURCE_KFP:
+            return
+        client = self.storage.client()
+        for name, artifact_list in inputs["artifacts"].items():
+            for artifact in artifact_list["artifacts"]:
+                bucket, _, blob_dir = artifact["uri"].removeprefix("s3://").partition("/")
+                local_dir = self._local_path(artifact["uri"], pod)
+                for key in self.storage.keys(bucket, prefix=blob_dir):
+                    if not (key == blob_dir.rstrip("/") or key.startswith(blob_dir.rstrip("/") + "/")):
+                        continue  # isBlobKeyUnderPrefix
+                    # sanitizeDownloadPath: filepath.Rel cleans the key, so `dir/` lands on `dir`.
+                    local_path = local_dir / os.path.relpath(key, blob_dir)
+                    try:  # downloadFile: MkdirAll(parent), then create the file
+                        local_path.parent.mkdir(parents=True, exist_ok=True)
+                        client.download_file(bucket, key, str(local_path))
+                    except OSError as error:
+                        raise TaskFailed(
+                            f"failed to download input artifact {name!r} from remote storage URI "
+                            f"{artifact['uri']!r}: downloadFile(): unable to complete copying {key!r} to local "
+                            f"storage {str(local_path)!r}: {error}") from error
+
+    def _execute(self, name: str, container: dict, executor_input: dict, pod: Path, log: Path,
+                 env: dict[str, str]) -> dict:
+        """v2/component/launcher_v2.go execute: placeholders filled (compileCmdAndArgs), output
+        folders made (prepareOutputFolders), the command run with its output to the log
+        (getLogWriter), the executor output read back (getExecutorOutputFile: none is empty)."""
+        outputs = executor_input["outputs"]
+        folders = [Path(parameter["outputFile"]).parent for parameter in outputs["parameters"].values()]
+        if self.mode is Mode.OPEN_SOURCE_KFP:
+            folders += [self._local_path(artifact["uri"], pod).parent
+                        for artifact_list in outputs["artifacts"].values() for artifact in artifact_list["artifacts"]]
+        output_file = Path(outputs["outputFile"])
+        for folder in [*folders, output_file.parent]:
+            folder.mkdir(parents=True, exist_ok=True)
+        command = container["command"]
         if command[0] == "python":  # the image's python is the venv's here
             command = [sys.executable, *command[1:]]
-        argv = [*command, *(_substitute(arg, task.executor_input) for arg in args)]
-        with task.log.open("a") as log:
-            log.write(f"$ {' '.join(command)} ...\n")
-            log.flush()
-            result = subprocess.run(argv, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        argv = [*command, *(_substitute(arg, executor_input) for arg in container["args"])]
+        with log.open("a") as stream:
+            stream.write(f"$ {' '.join(command)} ...\n")
+            stream.flush()
+            result = subprocess.run(argv, cwd=REPO_ROOT, env=env, stdout=stream, stderr=subprocess.STDOUT,
                                     timeout=TASK_TIMEOUT_SECONDS)
         if result.returncode != 0:
-            tail = "\n".join(task.log.read_text().splitlines()[-40:])
-            raise TaskFailed(f"{task.name}: {command[-1]} exited with {result.returncode} (log {task.log}):\n{tail}")
+            tail = "\n".join(log.read_text().splitlines()[-40:])
+            raise TaskFailed(f"{name}: {command[-1]} exited with {result.returncode} (log {log}):\n{tail}")
+        return json.loads(output_file.read_text()) if output_file.exists() else {}
+
+    def _record_outputs(self, task: TaskRun, component: dict, executor_output: dict, fingerprint: str | None) -> None:
+        """What the backend keeps of a task that ran and what its consumers get.
+
+        KFP: v2/component/launcher_v2.go uploadOutputArtifacts (mergeRuntimeArtifacts, then the
+        local output folder uploaded if the command wrote one, then RecordArtifact) and
+        collectOutputParameters; the execution published with them (PublishExecution) and, with a
+        fingerprint, a cache entry. Vertex: the merged artifacts as they are.
+        """
+        parameters = dict(executor_output.get("parameterValues", {}))
+        for key, parameter in task.executor_input["outputs"]["parameters"].items():
+            if key not in parameters:
+                parameters[key] = Path(parameter["outputFile"]).read_text()
+        task.output_parameters = parameters
+        recorded = {}
+        for key, artifact_list in task.executor_input["outputs"]["artifacts"].items():
+            [artifact] = copy.deepcopy(artifact_list["artifacts"])
+            written = executor_output.get("artifacts", {}).get(key, {}).get("artifacts", [])
+            if written and key != EXECUTOR_LOGS:
+                _merge(written[0], artifact)
+            if self.mode is Mode.VERTEX:
+                task.outputs[key] = {**artifact, "name": f"{task.name}-{key}"}
+                continue
+            local_dir = self._local_path(artifact["uri"], task.pod)
+            if key == EXECUTOR_LOGS:
+                local_dir.write_text(task.log.read_text())  # getLogWriter wrote the command's output here
+            if local_dir.exists():
+                self._upload(local_dir, artifact["uri"])
+            recorded[key] = self.metadata.record_artifact(key, artifact)
+            task.outputs[key] = self.metadata.runtime_artifact(recorded[key])
+        if self.mode is Mode.OPEN_SOURCE_KFP:
+            self.metadata.publish(task.name, "COMPLETE", recorded, parameters, fingerprint)
+
+    def _upload(self, local_path: Path, uri: str) -> None:
+        """objectstore/object_store.go UploadBlob: a file, or every file under a folder."""
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        files = [local_path] if local_path.is_file() else sorted(p for p in local_path.rglob("*") if p.is_file())
+        for path in files:
+            relative = "" if path == local_path else "/" + path.relative_to(local_path).as_posix()
+            self.storage.client().upload_file(str(path), bucket, key + relative)
+
+
+def _check_argo_names(dag: Mapping[str, Any]) -> None:
+    """What CreateRun answers when a task would be an invalid Argo task (apiserver/resource/
+    resource_manager.go CreateRun: executionSpec.Validate -> Argo's ValidateWorkflow)."""
+    for name in dag:
+        for argo_task in (name, name + DRIVER_SUFFIX):
+            if not ARGO_NAME.fullmatch(argo_task) or len(argo_task) > ARGO_NAME_MAX_LENGTH:
+                raise RunRejected(
+                    f"Failed to validate workflow: templates.root.tasks.{argo_task} name must consist of alpha-numeric "
+                    f"characters or '-', and must start with an alpha-numeric character "
+                    f"(at most {ARGO_NAME_MAX_LENGTH})")
+
+
+def _typed(name: str, value: Any, declared: Mapping[str, Any]) -> Any:
+    """resolve.go handleParamTypeValidationAndConversion: a STRING parameter takes any value as
+    text (converter.go PbValueToText); other types must match."""
+    kind = declared.get("parameterType", "STRING")
+    if kind == "STRING":
+        if isinstance(value, str):
+            return value
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))  # strconv.FormatFloat(v, 'f', -1, 64)
+        return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
+    expected = {"NUMBER_INTEGER": (int, float), "NUMBER_DOUBLE": (int, float), "BOOLEAN": (bool,),
+                "LIST": (list,), "STRUCT": (dict,)}[kind]
+    if not isinstance(value, expected) or (kind.startswith("NUMBER") and isinstance(value, bool)):
+        raise TaskFailed(f"input parameter {name!r} type mismatch: expect {kind}, got {type(value).__name__}")
+    return value
+
+
+def _fingerprint(executor_input: dict, component: dict, container: dict) -> str:
+    """v2/cacheutils/cache.go GenerateCacheKey and GenerateFingerPrint: input artifacts by name
+    (the MLMD id), input parameters by value, outputs' spec without URIs, output parameter types,
+    the image and the command and arguments as compiled (v2/driver/cache.go getFingerPrint),
+    as JSON with sorted keys, hashed with SHA-256."""
+    inputs, outputs = executor_input["inputs"], executor_input["outputs"]
+    output_types = {name: spec["parameterType"]
+                    for name, spec in component.get("outputDefinitions", {}).get("parameters", {}).items()}
+    cache_key = {
+        "inputArtifactNames": {name: {"artifactNames": [a["name"] for a in artifact_list["artifacts"]]}
+                               for name, artifact_list in inputs["artifacts"].items()},
+        "inputParameterValues": inputs["parameterValues"],
+        "outputArtifactsSpec": {name: {key: value for key, value in artifact_list["artifacts"][0].items() if key != "uri"}
+                                for name, artifact_list in outputs["artifacts"].items()},
+        "outputParametersSpec": {name: output_types[name] for name in outputs["parameters"]},
+        "containerSpec": {"image": container["image"], "cmdArgs": [*container["command"], *container["args"]]},
+    }
+    return hashlib.sha256(json.dumps(cache_key, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _merge(source: dict, target: dict) -> None:
+    """launcher_v2.go mergeRuntimeArtifacts: the URI if given, the metadata key by key."""
+    if source.get("uri"):
+        target["uri"] = source["uri"]
+    if source.get("metadata"):
+        target["metadata"] = {**target.get("metadata", {}), **source["metadata"]}
 
 
 def _substitute(arg: str, executor_input: dict[str, Any]) -> str:
-    """The argument with KFP's executor-input placeholder filled; any other placeholder is an error."""
-    if arg == EXECUTOR_INPUT_PLACEHOLDER:
-        return json.dumps(executor_input)
+    """The argument with the executor-input placeholder filled (launcher_v2.go compileCmdAndArgs);
+    the spec uses no other placeholder, and this harness models none."""
+    if EXECUTOR_INPUT_PLACEHOLDER in arg:
+        return arg.replace(EXECUTOR_INPUT_PLACEHOLDER, json.dumps(executor_input))
     if "{{$" in arg:
-        raise ValueError(f"placeholder this fake launcher does not know: {arg}")
+        raise TaskFailed(f"placeholder this harness does not model: {arg}")
     return arg
-
-
-def _merge_artifacts(artifacts: dict[str, dict], executor_output: dict[str, Any]) -> None:
-    """Merges the executor output's artifacts into `artifacts` in place: the URI if given, the
-    metadata key by key (launcher_v2.go's mergeRuntimeArtifacts)."""
-    for key, artifact_list in executor_output.get("artifacts", {}).items():
-        if key not in artifacts:
-            continue
-        [written] = artifact_list["artifacts"]
-        [target] = artifacts[key]["artifacts"]
-        if written.get("uri"):
-            target["uri"] = written["uri"]
-        target["metadata"] = {**target.get("metadata", {}), **written.get("metadata", {})}

@@ -51,8 +51,8 @@ class S3Server:
         for path in sorted(directory.iterdir()):
             self.client().upload_file(str(path), bucket, f"{prefix}/{path.name}")
 
-    def keys(self, bucket: str) -> list[str]:
-        pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    def keys(self, bucket: str, prefix: str = "") -> list[str]:
+        pages = self.client().get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
 
 

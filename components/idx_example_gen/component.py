@@ -1,16 +1,21 @@
-"""IdxExampleGen: a FileBasedExampleGen that reads the four MNIST IDX files.
+"""IdxExampleGen: the ingest, reading the four MNIST IDX files into `Examples`.
 
-Being a FileBasedExampleGen, it inherits TFX's driver: before the cache lookup the driver
-fingerprints the input files (names, sizes, modification times), so new data re-runs the
-ingest, and KubeflowV2DagRunner runs the same driver in the pod.
+Not a FileBasedExampleGen: TFX's ExampleGen driver fingerprints the files by name, size and
+modification time, and only Vertex AI runs it on Kubeflow (open-source KFP ignores a
+container's `lifecycle` hooks). The ingest gets the files' content hash from DataProbe
+(components/idx_example_gen/probe.py) as its `data_fingerprint` parameter instead, which puts
+the data in its cache key locally and on every Kubeflow backend alike.
 """
 
 from __future__ import annotations
 
-from google.protobuf import any_pb2, struct_pb2
-from tfx.components.example_gen.component import FileBasedExampleGen
-from tfx.dsl.components.base import executor_spec
-from tfx.proto import example_gen_pb2
+import json
+
+from tfx import types
+from tfx.dsl.components.base import base_beam_component, executor_spec
+from tfx.dsl.placeholder import placeholder as ph
+from tfx.types import standard_artifacts, standard_component_specs
+from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
 from components.example_format import ExampleFormat
 from components.idx_example_gen import executor
@@ -18,35 +23,36 @@ from components.idx_example_gen.settings import IngestSettings
 from components.settings import to_dict
 
 
-class IdxExampleGen(FileBasedExampleGen):
+class IdxExampleGenSpec(ComponentSpec):
+    PARAMETERS = {
+        executor.INPUT_BASE_KEY: ExecutionParameter(type=str),
+        executor.CUSTOM_CONFIG_KEY: ExecutionParameter(type=str),  # JSON: the settings, see __init__
+        executor.DATA_FINGERPRINT_KEY: ExecutionParameter(type=str),
+        executor.CODE_KEY: ExecutionParameter(type=str),
+    }
+    INPUTS = {}
+    OUTPUTS = {standard_component_specs.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples)}
+
+
+class IdxExampleGen(base_beam_component.BaseBeamComponent):
     """Reads MNIST-style IDX files into `Examples` with splits train, validation and test."""
 
+    SPEC_CLASS = IdxExampleGenSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
-    def __init__(self, input_base: str, settings: IngestSettings, example_format: ExampleFormat, code_sha256: str):
+    def __init__(self, input_base: str, settings: IngestSettings, example_format: ExampleFormat,
+                 data_fingerprint: str | ph.Placeholder, code_sha256: str):
         """Args:
         input_base: the folder (local path or gs://, s3:// URI) holding the IDX files.
         settings, example_format: carried to the executor in the custom_config.
+        data_fingerprint: what DataProbe saw of the files (its output's value).
         code_sha256: the hash of the executor's code, so that changed code misses the cache.
         """
-        # One input "split" per file: the driver fingerprints each, the executor reads each.
-        # The trailing * lets NAME match NAME.gz as well.
-        input_config = example_gen_pb2.Input(
-            splits=[example_gen_pb2.Input.Split(name=role, pattern=f"{name}*")
-                    for role, name in settings.file_names().items()]
-        )
-        values = {executor.INGEST_KEY: to_dict(settings), executor.FORMAT_KEY: to_dict(example_format),
-                  "code_sha256": code_sha256}
-        packed = any_pb2.Any()
-        packed.Pack(_struct(values))
-        super().__init__(
+        custom_config = {executor.INGEST_KEY: to_dict(settings), executor.FORMAT_KEY: to_dict(example_format)}
+        super().__init__(IdxExampleGenSpec(
             input_base=input_base,
-            input_config=input_config,
-            custom_config=example_gen_pb2.CustomConfig(custom_config=packed),
-        )
-
-
-def _struct(values: dict) -> struct_pb2.Struct:
-    struct = struct_pb2.Struct()
-    struct.update(values)
-    return struct
+            custom_config=json.dumps(custom_config, sort_keys=True),
+            data_fingerprint=data_fingerprint,
+            code_sha256=code_sha256,
+            examples=types.Channel(type=standard_artifacts.Examples),
+        ))

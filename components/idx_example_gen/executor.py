@@ -7,6 +7,7 @@ are, and a distributed runner (Dataflow, Flink) spreads the shards over its work
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -14,35 +15,31 @@ import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 import tensorflow as tf
-from google.protobuf import json_format, struct_pb2
 from tfx import types
 from tfx.components.util import examples_utils
 from tfx.dsl.components.base import base_beam_executor
 from tfx.proto import example_gen_pb2
 from tfx.types import artifact_utils, standard_component_specs
-from tfx.utils import proto_utils
 from tfx_bsl.coders import example_coder
 
 from components import examples_integrity
 from components.example_format import IMAGE_KEY, LABEL_KEY, ExampleFormat
 from components.idx_example_gen import idx
 from components.idx_example_gen.layout import Shard, locate_idx_file, plan_shards, plan_splits
-from components.idx_example_gen.settings import IDX_ROLES, IngestSettings
+from components.idx_example_gen.settings import IngestSettings
 from components.object_storage import enable_s3
 from components.settings import from_dict
 
 ENCODE_CHUNK_RECORDS = 1000
+INPUT_BASE_KEY, CUSTOM_CONFIG_KEY, DATA_FINGERPRINT_KEY, CODE_KEY = (
+    "input_base", "custom_config", "data_fingerprint", "code_sha256")
 INGEST_KEY, FORMAT_KEY = "ingest", "data"  # the custom_config's sections
 
 
 def read_custom_config(custom_config_json: str) -> tuple[IngestSettings, ExampleFormat]:
-    """The settings IdxExampleGen packed into its custom_config."""
-    custom_config = example_gen_pb2.CustomConfig()
-    proto_utils.json_to_proto(custom_config_json, custom_config)
-    struct = struct_pb2.Struct()
-    custom_config.custom_config.Unpack(struct)
-    values = json_format.MessageToDict(struct)
-    return from_dict(IngestSettings, values[INGEST_KEY]), from_dict(ExampleFormat, values[FORMAT_KEY])
+    """The settings IdxExampleGen carries in its custom_config."""
+    values = json.loads(custom_config_json)
+    return from_dict(IngestSettings, values[INGEST_KEY], "ingest."), from_dict(ExampleFormat, values[FORMAT_KEY], "data.")
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
@@ -56,9 +53,9 @@ class Executor(base_beam_executor.BaseBeamExecutor):
     ) -> None:
         self._log_startup(input_dict, output_dict, exec_properties)
         examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
-        settings, example_format = read_custom_config(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY])
-        files = locate_files(exec_properties[standard_component_specs.INPUT_BASE_KEY],
-                             exec_properties[standard_component_specs.INPUT_CONFIG_KEY])
+        settings, example_format = read_custom_config(exec_properties[CUSTOM_CONFIG_KEY])
+        files = {role: locate_idx_file(exec_properties[INPUT_BASE_KEY], name, tf.io.gfile.exists)
+                 for role, name in settings.file_names().items()}
         checks = check_files(files, example_format)
 
         splits = plan_splits(
@@ -87,14 +84,6 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         for split in splits:
             examples.set_int_custom_property(f"num_examples_{split.name}", split.size)
         examples_integrity.record(examples)
-
-
-def locate_files(input_base: str, input_config_json: str) -> dict[str, str]:
-    """Finds each role's file: the name in its input split pattern, as is or with `.gz`."""
-    input_config = example_gen_pb2.Input()
-    proto_utils.json_to_proto(input_config_json, input_config)
-    patterns = {split.name: split.pattern for split in input_config.splits}
-    return {role: locate_idx_file(input_base, patterns[role].rstrip("*"), tf.io.gfile.exists) for role in IDX_ROLES}
 
 
 def check_files(files: dict[str, str], example_format: ExampleFormat) -> dict[str, idx.IdxCheck]:

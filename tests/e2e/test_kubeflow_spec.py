@@ -1,11 +1,15 @@
-"""The whole compiled Kubeflow spec, run task by task as KFP would, on a local S3 server.
+"""The whole compiled Kubeflow spec, run task by task as open-source KFP and as Vertex AI would, on a local S3 server.
 
-No cluster runs here: tests/kfp_launcher.py plays KFP's launcher. Every task of `compile`'s
-output runs its own command and arguments with the executor input KFP would give it, in
-dependency order, with the data, the pipeline root and the serving dir in `s3://`. The spec runs
-twice on one serving dir: the first run pushes a model (nothing is served yet, so the threshold
-alone blesses it); the second run's ServedModel finds that model and its validation Evaluator
-compares the new model with it.
+No cluster runs here: tests/kfp_launcher.py plays the backend (KFP 2.17.0's driver and launcher,
+or Vertex AI). Every task of `compile`'s output runs its own command with the executor input
+the backend would give it, in dependency order, with the data, the pipeline root and the serving
+dir in `s3://`.
+
+On open-source KFP the spec runs four times on one serving dir: the first run pushes a model;
+the second compares its (cached) model with the one the first pushed, as a local rerun does; the
+third, with nothing changed, runs only the never-cached probes; the fourth, after one IDX file
+under the same data dir was replaced, re-runs the ingest and everything after it. On Vertex AI
+it runs once.
 """
 
 from __future__ import annotations
@@ -19,24 +23,23 @@ import numpy as np
 import pytest
 import yaml
 
-from conftest import REPO_ROOT, SMALL_RUN, run_cli
 from components import serving_dir
 from components.idx_example_gen import idx
-from kfp_launcher import FakeLauncher, PipelineRun
-from pipeline import kubeflow_runner, node_ids
+from conftest import REPO_ROOT, SMALL_RUN, run_cli
+from fake_mnist import balanced_labels, fake_images, write_fake_mnist, write_idx
+from kfp_launcher import EXECUTOR_LOGS, Harness, Mode, PipelineRun, RunRejected, TaskFailed
+from pipeline import kfp_task, kubeflow_runner, node_ids
 from pipeline.config import load_config
 from pipeline.schema_staging import SCHEMAS_DIR
 from s3_server import BUCKET, S3Server, environment_with
 
 pytestmark = pytest.mark.e2e
 
-DATA_DIR = f"s3://{BUCKET}/data"
-PIPELINE_ROOT = f"s3://{BUCKET}/kfp/root"
-SERVING_DIR = f"s3://{BUCKET}/kfp/serving"
 IMAGE = "registry.example.com/team/mnist-pipeline:test"  # named in the spec, never pulled here
 # Beam in each task's own process: the default starts a worker process per core, each importing
 # TensorFlow again (tests/e2e/test_object_storage.py runs such workers on s3://).
 IN_PROCESS_BEAM = ["--set", 'kubeflow.beam_pipeline_args=["--direct_running_mode=in_memory", "--direct_num_workers=1"]']
+REPLACED_FILE = "train-images-idx3-ubyte.gz"  # what the fourth KFP run finds changed
 # Loads a pushed version from s3:// as a serving side with tensorflow-io would, and prints its
 # accuracy on the images and labels of an .npz file. In a process of its own: after using s3://,
 # tensorflow-io aborts the process that exits without components.object_storage.exit_process.
@@ -53,130 +56,203 @@ classes = predict(images=tf.constant(data["images"]))["classes"].numpy()
 print(json.dumps({"accuracy": float(np.mean(classes == data["labels"]))}))
 exit_process(0)
 """
+PROBES_ONLY = {node_ids.DATA_PROBE, node_ids.SERVING_PROBE}
+# What reads the Examples, directly or through another task (all but the schema's import and the serving side).
+AFTER_THE_INGEST = {node_ids.INGEST, node_ids.STATISTICS, node_ids.SCHEMA_VALIDATOR, node_ids.SPLIT_VALIDATOR,
+                    node_ids.DATA_GATE, node_ids.TRAINER, node_ids.TEST_EVALUATOR, node_ids.BLESSING_EVALUATOR,
+                    node_ids.PUSHER}
 
 
-@pytest.fixture(scope="module")
-def spec_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """`compile`'s output (the .yaml `submit` sends) for the test bucket, with small settings.
+class Place:
+    """Where one backend's runs read and write in the test bucket."""
+
+    def __init__(self, prefix: str):
+        self.prefix = prefix
+        self.data_dir = f"s3://{BUCKET}/{prefix}/data"
+        self.pipeline_root = f"s3://{BUCKET}/{prefix}/root"
+        self.serving_dir = f"s3://{BUCKET}/{prefix}/serving"
+
+
+KFP, VERTEX = Place("kfp"), Place("vertex")
+
+
+def compile_spec(place: Place, image_root: Path) -> dict:
+    """`compile`'s output (the .yaml `submit` sends) for `place`, with small settings.
 
     The spec names the schema where the image holds it, /pipeline/schemas/<hash>/schema.pbtxt.
     Here the image's project root is a temporary folder: the compiler is told so
     (IMAGE_PROJECT_ROOT) and the Dockerfile's own staging command fills it, so the spec is
     otherwise exactly `compile`'s, and the staging and the compiler must agree on the path.
     """
-    image_root = tmp_path_factory.mktemp("image")
-    subprocess.run([sys.executable, "-m", "pipeline.schema_staging", str(image_root / SCHEMAS_DIR)],
-                   cwd=REPO_ROOT, check=True, capture_output=True)
-    output = image_root / "pipeline.yaml"
+    output = image_root / f"{place.prefix}.yaml"
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(kubeflow_runner, "IMAGE_PROJECT_ROOT", PurePosixPath(image_root))
-        exit_code = run_cli("compile", "--output", output, "--image", IMAGE, "--pipeline-root", PIPELINE_ROOT,
-                            "--data-dir", DATA_DIR, "--serving-dir", SERVING_DIR, *SMALL_RUN, *IN_PROCESS_BEAM)
+        exit_code = run_cli("compile", "--output", output, "--image", IMAGE, "--pipeline-root", place.pipeline_root,
+                            "--data-dir", place.data_dir, "--serving-dir", place.serving_dir, *SMALL_RUN,
+                            *IN_PROCESS_BEAM)
     assert exit_code == 0
-    return output
+    return yaml.safe_load(output.read_text())
 
 
 @pytest.fixture(scope="module")
-def spec(spec_file: Path) -> dict:
-    return yaml.safe_load(spec_file.read_text())
+def image_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("image")
+    subprocess.run([sys.executable, "-m", "pipeline.schema_staging", str(root / SCHEMAS_DIR)],
+                   cwd=REPO_ROOT, check=True, capture_output=True)
+    return root
 
 
 @pytest.fixture(scope="module")
-def runs(s3: S3Server, spec: dict, tmp_path_factory: pytest.TempPathFactory) -> tuple[PipelineRun, PipelineRun]:
-    """The whole spec run twice on the same serving dir."""
-    launcher = FakeLauncher(spec, PIPELINE_ROOT, tmp_path_factory.mktemp("launcher"), environment_with(s3))
-    return launcher.run("run-1"), launcher.run("run-2")
+def kfp_spec(image_root: Path) -> dict:
+    return compile_spec(KFP, image_root)
+
+
+def harness(spec: dict, mode: Mode, place: Place, s3: S3Server, work_dir: Path) -> Harness:
+    return Harness(spec, mode, place.pipeline_root, s3, work_dir, environment_with(s3))
 
 
 @pytest.fixture(scope="module")
-def first_version(runs: tuple[PipelineRun, PipelineRun]) -> int:
-    """The version the first run pushed."""
-    pushed = runs[0].tasks[node_ids.PUSHER].outputs["pushed_model"]["metadata"]
+def kfp_runs(s3: S3Server, kfp_spec: dict, fake_mnist_dir: Path,
+             tmp_path_factory: pytest.TempPathFactory) -> list[PipelineRun]:
+    """The spec run four times on open-source KFP; before the fourth, REPLACED_FILE is replaced."""
+    s3.upload_dir(fake_mnist_dir, BUCKET, f"{KFP.prefix}/data")
+    backend = harness(kfp_spec, Mode.OPEN_SOURCE_KFP, KFP, s3, tmp_path_factory.mktemp("kfp"))
+    runs = [backend.run() for _ in range(3)]
+    replaced = tmp_path_factory.mktemp("replaced")
+    labels = balanced_labels(600, seed=1)  # the same labels, the images drawn anew
+    write_idx(replaced / REPLACED_FILE, fake_images(labels, seed=33))
+    s3.client().upload_file(str(replaced / REPLACED_FILE), BUCKET, f"{KFP.prefix}/data/{REPLACED_FILE}")
+    runs.append(backend.run())
+    return runs
+
+
+@pytest.fixture(scope="module")
+def vertex_run(s3: S3Server, image_root: Path, fake_mnist_dir: Path,
+               tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
+    s3.upload_dir(fake_mnist_dir, BUCKET, f"{VERTEX.prefix}/data")
+    spec = compile_spec(VERTEX, image_root)
+    return harness(spec, Mode.VERTEX, VERTEX, s3, tmp_path_factory.mktemp("vertex")).run()
+
+
+def pushed_version(run: PipelineRun) -> int:
+    pushed = run.tasks[node_ids.PUSHER].outputs["pushed_model"]["metadata"]
     assert pushed["pushed"] == 1, pushed
     return int(pushed["pushed_version"])
 
 
-def keys_under(s3: S3Server, uri: str) -> list[str]:
-    prefix = uri.removeprefix(f"s3://{BUCKET}/").rstrip("/") + "/"
-    return [key for key in s3.keys(BUCKET) if key.startswith(prefix)]
+def ran(run: PipelineRun) -> set[str]:
+    return {name for name, status in run.statuses().items() if status == "ran"}
 
 
-def test_every_task_runs_after_the_tasks_it_depends_on(spec, runs):
-    tasks = spec["root"]["dag"]["tasks"]
-    for run in runs:
+def test_argo_refuses_a_task_name_with_a_dot_and_the_compiled_spec_has_none(kfp_spec, s3, tmp_path):
+    dotted = json.loads(json.dumps(kfp_spec).replace(f'"{node_ids.TEST_EVALUATOR}"', '"Evaluator-test"'))
+    with pytest.raises(RunRejected, match=r"Evaluator\.test name must consist of alpha-numeric"):
+        harness(dotted, Mode.OPEN_SOURCE_KFP, KFP, s3, tmp_path).run()
+
+
+def test_every_task_runs_after_the_tasks_it_depends_on(kfp_spec, kfp_runs, vertex_run):
+    tasks = kfp_spec["root"]["dag"]["tasks"]
+    for run in [*kfp_runs, vertex_run]:
         assert set(run.tasks) == set(tasks)
         for name, task in run.tasks.items():
             for upstream in tasks[name].get("dependentTasks", []):
                 assert run.tasks[upstream].finished <= task.started, (upstream, name)
 
 
-def test_the_ingest_runs_its_driver_and_writes_the_splits_to_s3(s3, runs):
-    ingest = runs[0].tasks[node_ids.INGEST]
-    # The driver fingerprinted the IDX files in the bucket; the executor read its parameters.
-    assert ingest.driver_output["parameterValues"]["input_fingerprint"].count("num_files:1,") == 4
-    examples = ingest.outputs["examples"]
-    assert examples["uri"] == f"{PIPELINE_ROOT}/mnist/run-1/{node_ids.INGEST}/examples"
-    assert examples["metadata"]["num_examples_validation"] == 100
-    assert examples["metadata"]["input_file_train_images"] == "train-images-idx3-ubyte.gz"
-    assert examples["metadata"]["input_fingerprint"] == ingest.driver_output["parameterValues"]["input_fingerprint"]
-    keys = keys_under(s3, runs[0].root)
-    for split in ("train", "validation", "test"):
-        assert any(key.startswith(f"kfp/root/mnist/run-1/IdxExampleGen/examples/Split-{split}/") for key in keys)
-        assert f"kfp/root/mnist/run-1/StatisticsGen/statistics/Split-{split}/FeatureStats.pb" in keys
-    # TFX's StatisticsGen got the ingest's artifact as its input, by URI, as KFP passes it.
-    assert runs[0].tasks[node_ids.STATISTICS].input("examples")["uri"] == examples["uri"]
+def test_on_kfp_the_trainer_gets_untyped_inputs_with_wrapped_metadata_and_trains(kfp_runs):
+    trainer = kfp_runs[0].tasks[node_ids.TRAINER]
+    examples = trainer.input("examples")
+    assert examples["type"] == {"instanceSchema": ""}  # as KFP's MLMD client hands it over
+    checksums = examples["metadata"]["shard_sha256"]
+    assert set(checksums) == {"struct"} and set(checksums["struct"]) == {"train", "validation", "test"}
+    assert examples["metadata"]["num_examples_validation"] == 100.0
+    assert trainer.status == "ran" and "Step 60: loss" in trainer.log.read_text()
+    # The launcher downloaded every input into the pod, and uploaded its log.
+    local_examples = trainer.pod / "s3" / examples["uri"].removeprefix("s3://")
+    assert sorted(path.name for path in local_examples.iterdir()) == ["Split-test", "Split-train", "Split-validation"]
+    logs = trainer.outputs[EXECUTOR_LOGS]
+    assert logs["uri"].startswith(f"{kfp_runs[0].root}/{node_ids.TRAINER}/")
 
 
-def test_the_first_run_has_no_baseline_and_pushes_its_model(s3, runs, first_version):
-    first = runs[0]
+def test_the_first_kfp_run_has_no_baseline_and_pushes_its_model(s3, kfp_runs):
+    first = kfp_runs[0]
+    assert ran(first) == set(first.tasks)
     assert first.tasks[node_ids.SERVED_MODEL].outputs["baseline"]["metadata"]["served"] == 0
-    assert "Nothing is served yet" in first.tasks[node_ids.SERVED_MODEL].log.read_text()
     blessing = first.tasks[node_ids.BLESSING_EVALUATOR].outputs["blessing"]["metadata"]
     assert blessing["blessed"] == 1 and "baseline_model" not in blessing  # the threshold alone blessed
-
-    version_dir = f"{SERVING_DIR}/{first_version}"
-    assert first.tasks[node_ids.PUSHER].outputs["pushed_model"]["metadata"]["pushed_destination"] == version_dir
-    keys = keys_under(s3, SERVING_DIR)
-    assert f"kfp/serving/{first_version}/saved_model.pb" in keys
+    version = pushed_version(first)
+    keys = s3.keys(BUCKET, f"{KFP.prefix}/serving/")
+    assert f"{KFP.prefix}/serving/{version}/saved_model.pb" in keys
     assert not [key for key in keys if serving_dir.STAGING_PREFIX in key]
-    marker = s3.client().get_object(Bucket=BUCKET, Key=f"kfp/serving/{first_version}/{serving_dir.MARKER_FILE}")
+    marker = s3.client().get_object(Bucket=BUCKET, Key=f"{KFP.prefix}/serving/{version}/{serving_dir.MARKER_FILE}")
     assert json.loads(marker["Body"].read()) == {"model_uri": first.tasks[node_ids.TRAINER].outputs["model"]["uri"]}
 
 
-def test_the_second_run_compares_its_model_with_the_first_runs(runs, first_version):
-    first, second = runs
-    served_model = second.tasks[node_ids.SERVED_MODEL]
-    first_model_uri = first.tasks[node_ids.TRAINER].outputs["model"]["uri"]
-    assert f"Baseline: version {first_version} in {SERVING_DIR}/{first_version} (model {first_model_uri})" in (
-        served_model.log.read_text()
-    )
-
-    evaluator = second.tasks[node_ids.BLESSING_EVALUATOR]
-    baseline = evaluator.input("baseline_model")
-    assert baseline["uri"] == served_model.outputs["baseline"]["uri"]
-    assert baseline["metadata"].items() >= {
-        "served": 1,
-        "served_version": first_version,
-        "served_path": f"{SERVING_DIR}/{first_version}",
-        "source_model_uri": first_model_uri,
-    }.items()
-    blessing = evaluator.outputs["blessing"]["metadata"]
-    assert blessing["baseline_model"] == baseline["uri"]
-    assert blessing["baseline_model_id"] == baseline["name"]  # the id KFP gave the ServedModel output
-    assert blessing["current_model"] == second.tasks[node_ids.TRAINER].outputs["model"]["uri"]
+def test_the_second_kfp_run_compares_the_cached_model_with_the_one_the_first_pushed(kfp_runs):
+    first, second = kfp_runs[:2]
+    assert ran(second) == {*PROBES_ONLY, node_ids.SERVED_MODEL, node_ids.BLESSING_EVALUATOR, node_ids.PUSHER}
+    baseline = second.tasks[node_ids.BLESSING_EVALUATOR].input("baseline_model")
+    assert baseline["metadata"]["served_version"] == pushed_version(first)
+    assert baseline["metadata"]["source_model_uri"] == first.tasks[node_ids.TRAINER].outputs["model"]["uri"]
+    blessing = second.tasks[node_ids.BLESSING_EVALUATOR].outputs["blessing"]["metadata"]
+    assert blessing["blessed"] == 1 and blessing["baseline_model_id"] == baseline["name"]
+    assert pushed_version(second) == pushed_version(first)  # the served model already: recorded, not copied
 
 
-def test_the_pushed_model_loads_from_s3_and_scores_above_the_threshold(s3, runs, first_version, fake_mnist_dir,
-                                                                     tmp_path):
+def test_the_third_kfp_run_with_nothing_changed_runs_only_the_probes(kfp_runs):
+    third = kfp_runs[2]
+    assert ran(third) == PROBES_ONLY
+    for name in set(third.tasks) - PROBES_ONLY:  # the cached tasks hand on the same artifacts
+        assert third.tasks[name].outputs == kfp_runs[1].tasks[name].outputs, name
+
+
+def test_a_replaced_idx_file_reruns_the_ingest_and_everything_after_it(kfp_runs):
+    third, fourth = kfp_runs[2:]
+    data_fingerprint = fourth.tasks[node_ids.INGEST].parameter("data_fingerprint")
+    assert json.loads(data_fingerprint)[REPLACED_FILE] != json.loads(third.tasks[node_ids.INGEST].parameter(
+        "data_fingerprint"))[REPLACED_FILE]
+    assert ran(fourth) == {*PROBES_ONLY, *AFTER_THE_INGEST}
+    assert fourth.statuses()[node_ids.SERVED_MODEL] == "cached"  # the same model is served
+
+
+def test_the_pushed_model_loads_from_s3_and_scores_above_the_threshold(s3, kfp_runs, fake_mnist_dir, tmp_path):
     images, labels = (
         np.concatenate(list(idx.iter_records(str(fake_mnist_dir / f"{name}.gz"), dims, 0, 200, chunk_records=200)))
         for name, dims in (("t10k-images-idx3-ubyte", 3), ("t10k-labels-idx1-ubyte", 1))
     )
     np.savez(tmp_path / "test_set.npz", images=images, labels=labels)
+    version_dir = kfp_runs[-1].tasks[node_ids.PUSHER].outputs["pushed_model"]["metadata"]["pushed_destination"]
     result = subprocess.run(
-        [sys.executable, "-c", SCORE_SCRIPT, f"{SERVING_DIR}/{first_version}", str(tmp_path / "test_set.npz")],
+        [sys.executable, "-c", SCORE_SCRIPT, version_dir, str(tmp_path / "test_set.npz")],
         cwd=REPO_ROOT, env=environment_with(s3), capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     evaluation = load_config(overrides=[override for override in SMALL_RUN if override != "--set"]).evaluation
     assert json.loads(result.stdout.splitlines()[-1])["accuracy"] > evaluation.accuracy_threshold
+
+
+def test_on_vertex_the_inputs_keep_their_types_and_the_run_pushes(vertex_run, kfp_spec):
+    assert ran(vertex_run) == set(vertex_run.tasks)
+    examples = vertex_run.tasks[node_ids.TRAINER].input("examples")
+    assert examples["type"]["instanceSchema"].startswith("title: tfx.Examples")
+    assert set(examples["metadata"]["shard_sha256"]) == {"train", "validation", "test"}
+    assert pushed_version(vertex_run) > 0
+
+
+def test_a_folder_marker_breaks_kfps_download_until_the_task_command_removes_it(s3, kfp_spec, tmp_path, monkeypatch):
+    prefix = f"{KFP.prefix}/markers/examples"
+    client = s3.client()
+    client.put_object(Bucket=BUCKET, Key=f"{prefix}/Split-train/", Body=b"")  # as TensorFlow's GCS filesystem writes
+    client.put_object(Bucket=BUCKET, Key=f"{prefix}/Split-train/data.gz", Body=b"data")
+    backend = harness(kfp_spec, Mode.OPEN_SOURCE_KFP, KFP, s3, tmp_path)
+    inputs = {"artifacts": {"examples": {"artifacts": [{"uri": f"s3://{BUCKET}/{prefix}"}]}}}
+    with pytest.raises(TaskFailed, match="failed to download input artifact 'examples'"):
+        backend._download_inputs(inputs, tmp_path / "pod-1")
+
+    for name, value in s3.env.items():  # a task's environment
+        monkeypatch.setenv(name, value)
+    removed = kfp_task.remove_folder_markers(f"s3://{BUCKET}/{prefix}")
+
+    assert removed == [f"s3://{BUCKET}/{prefix}/Split-train/"]
+    backend._download_inputs(inputs, tmp_path / "pod-2")
+    assert (tmp_path / "pod-2" / "s3" / BUCKET / prefix / "Split-train" / "data.gz").read_bytes() == b"data"

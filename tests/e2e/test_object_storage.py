@@ -42,7 +42,7 @@ def test_the_whole_pipeline_runs_with_data_artifacts_and_models_in_s3(s3, tmp_pa
     shards = [key for key in keys if key.startswith("root/IdxExampleGen/examples/")]
     assert {key.split("/")[-2] for key in shards} == {"Split-train", "Split-validation", "Split-test"}
     assert not [key for key in keys if key.endswith(".tmp") or "/.staging-" in key]
-    for component in ("StatisticsGen", "Trainer", "Evaluator.validation", "Evaluator.test", "Pusher"):
+    for component in ("StatisticsGen", "Trainer", "Evaluator-validation", "Evaluator-test", "Pusher"):
         assert any(key.startswith(f"root/{component}/") for key in keys), component
     versions = {key.split("/")[1] for key in keys if key.startswith("serving/")}
     [version] = versions

@@ -127,7 +127,7 @@ def test_rerun_checks_against_the_served_model_then_is_fully_cached(mnist_run, r
     assert second["run_id"] != first["run_id"]
     statuses = {c["component"]: c["status"] for c in second["components"]}
     assert {node for node, status in statuses.items() if status == "ran"} == {
-        "ServedModel", "Evaluator.validation", "Pusher"}, statuses
+        "ServedModel", "Evaluator-validation", "Pusher"}, statuses
     assert second["blessing"]["baseline"]["served_version"] == int(first["pushed"]["version"])
     assert second["pushed"]["destination"] == first["pushed"]["destination"]  # not pushed twice
 
@@ -145,7 +145,7 @@ def test_weak_model_is_neither_blessed_nor_pushed(mnist_run, real_mnist_dir):
     weak = _newest_summary(output)
     statuses = {c["component"]: c["status"] for c in weak["components"]}
     assert {statuses[node] for node in ("IdxExampleGen", "StatisticsGen", "ExampleValidator", "DataGate")} == {"cached"}
-    assert statuses["Trainer"] == statuses["Evaluator.validation"] == "ran"
+    assert statuses["Trainer"] == statuses["Evaluator-validation"] == "ran"
     assert weak["evaluation"]["validation"]["accuracy"] < 0.95  # still reported
     assert weak["blessing"]["blessed"] is False
     assert "below 0.95" in weak["blessing"]["reason"]

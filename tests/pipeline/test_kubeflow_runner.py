@@ -22,14 +22,18 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 from packaging.requirements import Requirement
 
+from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
+from tfx.utils import import_utils
+
 from conftest import run_cli
+from kfp_launcher import ARGO_NAME, ARGO_NAME_MAX_LENGTH, DRIVER_SUFFIX, MetadataStore
 from kubeflow_args import (
     DATA_DIR, IMAGE, KUBEFLOW_ARGS, PIPELINE_ROOT, SERVING_DIR, TASK_ENV_ARGS, container_executors, error_lines,
     kubeflow_config,
 )
-from pipeline import kubeflow_runner, node_ids
+from pipeline import kfp_task, kubeflow_runner, node_ids
 from pipeline.config import load_config
-from pipeline.kubeflow_runner import DRIVER_COMMAND, TASK_COMMAND, KubeflowError, compile_pipeline, with_overrides
+from pipeline.kubeflow_runner import TASK_COMMAND, KubeflowError, compile_pipeline, with_overrides
 from pipeline.pipeline import PipelinePaths, create_pipeline
 from pipeline.schema_staging import SCHEMAS_DIR
 
@@ -109,11 +113,25 @@ def test_the_validation_evaluators_baseline_is_the_served_model(spec):
     assert not [name for name in spec["root"]["dag"]["tasks"] if "resolver" in name.lower()]
 
 
-def test_only_the_served_model_task_is_never_cached(spec):
-    """What ServedModel answers depends on the serving dir, not on its inputs."""
+def test_only_the_probes_are_never_cached(spec):
+    """What a probe answers depends on the world (the IDX files, the serving dir), not on its inputs."""
     caching = {name: task.get("cachingOptions") for name, task in spec["root"]["dag"]["tasks"].items()}
-    assert caching.pop(node_ids.SERVED_MODEL) is None
+    assert [caching.pop(probe) for probe in node_ids.PROBES] == [None, None]
     assert set(map(json.dumps, caching.values())) == {json.dumps({"enableCache": True})}
+
+
+def test_the_probes_hand_their_findings_on_as_parameters(spec):
+    """By value, so that KFP's cache key holds them (it holds input artifacts by id)."""
+    tasks = spec["root"]["dag"]["tasks"]
+    handed_on = {(consumer, name): parameter["taskOutputParameter"]
+                 for consumer, task in tasks.items()
+                 for name, parameter in task.get("inputs", {}).get("parameters", {}).items()
+                 if "taskOutputParameter" in parameter}
+    assert handed_on == {
+        (node_ids.INGEST, "data_fingerprint"): {"producerTask": node_ids.DATA_PROBE, "outputParameterKey": "value"},
+        (node_ids.SERVED_MODEL, "served_fingerprint"): {
+            "producerTask": node_ids.SERVING_PROBE, "outputParameterKey": "value"},
+    }
 
 
 def test_the_trainer_reads_the_schema_the_data_gate_passed(spec):
@@ -131,15 +149,9 @@ def test_every_task_runs_the_given_image_with_the_project_task_command(spec):
     assert all(container["command"] == TASK_COMMAND for container in containers.values())
 
 
-def test_the_ingest_driver_runs_with_s3_registered(spec):
-    """TFX gives the ingest a driver step (Vertex AI runs it before the executor); its own command
-    cannot open s3://, the project's (pipeline/kfp_driver.py) can."""
-    drivers = {label: container["lifecycle"]["preCacheCheck"]
-               for label, container in container_executors(spec).items() if "lifecycle" in container}
-    assert list(drivers) == [spec["components"][node_ids.INGEST]["executorLabel"]]
-    [driver] = drivers.values()
-    assert driver["command"] == DRIVER_COMMAND
-    assert driver["args"][:2] == ["--json_serialized_invocation_args", "{{$}}"]
+def test_no_task_relies_on_a_lifecycle_hook(spec):
+    """Vertex AI runs a container's lifecycle.preCacheCheck; no code of open-source KFP reads it."""
+    assert not [label for label, container in container_executors(spec).items() if "lifecycle" in container]
 
 
 def test_code_is_referenced_by_module_path_inside_the_image(spec):
@@ -159,7 +171,7 @@ def test_beam_components_get_the_kubeflow_beam_args(config, spec, tmp_path):
     assert default_args == ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
     worker_plugin = "--beam_plugin=components.beam_worker"  # s3:// and a clean exit in each worker
     sdk_image = f"--sdk_container_image={IMAGE}"  # TFX then packages no sdist of itself for the workers
-    for task in ("IdxExampleGen", "StatisticsGen", "Evaluator.validation"):
+    for task in (node_ids.INGEST, node_ids.STATISTICS, node_ids.BLESSING_EVALUATOR):
         assert executor_of(spec, task)["container"]["args"][-4:] == [*default_args, worker_plugin, sdk_image]
     dataflow_args = ["--runner=DataflowRunner", "--project=p", "--region=r", "--temp_location=gs://b/tmp"]
     dataflow_config = kubeflow_config(f"kubeflow.beam_pipeline_args={json.dumps(dataflow_args)}")
@@ -330,6 +342,55 @@ def test_malformed_task_env_is_one_clear_error(tmp_path, capsys, setting, value)
     assert error_lines(capsys.readouterr().err) == [f"error: 'kubeflow.{setting}' expected {expected}, got {value!r}"]
 
 
+# --- the contract with the backends: what open-source KFP and Vertex AI need of a spec -----------
+# Cheap checks of `compile`'s output; tests/e2e/test_kubeflow_spec.py runs it as each backend would.
+
+
+def test_every_task_name_is_an_argo_task_name(spec):
+    """KFP's Argo compiler makes NAME and NAME-driver Argo tasks of every task (tests/kfp_launcher.py)."""
+    names = [name + suffix for name in spec["root"]["dag"]["tasks"] for suffix in ("", DRIVER_SUFFIX)]
+    assert [name for name in names if not ARGO_NAME.fullmatch(name) or len(name) > ARGO_NAME_MAX_LENGTH] == []
+
+
+def test_every_producer_is_a_task_of_the_dag_that_runs_before(spec):
+    """KFP's driver finds an input's producer among the DAG's tasks by name, else fails."""
+    tasks = spec["root"]["dag"]["tasks"]
+    for name, task in tasks.items():
+        inputs = task.get("inputs", {})
+        sources = [*(source["taskOutputArtifact"] for source in inputs.get("artifacts", {}).values()),
+                   *(source["taskOutputParameter"] for source in inputs.get("parameters", {}).values()
+                     if "taskOutputParameter" in source)]
+        for source in sources:
+            assert source["producerTask"] in tasks, (name, source)
+            assert source["producerTask"] in task["dependentTasks"], (name, source)
+
+
+def test_a_pipeline_root_with_a_query_string_is_refused(job, capsys, tmp_path):
+    assert "?" not in job["runtimeConfig"]["gcsOutputDirectory"]
+    root = "s3://bucket/root?region=us-east-1&endpoint=minio-service.kubeflow:9000"
+    assert run_cli("compile", "--output", tmp_path / "p.yaml", *KUBEFLOW_ARGS, "--pipeline-root", root) == 1
+    assert error_lines(capsys.readouterr().err) == [
+        f"error: kubeflow.pipeline_root (--pipeline-root) must not hold a query string, got {root!r}: give an S3 "
+        "endpoint through kubeflow.task_env and KFP's kfp-launcher ConfigMap (see docs/kubeflow.md)"]
+
+
+def test_every_input_artifacts_type_is_recoverable_from_its_tasks_own_arguments(spec):
+    """Open-source KFP hands inputs over untyped; the task command (pipeline/kfp_task.py) takes
+    the type from its `--json_serialized_inputs_spec_args`, which must name a class TFX imports."""
+    store = MetadataStore()
+    untyped = store.runtime_artifact(store.record_artifact("out", {"uri": "s3://b/a"}))
+    for name, task in spec["root"]["dag"]["tasks"].items():
+        component = spec["components"][task["componentRef"]["name"]]
+        args = executor_of(spec, name)["container"]["args"]
+        inputs_spec = json.loads(args[args.index("--json_serialized_inputs_spec_args") + 1])
+        for key in task.get("inputs", {}).get("artifacts", {}):
+            executor_input = {"inputs": {"artifacts": {key: {"artifacts": [untyped]}}}}
+            [recovered] = kfp_task.adapt_executor_input(executor_input, inputs_spec)["inputs"]["artifacts"][key]["artifacts"]
+            assert recovered["type"] == component["inputDefinitions"]["artifacts"][key]["artifactType"], (name, key)
+            artifact_type = json_format.ParseDict(recovered["type"], pipeline_spec_pb2.ArtifactTypeSchema())
+            import_utils.import_class_by_path(kubeflow_v2_entrypoint_utils._retrieve_class_path(artifact_type))
+
+
 # --- the image ------------------------------------------------------------------------------
 
 
@@ -427,7 +488,7 @@ def test_image_holds_the_project_where_the_spec_expects_it():
     # The build imports every module the spec's commands run.
     [imports] = [words for words in dockerfile_run_commands() if words[:2] == ["python", "-c"]]
     imported = {name.strip() for name in imports[2].removeprefix("import ").split(",")}
-    assert {TASK_COMMAND[-1], DRIVER_COMMAND[-1]} <= imported
+    assert TASK_COMMAND[-1] in imported
     user = [arguments for name, arguments in instructions if name == "USER"][-1]
     assert user not in ("0", "root")
     allowed = {line[1:] for line in (REPO_ROOT / ".dockerignore").read_text().splitlines() if line.startswith("!")}

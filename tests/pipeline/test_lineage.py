@@ -93,7 +93,7 @@ def test_runs_newest_first_and_the_second_run_rechecks_only_the_served_model(run
     assert all(RUN_ID.fullmatch(run["id"]) for run in listed)
     assert all(run["status"] == "complete" for run in listed)
     third, second, first = ({c["node_id"]: c["status"] for c in run["components"]} for run in listed)
-    assert len(first) == 11 and set(first.values()) == {"ran"}
+    assert len(first) == 13 and set(first.values()) == {"ran"}
     assert {node for node, status in second.items() if status == "ran"} == RECHECKED
     assert {status for node, status in second.items() if node not in RECHECKED} == {"cached"}
     assert third["IdxExampleGen"] == "cached" and third["Trainer"] == "ran" and third["Pusher"] == "ran"
@@ -166,7 +166,7 @@ def test_trace_pushed_latest_reaches_the_idx_files(runs, capsys, fake_mnist_dir)
     assert files == {role: (name, decompressed_sha256(fake_mnist_dir / name)) for role, name in IDX_FILES.items()}
 
     steps = {step["execution"]["node_id"]: step for step in trace["upstream"]}
-    assert {"Pusher", "Evaluator.validation", "Trainer", "IdxExampleGen", "ServedModel"} <= steps.keys()
+    assert {"Pusher", "Evaluator-validation", "Trainer", "IdxExampleGen", "ServedModel"} <= steps.keys()
     # Validation stands on the model's lineage: the Trainer read the schema that DataGate passed on.
     assert {"StatisticsGen", "ExampleValidator", "SplitValidator", "DataGate"} <= steps.keys()
     trainer = trace["upstream"][[s["execution"]["node_id"] for s in trace["upstream"]].index("Trainer")]
@@ -188,7 +188,7 @@ def test_trace_of_a_model_by_uri_lists_its_evaluations_blessing_and_push(runs, c
     trace = lineage_json(capsys, runs.output_dir, "trace", model["uri"] + "/")
     assert trace["artifact"]["id"] == model["id"]
     uses = {execution["node_id"] for execution in trace["downstream"]}
-    assert {"Evaluator.validation", "Evaluator.test", "Pusher"} <= uses
+    assert {"Evaluator-validation", "Evaluator-test", "Pusher"} <= uses
     made = {a["type"] for execution in trace["downstream"] for artifacts in execution["outputs"].values() for a in artifacts}
     assert {"ModelEvaluation", "ModelBlessing", "PushedModel"} <= made
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from tfx.dsl.placeholder import placeholder as ph
+from tfx.types import channel_utils
 
 from conftest import REPO_ROOT
 from import_graph import external_imports, import_graph, reachable
@@ -15,9 +17,9 @@ from pipeline.pipeline import CODE_MODULES, TRAINER_RUN_FN, PipelinePaths, creat
 
 PATHS = PipelinePaths(data_dir="/data", pipeline_root="/root", serving_dir="/serving", schema_file="/schemas/ab/schema.pbtxt")
 NODE_IDS = [
-    node_ids.INGEST, node_ids.SCHEMA_IMPORTER, node_ids.STATISTICS, node_ids.SCHEMA_VALIDATOR,
-    node_ids.SPLIT_VALIDATOR, node_ids.DATA_GATE, node_ids.TRAINER, node_ids.SERVED_MODEL,
-    node_ids.BLESSING_EVALUATOR, node_ids.TEST_EVALUATOR, node_ids.PUSHER,
+    node_ids.DATA_PROBE, node_ids.INGEST, node_ids.SCHEMA_IMPORTER, node_ids.STATISTICS, node_ids.SCHEMA_VALIDATOR,
+    node_ids.SPLIT_VALIDATOR, node_ids.DATA_GATE, node_ids.TRAINER, node_ids.SERVING_PROBE,
+    node_ids.SERVED_MODEL, node_ids.BLESSING_EVALUATOR, node_ids.TEST_EVALUATOR, node_ids.PUSHER,
 ]
 # (producer, output key) -> (consumer, input key): every edge of the DAG.
 EDGES = {
@@ -40,6 +42,11 @@ EDGES = {
     (node_ids.TRAINER, "model", node_ids.PUSHER, "model"),
     (node_ids.BLESSING_EVALUATOR, "blessing", node_ids.PUSHER, "model_blessing"),
 }
+# (probe, consumer, parameter): what the probes hand on as a parameter's value, not as an input.
+PROBED = {
+    (node_ids.DATA_PROBE, node_ids.INGEST, "data_fingerprint"),
+    (node_ids.SERVING_PROBE, node_ids.SERVED_MODEL, "served_fingerprint"),
+}
 RUNNER_MODULES = {"pipeline.local_runner", "pipeline.kubeflow_runner", "pipeline.kfp_client", "pipeline.cli"}
 
 
@@ -50,15 +57,11 @@ def components() -> dict:
 
 
 def code_hash_of(component) -> str:
-    """Where each kind of component carries its code hash: a parameter or its custom_config
-    (JSON; IdxExampleGen's is a CustomConfig proto whose Any holds a Struct)."""
+    """Where each kind of component carries its code hash: a parameter or its custom_config (JSON)."""
     properties = component.exec_properties
     if "code_sha256" in properties:
         return properties["code_sha256"]
-    custom_config = json.loads(properties["custom_config"])
-    if "custom_config" in custom_config:
-        custom_config = custom_config["custom_config"]["value"]
-    return custom_config["code_sha256"]
+    return json.loads(properties["custom_config"])["code_sha256"]
 
 
 def covered_modules(node_id: str) -> set[str]:
@@ -66,8 +69,16 @@ def covered_modules(node_id: str) -> set[str]:
     return {".".join(path.relative_to(REPO_ROOT).with_suffix("").parts) for path in files}
 
 
-def test_the_eleven_nodes_with_their_ids(components):
-    assert sorted(components) == sorted(NODE_IDS) and len(NODE_IDS) == 11
+def test_the_thirteen_nodes_with_their_ids(components):
+    assert sorted(components) == sorted(NODE_IDS) and len(NODE_IDS) == 13
+
+
+def test_the_probes_hand_on_what_they_saw_as_a_parameter(components):
+    handed_on = {(channel_utils.unwrap_simple_channel_placeholder(value).producer_component_id, node_id, name)
+                 for node_id, component in components.items()
+                 for name, value in component.exec_properties.items() if isinstance(value, ph.Placeholder)}
+    assert handed_on == PROBED
+    assert all(components[probe].inputs == {} for probe in node_ids.PROBES)
 
 
 def test_every_edge_and_no_other(components):

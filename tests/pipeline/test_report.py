@@ -280,8 +280,8 @@ def test_a_failed_run_reports_what_failed_why_and_what_finished(failed_page):
     assert failure.startswith("DataGate failed.")
     assert "DataValidationError: data validation failed, training not started: split 'test', feature 'label'" in failure
     finished = re.search(r"Finished before it: (.*?)\. ", failure)[1].split(", ")
-    assert sorted(finished) == sorted(["IdxExampleGen", "ImportSchemaGen", "ServedModel", "StatisticsGen",
-                                       "ExampleValidator", "SplitValidator"])
+    assert sorted(finished) == sorted(["DataProbe", "IdxExampleGen", "ImportSchemaGen", "ServingProbe", "ServedModel",
+                                       "StatisticsGen", "ExampleValidator", "SplitValidator"])
     test_row = next(row for row in failed_page.table("Examples per split") if row["split"] == "test")
     assert [int(test_row[str(digit)]) for digit in range(10)] == [40] * 5 + [0] * 5
     assert "split 'test', feature 'label' (label mix)" in failed_page.text("data")

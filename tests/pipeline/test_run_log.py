@@ -34,11 +34,11 @@ def test_current_is_the_running_component_and_none_between(progress, caplog):
 
 
 def test_components_running_at_the_same_time_are_all_current(progress):
-    absl.info("Component %s is running.", "Evaluator.validation")
-    absl.info("Component %s is running.", "Evaluator.test")
-    assert progress.current == "Evaluator.validation and Evaluator.test"
-    absl.info("Component %s is finished.", "Evaluator.validation")
-    assert progress.current == "Evaluator.test"
+    absl.info("Component %s is running.", "Evaluator-validation")
+    absl.info("Component %s is running.", "Evaluator-test")
+    assert progress.current == "Evaluator-validation and Evaluator-test"
+    absl.info("Component %s is finished.", "Evaluator-validation")
+    assert progress.current == "Evaluator-test"
 
 
 def test_beam_dag_runner_lines_count_too(progress):

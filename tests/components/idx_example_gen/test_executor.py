@@ -19,10 +19,8 @@ from fake_mnist import balanced_labels, fake_images, idx_bytes, write_fake_mnist
 
 tf = pytest.importorskip("tensorflow")
 
-from google.protobuf import message
 from tfx import types as tfx_types
 from tfx.types import artifact_utils, standard_artifacts
-from tfx.utils import proto_utils
 
 from components.example_format import ExampleFormat
 from components.idx_example_gen import executor
@@ -67,22 +65,14 @@ def fake_arrays() -> dict[str, np.ndarray]:
     }
 
 
-def exec_properties_of(component: IdxExampleGen) -> dict[str, Any]:
-    """The component's exec_properties as an executor receives them: protos as JSON strings."""
-    return {
-        key: proto_utils.proto_to_json(value) if isinstance(value, message.Message) else value
-        for key, value in component.exec_properties.items()
-    }
-
-
 def run_executor(input_dir: Path, output_dir: Path, image_shape=(28, 28), num_classes=10, **settings: Any) -> tfx_types.Artifact:
     component = IdxExampleGen(
         input_base=str(input_dir), settings=dataclasses.replace(SETTINGS, **settings),
-        example_format=ExampleFormat(tuple(image_shape), num_classes), code_sha256="x",
+        example_format=ExampleFormat(tuple(image_shape), num_classes), data_fingerprint="{}", code_sha256="x",
     )
     artifact = standard_artifacts.Examples()
     artifact.uri = str(output_dir)
-    executor.Executor().Do({}, {"examples": [artifact]}, exec_properties_of(component))
+    executor.Executor().Do({}, {"examples": [artifact]}, component.exec_properties)
     return artifact
 
 
@@ -115,24 +105,15 @@ def raw_run(tmp_path_factory) -> tuple[tfx_types.Artifact, dict[str, Path]]:
     return run_executor(root / "data", root / "out"), files
 
 
-def test_exec_properties_carry_the_settings_as_json():
-    component = IdxExampleGen(input_base="/data", settings=SETTINGS, example_format=EXAMPLE_FORMAT, code_sha256="x")
-    properties = exec_properties_of(component)
-    assert executor.read_custom_config(properties["custom_config"]) == (SETTINGS, EXAMPLE_FORMAT)
-    assert properties["input_base"] == "/data"
-
-
-def test_locate_files_prefers_the_plain_name_and_falls_back_to_gz(tmp_path):
-    write_fake_mnist(tmp_path, train_count=10, test_count=10)  # all .gz
-    write_idx(tmp_path / FILE_NAMES["test_labels"], balanced_labels(10, seed=2), compress=False)
-    component = IdxExampleGen(input_base=str(tmp_path), settings=SETTINGS, example_format=EXAMPLE_FORMAT, code_sha256="x")
-    properties = exec_properties_of(component)
-    files = executor.locate_files(properties["input_base"], properties["input_config"])
-    assert files == {
-        "train_images": str(tmp_path / "train-images-idx3-ubyte.gz"),
-        "train_labels": str(tmp_path / "train-labels-idx1-ubyte.gz"),
-        "test_images": str(tmp_path / "t10k-images-idx3-ubyte.gz"),
-        "test_labels": str(tmp_path / "t10k-labels-idx1-ubyte"),
+def test_the_plain_name_is_read_before_the_gz_one(tmp_path):
+    write_fake_mnist(tmp_path / "data", train_count=TRAIN_COUNT, test_count=TEST_COUNT)  # all .gz
+    write_idx(tmp_path / "data" / FILE_NAMES["test_labels"], balanced_labels(TEST_COUNT, seed=2), compress=False)
+    artifact = run_executor(tmp_path / "data", tmp_path / "out")
+    assert {role: artifact.get_string_custom_property(f"input_file_{role}") for role in IDX_ROLES} == {
+        "train_images": "train-images-idx3-ubyte.gz",
+        "train_labels": "train-labels-idx1-ubyte.gz",
+        "test_images": "t10k-images-idx3-ubyte.gz",
+        "test_labels": "t10k-labels-idx1-ubyte",
     }
 
 

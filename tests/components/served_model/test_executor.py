@@ -4,22 +4,26 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tfx.orchestration.portable import data_types
+import pytest
 from tfx.types import standard_artifacts
 from tfx.utils import path_utils
 
 from components import serving_dir
 from components.served_model import executor
 from components.served_model.executor import (
-    BASELINE_KEY, FINGERPRINT_KEY, NOTHING_SERVED, SERVED_KEY, SERVED_PATH_KEY, SERVED_VERSION_KEY,
-    SERVING_DIR_KEY, SOURCE_MODEL_KEY, is_served,
+    BASELINE_KEY, FINGERPRINT_KEY, SERVED_KEY, SERVED_PATH_KEY, SERVED_VERSION_KEY, SOURCE_MODEL_KEY,
+    ServedModelChangedError, is_served,
 )
+from components.served_model.probe import NOTHING_SERVED, SERVING_DIR_KEY, served_now
 from fake_artifacts import SAVED_MODEL_FILES, artifact, read_files, write_files
 
 
-def find_baseline(serving: Path, tmp_path: Path):
+def find_baseline(serving: Path, tmp_path: Path, seen: str | None = None):
+    """Runs the executor as the pipeline does: with what ServingProbe saw (default: what is served now)."""
     baseline = artifact(standard_artifacts.Model, tmp_path / "baseline")
-    executor.Executor().Do({}, {BASELINE_KEY: [baseline]}, {SERVING_DIR_KEY: str(serving), "code_sha256": "x"})
+    properties = {SERVING_DIR_KEY: str(serving), "code_sha256": "x"}
+    properties[FINGERPRINT_KEY] = served_now(properties) if seen is None else seen
+    executor.Executor().Do({}, {BASELINE_KEY: [baseline]}, properties)
     return baseline
 
 
@@ -28,12 +32,6 @@ def serve(serving: Path, version: int, model_uri: str | None) -> Path:
     if model_uri is not None:
         serving_dir.write_marker(str(version_dir), model_uri)
     return version_dir
-
-
-def driver_fingerprint(serving: Path) -> str:
-    info = data_types.ExecutionInfo(exec_properties={SERVING_DIR_KEY: str(serving)})
-    output = executor.Driver(metadata_handle=None).run(info)
-    return output.exec_properties[FINGERPRINT_KEY].string_value
 
 
 def test_nothing_served_gives_an_empty_baseline_that_says_so(tmp_path):
@@ -62,11 +60,12 @@ def test_a_version_without_marker_is_served_with_an_unknown_model(tmp_path):
     assert is_served(baseline) and baseline.get_string_custom_property(SOURCE_MODEL_KEY) == ""
 
 
-def test_driver_fingerprint_follows_what_is_served(tmp_path):
+def test_a_model_pushed_since_the_probe_looked_stops_the_run(tmp_path):
+    """The baseline must be what the probe saw, which is what the cache key holds."""
     serving = tmp_path / "serving"
-    assert driver_fingerprint(serving) == NOTHING_SERVED
     serve(serving, 5, "/model/a")
-    assert driver_fingerprint(serving) == "5:/model/a"
-    assert driver_fingerprint(serving) == "5:/model/a"  # same served model: same cache key
     serve(serving, 6, "/model/b")
-    assert driver_fingerprint(serving) == "6:/model/b"
+    with pytest.raises(ServedModelChangedError, match=r"changed while this run started \(5:/model/a -> 6:/model/b\)"):
+        find_baseline(serving, tmp_path, seen="5:/model/a")
+    with pytest.raises(ServedModelChangedError, match=f"{NOTHING_SERVED} -> 6:/model/b"):
+        find_baseline(serving, tmp_path, seen=NOTHING_SERVED)

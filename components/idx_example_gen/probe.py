@@ -1,0 +1,76 @@
+"""DataProbe: the SHA-256 of the IDX files' bytes, handed to the ingest as its `data_fingerprint`.
+
+The ingest's cache key then follows the files' content (components/probe.py says how, locally
+and on Kubeflow): a file replaced under the same data dir re-runs the ingest, even with the
+same size and modification time, which a fingerprint of names, sizes and times would miss.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any
+
+import tensorflow as tf
+from tfx import types
+from tfx.dsl.components.base import base_component, executor_spec
+from tfx.types.component_spec import ComponentSpec, ExecutionParameter
+
+from components import probe
+from components.idx_example_gen.layout import locate_idx_file
+from components.idx_example_gen.settings import IngestSettings
+
+INPUT_BASE_KEY = "input_base"
+FILE_NAMES_KEY = "file_names"  # JSON: {role: file name}, as IngestSettings.file_names()
+READ_BYTES = 1 << 20
+
+
+def fingerprint(exec_properties: dict[str, Any]) -> str:
+    """JSON {file name: SHA-256 of its bytes} of the four files, as the ingest will find them."""
+    input_base = exec_properties[INPUT_BASE_KEY]
+    paths = [locate_idx_file(input_base, name, tf.io.gfile.exists)
+             for name in json.loads(exec_properties[FILE_NAMES_KEY]).values()]
+    return json.dumps({os.path.basename(path): _sha256(path) for path in paths}, sort_keys=True)
+
+
+def _sha256(path: str) -> str:
+    digest = hashlib.sha256()
+    with tf.io.gfile.GFile(path, "rb") as file:
+        while chunk := file.read(READ_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class Executor(probe.Executor):
+    look = staticmethod(fingerprint)
+
+
+class Driver(probe.Driver):
+    look = staticmethod(fingerprint)
+
+
+class DataProbeSpec(ComponentSpec):
+    PARAMETERS = {
+        INPUT_BASE_KEY: ExecutionParameter(type=str),
+        FILE_NAMES_KEY: ExecutionParameter(type=str),
+        **probe.PARAMETERS,
+    }
+    INPUTS = {}
+    OUTPUTS = probe.OUTPUTS
+
+
+class DataProbe(base_component.BaseComponent):
+    """Fingerprints the ingest's four IDX files under `input_base`."""
+
+    SPEC_CLASS = DataProbeSpec
+    EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
+    DRIVER_CLASS = Driver
+
+    def __init__(self, input_base: str, settings: IngestSettings, code_sha256: str):
+        super().__init__(DataProbeSpec(
+            input_base=input_base,
+            file_names=json.dumps(settings.file_names()),
+            code_sha256=code_sha256,
+            value=types.Channel(type=probe.OUTPUTS[probe.VALUE_KEY].type),
+        ))

@@ -1,0 +1,47 @@
+"""components/idx_example_gen/probe.py: DataProbe's answer follows the IDX files' content."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+
+from tfx.types import standard_artifacts
+
+from components import probe
+from components.idx_example_gen.probe import DataProbe, Executor, fingerprint
+from components.idx_example_gen.settings import IngestSettings
+from fake_artifacts import artifact
+from fake_mnist import balanced_labels, write_fake_mnist, write_idx
+
+SETTINGS = IngestSettings(train_images="train-images-idx3-ubyte", train_labels="train-labels-idx1-ubyte",
+                          test_images="t10k-images-idx3-ubyte", test_labels="t10k-labels-idx1-ubyte",
+                          validation_size=10, train_size=None, test_size=None, records_per_shard=10, gzip_level=1)
+
+
+def properties(data_dir) -> dict[str, str]:
+    return DataProbe(input_base=str(data_dir), settings=SETTINGS, code_sha256="x").exec_properties
+
+
+def test_it_is_the_sha256_of_each_files_bytes(tmp_path):
+    files = write_fake_mnist(tmp_path, train_count=20, test_count=10)
+    assert json.loads(fingerprint(properties(tmp_path))) == {
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in files.values()}
+
+
+def test_a_file_replaced_with_the_same_size_and_time_changes_it(tmp_path):
+    """What a fingerprint of names, sizes and modification times (TFX's ExampleGen driver) misses."""
+    files = write_fake_mnist(tmp_path, train_count=20, test_count=10, compress=False)
+    before = fingerprint(properties(tmp_path))
+    stat = os.stat(files["test_labels"])
+    write_idx(files["test_labels"], balanced_labels(10, seed=99), compress=False)
+    os.utime(files["test_labels"], ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert os.stat(files["test_labels"]).st_size == stat.st_size
+    assert fingerprint(properties(tmp_path)) != before
+
+
+def test_the_executor_outputs_it(tmp_path):
+    write_fake_mnist(tmp_path / "data", train_count=20, test_count=10)
+    value = artifact(standard_artifacts.String, tmp_path / "value")
+    Executor().Do({}, {probe.VALUE_KEY: [value]}, properties(tmp_path / "data"))
+    assert value.value == fingerprint(properties(tmp_path / "data"))
