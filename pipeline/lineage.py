@@ -35,9 +35,10 @@ STATUS_BY_STATE = {
 }
 OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
 PUSHED_LATEST = "pushed:latest"
-# Set by ExampleGen's driver only when it reads the files (not on a cached run): they describe
-# the input, which the Examples' checksums cover, not a setting.
-DRIVER_PROPERTIES = frozenset({"span", "version", "input_fingerprint"})
+# Set by a driver only when its component runs, not on a cached run: a probe's `seen` (which its
+# consumer gets as a parameter too), and older runs' ExampleGen driver's fingerprint of the files.
+# They describe the input, not a setting.
+DRIVER_PROPERTIES = frozenset({"seen", "span", "version", "input_fingerprint"})
 NO_RUNS = "the metadata store has no pipeline run yet (run the pipeline first)"
 
 

@@ -407,7 +407,7 @@ def stop_with(run: Cli, signal_number: signal.Signals, running: str) -> Result:
     run.process.send_signal(signal_number)
     stopped = run.finish()
     assert stopped.code == 128 + signal_number
-    assert re.fullmatch(rf"interrupted during ([\w.]+ and )*{running}( and [\w.]+)* \({signal_number.name}\); {RESUME}",
+    assert re.fullmatch(rf"interrupted during ([\w.-]+ and )*{running}( and [\w.-]+)* \({signal_number.name}\); {RESUME}",
                         stopped.fault_line())
     assert_traceback_logged(stopped, "RunInterrupted")
     return stopped
@@ -428,8 +428,8 @@ def test_interrupts_and_a_full_disk_end_in_one_line_and_the_next_run_resumes(res
     assert statuses(summary)["Trainer"] == "running" and "Pusher" not in statuses(summary)
 
     during_evaluators = Cli(tmp_path, *args)
-    during_evaluators.wait_for_line(r"Evaluator\.\w+ \.\.\.")
-    terminated = stop_with(during_evaluators, signal.SIGTERM, running=r"Evaluator\.\w+")
+    during_evaluators.wait_for_line(r"Evaluator-\w+ \.\.\.")
+    terminated = stop_with(during_evaluators, signal.SIGTERM, running=r"Evaluator-\w+")
     summary = terminated.summary(restored)
     assert statuses(summary)["IdxExampleGen"] == "cached" and statuses(summary)["Trainer"] == "ran"
 

@@ -127,7 +127,7 @@ def test_rerun_checks_against_the_served_model_then_is_fully_cached(mnist_run, r
     assert second["run_id"] != first["run_id"]
     statuses = {c["component"]: c["status"] for c in second["components"]}
     assert {node for node, status in statuses.items() if status == "ran"} == {
-        "ServedModel", "Evaluator-validation", "Pusher"}, statuses
+        "ServingProbe", "ServedModel", "Evaluator-validation", "Pusher"}, statuses
     assert second["blessing"]["baseline"]["served_version"] == int(first["pushed"]["version"])
     assert second["pushed"]["destination"] == first["pushed"]["destination"]  # not pushed twice
 

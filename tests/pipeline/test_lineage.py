@@ -38,7 +38,7 @@ IDX_FILES = {
 RUN_ID = re.compile(r"\d{8}-\d{6}-\d{6}")  # local time to the microsecond
 # What the second run re-runs: the served model changed (the first run pushed), so the blessing
 # is checked against it and the push recorded again; everything else is cached.
-RECHECKED = {node_ids.SERVED_MODEL, node_ids.BLESSING_EVALUATOR, node_ids.PUSHER}
+RECHECKED = {node_ids.SERVING_PROBE, node_ids.SERVED_MODEL, node_ids.BLESSING_EVALUATOR, node_ids.PUSHER}
 
 
 class Runs(NamedTuple):
@@ -117,7 +117,7 @@ def test_runs_table(runs, capsys):
     table = capsys.readouterr().out
     header, *rows = table.splitlines()[:4]
     assert header.split() == ["#", "RUN", "STARTED", "DURATION", "STATUS", "COMPONENTS"]
-    assert runs.second in rows[1] and "3 ran, 8 cached" in rows[1]
+    assert runs.second in rows[1] and "4 ran, 9 cached" in rows[1]
     assert re.search(r"^Trainer\s+ran\s+cached\s+ran$", table, re.MULTILINE)
 
 
@@ -176,7 +176,7 @@ def test_trace_pushed_latest_reaches_the_idx_files(runs, capsys, fake_mnist_dir)
     assert trainer["versions"]["component"] == "tfx.components.trainer.component.Trainer"
     assert trainer["versions"]["tfx"].startswith("1.16")
     ingest = steps["IdxExampleGen"]["versions"]
-    assert ingest["custom_config.code_sha256"] == code_sha256(*CODE_MODULES[node_ids.INGEST])
+    assert ingest["code_sha256"] == code_sha256(*CODE_MODULES[node_ids.INGEST])
     assert steps["DataGate"]["versions"]["code_sha256"] == code_sha256(*CODE_MODULES[node_ids.DATA_GATE])
     assert trace["downstream"] == []  # nothing uses a pushed model
 
