@@ -1,19 +1,26 @@
 """pipeline/kfp_task.py: the executor input as open-source KFP writes it, made what TFX's runner reads.
 
 The examples are written as KFP 2.17.0's driver and launcher write them (tests/kfp_launcher.py
-models both); the whole compiled spec runs through the command in tests/e2e/test_kubeflow_spec.py.
+models both); the whole compiled spec runs through the command in tests/e2e/test_kubeflow_spec.py,
+which also removes folder markers on s3://.
 """
 
 from __future__ import annotations
 
 import copy
+import socket
+from collections.abc import Iterator
 
-from kfp.pipeline_spec import pipeline_spec_pb2
+import pytest
+from gcp_storage_emulator.server import create_server
+from google.auth.credentials import AnonymousCredentials
+from google.cloud import storage
 from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
 
 from kfp_launcher import EXECUTOR_LOGS, MetadataStore
-from pipeline.kfp_task import adapt_executor_input, output_uris
+from pipeline.kfp_task import adapt_executor_input, output_uris, remove_folder_markers
 
 EXAMPLES_TYPE = {"instanceSchema": "title: tfx.Examples\ntype: object\n"}
 INPUTS_SPEC = {"artifacts": {"examples": {"artifactType": EXAMPLES_TYPE}},
@@ -74,3 +81,30 @@ def test_vertex_ais_executor_input_is_left_as_it_is():
     examples.update(type=EXAMPLES_TYPE, metadata=WRITTEN_METADATA)
     del vertex["outputs"]["artifacts"][EXECUTOR_LOGS]
     assert adapt_executor_input(copy.deepcopy(vertex), INPUTS_SPEC) == vertex
+
+
+@pytest.fixture
+def gcs(monkeypatch) -> Iterator[storage.Bucket]:
+    """A local GCS server (gcp-storage-emulator) with a bucket, which google-cloud-storage reaches
+    through STORAGE_EMULATOR_HOST, as the task command's clean-up does."""
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        port = free.getsockname()[1]
+    server = create_server("127.0.0.1", port, in_memory=True, default_bucket="bucket")
+    server.start()
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{port}")
+    yield storage.Client(project="test", credentials=AnonymousCredentials()).bucket("bucket")
+    server.stop()
+
+
+def test_folder_markers_under_an_output_are_removed_on_gcs(gcs):
+    """The empty `name/` objects TensorFlow's GCS filesystem writes, on which KFP's launcher fails."""
+    for name, content in [("root/task/examples/", b""), ("root/task/examples/Split-train/", b""),
+                          ("root/task/examples/Split-train/data.gz", b"data"), ("root/other/", b"")]:
+        gcs.blob(name).upload_from_string(content)
+
+    removed = remove_folder_markers("gs://bucket/root/task/examples")
+
+    assert removed == ["gs://bucket/root/task/examples/", "gs://bucket/root/task/examples/Split-train/"]
+    assert sorted(blob.name for blob in gcs.client.list_blobs("bucket")) == [
+        "root/other/", "root/task/examples/Split-train/data.gz"]
