@@ -1,50 +1,107 @@
 """The serving dir: numbered SavedModel versions, as TensorFlow Serving reads a model base path.
 
-A version is written under a hidden staging name (TF Serving ignores names that are not
-numbers) and renamed to its number when complete. Each version carries a marker naming the
-model artifact it came from, in `assets.extra/` (the SavedModel folder TF Serving leaves to
-its users), so a version that an interrupted push left behind is recognised: the next push of
-the same model records it instead of copying it again. Local paths and gs:// / s3:// URIs.
+The serving dir is the truth about what is served, and MLMD records what it holds, never the
+reverse. So that several runs, machines or faults can share one:
+
+* A version is complete once its marker is there (`assets.extra/pushed_from.json`, naming the
+  model artifact it came from; TF Serving leaves `assets.extra/` to its users). The marker is
+  written last, after `saved_model.pb`, which comes after every other file: on object storage,
+  where a publish copies object by object, a version that TF Serving can load before the marker
+  lands is whole (tensorflow/serving#1086; TFX's own Pusher copies `saved_model.pb` last since
+  tensorflow/tfx#4466). Readers take complete versions named by ASCII digits (TF Serving's
+  version numbers) and name what they skip.
+* A push publishes under the serving dir's lock (components/publish_lock.py): a compare-and-swap, since the
+  publisher first checks that the dir still serves the model its candidate was compared with,
+  and version numbers are unique however many pushers share the dir.
+* A push writes into `.staging-<version>` first (TF Serving ignores names that are not numbers);
+  what a push killed midway left (its staging folder, and on object storage a version without
+  its marker) is removed by the next push, under the lock.
+Local paths and gs:// / s3:// URIs.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from dataclasses import dataclass
 
 from tfx.dsl.io import fileio
 
+from components.errors import PipelineError
+from components.publish_lock import PublishLock
+
 STAGING_PREFIX = ".staging-"
+NOTHING_SERVED = "none"  # what is served, as a fingerprint, before the first push
 MARKER_FILE = os.path.join("assets.extra", "pushed_from.json")
+SAVED_MODEL_FILE = "saved_model.pb"
+
+log = logging.getLogger(__name__)
+
+
+class ServedModelChanged(PipelineError):
+    """The serving dir no longer serves what this run saw, or compared its model with: run again."""
 
 
 @dataclass(frozen=True)
 class ServedVersion:
-    """One version in the serving dir and the model it came from (None: no marker)."""
+    """One complete version in the serving dir and the model it came from."""
 
     version: int
     path: str
-    model_uri: str | None
+    model_uri: str
 
     def fingerprint(self) -> str:
         return f"{self.version}:{self.model_uri}"
 
 
-def versions(serving_dir: str) -> list[int]:
-    """The numbered versions, oldest first."""
+def fingerprint(served: ServedVersion | None) -> str:
+    """What is served, in one string: `<version>:<model URI>`, or NOTHING_SERVED."""
+    return served.fingerprint() if served else NOTHING_SERVED
+
+
+def is_version_name(name: str) -> bool:
+    """A name TF Serving takes as a version number: ASCII digits only."""
+    return name.isascii() and name.isdigit()
+
+
+def complete_versions(serving_dir: str) -> list[ServedVersion]:
+    """The complete versions, oldest first; logs one line naming the entries it skips."""
     if not fileio.exists(serving_dir):
         return []
-    return sorted(int(name.rstrip("/")) for name in fileio.listdir(serving_dir) if name.rstrip("/").isdigit())
+    found, skipped = [], []
+    for name in sorted(entry.rstrip("/") for entry in fileio.listdir(serving_dir)):
+        path = os.path.join(serving_dir, name)
+        if name.startswith("."):
+            continue  # staging folders and the PublishLock: the Pusher's own
+        if not is_version_name(name):
+            skipped.append(f"{name} (not a version number)")
+        elif not fileio.isdir(path):
+            skipped.append(f"{name} (a file)")
+        elif not fileio.exists(os.path.join(path, MARKER_FILE)):
+            skipped.append(f"{name} (no {MARKER_FILE}: incomplete, or not pushed by this pipeline)")
+        else:
+            found.append(ServedVersion(int(name), path, read_marker(path)["model_uri"]))
+    if skipped:
+        log.info("%s: skipped %s", serving_dir, ", ".join(skipped))
+    return sorted(found, key=lambda served: (served.version, served.path))
+
+
+def highest_number(serving_dir: str) -> int | None:
+    """The highest version number any entry has, complete or not: a new version must be higher."""
+    names = [entry.rstrip("/") for entry in fileio.listdir(serving_dir)] if fileio.exists(serving_dir) else []
+    return max((int(name) for name in names if is_version_name(name)), default=None)
 
 
 def latest(serving_dir: str) -> ServedVersion | None:
-    """The version TF Serving serves: the highest number; None when nothing was pushed."""
-    numbers = versions(serving_dir)
-    if not numbers:
-        return None
-    path = os.path.join(serving_dir, str(numbers[-1]))
-    return ServedVersion(numbers[-1], path, read_marker(path).get("model_uri"))
+    """The version TF Serving serves: the highest complete one; None when there is none."""
+    versions = complete_versions(serving_dir)
+    return versions[-1] if versions else None
+
+
+def read_marker(version_dir: str) -> dict:
+    with fileio.open(os.path.join(version_dir, MARKER_FILE)) as marker:
+        return json.loads(marker.read())
 
 
 def write_marker(version_dir: str, model_uri: str) -> None:
@@ -53,24 +110,42 @@ def write_marker(version_dir: str, model_uri: str) -> None:
         marker.write(json.dumps({"model_uri": model_uri}))
 
 
-def read_marker(version_dir: str) -> dict:
-    path = os.path.join(version_dir, MARKER_FILE)
-    if not fileio.exists(path):
-        return {}
-    with fileio.open(path) as marker:
-        return json.loads(marker.read())
+def publish(staging_dir: str, version_dir: str, model_uri: str) -> None:
+    """Makes the copy in `staging_dir` the version `version_dir`, complete once its marker is there.
 
-
-def remove_stale_staging(serving_dir: str) -> list[str]:
-    """Removes the staging folders of pushes that died; returns their paths.
-
-    Safe only while no other push writes here: the output dir's lock (local runs) and one
-    Pusher per pipeline run (Kubeflow) see to that.
+    A local rename is atomic: the version appears whole, marker included. On object storage a
+    rename is a copy, so the copy goes in an order that never shows a loadable partial version:
+    every other file, then saved_model.pb, then the marker; the staging folder goes last.
     """
+    if "://" not in version_dir:
+        write_marker(staging_dir, model_uri)
+        fileio.rename(staging_dir, version_dir)
+        return
+    files = sorted(os.path.relpath(path, staging_dir) for path in _files_under(staging_dir))
+    for relative in sorted(files, key=lambda name: name == SAVED_MODEL_FILE):
+        fileio.makedirs(os.path.dirname(os.path.join(version_dir, relative)))
+        fileio.copy(os.path.join(staging_dir, relative), os.path.join(version_dir, relative), overwrite=True)
+    write_marker(version_dir, model_uri)
+    fileio.rmtree(staging_dir)
+
+
+def remove_unfinished(serving_dir: str) -> list[str]:
+    """Removes what pushes that died left: their staging folders, and the version folders their
+    publish left without a marker. Only under the PublishLock: no other push is writing then."""
     if not fileio.exists(serving_dir):
         return []
-    stale = [os.path.join(serving_dir, name.rstrip("/")) for name in fileio.listdir(serving_dir)
-             if name.startswith(STAGING_PREFIX)]
-    for path in stale:
-        fileio.rmtree(path)
-    return stale
+    removed = []
+    for name in [entry.rstrip("/") for entry in fileio.listdir(serving_dir)]:
+        if not name.startswith(STAGING_PREFIX):
+            continue
+        version_dir = os.path.join(serving_dir, name.removeprefix(STAGING_PREFIX))
+        if fileio.exists(version_dir) and not fileio.exists(os.path.join(version_dir, MARKER_FILE)):
+            fileio.rmtree(version_dir)
+            removed.append(version_dir)
+        fileio.rmtree(os.path.join(serving_dir, name))
+        removed.append(os.path.join(serving_dir, name))
+    return removed
+
+
+def _files_under(directory: str) -> list[str]:
+    return [os.path.join(root, name) for root, _, names in fileio.walk(directory) for name in names]

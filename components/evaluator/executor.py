@@ -4,6 +4,8 @@ TFX's executor already blesses on the thresholds alone when it has no baseline m
 change threshold is then skipped); ServedModel always outputs an artifact, so this drops the
 one that says "none served" before TFX's executor sees its inputs. The splits it evaluates are
 first checked against the checksums the ingest recorded (components/examples_integrity.py).
+The blessing records which served model the candidate was compared with: the Pusher publishes
+only while that model is still served (components/pusher/executor.py).
 """
 
 from __future__ import annotations
@@ -15,8 +17,10 @@ from tfx.components.evaluator import executor as evaluator_executor
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import json_utils
 
-from components import examples_integrity
-from components.served_model.executor import is_served
+from components import examples_integrity, serving_dir
+from components.served_model.executor import FINGERPRINT_KEY, is_served
+
+BASELINE_SERVED_KEY = "compared_with_served"  # on the blessing: serving_dir.fingerprint of the baseline
 
 
 class Executor(evaluator_executor.Executor):
@@ -33,3 +37,7 @@ class Executor(evaluator_executor.Executor):
             input_dict = {key: value for key, value in input_dict.items()
                           if key != standard_component_specs.BASELINE_MODEL_KEY}
         super().Do(input_dict, output_dict, exec_properties)
+        if baselines:
+            blessing = artifact_utils.get_single_instance(output_dict[standard_component_specs.BLESSING_KEY])
+            compared_with = baselines[0].get_string_custom_property(FINGERPRINT_KEY) or serving_dir.NOTHING_SERVED
+            blessing.set_string_custom_property(BASELINE_SERVED_KEY, compared_with)

@@ -1,13 +1,17 @@
-"""A Pusher executor whose serving dir always agrees with ML Metadata, whatever stops it.
+"""A Pusher executor whose serving dir always agrees with ML Metadata, whatever stops it or shares it.
 
-TFX's Pusher copies the model straight into `<base>/<version>/`; a push that dies midway
-leaves a partial version there for TensorFlow Serving to trip over, and one that dies after
-the copy leaves a version that MLMD never recorded. This one copies into a staging folder,
-marks the copy with the model it came from (components/serving_dir.py), and renames it to its
-version number when complete (on object storage, where a rename is a copy, the marker is
-written after it, so that it never vouches for a partial version). A later push of the model that the newest version already holds
-records that version instead of copying it again, so an interrupted push is neither
-duplicated nor left unrecorded; stale staging folders are removed. Versions always increase.
+TFX's Pusher copies the model straight into `<base>/<version>/`: a push that dies midway leaves
+a partial version for TensorFlow Serving to trip over, two pushes in one second share a
+version, and a push never checks that what it replaces is still what its model was compared
+with. This one publishes under the serving dir's lock (components/serving_dir.py):
+
+* it removes what pushes that died left (staging folders, versions without their marker);
+* it publishes only if the serving dir still serves the model the validation Evaluator compared
+  this one with (the blessing records it); otherwise the run stops: run again, which compares
+  with the model served now;
+* when the newest version already holds this model (a push whose run died before recording
+  it), it records that version instead of copying the model again;
+* versions are unique and increasing: the Unix time, or one more than the newest.
 """
 
 from __future__ import annotations
@@ -19,19 +23,19 @@ from typing import Any
 
 from tfx import types
 from tfx.components.pusher import executor as pusher_executor
-from tfx.dsl.io import fileio
 from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
 from components import serving_dir
-from components.object_storage import is_uri
+from components.evaluator.executor import BASELINE_SERVED_KEY
+from components.publish_lock import PublishLock
 
 log = logging.getLogger(__name__)
 
 
 class Executor(pusher_executor.Executor):
-    """Pushes a blessed model to `<base_directory>/<version>/` atomically, once."""
+    """Pushes a blessed model to `<base_directory>/<version>/` atomically, once, if the baseline still holds."""
 
     def Do(
         self,
@@ -48,30 +52,33 @@ class Executor(pusher_executor.Executor):
         proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
         base_directory = destination.filesystem.base_directory
         model_uri = artifact_utils.get_single_uri(input_dict[standard_component_specs.MODEL_KEY])
+        blessing = artifact_utils.get_single_instance(input_dict[standard_component_specs.MODEL_BLESSING_KEY])
+        compared_with = blessing.get_string_custom_property(BASELINE_SERVED_KEY) or serving_dir.NOTHING_SERVED
 
-        for stale in serving_dir.remove_stale_staging(base_directory):
-            log.info("Removed %s, left by a push that was interrupted", stale)
-        served = serving_dir.latest(base_directory)
-        if served is not None and served.model_uri == model_uri:
-            log.info("Version %d already holds this model (an earlier push was not recorded): recording it",
-                     served.version)
-            version, serving_path = served.version, served.path
-        else:
-            version = next_version(base_directory)
-            serving_path = os.path.join(base_directory, str(version))
-            staging_path = os.path.join(base_directory, f"{serving_dir.STAGING_PREFIX}{version}")
-            io_utils.copy_dir(self.GetModelPath(input_dict), staging_path)
-            if is_uri(base_directory):  # an object store's rename is a copy: the marker only once it is whole
-                fileio.rename(staging_path, serving_path)
-                serving_dir.write_marker(serving_path, model_uri)
-            else:  # an atomic rename: the version appears with its marker
-                serving_dir.write_marker(staging_path, model_uri)
-                fileio.rename(staging_path, serving_path)
+        with PublishLock(base_directory):
+            for unfinished in serving_dir.remove_unfinished(base_directory):
+                log.info("Removed %s, left by a push that was interrupted", unfinished)
+            served = serving_dir.latest(base_directory)
+            if served is not None and served.model_uri == model_uri:
+                log.info("Version %d already holds this model (an earlier push was not recorded): recording it",
+                         served.version)
+                version, serving_path = served.version, served.path
+            else:
+                served_now = serving_dir.fingerprint(served)
+                if served_now != compared_with:
+                    raise serving_dir.ServedModelChanged(
+                        f"{base_directory}: the served model changed since this model was compared with it "
+                        f"({compared_with} -> {served_now}); not pushed: run again to compare with the model served now")
+                version = next_version(serving_dir.highest_number(base_directory))
+                serving_path = os.path.join(base_directory, str(version))
+                staging_path = os.path.join(base_directory, f"{serving_dir.STAGING_PREFIX}{version}")
+                io_utils.copy_dir(self.GetModelPath(input_dict), staging_path)
+                serving_dir.publish(staging_path, serving_path, model_uri)
 
         io_utils.copy_dir(serving_path, pushed_model.uri)
         self._MarkPushed(pushed_model, pushed_destination=serving_path, pushed_version=str(version))
 
 
-def next_version(base_directory: str) -> int:
-    """The Unix time in seconds, or one more than the newest existing version if that is larger."""
-    return max([int(time.time()), *(version + 1 for version in serving_dir.versions(base_directory))])
+def next_version(highest_number: int | None) -> int:
+    """The Unix time in seconds, or one more than the highest number in the serving dir if that is larger."""
+    return max(int(time.time()), highest_number + 1 if highest_number is not None else 0)

@@ -11,11 +11,11 @@ from tfx.types import artifact_utils
 from tfx.utils import io_utils, path_utils
 
 from components import serving_dir
-from components.errors import PipelineError
-from components.served_model.probe import NOTHING_SERVED, SERVING_DIR_KEY
+from components.served_model.probe import SERVING_DIR_KEY
 
 CODE_KEY = "code_sha256"
-FINGERPRINT_KEY = "served_fingerprint"  # what ServingProbe saw: `<version>:<model URI>` or NOTHING_SERVED
+# What ServingProbe saw (serving_dir.fingerprint); a parameter, and a property of the baseline.
+FINGERPRINT_KEY = "served_fingerprint"
 BASELINE_KEY = "baseline"
 # Custom properties of the baseline artifact.
 SERVED_KEY = "served"  # 1: a served model; 0: nothing was pushed yet
@@ -24,10 +24,6 @@ SERVED_PATH_KEY = "served_path"
 SOURCE_MODEL_KEY = "source_model_uri"  # the Trainer's Model artifact the served version came from
 
 log = logging.getLogger(__name__)
-
-
-class ServedModelChangedError(PipelineError):
-    """The serving dir changed between the probe and this component."""
 
 
 class Executor(base_executor.BaseExecutor):
@@ -40,10 +36,11 @@ class Executor(base_executor.BaseExecutor):
         baseline = artifact_utils.get_single_instance(output_dict[BASELINE_KEY])
         directory = exec_properties[SERVING_DIR_KEY]
         served = serving_dir.latest(directory)
-        seen, now = exec_properties[FINGERPRINT_KEY], served.fingerprint() if served else NOTHING_SERVED
+        seen, now = exec_properties[FINGERPRINT_KEY], serving_dir.fingerprint(served)
         if seen != now:
-            raise ServedModelChangedError(
+            raise serving_dir.ServedModelChanged(
                 f"{directory}: the served model changed while this run started ({seen} -> {now}); run again")
+        baseline.set_string_custom_property(FINGERPRINT_KEY, now)
         if served is None:
             log.info("Nothing is served yet in %s: the accuracy threshold alone will bless", directory)
             baseline.set_int_custom_property(SERVED_KEY, 0)

@@ -16,13 +16,11 @@ from tfx.types.component_spec import ComponentSpec, ExecutionParameter
 from components import probe, serving_dir
 
 SERVING_DIR_KEY = "serving_dir"
-NOTHING_SERVED = "none"
 
 
 def served_now(exec_properties: dict[str, Any]) -> str:
-    """`<version>:<model URI>` of the newest version, or NOTHING_SERVED."""
-    served = serving_dir.latest(exec_properties[SERVING_DIR_KEY])
-    return served.fingerprint() if served else NOTHING_SERVED
+    """`<version>:<model URI>` of the newest complete version, or serving_dir.NOTHING_SERVED."""
+    return serving_dir.fingerprint(serving_dir.latest(exec_properties[SERVING_DIR_KEY]))
 
 
 class Executor(probe.Executor):

@@ -1,62 +1,99 @@
-"""components/serving_dir.py: numbered versions, the newest, the marker, stale staging folders."""
+"""components/serving_dir.py: complete versions only, the marker last, what dead pushes left removed."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from components import serving_dir
-from components.serving_dir import MARKER_FILE, STAGING_PREFIX, ServedVersion
+from components.serving_dir import MARKER_FILE, NOTHING_SERVED, STAGING_PREFIX, ServedVersion
+from fake_artifacts import SAVED_MODEL_FILES, read_files, write_files
 
 
-def make_dirs(base: Path, *names: str) -> Path:
-    for name in names:
-        (base / name).mkdir(parents=True)
-    return base
+def complete(base: Path, name: str, model_uri: str = "/model") -> Path:
+    """A version as a push leaves it: the SavedModel, then the marker."""
+    version_dir = write_files(base / name, SAVED_MODEL_FILES)
+    serving_dir.write_marker(str(version_dir), model_uri)
+    return version_dir
 
 
-def test_versions_are_the_numbered_folders_in_numeric_order(tmp_path):
-    make_dirs(tmp_path, "9", "10", "1700000000", f"{STAGING_PREFIX}11", "notes", "2.5")
-    (tmp_path / "12.txt").write_text("a file")
-    assert serving_dir.versions(str(tmp_path)) == [9, 10, 1700000000]
+def test_only_complete_versions_named_by_ascii_digits_count_in_numeric_order(tmp_path, caplog):
+    for name in ("9", "10", "1700000000"):
+        complete(tmp_path, name)
+    write_files(tmp_path / "1800000000", SAVED_MODEL_FILES)  # no marker: a push that died midway
+    (tmp_path / "9999999999").write_text("a file")
+    complete(tmp_path, "²")  # a Unicode digit, which int() and TF Serving refuse
+    complete(tmp_path, "notes")
+    (tmp_path / f"{STAGING_PREFIX}11").mkdir()
+    with caplog.at_level(logging.INFO, logger=serving_dir.__name__):
+        versions = serving_dir.complete_versions(str(tmp_path))
+    assert [served.version for served in versions] == [9, 10, 1700000000]
+    [line] = [record.getMessage() for record in caplog.records]
+    assert line == (f"{tmp_path}: skipped 1800000000 (no {MARKER_FILE}: incomplete, or not pushed by this pipeline), "
+                    "9999999999 (a file), notes (not a version number), ² (not a version number)")
 
 
-def test_a_missing_or_empty_serving_dir_has_no_version(tmp_path):
-    assert serving_dir.versions(str(tmp_path / "missing")) == []
+def test_a_version_keeps_the_name_it_has_on_disk(tmp_path):
+    complete(tmp_path, "01795974624", "/model/a")
+    assert serving_dir.latest(str(tmp_path)) == ServedVersion(1795974624, str(tmp_path / "01795974624"), "/model/a")
+
+
+def test_a_missing_or_empty_serving_dir_serves_nothing(tmp_path):
     assert serving_dir.latest(str(tmp_path / "missing")) is None
     assert serving_dir.latest(str(tmp_path)) is None
+    assert serving_dir.fingerprint(None) == NOTHING_SERVED
+    assert serving_dir.highest_number(str(tmp_path / "missing")) is None
 
 
-def test_latest_is_the_highest_number_with_the_model_its_marker_names(tmp_path):
-    make_dirs(tmp_path, "9", "10")
-    serving_dir.write_marker(str(tmp_path / "10"), "/pipeline/Trainer/model/7")
+def test_latest_is_the_highest_complete_version_with_the_model_its_marker_names(tmp_path):
+    complete(tmp_path, "9", "/pipeline/Trainer/model/3")
+    complete(tmp_path, "10", "/pipeline/Trainer/model/7")
+    write_files(tmp_path / "11", SAVED_MODEL_FILES)
     assert serving_dir.latest(str(tmp_path)) == ServedVersion(10, str(tmp_path / "10"), "/pipeline/Trainer/model/7")
+    assert serving_dir.fingerprint(serving_dir.latest(str(tmp_path))) == "10:/pipeline/Trainer/model/7"
+    assert serving_dir.highest_number(str(tmp_path)) == 11  # a new version goes above an incomplete one too
 
 
-def test_latest_without_a_marker_names_no_model(tmp_path):
-    make_dirs(tmp_path, "3")
-    served = serving_dir.latest(str(tmp_path))
-    assert served is not None and served.model_uri is None
-    assert served.fingerprint() == "3:None"
-
-
-def test_marker_round_trip_lives_in_assets_extra(tmp_path):
+def test_the_marker_lives_in_assets_extra(tmp_path):
     serving_dir.write_marker(str(tmp_path), "s3://bucket/model/1")
     assert (tmp_path / MARKER_FILE).is_file() and MARKER_FILE.startswith("assets.extra")
     assert serving_dir.read_marker(str(tmp_path)) == {"model_uri": "s3://bucket/model/1"}
-    assert serving_dir.read_marker(str(tmp_path / "elsewhere")) == {}
 
 
-def test_fingerprint_changes_with_the_version_and_the_model():
-    fingerprints = {ServedVersion(1, "p", "m").fingerprint(), ServedVersion(2, "p", "m").fingerprint(),
-                    ServedVersion(1, "p", "other").fingerprint()}
-    assert len(fingerprints) == 3
+def test_a_local_publish_is_one_rename_with_the_marker_inside(tmp_path):
+    staging = write_files(tmp_path / f"{STAGING_PREFIX}5", SAVED_MODEL_FILES)
+    serving_dir.publish(str(staging), str(tmp_path / "5"), "/model")
+    assert not staging.exists()
+    files = read_files(tmp_path / "5")
+    assert files.pop(MARKER_FILE) == b'{"model_uri": "/model"}' and files == SAVED_MODEL_FILES
 
 
-def test_remove_stale_staging_removes_only_staging_folders(tmp_path):
-    make_dirs(tmp_path, "5", f"{STAGING_PREFIX}6/variables")
-    (tmp_path / f"{STAGING_PREFIX}6" / "saved_model.pb").write_bytes(b"partial")
-    removed = serving_dir.remove_stale_staging(str(tmp_path))
-    assert removed == [str(tmp_path / f"{STAGING_PREFIX}6")]
-    assert sorted(path.name for path in tmp_path.iterdir()) == ["5"]
-    assert serving_dir.remove_stale_staging(str(tmp_path)) == []
-    assert serving_dir.remove_stale_staging(str(tmp_path / "missing")) == []
+def test_an_object_store_publish_copies_saved_model_pb_after_the_rest_and_the_marker_last(tmp_path, monkeypatch):
+    """Where a rename is a copy; `ram://` is TensorFlow's in-memory filesystem, a URI like s3://."""
+    staging, version = "ram://serving/.staging-5", "ram://serving/5"
+    for relative, content in SAVED_MODEL_FILES.items():
+        serving_dir.fileio.makedirs(f"{staging}/{Path(relative).parent}")
+        with serving_dir.fileio.open(f"{staging}/{relative}", "wb") as file:
+            file.write(content)
+    written = []
+    copy, write_marker = serving_dir.fileio.copy, serving_dir.write_marker
+    monkeypatch.setattr(serving_dir.fileio, "copy", lambda src, dst, overwrite: (written.append(dst), copy(src, dst, overwrite)))
+    monkeypatch.setattr(serving_dir, "write_marker", lambda path, uri: (written.append("marker"), write_marker(path, uri)))
+
+    serving_dir.publish(staging, version, "/model")
+
+    assert written == [f"{version}/variables/variables.index", f"{version}/saved_model.pb", "marker"]
+    assert not serving_dir.fileio.exists(staging)
+    assert serving_dir.latest("ram://serving") == ServedVersion(5, version, "/model")
+
+
+def test_what_dead_pushes_left_is_removed_and_nothing_else(tmp_path):
+    complete(tmp_path, "5")
+    write_files(tmp_path / f"{STAGING_PREFIX}6", {"saved_model.pb": b"partial"})  # died while copying
+    write_files(tmp_path / f"{STAGING_PREFIX}7", SAVED_MODEL_FILES)  # died while publishing to a bucket
+    write_files(tmp_path / "7", {"variables/variables.index": b"index"})
+    write_files(tmp_path / "8", SAVED_MODEL_FILES)  # no staging folder: not ours to remove
+    removed = serving_dir.remove_unfinished(str(tmp_path))
+    assert sorted(removed) == sorted(str(tmp_path / name) for name in (f"{STAGING_PREFIX}6", f"{STAGING_PREFIX}7", "7"))
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["5", "8"]
+    assert serving_dir.remove_unfinished(str(tmp_path / "missing")) == []

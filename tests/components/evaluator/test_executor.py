@@ -1,6 +1,7 @@
 """components/evaluator/executor.py: a baseline that says "none served" is dropped before TFX's
 executor sees its inputs (which then blesses on the thresholds alone); a served one is kept;
-the split is checked against the ingest's checksums first."""
+the split is checked against the ingest's checksums first; the blessing names the served model
+the candidate was compared with."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from tfx.types import standard_artifacts
 
 from components import examples_integrity
 from components.evaluator import executor
-from components.served_model.executor import SERVED_KEY
+from components.serving_dir import NOTHING_SERVED
+from components.served_model.executor import FINGERPRINT_KEY, SERVED_KEY
 from fake_artifacts import artifact, write_files
 
 
@@ -22,8 +24,8 @@ def inputs_seen_by_tfx(monkeypatch) -> list[dict]:
     return seen
 
 
-def evaluate(tmp_path, baseline_served: int | None, damage: bool = False) -> None:
-    """Runs the executor on a validation split whose checksums the ingest recorded."""
+def evaluate(tmp_path, baseline_served: int | None, damage: bool = False):
+    """Runs the executor on a validation split whose checksums the ingest recorded; returns the blessing."""
     examples = artifact(standard_artifacts.Examples, tmp_path / "examples", split_names=["validation"])
     shard = write_files(tmp_path / "examples", {"Split-validation/data_tfrecord-00000-of-00001.gz": b"records"})
     examples_integrity.record(examples)
@@ -31,27 +33,34 @@ def evaluate(tmp_path, baseline_served: int | None, damage: bool = False) -> Non
         (shard / "Split-validation/data_tfrecord-00000-of-00001.gz").write_bytes(b"other records")
     inputs = {"examples": [examples], "model": [artifact(standard_artifacts.Model, tmp_path / "model")]}
     if baseline_served is not None:
-        inputs["baseline_model"] = [artifact(standard_artifacts.Model, tmp_path / "baseline", **{SERVED_KEY: baseline_served})]
-    executor.Executor().Do(inputs, {}, {"example_splits": '["validation"]'})
+        served = "7:/model/7" if baseline_served else NOTHING_SERVED
+        inputs["baseline_model"] = [artifact(standard_artifacts.Model, tmp_path / "baseline",
+                                             **{SERVED_KEY: baseline_served, FINGERPRINT_KEY: served})]
+    blessing = artifact(standard_artifacts.ModelBlessing, tmp_path / "blessing")
+    executor.Executor().Do(inputs, {"blessing": [blessing]}, {"example_splits": '["validation"]'})
+    return blessing
 
 
 def test_a_baseline_that_says_nothing_is_served_is_dropped(tmp_path, inputs_seen_by_tfx):
-    evaluate(tmp_path, baseline_served=0)
+    blessing = evaluate(tmp_path, baseline_served=0)
     [inputs] = inputs_seen_by_tfx
     assert sorted(inputs) == ["examples", "model"]
+    assert blessing.get_string_custom_property(executor.BASELINE_SERVED_KEY) == NOTHING_SERVED
 
 
-def test_a_served_baseline_is_kept(tmp_path, inputs_seen_by_tfx):
-    evaluate(tmp_path, baseline_served=1)
+def test_a_served_baseline_is_kept_and_named_on_the_blessing(tmp_path, inputs_seen_by_tfx):
+    blessing = evaluate(tmp_path, baseline_served=1)
     [inputs] = inputs_seen_by_tfx
     assert sorted(inputs) == ["baseline_model", "examples", "model"]
     assert inputs["baseline_model"][0].get_int_custom_property(SERVED_KEY) == 1
+    assert blessing.get_string_custom_property(executor.BASELINE_SERVED_KEY) == "7:/model/7"
 
 
 def test_without_a_baseline_input_the_inputs_pass_unchanged(tmp_path, inputs_seen_by_tfx):
-    evaluate(tmp_path, baseline_served=None)
+    blessing = evaluate(tmp_path, baseline_served=None)
     [inputs] = inputs_seen_by_tfx
     assert sorted(inputs) == ["examples", "model"]
+    assert not blessing.has_custom_property(executor.BASELINE_SERVED_KEY)  # the test Evaluator compares with nothing
 
 
 def test_damaged_examples_stop_it_before_tfx_evaluates(tmp_path, inputs_seen_by_tfx):

@@ -11,10 +11,10 @@ from tfx.utils import path_utils
 from components import serving_dir
 from components.served_model import executor
 from components.served_model.executor import (
-    BASELINE_KEY, FINGERPRINT_KEY, SERVED_KEY, SERVED_PATH_KEY, SERVED_VERSION_KEY, SOURCE_MODEL_KEY,
-    ServedModelChangedError, is_served,
+    BASELINE_KEY, FINGERPRINT_KEY, SERVED_KEY, SERVED_PATH_KEY, SERVED_VERSION_KEY, SOURCE_MODEL_KEY, is_served,
 )
-from components.served_model.probe import NOTHING_SERVED, SERVING_DIR_KEY, served_now
+from components.served_model.probe import SERVING_DIR_KEY, served_now
+from components.serving_dir import NOTHING_SERVED, ServedModelChanged
 from fake_artifacts import SAVED_MODEL_FILES, artifact, read_files, write_files
 
 
@@ -37,6 +37,7 @@ def serve(serving: Path, version: int, model_uri: str | None) -> Path:
 def test_nothing_served_gives_an_empty_baseline_that_says_so(tmp_path):
     baseline = find_baseline(tmp_path / "serving", tmp_path)
     assert baseline.get_int_custom_property(SERVED_KEY) == 0
+    assert baseline.get_string_custom_property(FINGERPRINT_KEY) == NOTHING_SERVED
     assert not is_served(baseline)
     assert not Path(baseline.uri).exists() or read_files(Path(baseline.uri)) == {}
 
@@ -49,15 +50,18 @@ def test_the_newest_version_is_copied_with_its_version_path_and_model(tmp_path):
     assert baseline.get_int_custom_property(SERVED_VERSION_KEY) == 7
     assert baseline.get_string_custom_property(SERVED_PATH_KEY) == str(newest)
     assert baseline.get_string_custom_property(SOURCE_MODEL_KEY) == "/pipeline/Trainer/model/9"
+    assert baseline.get_string_custom_property(FINGERPRINT_KEY) == "7:/pipeline/Trainer/model/9"
     # Where TFX's Evaluator looks for a Model's SavedModel: Format-Serving.
     copied = read_files(Path(path_utils.serving_model_path(baseline.uri)))
     assert copied == read_files(newest)
 
 
-def test_a_version_without_marker_is_served_with_an_unknown_model(tmp_path):
-    serve(tmp_path / "serving", 4, None)
+def test_a_version_without_its_marker_is_not_served(tmp_path):
+    """Incomplete (a push that died), or not pushed by this pipeline: the older complete version is the baseline."""
+    serve(tmp_path / "serving", 4, "/model/a")
+    serve(tmp_path / "serving", 5, None)
     baseline = find_baseline(tmp_path / "serving", tmp_path)
-    assert is_served(baseline) and baseline.get_string_custom_property(SOURCE_MODEL_KEY) == ""
+    assert baseline.get_int_custom_property(SERVED_VERSION_KEY) == 4
 
 
 def test_a_model_pushed_since_the_probe_looked_stops_the_run(tmp_path):
@@ -65,7 +69,7 @@ def test_a_model_pushed_since_the_probe_looked_stops_the_run(tmp_path):
     serving = tmp_path / "serving"
     serve(serving, 5, "/model/a")
     serve(serving, 6, "/model/b")
-    with pytest.raises(ServedModelChangedError, match=r"changed while this run started \(5:/model/a -> 6:/model/b\)"):
+    with pytest.raises(ServedModelChanged, match=r"changed while this run started \(5:/model/a -> 6:/model/b\)"):
         find_baseline(serving, tmp_path, seen="5:/model/a")
-    with pytest.raises(ServedModelChangedError, match=f"{NOTHING_SERVED} -> 6:/model/b"):
+    with pytest.raises(ServedModelChanged, match=f"{NOTHING_SERVED} -> 6:/model/b"):
         find_baseline(serving, tmp_path, seen=NOTHING_SERVED)

@@ -1,0 +1,53 @@
+"""components/publish_lock.py: one publish at a time on a local serving dir and on s3://."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from components import publish_lock
+from components.publish_lock import LOCK_NAME, PublishLock, PublishLockTimeout
+
+
+def test_a_second_publisher_waits_then_gives_up_naming_the_holder(tmp_path):
+    with PublishLock(str(tmp_path)) as held:
+        started = time.monotonic()
+        with pytest.raises(PublishLockTimeout, match=rf"another push \({held.holder}\) held the serving dir"):
+            with PublishLock(str(tmp_path), timeout_seconds=0.6):
+                pass
+        assert time.monotonic() - started >= 0.6
+    with PublishLock(str(tmp_path), timeout_seconds=0.1):  # released: free at once
+        pass
+
+
+@pytest.fixture
+def bucket(monkeypatch):
+    """An in-process S3 (moto) with a bucket; boto3 finds it as the pushers' processes would find theirs."""
+    for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    with mock_aws():
+        client = boto3.client("s3")
+        client.create_bucket(Bucket="models")
+        yield client
+
+
+def test_on_s3_the_lease_is_one_object_created_only_if_none_exists(bucket):
+    with PublishLock("s3://models/serving"):
+        lease = json.loads(bucket.get_object(Bucket="models", Key=f"serving/{LOCK_NAME}")["Body"].read())
+        with pytest.raises(PublishLockTimeout, match="another push .* held the serving dir"):
+            with PublishLock("s3://models/serving", timeout_seconds=0.6):
+                pass
+    assert bucket.list_objects_v2(Bucket="models").get("KeyCount") == 0  # released
+    assert set(lease) == {"holder", "since"}
+
+
+def test_on_s3_a_lease_older_than_its_time_is_a_dead_holders_and_is_replaced(bucket, monkeypatch):
+    dead = {"holder": "a pod that was killed", "since": time.time() - publish_lock.LEASE_SECONDS - 1}
+    bucket.put_object(Bucket="models", Key=f"serving/{LOCK_NAME}", Body=json.dumps(dead).encode())
+    with PublishLock("s3://models/serving", timeout_seconds=5) as held:
+        lease = json.loads(bucket.get_object(Bucket="models", Key=f"serving/{LOCK_NAME}")["Body"].read())
+        assert lease["holder"] == held.holder
