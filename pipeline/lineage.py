@@ -28,10 +28,13 @@ from pipeline import artifact_metrics, node_ids
 
 RUN_CONTEXT_TYPE = "pipeline_run"  # the context LocalDagRunner and Kubeflow give each run
 NODE_CONTEXT_TYPE = "node"
+# A run's status: the first of these its executions have.
+RUN_STATUSES = (("failed", "failed"), ("interrupted", "interrupted"), ("running", "unfinished"))
 STATUS_BY_STATE = {
     metadata_store_pb2.Execution.COMPLETE: "ran",
     metadata_store_pb2.Execution.CACHED: "cached",
     metadata_store_pb2.Execution.FAILED: "failed",
+    metadata_store_pb2.Execution.CANCELED: "interrupted",  # left running by a run that stopped (pipeline/recovery.py)
 }
 OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
 PUSHED_LATEST = "pushed:latest"
@@ -62,7 +65,7 @@ class ExecutionInfo:
     id: int
     node_id: str
     type: str  # the component's class, e.g. tfx.components.trainer.component.Trainer
-    status: str  # ran | cached | failed | running; a Resolver "resolved" (it is a lookup, never cached)
+    status: str  # ran | cached | failed | interrupted | running
     started_ms: int
     seconds: float
     properties: dict[str, Any]
@@ -76,7 +79,7 @@ class RunInfo:
     id: str
     started_ms: int
     seconds: float
-    status: str  # complete | failed | unfinished (still running, or killed)
+    status: str  # complete | failed | interrupted | unfinished (still running, or killed and not yet recorded so)
     components: list[ExecutionInfo]
 
 
@@ -205,7 +208,7 @@ def run_info(store: metadata_store.MetadataStore, run: metadata_store_pb2.Contex
     started = min((e.started_ms for e in executions), default=run.create_time_since_epoch)
     ended = max((e.started_ms + e.seconds * 1000 for e in executions), default=started)
     statuses = {execution.status for execution in executions}
-    status = "failed" if "failed" in statuses else "unfinished" if "running" in statuses else "complete"
+    status = next((status for key, status in RUN_STATUSES if key in statuses), "complete")
     return RunInfo(id=run.name, started_ms=started, seconds=round((ended - started) / 1000, 1), status=status,
                    components=executions)
 
@@ -285,8 +288,6 @@ def _execution_info(store: metadata_store.MetadataStore, execution: metadata_sto
     node_id = node_ids.current(nodes[0].split(".", 1)[-1]) if nodes else f"execution-{execution.id}"
     [execution_type] = store.get_execution_types_by_id([execution.type_id])
     status = STATUS_BY_STATE.get(execution.last_known_state, "running")
-    if execution_type.name.endswith(".Resolver") and status == "ran":
-        status = "resolved"
     return ExecutionInfo(
         id=execution.id,
         node_id=node_id,
@@ -393,7 +394,7 @@ def _latest_pushed(store: metadata_store.MetadataStore, serving_dir: str | None)
         if not pushed:
             raise LineageError(f"{PUSHED_LATEST}: no model has been pushed yet")
         return pushed[-1]
-    recorded = [info for info in pushed if info.properties.get("pushed_destination") == served.path]
+    recorded = [info for info in pushed if _same_place(info.properties.get("pushed_destination"), served.path)]
     if recorded:
         return recorded[-1]
     models = store.get_artifacts_by_uri(served.model_uri) if served.model_uri else []
@@ -402,6 +403,24 @@ def _latest_pushed(store: metadata_store.MetadataStore, serving_dir: str | None)
     model = artifact_info(store, models[0])
     model.properties["served_as"] = f"{served.path} (push not recorded: the run was interrupted; the next run records it)"
     return model
+
+
+def is_complete_version(path: str) -> bool:
+    """Whether the serving dir still holds version `path` whole (its marker is there)."""
+    from components import serving_dir  # TensorFlow's file system: loaded only here
+
+    return serving_dir.fileio.exists(os.path.join(path, serving_dir.MARKER_FILE))
+
+
+def _same_place(a: str | None, b: str | None) -> bool:
+    """Two paths or URIs name the same place (`outputs/serving/1` and `/abs/outputs/serving/1/`)."""
+    if not a or not b:
+        return False
+    return _normalized(a) == _normalized(b)
+
+
+def _normalized(location: str) -> str:
+    return location.rstrip("/") if "://" in location else os.path.abspath(location)
 
 
 # --- trace ----------------------------------------------------------------------------------

@@ -26,8 +26,8 @@ from pipeline.config import load_config
 from pipeline.output_dir import OutputLayout
 
 MATRIX_RUNS = 8  # `runs` shows the components of this many newest runs side by side
-STATUS_ORDER = ("ran", "cached", "resolved", "failed", "running")
-STATUS_COLORS = {"ran": "palegreen", "cached": "lightgrey", "resolved": "lightblue", "failed": "salmon"}
+STATUS_ORDER = ("ran", "cached", "failed", "interrupted", "running")
+STATUS_COLORS = {"ran": "palegreen", "cached": "lightgrey", "failed": "salmon", "interrupted": "orange"}
 HIDDEN_PROPERTIES = ("is_external",)  # always 0 for a pipeline's own artifacts
 
 

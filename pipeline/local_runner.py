@@ -72,6 +72,7 @@ def run_pipeline(
     check_inputs(config, data_dir)  # first: a refused run leaves no output dir behind
     layout.output_dir.mkdir(parents=True, exist_ok=True)
     with OutputDirLock(layout.output_dir):
+        _recover(layout)
         run_id = new_run_id()
         ir = _compile(config, data_dir, layout, [*config.beam.pipeline_args, *beam_args], run_id, use_cache)
         log_path = layout.run_file(run_id, ".log")
@@ -82,11 +83,35 @@ def run_pipeline(
                 _dag_runner(runner).run_with_ir(ir, run_options=_partial_run(to_nodes))
             except BaseException as error:
                 run_log.write_traceback(error)
+                _mark_interrupted(layout)
                 _write_summary_after_failure(layout, run_id, run_log)
                 if isinstance(error, (RunInterrupted, PipelineError)):
                     raise
                 raise RunFailed(log_path, progress.current) from error
             return _write_summary(layout, run_id)
+
+
+def _recover(layout: OutputLayout) -> None:
+    """Puts right what runs that did not finish left (pipeline/recovery.py); the lock is held."""
+    from pipeline import recovery
+
+    recovery.claim_pipeline_root(layout.pipeline_root, layout.metadata_path)
+    store = recovery.open_writable(layout.metadata_path) if layout.metadata_path.exists() else None
+    interrupted = recovery.mark_interrupted(store) if store else []
+    if interrupted:
+        log.info("Recorded %d execution(s) left running by a run that was killed as interrupted", len(interrupted))
+    removed = recovery.remove_unrecorded(layout.pipeline_root, store)
+    if removed:
+        log.info("Removed %d artifact folder(s) that no record names (left by a run that was killed, or by a "
+                 "metadata store that is gone): %s", len(removed), ", ".join(removed))
+
+
+def _mark_interrupted(layout: OutputLayout) -> None:
+    """After a run stopped: what it left running was interrupted (no other run holds this store)."""
+    from pipeline import recovery
+
+    if layout.metadata_path.exists():
+        recovery.mark_interrupted(recovery.open_writable(layout.metadata_path))
 
 
 def _compile(

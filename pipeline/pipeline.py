@@ -140,6 +140,7 @@ def create_pipeline(
         example_splits=["test"],
         eval_config=eval_config(confusion_matrix=True),
         code_sha256=code[node_ids.TEST_EVALUATOR],
+        max_test_gap=config.evaluation.max_test_gap,
     ).with_id(node_ids.TEST_EVALUATOR)
     pusher = Pusher(
         model=trainer.outputs["model"],

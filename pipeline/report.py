@@ -40,10 +40,10 @@ th, td { border: 1px solid #e2e2e2; padding: 3px 8px; text-align: left; vertical
 th { background: #f6f6f6; font-weight: 600; } td.number { text-align: right; font-variant-numeric: tabular-nums; }
 .badge { display: inline-block; padding: 0 7px; border-radius: 9px; font-size: 12px; font-weight: 600; }
 .ran, .complete, .yes { background: #dff3e3; color: #1d6b32; } .cached { background: #eceff3; color: #475060; }
-.failed, .unfinished, .no, .running { background: #fbe3e1; color: #a1261b; }
-.resolved { background: #e3eefb; color: #1a4f8b; }
+.failed, .unfinished, .interrupted, .no, .running { background: #fbe3e1; color: #a1261b; }
 .failure { border: 1px solid #e6a39b; background: #fdf1ef; border-radius: 6px; padding: 8px 14px; margin: 16px 0; }
 .failure p { margin: 4px 0; }
+.warning { border: 1px solid #e0b44c; background: #fdf6e3; border-radius: 6px; padding: 6px 12px; }
 .reason { font-family: ui-monospace, monospace; font-size: 12.5px; white-space: pre-wrap; }
 .digits { display: flex; flex-wrap: wrap; gap: 6px; }
 .digits figure { margin: 0; text-align: center; font-size: 11.5px; }
@@ -115,6 +115,8 @@ def _failure(report: RunReport) -> str:
         where = "The run stopped between components"
     elif stopped.status == "failed":
         where = f"{_text(stopped.node_id)} failed"
+    elif stopped.status == "interrupted":
+        where = f"The run was interrupted during {_text(stopped.node_id)}"
     else:
         where = f"{_text(stopped.node_id)} did not finish: the run was stopped, or is still running"
     finished = ", ".join(_text(node_id) for node_id in failure.finished) or "none"
@@ -206,6 +208,7 @@ def _evaluation(report: RunReport) -> str:
                   for digit in digits]
     tables = ("<h3>Precision@1 per split (the Evaluators)</h3>" + _table(["split", "examples", "Precision@1"], rows)
               + "<h3>Precision@1 per true digit</h3>" + _table(["digit", *evaluation], digit_rows))
+    parts += [f'<p class="warning">Warning: {_text(warning)}</p>' for warning in report.summary["warnings"]]
     parts.append(_row(tables, _confusion_matrix(report.confusion_matrix)))
     parts.append(_misclassified(report))
     parts.append(_blessing(report))

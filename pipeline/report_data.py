@@ -31,14 +31,14 @@ if TYPE_CHECKING:
 
 SAMPLES_PER_DIGIT = 8
 FINISHED = ("ran", "cached")
-STOPPED = ("failed", "running")  # running: the run was killed while the component ran
+STOPPED = ("failed", "interrupted", "running")  # running: the run was killed and no command recorded it yet
 TRACEBACK_HEADER = "Traceback (most recent call last):"
 
 
 @dataclass
 class Component:
     node_id: str
-    status: str  # ran | cached | failed | running | resolved
+    status: str  # ran | cached | failed | interrupted | running
     seconds: float
     made_in_run: str | None  # cached: the run whose execution made the outputs it reused
     outputs: list[str]  # "Type id" of each output artifact

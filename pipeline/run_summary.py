@@ -14,6 +14,7 @@ from typing import Any
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from components.evaluator.settings import MAX_TEST_GAP_KEY
 from components.served_model import executor as served_model
 from pipeline import artifact_metrics, lineage, node_ids
 
@@ -36,6 +37,11 @@ class RunDiff:
 def summarize_run(store: metadata_store.MetadataStore, run: metadata_store_pb2.Context) -> dict[str, Any]:
     info = lineage.run_info(store, run, with_artifacts=True)
     by_node = {execution.node_id: execution for execution in info.components}
+    evaluation = {
+        node_id.removeprefix(node_ids.EVALUATOR_PREFIX): _evaluation_metrics(execution)
+        for node_id, execution in by_node.items()
+        if node_id.startswith(node_ids.EVALUATOR_PREFIX)
+    }
     return {
         "run_id": info.id,
         "status": info.status,
@@ -45,13 +51,10 @@ def summarize_run(store: metadata_store.MetadataStore, run: metadata_store_pb2.C
         ],
         "examples": _split_sizes(by_node.get(node_ids.INGEST)),
         "trainer_precision_at_1": _trainer_metrics(by_node.get(node_ids.TRAINER)),
-        "evaluation": {
-            node_id.removeprefix(node_ids.EVALUATOR_PREFIX): _evaluation_metrics(execution)
-            for node_id, execution in by_node.items()
-            if node_id.startswith(node_ids.EVALUATOR_PREFIX)
-        },
+        "evaluation": evaluation,
         "blessing": _blessing(store, by_node.get(node_ids.BLESSING_EVALUATOR), by_node.get(node_ids.SERVED_MODEL)),
         "pushed": _pushed(by_node.get(node_ids.PUSHER)),
+        "warnings": _test_gap(by_node.get(node_ids.TEST_EVALUATOR), evaluation),
     }
 
 
@@ -75,8 +78,11 @@ def format_summary(summary: dict[str, Any]) -> str:
     if blessing:
         lines.append(f"Blessed: {'yes' if blessing['blessed'] else 'no'} ({blessing['reason']})")
     pushed = summary["pushed"]
-    if pushed:
-        lines.append(f"Pushed: {pushed['destination']}" if pushed["pushed"] else "Pushed: no (model not blessed)")
+    if pushed and not pushed["pushed"]:
+        lines.append("Pushed: no (model not blessed)")
+    elif pushed:
+        lines.append(f"Pushed: {pushed['destination']}" + ("" if pushed["served"] else " (removed since: not served)"))
+    lines += [f"Warning: {warning}" for warning in summary["warnings"]]
     return "\n".join(lines)
 
 
@@ -136,14 +142,27 @@ def _baseline(evaluator: lineage.ExecutionInfo) -> dict[str, Any]:
 
 
 def _pushed(pusher: lineage.ExecutionInfo | None) -> dict[str, Any]:
+    """Where the model was pushed, and whether the serving dir still holds that version."""
     if pusher is None or "pushed_model" not in pusher.outputs:
         return {}
     pushed_model = pusher.outputs["pushed_model"][0]
+    destination = pushed_model.properties.get("pushed_destination")
     return {
         "pushed": pushed_model.properties.get("pushed") == 1,
-        "destination": pushed_model.properties.get("pushed_destination"),
+        "destination": destination,
         "version": pushed_model.properties.get("pushed_version"),
+        "served": bool(destination) and lineage.is_complete_version(destination),
     }
+
+
+def _test_gap(test_evaluator: lineage.ExecutionInfo | None, evaluation: dict[str, Any]) -> list[str]:
+    """A warning when test Precision@1 is further from validation's than the test Evaluator's limit."""
+    limit = lineage.parameters(test_evaluator).get(MAX_TEST_GAP_KEY) if test_evaluator else None
+    validation, test = (evaluation.get(split, {}).get("accuracy") for split in ("validation", "test"))
+    if limit is None or validation is None or test is None or abs(validation - test) <= limit:
+        return []
+    return [f"test Precision@1 {test:.4f} is {abs(validation - test):.4f} from validation's {validation:.4f}, more "
+            f"than evaluation.max_test_gap {limit}: are the test files what they should be?"]
 
 
 # --- diff -----------------------------------------------------------------------------------

@@ -14,12 +14,14 @@ from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import json_utils
 
 from components.evaluator import executor
+from components.evaluator.settings import MAX_TEST_GAP_KEY
 
 CODE_KEY = "code_sha256"
 
 
 class EvaluatorSpec(standard_component_specs.EvaluatorSpec):
-    PARAMETERS = {**standard_component_specs.EvaluatorSpec.PARAMETERS, CODE_KEY: ExecutionParameter(type=str)}
+    PARAMETERS = {**standard_component_specs.EvaluatorSpec.PARAMETERS, CODE_KEY: ExecutionParameter(type=str),
+                  MAX_TEST_GAP_KEY: ExecutionParameter(type=float, optional=True)}
 
 
 class Evaluator(base_beam_component.BaseBeamComponent):
@@ -36,7 +38,10 @@ class Evaluator(base_beam_component.BaseBeamComponent):
         eval_config: tfma.EvalConfig,
         code_sha256: str,
         baseline_model: types.BaseChannel | None = None,
+        max_test_gap: float | None = None,
     ):
+        """`max_test_gap`: the test Evaluator's, recorded in MLMD so that the run summary warns
+        with the limit the run was given (EvaluationSettings.max_test_gap)."""
         super().__init__(
             spec=EvaluatorSpec(
                 examples=examples,
@@ -47,5 +52,6 @@ class Evaluator(base_beam_component.BaseBeamComponent):
                 evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
                 blessing=types.Channel(type=standard_artifacts.ModelBlessing),
                 code_sha256=code_sha256,
+                max_test_gap=max_test_gap,
             )
         )

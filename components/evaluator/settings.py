@@ -10,12 +10,16 @@ from dataclasses import dataclass
 
 METRIC_NAME = "precision_at_1"  # components.evaluator.precision_at_1.PrecisionAt1's key
 CONFUSION_METRIC_NAME = "confusion_counts"  # ... and ConfusionCounts': an int64 [true, predicted] array
+MAX_TEST_GAP_KEY = "max_test_gap"  # the test Evaluator's parameter holding EvaluationSettings.max_test_gap
 
 
 @dataclass(frozen=True)
 class EvaluationSettings:
     accuracy_threshold: float  # validation accuracy a model needs to be blessed
     max_accuracy_regression: float  # how far below the model in production it may fall
+    # A warning when test Precision@1 is further than this from validation's: the test split
+    # decides nothing, but a collapsed one (say, swapped files) should not pass in silence.
+    max_test_gap: float
 
     def problems(self) -> list[tuple[str, str]]:
         return [
@@ -23,6 +27,7 @@ class EvaluationSettings:
             for name, value in (
                 ("accuracy_threshold", self.accuracy_threshold),
                 ("max_accuracy_regression", self.max_accuracy_regression),
+                ("max_test_gap", self.max_test_gap),
             )
             if not 0 <= value <= 1
         ]

@@ -23,9 +23,10 @@ def artifact(kind: str, uri: str = "/a", **properties) -> ArtifactInfo:
     return ArtifactInfo(id=next(ids), type=kind, uri=uri, state="LIVE", created_ms=0, properties=properties)
 
 
-def execution(node_id: str, status: str = "ran", inputs=None, outputs=None) -> ExecutionInfo:
+def execution(node_id: str, status: str = "ran", inputs=None, outputs=None, **properties) -> ExecutionInfo:
     return ExecutionInfo(id=next(ids), node_id=node_id, type=f"x.{node_id}", status=status, started_ms=0,
-                         seconds=1.26, properties={}, inputs=inputs or {}, outputs=outputs or {}, run_ids=[RUN_ID])
+                         seconds=1.26, properties=properties, inputs=inputs or {}, outputs=outputs or {},
+                         run_ids=[RUN_ID])
 
 
 def served_baseline(version: int | None) -> dict:
@@ -42,7 +43,10 @@ def summarize(monkeypatch, tmp_path):
     model_run = tmp_path / "model_run"
     model_run.mkdir()
     (model_run / "precision_at_1.json").write_text(json.dumps(TRAINER_METRICS))
-    monkeypatch.setattr(artifact_metrics, "evaluation_metrics", lambda uri: {"accuracy": 0.87, "examples": 100, "uri": uri})
+    accuracy = {"/eval/validation": 0.87, "/eval/test": 0.86}  # 0.01 apart
+    monkeypatch.setattr(artifact_metrics, "evaluation_metrics",
+                        lambda uri: {"accuracy": accuracy.get(uri, 0.87), "examples": 100, "uri": uri})
+    monkeypatch.setattr(lineage, "is_complete_version", lambda path: True)
     monkeypatch.setattr(artifact_metrics, "validation_failures", lambda uri: ["precision_at_1 0.4000 below 0.95"])
     monkeypatch.setattr(lineage, "producer_run", lambda store, artifact_id: "20261122-101010-000001")
 
@@ -52,6 +56,7 @@ def summarize(monkeypatch, tmp_path):
         return run_summary.summarize_run(store=None, run=None)
 
     summarize_executions.model_run_uri = str(model_run)
+    summarize_executions.accuracy = accuracy
     return summarize_executions
 
 
@@ -64,7 +69,8 @@ def full_run(summarize, blessed: int = 1, served_version: int | None = None, eva
         execution(node_ids.BLESSING_EVALUATOR, evaluator_status, inputs=served_baseline(served_version),
                   outputs={"evaluation": [artifact("ModelEvaluation", "/eval/validation")],
                            "blessing": [artifact("ModelBlessing", blessed=blessed)]}),
-        execution(node_ids.TEST_EVALUATOR, outputs={"evaluation": [artifact("ModelEvaluation", "/eval/test")]}),
+        execution(node_ids.TEST_EVALUATOR, outputs={"evaluation": [artifact("ModelEvaluation", "/eval/test")]},
+                  max_test_gap=0.03),
         execution(node_ids.PUSHER, outputs={"pushed_model": [artifact(
             "PushedModel", pushed=blessed, pushed_destination="/serving/1700000000", pushed_version="1700000000")]}),
     )
@@ -78,7 +84,9 @@ def test_the_summary_holds_statuses_sizes_and_metrics(summarize):
     assert summary["trainer_precision_at_1"] == TRAINER_METRICS
     assert summary["evaluation"]["validation"]["uri"] == "/eval/validation"
     assert summary["evaluation"]["test"]["uri"] == "/eval/test"
-    assert summary["pushed"] == {"pushed": True, "destination": "/serving/1700000000", "version": "1700000000"}
+    assert summary["pushed"] == {"pushed": True, "destination": "/serving/1700000000", "version": "1700000000",
+                                 "served": True}
+    assert summary["warnings"] == []  # test and validation 0.01 apart, within 0.03
 
 
 def test_blessed_with_nothing_served_yet(summarize):
@@ -122,6 +130,22 @@ def test_format_summary_gives_one_line_per_component_then_the_results(summarize)
     assert lines[-1] == "Pushed: /serving/1700000000"
 
 
+def test_a_pushed_version_the_serving_dir_no_longer_holds_is_not_called_pushed(summarize, monkeypatch):
+    monkeypatch.setattr(lineage, "is_complete_version", lambda path: False)
+    summary = full_run(summarize)
+    assert summary["pushed"]["served"] is False
+    assert run_summary.format_summary(summary).splitlines()[-1] == "Pushed: /serving/1700000000 (removed since: not served)"
+
+
+def test_a_test_split_far_from_validation_gives_a_warning(summarize):
+    summarize.accuracy["/eval/test"] = 0.0985
+    summary = full_run(summarize)
+    assert summary["warnings"] == [
+        "test Precision@1 0.0985 is 0.7715 from validation's 0.8700, more than evaluation.max_test_gap 0.03: "
+        "are the test files what they should be?"]
+    assert run_summary.format_summary(summary).splitlines()[-1] == f"Warning: {summary['warnings'][0]}"
+
+
 def test_format_summary_of_a_model_not_blessed(summarize):
     assert run_summary.format_summary(full_run(summarize, blessed=0)).splitlines()[-1] == "Pushed: no (model not blessed)"
 
@@ -129,6 +153,7 @@ def test_format_summary_of_a_model_not_blessed(summarize):
 def test_format_summary_of_a_failed_run_without_results():
     summary = {"run_id": RUN_ID, "status": "failed", "seconds": 3.0,
                "components": [{"component": "IdxExampleGen", "status": "failed", "seconds": 3.0}],
-               "examples": {}, "trainer_precision_at_1": {}, "evaluation": {}, "blessing": {}, "pushed": {}}
+               "examples": {}, "trainer_precision_at_1": {}, "evaluation": {}, "blessing": {}, "pushed": {},
+               "warnings": []}
     assert run_summary.format_summary(summary).splitlines() == [
         f"Run {RUN_ID}: failed, 3.0 s", "  IdxExampleGen   failed     3.0 s"]

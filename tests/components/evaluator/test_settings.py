@@ -12,13 +12,14 @@ def test_the_metric_name_is_precision_at_1():
     assert METRIC_NAME == "precision_at_1"
 
 
-@pytest.mark.parametrize("threshold, regression", [(0.0, 0.0), (1.0, 1.0), (0.95, 0.01)])
-def test_values_in_0_1_inclusive_pass(threshold, regression):
-    assert check(EvaluationSettings(threshold, regression)) == []
+@pytest.mark.parametrize("threshold, regression, gap", [(0.0, 0.0, 0.0), (1.0, 1.0, 1.0), (0.95, 0.01, 0.03)])
+def test_values_in_0_1_inclusive_pass(threshold, regression, gap):
+    assert check(EvaluationSettings(threshold, regression, gap)) == []
 
 
 def test_values_outside_0_1_are_each_named():
-    assert check(EvaluationSettings(1.5, -0.1), "evaluation.") == [
+    assert check(EvaluationSettings(1.5, -0.1, 2.0), "evaluation.") == [
         "'evaluation.accuracy_threshold' must be in 0..1, got 1.5",
         "'evaluation.max_accuracy_regression' must be in 0..1, got -0.1",
+        "'evaluation.max_test_gap' must be in 0..1, got 2.0",
     ]
