@@ -66,10 +66,13 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the whole pipeline on this machine")
-    run.add_argument("--data-dir", default="data/mnist", help="folder or gs:// / s3:// URI of the IDX files")
+    run.add_argument("--data-dir", default="data/mnist", type=_location,
+                     help="folder or gs:// / s3:// URI of the IDX files")
     _add_output_dir(run)
-    run.add_argument("--pipeline-root", help="where the artifacts go, e.g. s3://BUCKET/PATH (default: OUTPUT_DIR/pipeline)")
-    run.add_argument("--serving-dir", help="where pushed models go, e.g. s3://BUCKET/PATH (default: OUTPUT_DIR/serving)")
+    run.add_argument("--pipeline-root", type=_location,
+                     help="where the artifacts go, e.g. s3://BUCKET/PATH (default: OUTPUT_DIR/pipeline)")
+    run.add_argument("--serving-dir", type=_location,
+                     help="where pushed models go, e.g. s3://BUCKET/PATH (default: OUTPUT_DIR/serving)")
     _add_config_arguments(run)
     run.add_argument("--runner", choices=("local", "beam"), default="local",
                      help="TFX's LocalDagRunner (default) or BeamDagRunner, which runs the DAG as a Beam pipeline")
@@ -108,7 +111,8 @@ def _parser() -> argparse.ArgumentParser:
     artifacts.add_argument("--run", help=RUN_HELP)
     trace = queries.add_parser("trace", help="what an artifact came from and what used it", parents=[common])
     trace.add_argument("artifact", help="artifact id, URI, or pushed:latest (what the serving dir serves now)")
-    trace.add_argument("--serving-dir", help="the serving dir pushed:latest reads (default: OUTPUT_DIR/serving)")
+    trace.add_argument("--serving-dir", type=_location,
+                       help="the serving dir pushed:latest reads (default: OUTPUT_DIR/serving)")
     diff = queries.add_parser("diff", help="what differs between two runs: inputs, settings, metrics, blessing",
                               parents=[common])
     diff.add_argument("run_a", metavar="RUN_A", help=RUN_HELP)
@@ -142,8 +146,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _add_output_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--output-dir", type=Path, default=Path("outputs"),
+    parser.add_argument("--output-dir", type=_absolute, default=_absolute("outputs"),
                         help="pipeline root, MLMD store, pushed models (default: outputs)")
+
+
+def _absolute(path: str) -> Path:
+    """A local path, made absolute once, here: what runs record must not depend on where they started."""
+    return Path(os.path.abspath(path))
+
+
+def _location(text: str) -> str:
+    """A URI as it is, or a local path made absolute."""
+    return text if is_uri(text) else str(_absolute(text))
 
 
 def _add_config_arguments(parser: argparse.ArgumentParser) -> None:

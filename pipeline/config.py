@@ -122,10 +122,17 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     except OSError as error:
         raise ConfigError(f"{path}: cannot read the config file ({error.strerror})") from error
     except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({error})") from error
+        raise ConfigError(f"{path}: not valid YAML{_where(error)}") from error
     if not isinstance(content, dict):
         raise ConfigError(f"{path}: a config file must be a mapping of settings")
     return content
+
+
+def _where(error: yaml.YAMLError) -> str:
+    """`at line L, column C: problem`, as one line (PyYAML's own message spans several)."""
+    mark = getattr(error, "problem_mark", None)
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    return f" at line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark else f": {problem}"
 
 
 def _parse_override(override: str) -> tuple[str, Any]:
@@ -135,7 +142,7 @@ def _parse_override(override: str) -> tuple[str, Any]:
     try:
         return key.strip(), yaml.safe_load(text)
     except yaml.YAMLError as error:
-        raise ConfigError(f"--set {override}: the value is not valid YAML ({error})") from error
+        raise ConfigError(f"--set {override}: the value is not valid YAML{_where(error)}") from error
 
 
 def _nest(dotted_key: str, value: Any) -> dict[str, Any]:

@@ -138,7 +138,7 @@ def open_grpc_store(host: str, port: int) -> metadata_store.MetadataStore:
 
 
 def _open_error(path: Path, error: RuntimeError) -> LineageError:
-    version = _schema_version(path)
+    version = schema_version(path)
     if version is None:
         kind = "an empty file" if path.stat().st_size == 0 else "not an SQLite MLMD database"
         return LineageError(f"{path}: not a metadata store ({kind})")
@@ -151,7 +151,7 @@ def _open_error(path: Path, error: RuntimeError) -> LineageError:
     return LineageError(f"{path}: cannot open the metadata store ({_first_line(error)})")
 
 
-def _schema_version(path: Path) -> int | None:
+def schema_version(path: Path) -> int | None:
     """The schema version an MLMD SQLite store records; None when the file is not one."""
     try:
         with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as database:

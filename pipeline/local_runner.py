@@ -14,6 +14,7 @@ import dataclasses
 import datetime
 import json
 import logging
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -66,19 +67,20 @@ def run_pipeline(
     results unless `use_cache` is False; returns the run summary (also runs/<run id>.json)."""
     from pipeline.preflight import check_inputs
 
+    data_dir = data_dir if is_uri(data_dir) else os.path.abspath(data_dir)
+    layout = dataclasses.replace(layout, output_dir=layout.output_dir.absolute())
+    beam_args = [*config.beam.pipeline_args, *beam_args]
+    check_inputs(config, data_dir, beam_args, layout.metadata_path)  # first: a refused run leaves no output dir
     enable_s3()
-    data_dir = data_dir if is_uri(data_dir) else str(Path(data_dir).resolve())
-    layout = dataclasses.replace(layout, output_dir=layout.output_dir.resolve())
-    check_inputs(config, data_dir)  # first: a refused run leaves no output dir behind
     layout.output_dir.mkdir(parents=True, exist_ok=True)
     with OutputDirLock(layout.output_dir):
         _recover(layout)
         run_id = new_run_id()
-        ir = _compile(config, data_dir, layout, [*config.beam.pipeline_args, *beam_args], run_id, use_cache)
+        ir = _compile(config, data_dir, layout, beam_args, run_id, use_cache)
         log_path = layout.run_file(run_id, ".log")
         log.info("Run %s of pipeline '%s' (full log: %s)", run_id, config.pipeline_name, log_path)
         with RunLog(log_path) as run_log, ComponentProgress() as progress, _signals_as_exceptions(progress), \
-                _beam_packaging([*config.beam.pipeline_args, *beam_args]):
+                _beam_packaging(beam_args):
             try:
                 _dag_runner(runner).run_with_ir(ir, run_options=_partial_run(to_nodes))
             except BaseException as error:

@@ -1,30 +1,107 @@
-"""Checks made before any component runs, so that a bad setting or a missing file costs seconds:
-the four IDX files are there, and the split sizes and the batch size fit the records their
-headers promise (only the headers are read)."""
+"""Checks made before any component runs and before the output dir is made, so that a bad setting
+or a missing file costs a second and one line naming it: the pipeline name, the Beam flags, the
+schema file, the metadata store, the four IDX files (there, readable, their headers), and that
+the split sizes, the batch size and the image shape fit what the headers promise.
+
+No TensorFlow or TFX here: local files are read with Python's own I/O; only gs:// and s3://
+data dirs load TensorFlow's file system.
+"""
 
 from __future__ import annotations
 
-import errno
-
-import tensorflow as tf
+import contextlib
+import io
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
 
 from components.errors import PipelineError
-from components.object_storage import is_uri
 from components.idx_example_gen import idx
 from components.idx_example_gen.layout import SplitSizeError, candidate_paths, plan_splits
+from components.object_storage import is_uri
 from pipeline.config import ConfigError, PipelineConfig
+
+# A name Kubeflow Pipelines and Vertex AI take for a pipeline (Vertex AI's rule is the narrower).
+PIPELINE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,127}")
+BEAM_ARGS = "Beam arguments (beam.pipeline_args, --beam-arg)"
 
 
 class MissingDataError(PipelineError):
-    """Input files are missing; the message says how to get them."""
+    """Input files are missing or unreadable; the message says which and what to do."""
 
 
-def check_inputs(config: PipelineConfig, data_dir: str) -> None:
-    """Raises MissingDataError or ConfigError naming every missing file or the setting that does not fit."""
-    ingest = config.ingest
+def check_inputs(config: PipelineConfig, data_dir: str, beam_args: list[str], metadata_path: Path) -> None:
+    """Raises a PipelineError naming the first setting, file or store that would fail the run."""
+    if not PIPELINE_NAME.fullmatch(config.pipeline_name):
+        raise ConfigError(f"'pipeline_name' must be lower-case letters, digits and '-' (a name Kubeflow and "
+                          f"Vertex AI take), got {config.pipeline_name!r}")
+    check_beam_args(beam_args)
+    check_schema(config.validation.schema_path)
+    check_store(metadata_path)
+    headers = check_data(config, data_dir)
+    check_fit(config, data_dir, headers)
+
+
+def check_beam_args(beam_args: list[str]) -> None:
+    """Beam's own parsing and its runner's validation, whose reasons Beam would only log mid-run."""
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+    from apache_beam.options.pipeline_options_validator import PipelineOptionsValidator
+    from apache_beam.runners import runner
+
+    options = PipelineOptions(beam_args)
+    problems = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(problems):  # argparse prints "PROG: error: REASON", then exits
+            options.get_all_options()
+    except SystemExit:
+        reason = problems.getvalue().strip().splitlines()[-1].partition("error: ")[2]
+        raise ConfigError(f"{BEAM_ARGS}: {reason}") from None
+    name = options.view_as(StandardOptions).runner
+    if name is None:
+        return
+    try:
+        errors = PipelineOptionsValidator(options, runner.create_runner(name)).validate()
+    except (ValueError, ImportError) as error:
+        raise ConfigError(f"{BEAM_ARGS}: --runner={name}: {error}") from None
+    if errors:
+        raise ConfigError(f"{BEAM_ARGS}: --runner={name}: {' '.join(error.strip() for error in errors)}")
+
+
+def check_schema(schema_path: Path) -> None:
+    """The schema file is there and parses as a TFDV schema (the error names its line)."""
+    from google.protobuf import text_format
+    from tensorflow_metadata.proto.v0 import schema_pb2
+
+    try:
+        text = schema_path.read_text()
+    except OSError as error:
+        raise ConfigError(f"{schema_path}: cannot read the schema file set by 'validation.schema_file' "
+                          f"({error.strerror})") from None
+    try:
+        text_format.Parse(text, schema_pb2.Schema())
+    except text_format.ParseError as error:
+        raise ConfigError(f"{schema_path}: not a valid schema ({error})") from None
+
+
+def check_store(metadata_path: Path) -> None:
+    """An existing store file is an ML Metadata store (not, say, a file copied over it)."""
+    from pipeline import lineage
+
+    if metadata_path.exists() and lineage.schema_version(metadata_path) is None:
+        raise PipelineError(f"{metadata_path}: not an ML Metadata store; move it away (a new store starts empty) "
+                            "or give another --output-dir")
+
+
+def check_data(config: PipelineConfig, data_dir: str) -> dict[str, idx.IdxHeader]:
+    """The four files, found and readable; their headers, by role."""
+    exists, opener = _file_system(data_dir)
+    if not is_uri(data_dir) and os.path.isdir(data_dir) and not os.access(data_dir, os.R_OK | os.X_OK):
+        raise MissingDataError(f"{data_dir}: cannot read this folder (permission denied)")
     found, missing = {}, []
-    for role, name in ingest.file_names().items():
-        paths = [path for path in candidate_paths(data_dir, name) if tf.io.gfile.exists(path)]
+    for role, name in config.ingest.file_names().items():
+        paths = [path for path in candidate_paths(data_dir, name) if exists(path)]
         if paths:
             found[role] = paths[0]
         else:
@@ -34,10 +111,20 @@ def check_inputs(config: PipelineConfig, data_dir: str) -> None:
             f"{data_dir}: missing {', '.join(missing)} (nor .gz); copy the four MNIST files there, "
             "point --data-dir at a folder that has them" + ("" if is_uri(data_dir) else ", or add --download")
         )
-    counts = {role: idx.read_file_header(path, 3 if role.endswith("images") else 1, opener=_gfile_open).count
-              for role, path in found.items()}
+    return {role: idx.read_file_header(path, 3 if role.endswith("images") else 1, opener=opener)
+            for role, path in found.items()}
+
+
+def check_fit(config: PipelineConfig, data_dir: str, headers: dict[str, idx.IdxHeader]) -> None:
+    """The split sizes, the batch size and the image shape fit what the files promise."""
+    ingest = config.ingest
+    for role in ("train_images", "test_images"):
+        if headers[role].record_shape != tuple(config.data.image_shape):
+            raise ConfigError(
+                f"'data.image_shape' is {list(config.data.image_shape)}, but {headers[role].path} holds images of "
+                f"{list(headers[role].record_shape)}")
     try:
-        plans = plan_splits(counts["train_images"], counts["test_images"], ingest.validation_size,
+        plans = plan_splits(headers["train_images"].count, headers["test_images"].count, ingest.validation_size,
                             ingest.train_size, ingest.test_size)
     except SplitSizeError as error:
         raise ConfigError(f"the ingest settings do not fit the files in {data_dir}: {error}") from error
@@ -47,7 +134,22 @@ def check_inputs(config: PipelineConfig, data_dir: str) -> None:
                           f"{train_examples:,} examples of the training split")
 
 
-def _gfile_open(path: str):
-    if tf.io.gfile.isdir(path):  # GFile opens a folder and fails on the first read with a TF error
-        raise IsADirectoryError(errno.EISDIR, "Is a directory", path)  # idx names it: a directory, not a file
-    return tf.io.gfile.GFile(path, "rb")
+def _file_system(data_dir: str) -> tuple[Callable[[str], bool], Callable[[str], BinaryIO]]:
+    """(exists, open) for the data dir: Python's own for local paths, TensorFlow's for URIs."""
+    if not is_uri(data_dir):
+        return os.path.exists, _open_local
+    import tensorflow as tf
+
+    def open_uri(path: str) -> BinaryIO:
+        if tf.io.gfile.isdir(path):  # GFile opens a folder and fails on the first read with a TF error
+            raise IsADirectoryError(path)
+        return tf.io.gfile.GFile(path, "rb")
+
+    return tf.io.gfile.exists, open_uri
+
+
+def _open_local(path: str) -> BinaryIO:
+    try:
+        return open(path, "rb")  # noqa: SIM115 - the reader closes it
+    except PermissionError:
+        raise MissingDataError(f"{path}: cannot read this file (permission denied)") from None

@@ -1,9 +1,11 @@
-"""pipeline/preflight.py: a missing file or a setting that does not fit the data stops a run in
-seconds, before any component, naming what to fix. Only the IDX headers are read."""
+"""pipeline/preflight.py: a missing or unreadable file, a broken schema or store, a bad Beam flag or
+a setting that does not fit the data stops a run in seconds, before any component, naming what
+to fix. Only the IDX headers are read."""
 
 from __future__ import annotations
 
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -26,20 +28,24 @@ def config(*overrides: str):
     return load_config(overrides=["ingest.validation_size=100", "training.batch_size=20", *overrides])
 
 
+def check(configured, data_dir, beam_args: list[str] = (), metadata_path: Path = Path("/no/such/metadata.sqlite")):
+    check_inputs(configured, str(data_dir), list(beam_args), metadata_path)
+
+
 def test_files_that_fit_pass(data_dir):
-    check_inputs(config(), str(data_dir))
+    check(config(), data_dir)
 
 
 def test_uncompressed_files_pass_too(tmp_path):
     write_fake_mnist(tmp_path, compress=False)
-    check_inputs(config(), str(tmp_path))
+    check(config(), tmp_path)
 
 
 def test_every_missing_file_is_named_with_the_download_hint(data_dir):
     for name in FILES[1:3]:
         (data_dir / f"{name}.gz").unlink()
     with pytest.raises(MissingDataError) as error:
-        check_inputs(config(), str(data_dir))
+        check(config(), data_dir)
     message = str(error.value)
     assert message.startswith(f"{data_dir}: missing train-labels-idx1-ubyte, t10k-images-idx3-ubyte (nor .gz)")
     assert "--download" in message and "--data-dir" in message
@@ -47,7 +53,7 @@ def test_every_missing_file_is_named_with_the_download_hint(data_dir):
 
 def test_an_empty_data_dir_names_all_four(tmp_path):
     with pytest.raises(MissingDataError, match=", ".join(FILES)):
-        check_inputs(config(), str(tmp_path))
+        check(config(), tmp_path)
 
 
 @pytest.mark.parametrize(
@@ -61,26 +67,65 @@ def test_an_empty_data_dir_names_all_four(tmp_path):
 )
 def test_split_sizes_that_do_not_fit_name_the_setting(data_dir, override, problem):
     with pytest.raises(ConfigError) as error:
-        check_inputs(config(override), str(data_dir))
+        check(config(override), data_dir)
     assert str(error.value).startswith(f"the ingest settings do not fit the files in {data_dir}: ")
     assert problem in str(error.value)
 
 
 def test_a_batch_larger_than_the_train_split_names_training_batch_size(data_dir):
     with pytest.raises(ConfigError, match=r"^'training\.batch_size' is 501, more than the 500 examples of the training split$"):
-        check_inputs(config("training.batch_size=501"), str(data_dir))
-    check_inputs(config("training.batch_size=500"), str(data_dir))  # exactly the split: fits
+        check(config("training.batch_size=501"), data_dir)
+    check(config("training.batch_size=500"), data_dir)  # exactly the split: fits
 
 
 def test_a_directory_instead_of_a_file_is_named(data_dir):
     (data_dir / f"{FILES[0]}.gz").unlink()
     (data_dir / FILES[0]).mkdir()
     with pytest.raises(PipelineError, match=rf"{FILES[0]}: a directory, not a file"):
-        check_inputs(config(), str(data_dir))
+        check(config(), data_dir)
 
 
 def test_a_file_too_short_for_its_header_is_named(data_dir):
     (data_dir / f"{FILES[3]}.gz").unlink()
     (data_dir / FILES[3]).write_bytes(b"\x00\x00")
     with pytest.raises(IdxFormatError, match=rf"{FILES[3]}: file ends early"):
-        check_inputs(config(), str(data_dir))
+        check(config(), data_dir)
+
+
+def test_an_image_shape_other_than_the_files_names_data_image_shape(data_dir):
+    with pytest.raises(ConfigError, match=r"^'data.image_shape' is \[32, 32\], but .*train-images-idx3-ubyte.gz holds "
+                                          r"images of \[28, 28\]$"):
+        check(config("data.image_shape=[32, 32]"), data_dir)
+
+
+@pytest.mark.parametrize("name", ["", "MNIST", "my_pipeline", "-mnist"])
+def test_a_pipeline_name_kubeflow_would_refuse_is_named(data_dir, name):
+    with pytest.raises(ConfigError, match=rf"^'pipeline_name' must be lower-case letters, digits and '-' .*, got '{name}'$"):
+        check(config(f"pipeline_name={name!r}"), data_dir)
+
+
+@pytest.mark.parametrize("beam_args, reason", [
+    (["--direct_num_workers=abc"], "argument --direct_num_workers: invalid int value: 'abc'"),
+    (["--runner=DataflowRunner"], "Missing required option: project"),
+])
+def test_beam_flags_beam_would_refuse_are_refused_with_its_reasons(data_dir, beam_args, reason):
+    with pytest.raises(ConfigError) as error:
+        check(config(), data_dir, beam_args)
+    assert str(error.value).startswith("Beam arguments (beam.pipeline_args, --beam-arg): ")
+    assert reason in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_a_missing_or_broken_schema_file_is_named(data_dir, tmp_path):
+    with pytest.raises(ConfigError, match=r"missing.pbtxt: cannot read the schema file set by 'validation.schema_file'"):
+        check(config(f"validation.schema_file={tmp_path / 'missing.pbtxt'}"), data_dir)
+    (tmp_path / "broken.pbtxt").write_text('feature {\n  name: "image"\n  type: PIXELS\n}\n')
+    with pytest.raises(ConfigError, match=r"broken.pbtxt: not a valid schema \(3:9 : .*PIXELS"):
+        check(config(f"validation.schema_file={tmp_path / 'broken.pbtxt'}"), data_dir)
+
+
+def test_a_file_that_is_no_metadata_store_is_named(data_dir, tmp_path):
+    store = tmp_path / "metadata.sqlite"
+    store.write_text("not a database")
+    with pytest.raises(PipelineError, match=rf"^{store}: not an ML Metadata store; move it away"):
+        check(config(), data_dir, metadata_path=store)
