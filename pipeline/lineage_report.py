@@ -21,7 +21,7 @@ from typing import Any
 from ml_metadata import errors as mlmd_errors
 from ml_metadata import metadata_store
 
-from pipeline import lineage, run_summary
+from pipeline import lineage, recovery, run_summary
 from pipeline.config import load_config
 from pipeline.output_dir import OutputLayout
 
@@ -48,10 +48,12 @@ def report(args: argparse.Namespace) -> str:
 
 
 def _open_store(args: argparse.Namespace) -> metadata_store.MetadataStore:
-    """Kubeflow's store when the config names an MLMD gRPC service, else the output dir's SQLite."""
+    """Kubeflow's store when the config names an MLMD gRPC service, else the output dir's SQLite,
+    with what a killed run left running recorded as interrupted first, when no run is live."""
     settings = load_config(args.config, args.overrides).metadata
     if settings.grpc_host:
         return lineage.open_grpc_store(settings.grpc_host, settings.grpc_port)
+    recovery.record_killed_runs(args.output_dir)
     return lineage.open_store(OutputLayout(args.output_dir).metadata_path)
 
 

@@ -102,6 +102,10 @@ def _recover(layout: OutputLayout) -> None:
     interrupted = recovery.mark_interrupted(store) if store else []
     if interrupted:
         log.info("Recorded %d execution(s) left running by a run that was killed as interrupted", len(interrupted))
+    previous = recovery.previous_serving_dir(store) if store else None
+    if previous and os.path.normpath(previous) != os.path.normpath(layout.serving_dir):
+        log.warning("warning: the serving dir is %s, not %s as in the previous run of this output dir: the "
+                    "blessing compares with what %s serves", layout.serving_dir, previous, layout.serving_dir)
     removed = recovery.remove_unrecorded(layout.pipeline_root, store)
     if removed:
         log.info("Removed %d artifact folder(s) that no record names (left by a run that was killed, or by a "

@@ -96,3 +96,19 @@ class OutputDirLock:
         fcntl.flock(self._file, fcntl.LOCK_UN)
         self._file.close()
         self._file = None
+
+    @staticmethod
+    def idle(output_dir: Path) -> bool:
+        """True when no run holds `output_dir` now (a read-only peek: the lock file is not written)."""
+        path = output_dir / LOCK_FILE
+        if not path.exists():
+            return True
+        with path.open() as lock_file:
+            try:
+                fcntl.flock(lock_file, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError as error:
+                if error.errno not in (errno.EAGAIN, errno.EACCES):
+                    raise
+                return False
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+            return True

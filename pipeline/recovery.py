@@ -8,7 +8,8 @@ ingest's checksums would cover old shards too). Called with the output dir's loc
 that no live run is writing:
 
 * mark_interrupted: executions left running become CANCELED, which `lineage` and the report
-  show as "interrupted" (the interrupted run itself does this at once after SIGINT/SIGTERM);
+  show as "interrupted" (the interrupted run itself does this at once after SIGINT/SIGTERM, and
+  `lineage` and `report` do it when they find the output dir idle: record_killed_runs);
 * remove_unrecorded: the artifact folders (`<root>/<node>/<key>/<id>`) that no artifact in the
   store names are deleted, so that every executor writes into a clean folder.
 
@@ -43,6 +44,20 @@ def open_writable(metadata_path: Path) -> metadata_store.MetadataStore:
     return metadata_store.MetadataStore(config)
 
 
+def record_killed_runs(output_dir: Path) -> None:
+    """For readers: when no run holds `output_dir`, what is recorded as running was killed. Best
+    effort: a store this user cannot write is read as it is."""
+    from pipeline.output_dir import OutputDirLock, OutputLayout
+
+    metadata_path = OutputLayout(output_dir).metadata_path
+    if not metadata_path.is_file() or not OutputDirLock.idle(output_dir):
+        return
+    try:
+        mark_interrupted(open_writable(metadata_path))
+    except Exception as error:  # noqa: BLE001 - a read-only store, a store of another version: read it as it is
+        log.debug("Could not record killed runs in %s: %s", metadata_path, error)
+
+
 def mark_interrupted(store: metadata_store.MetadataStore) -> list[int]:
     """Records every execution left running as CANCELED; returns their ids."""
     left = [execution for state in LEFT_RUNNING
@@ -57,6 +72,20 @@ def mark_interrupted(store: metadata_store.MetadataStore) -> list[int]:
 def _state_filter(state: int) -> metadata_store.ListOptions:
     name = metadata_store_pb2.Execution.State.Name(state)  # MLMD's filter takes the enum's name
     return metadata_store.ListOptions(filter_query=f"last_known_state = {name}")
+
+
+def previous_serving_dir(store: metadata_store.MetadataStore) -> str | None:
+    """The serving dir the newest ServingProbe execution looked at, if any ran."""
+    from pipeline import node_ids
+
+    contexts = store.get_contexts_by_type("node")
+    probe = next((context for context in contexts if context.name.endswith(f".{node_ids.SERVING_PROBE}")), None)
+    executions = store.get_executions_by_context(probe.id) if probe else []
+    if not executions:
+        return None
+    newest = max(executions, key=lambda execution: execution.id)
+    properties = newest.custom_properties  # where TFX records a component's parameters
+    return properties["serving_dir"].string_value if "serving_dir" in properties else None
 
 
 def claim_pipeline_root(pipeline_root: str, metadata_path: Path) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline import lineage, node_ids, report_plots
+from pipeline import lineage, node_ids, recovery, report_plots
 from pipeline.output_dir import OutputLayout
 from pipeline.report_data import Component, RunReport, gather
 
@@ -65,6 +65,7 @@ def write_run_report(output_dir: Path, run_reference: str | None, output: Path |
 
     enable_s3()  # the artifacts may live in s3://
     layout = OutputLayout(output_dir)
+    recovery.record_killed_runs(output_dir)
     store = lineage.open_store(layout.metadata_path)
     return write_report(store, lineage.find_run(store, run_reference), layout, output)
 

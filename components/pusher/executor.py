@@ -60,7 +60,7 @@ class Executor(pusher_executor.Executor):
                 log.info("Removed %s, left by a push that was interrupted", unfinished)
             served = serving_dir.latest(base_directory)
             if served is not None and served.model_uri == model_uri:
-                log.info("Version %d already holds this model (an earlier push was not recorded): recording it",
+                log.info("Version %d already holds this model: recorded, not copied again",
                          served.version)
                 version, serving_path = served.version, served.path
             else:

@@ -1,4 +1,5 @@
-"""Fixtures of the end-to-end tests: one local S3 server, holding the synthetic MNIST files."""
+"""Fixtures of the end-to-end tests: one local S3 server holding the synthetic MNIST files, and
+what CLI processes (tests/cli_process.py) need: a frozen copy of the code, and clean-up."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from cli_process import Cli
+from conftest import copy_project
 from s3_server import BUCKET, S3Server, serve_s3
 
 
@@ -18,3 +21,26 @@ def s3(fake_mnist_dir: Path) -> Iterator[S3Server]:
         server.client().create_bucket(Bucket=BUCKET)
         server.upload_dir(fake_mnist_dir, BUCKET, "data")
         yield server
+
+
+@pytest.fixture(scope="module")
+def frozen_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """CLI processes (tests/cli_process.py) of the module import components/, pipeline/ and
+    configs/ from a copy made when the module starts (first on their PYTHONPATH, ahead of the
+    editable install): code edited in the work tree meanwhile would change the code hashes in
+    the cache keys, and a run that a test expects to be served from the cache would run."""
+    copy = copy_project(tmp_path_factory.mktemp("frozen"))
+    Cli.project = copy
+    yield copy
+    Cli.project = None
+
+
+@pytest.fixture
+def kill_leftovers() -> Iterator[None]:
+    """A test that fails while a CLI process it started is held or running kills that process."""
+    yield
+    for started in Cli.started:
+        if started.process.poll() is None:
+            started.process.kill()
+            started.process.wait()
+    Cli.started.clear()

@@ -1,158 +1,42 @@
 """Faults provoked through the CLI (issue 12, item 7): what the user sees, one line and an exit
 code, and the state left behind, then the recovery the line points to.
 
-Pipeline runs go through the installed `mnist-pipeline` script in a process of their own, with
-tests/faults on the PYTHONPATH: its sitecustomize.py injects a fault at an exact point when
-MNIST_TEST_FAULT names one (a SIGKILL right after the Pusher's rename or during its copy, a run
-held at a component). A full disk and a read-only file system are real: small tmpfs mounts
+Pipeline runs go through the installed `mnist-pipeline` script in a process of their own
+(tests/cli_process.py), with a fault injected at an exact point (a SIGKILL right after the
+Pusher's rename or during its copy, a run held at a component). A full disk and a read-only file system are real: small tmpfs mounts
 (the tests that need them skip, saying why, where `mount` is not allowed). Faults that stop the
 CLI before any pipeline runs (settings, data, `predict`) call its main() in this process.
 
 One good run on synthetic data is made once. A test that starts from it gets a copy restored
 at the same path: MLMD records absolute URIs, so a copy elsewhere would read the original's files.
-The runs import the project's code from a copy made when the module starts (project_copy).
+The runs import the project's code from a copy made when the module starts (frozen_project).
 """
 
 from __future__ import annotations
 
-import itertools
 import json
-import os
 import re
 import shutil
 import signal
 import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, SMALL_RUN, run_cli
+from cli_process import Cli, Result, cli, held, wait_for_file
+from conftest import SMALL_RUN, run_cli
 from fake_mnist import balanced_labels, fake_images
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("frozen_project", "kill_leftovers")]
 
-SCRIPT = Path(sys.executable).parent / "mnist-pipeline"
-FAULTS_DIR = Path(__file__).resolve().parents[1] / "faults"
-TIMEOUT = 900  # seconds for one pipeline run, on a busy 2-core machine
 # Learning rates other than the default: each makes the Trainer and what follows it run again.
 RATES = ("0.0061", "0.0062", "0.0063", "0.0064", "0.0065")
 RESUME = "the next run resumes from the cached components"
 MARKER = Path("assets.extra") / "pushed_from.json"  # components/serving_dir.py
-_serial = itertools.count()
-
-
-# --- one CLI process ------------------------------------------------------------------------
-
-
-@dataclass
-class Result:
-    code: int
-    stdout: str
-    stderr: str
-
-    def fault_line(self) -> str:
-        """The one `error:` or `interrupted` line, with no traceback on the terminal."""
-        assert "Traceback" not in self.stderr, self.stderr
-        lines = [line for line in self.stderr.splitlines() if line.startswith(("error:", "interrupted"))]
-        assert len(lines) == 1, self.stderr
-        return lines[0]
-
-    def run_id(self) -> str:
-        return re.search(r"^Run (\S+) of pipeline", self.stderr, re.M).group(1)
-
-    def log_path(self) -> Path:
-        return Path(re.search(r"^Run \S+ of pipeline .*\(full log: (.+)\)$", self.stderr, re.M).group(1))
-
-    def summary(self, output: Path) -> dict:
-        """runs/<run id>.json of the run this process printed, checked to be that run's."""
-        summary = json.loads((output / "runs" / f"{self.run_id()}.json").read_text())
-        assert summary["run_id"] == self.run_id()
-        return summary
-
-
-class Cli:
-    """`mnist-pipeline ARGS` in a process of its own; stdout and stderr go to files (no pipe to
-    fill), so the test can watch stderr while the process runs. It imports the project's code
-    from `Cli.project` (see project_copy) and runs in `tmp`."""
-
-    project: Path | None = None
-    started: list[Cli] = []  # killed at the end of the test if still running (kill_leftovers)
-
-    def __init__(self, tmp: Path, *args: str | Path, fault: str | None = None, env: dict[str, str] | None = None):
-        serial = next(_serial)
-        self.stdout_path, self.stderr_path = tmp / f"cli-{serial}.stdout", tmp / f"cli-{serial}.stderr"
-        paths = [str(FAULTS_DIR), *([str(self.project)] if self.project else []), os.environ.get("PYTHONPATH", "")]
-        environment = {**os.environ, **(env or {}), "PYTHONPATH": os.pathsep.join(paths)}
-        environment.pop("MNIST_TEST_FAULT", None)
-        if fault:
-            environment["MNIST_TEST_FAULT"] = fault
-        with self.stdout_path.open("w") as stdout, self.stderr_path.open("w") as stderr:
-            self.process = subprocess.Popen([str(SCRIPT), *map(str, args)], stdout=stdout, stderr=stderr,
-                                            env=environment, cwd=tmp)
-        Cli.started.append(self)
-
-    def wait_for_line(self, pattern: str, timeout: float = TIMEOUT) -> str:
-        """The first complete stderr line that matches `pattern`, as soon as it is written."""
-        deadline = time.monotonic() + timeout
-        while True:
-            for line in self.stderr_path.read_text().split("\n")[:-1]:
-                if re.fullmatch(pattern, line):
-                    return line
-            assert self.process.poll() is None, f"ended before {pattern!r}:\n{self.stderr_path.read_text()}"
-            assert time.monotonic() < deadline, f"no {pattern!r} in {timeout} s"
-            time.sleep(0.05)
-
-    def finish(self, timeout: float = TIMEOUT) -> Result:
-        try:
-            code = self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-            raise
-        return Result(code, self.stdout_path.read_text(), self.stderr_path.read_text())
-
-
-def cli(tmp: Path, *args: str | Path, fault: str | None = None) -> Result:
-    return Cli(tmp, *args, fault=fault).finish()
-
-
-def wait_for_file(path: Path, process: Cli, timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert process.process.poll() is None, process.stderr_path.read_text()
-        assert time.monotonic() < deadline, f"{path} did not appear in {timeout} s"
-        time.sleep(0.05)
 
 
 # --- the good run and what the tests read back --------------------------------------------
-
-
-@pytest.fixture(autouse=True)
-def kill_leftovers():
-    """A test that fails while a run it started is held or running kills that run, and only it."""
-    yield
-    for started in Cli.started:
-        if started.process.poll() is None:
-            started.process.kill()
-            started.process.wait()
-    Cli.started.clear()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def project_copy(tmp_path_factory: pytest.TempPathFactory):
-    """The runs of this module import components/, pipeline/ and configs/ from a copy made when
-    the module starts (first on their PYTHONPATH, ahead of the editable install): code edited in
-    the work tree meanwhile would change the code hashes in the cache keys, and a run that a
-    test expects to be served from the cache would run."""
-    copy = tmp_path_factory.mktemp("project")
-    for name in ("components", "pipeline", "configs"):
-        shutil.copytree(REPO_ROOT / name, copy / name, ignore=shutil.ignore_patterns("__pycache__"))
-    Cli.project = copy
-    yield copy
-    Cli.project = None
 
 
 @dataclass(frozen=True)
@@ -346,7 +230,8 @@ def test_killed_pushes_leave_nothing_half_served_and_are_recorded_not_copied_aga
     assert f"Version {version} already holds this model" in recorded.stderr
     summary = recorded.summary(restored)
     assert statuses(summary)["Trainer"] == "cached" and statuses(summary)["Pusher"] == "ran"
-    assert summary["pushed"] == {"pushed": True, "destination": str(version_dir), "version": str(version)}
+    assert summary["pushed"] == {"pushed": True, "destination": str(version_dir), "version": str(version),
+                                 "served": True}
     assert served_versions(restored) == [*versions, version]
     assert recorded_pushes(restored) == {**pushes, str(version): str(version_dir)}
 
@@ -365,10 +250,7 @@ def test_killed_pushes_leave_nothing_half_served_and_are_recorded_not_copied_aga
 
 
 def test_a_second_run_on_a_busy_output_dir_stops_at_once_naming_the_holder(restored, good_run, tmp_path):
-    release = {name: tmp_path / f"release-{name}" for name in ("first", "other")}
-    first = Cli(tmp_path, *run_args(good_run.data, restored), fault="hold:IdxExampleGen",
-                env={"MNIST_TEST_RELEASE": str(release["first"])})
-    wait_for_file(Path(f"{release['first']}.held"), first)
+    first, release_first = held(tmp_path, "first", *run_args(good_run.data, restored), component="IdxExampleGen")
     runs_files = sorted((restored / "runs").iterdir())
 
     second = cli(tmp_path, *run_args(good_run.data, restored))
@@ -380,11 +262,9 @@ def test_a_second_run_on_a_busy_output_dir_stops_at_once_naming_the_holder(resto
 
     # A run on another output dir is not held up by the first, nor the first by it.
     other_dir = tmp_path / "other"
-    other = Cli(tmp_path, *run_args(good_run.data, other_dir), fault="hold:IdxExampleGen",
-                env={"MNIST_TEST_RELEASE": str(release["other"])})
-    wait_for_file(Path(f"{release['other']}.held"), other)
-    for path in release.values():
-        path.touch()
+    other, release_other = held(tmp_path, "other", *run_args(good_run.data, other_dir), component="IdxExampleGen")
+    release_first.touch()
+    release_other.touch()
     first_result, other_result = first.finish(), other.finish()
     assert first_result.code == 0, first_result.stderr
     assert other_result.code == 0, other_result.stderr
@@ -419,13 +299,11 @@ def test_interrupts_and_a_full_disk_end_in_one_line_and_the_next_run_resumes(res
 
     # Held once it has read its data, so it cannot end before the signal comes (on the small data it
     # trains in well under a second); recorded as running in MLMD meanwhile.
-    held = tmp_path / "release-trainer"
-    during_trainer = Cli(tmp_path, *args, fault="hold:training", env={"MNIST_TEST_RELEASE": str(held)})
-    wait_for_file(Path(f"{held}.held"), during_trainer)
+    during_trainer, _ = held(tmp_path, "trainer", *args, component="training")
     interrupted = stop_with(during_trainer, signal.SIGINT, running=r"Trainer")
     summary = interrupted.summary(restored)
-    assert summary["status"] == "unfinished"  # the Trainer was stopped, not waited for
-    assert statuses(summary)["Trainer"] == "running" and "Pusher" not in statuses(summary)
+    assert summary["status"] == "interrupted"  # the Trainer was stopped, not waited for
+    assert statuses(summary)["Trainer"] == "interrupted" and "Pusher" not in statuses(summary)
 
     during_evaluators = Cli(tmp_path, *args)
     during_evaluators.wait_for_line(r"Evaluator-\w+ \.\.\.")

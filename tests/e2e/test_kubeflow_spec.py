@@ -145,7 +145,7 @@ def ran(run: PipelineRun) -> set[str]:
 
 
 def test_argo_refuses_a_task_name_with_a_dot_and_the_compiled_spec_has_none(kfp_spec, s3, tmp_path):
-    dotted = json.loads(json.dumps(kfp_spec).replace(f'"{node_ids.TEST_EVALUATOR}"', '"Evaluator-test"'))
+    dotted = json.loads(json.dumps(kfp_spec).replace(f'"{node_ids.TEST_EVALUATOR}"', '"Evaluator.test"'))
     with pytest.raises(RunRejected, match=r"Evaluator\.test name must consist of alpha-numeric"):
         harness(dotted, Mode.OPEN_SOURCE_KFP, KFP, s3, tmp_path).run()
 

@@ -8,6 +8,8 @@ one of the faults below; then it patches one call, when the module that holds it
                      (a complete serving/<v>/ that MLMD never recorded, as after a power cut)
   kill_during_copy   tfx.dsl.io.fileio.copy: SIGKILL right after the first file copied into a
                      .staging-<v>/ folder (a push that died midway)
+  kill_during_publish  tfx.dsl.io.fileio.copy: SIGKILL right after the first file copied out of a
+                     .staging-<v>/ folder (a publish to object storage, a copy there, that died midway)
   hold:<Component>   when the run starts <Component> (the runners' "Component X is running." log
                      line), create the file $MNIST_TEST_RELEASE.held, then wait until the file
                      $MNIST_TEST_RELEASE exists (the run holds its output dir meanwhile)
@@ -80,15 +82,20 @@ def _kill_after_rename(fileio):
     fileio.rename = rename_then_die
 
 
-def _kill_during_copy(fileio):
-    copy = fileio.copy
+def _kill_when_copying(side):
+    """Patches fileio.copy to die after the first copy whose `side` ("src" or "dst") is in a staging folder."""
 
-    def copy_then_die(src, dst, overwrite=False):
-        copy(src, dst, overwrite)
-        if f"/{STAGING_PREFIX}" in str(dst):
-            _kill()
+    def patch(fileio):
+        copy = fileio.copy
 
-    fileio.copy = copy_then_die
+        def copy_then_die(src, dst, overwrite=False):
+            copy(src, dst, overwrite)
+            if f"/{STAGING_PREFIX}" in str({"src": src, "dst": dst}[side]):
+                _kill()
+
+        fileio.copy = copy_then_die
+
+    return patch
 
 
 class _Hold(logging.Handler):
@@ -119,7 +126,9 @@ def _component_starts(component):
 if FAULT == "kill_after_rename":
     _after_import("tfx.dsl.io.fileio", _kill_after_rename)
 elif FAULT == "kill_during_copy":
-    _after_import("tfx.dsl.io.fileio", _kill_during_copy)
+    _after_import("tfx.dsl.io.fileio", _kill_when_copying("dst"))
+elif FAULT == "kill_during_publish":
+    _after_import("tfx.dsl.io.fileio", _kill_when_copying("src"))
 elif FAULT == "hold:training":
     _after_import(TRAINER_MODULE, lambda module: module.log.addHandler(_Hold(lambda record: record.msg == DATA_READ)))
 elif FAULT.startswith("hold:"):
