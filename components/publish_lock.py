@@ -3,7 +3,8 @@
 Locally an flock on `<serving dir>/.publish.lock`, which the kernel releases when its holder
 dies. On object storage a lease: an object created only if none exists (S3's conditional write,
 `If-None-Match: *`; GCS's `ifGenerationMatch=0`), naming who took it and when, deleted on
-release. A lease older than LEASE_SECONDS is taken to be a dead holder's and replaced.
+release. A lease whose holder was a process of this machine that is gone, or older than
+LEASE_SECONDS (a pod that was killed), is taken to be a dead holder's and replaced.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ class PublishLock:
     def __init__(self, serving_dir: str, timeout_seconds: float = 10 * 60):
         self.serving_dir = serving_dir
         self.timeout_seconds = timeout_seconds
-        self.holder = f"{socket.gethostname()} pid {os.getpid()}"
+        self.holder = {"host": socket.gethostname(), "pid": os.getpid()}
         self._store: Any = None
 
     def __enter__(self) -> PublishLock:
@@ -58,11 +59,31 @@ class PublishLock:
         self._store.release()
 
 
+def describe(holder: dict) -> str:
+    since = f", since {time.ctime(holder['since'])}" if "since" in holder else ""
+    return f"{holder['host']} pid {holder['pid']}{since}"
+
+
+def is_dead(lease: dict) -> bool:
+    """A lease of a process of this machine that is gone, or older than LEASE_SECONDS."""
+    if time.time() - lease["since"] > LEASE_SECONDS:
+        return True
+    if lease["host"] != socket.gethostname():
+        return False
+    try:
+        os.kill(lease["pid"], 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:  # alive, another user's
+        return False
+    return False
+
+
 class _LocalLock:
-    def __init__(self, serving_dir: str, holder: str):
+    def __init__(self, serving_dir: str, holder: dict):
         os.makedirs(serving_dir, exist_ok=True)
         self._path = os.path.join(serving_dir, LOCK_NAME)
-        self._holder = holder
+        self._holder = describe(holder)
         self._file: IO[str] | None = None
 
     def try_acquire(self) -> bool:
@@ -92,13 +113,13 @@ class _LocalLock:
 
 
 class _S3Lease:
-    def __init__(self, path: str, holder: str):
+    def __init__(self, path: str, holder: dict):
         import boto3  # the AWS settings and endpoint come from the environment, as for tensorflow-io
 
         self._client = boto3.client("s3")
         self._bucket, _, prefix = path.partition("/")
         self._key = f"{prefix.rstrip('/')}/{LOCK_NAME}".lstrip("/")
-        self._body = json.dumps({"holder": holder, "since": time.time()})
+        self._body = json.dumps({**holder, "since": time.time()})
 
     def try_acquire(self) -> bool:
         from botocore.exceptions import ClientError
@@ -110,8 +131,8 @@ class _S3Lease:
             if error.response["Error"]["Code"] not in ("PreconditionFailed", "ConditionalRequestConflict"):
                 raise
         lease = self._lease()
-        if lease and time.time() - lease["since"] > LEASE_SECONDS:
-            log.info("Replacing a lease on the serving dir older than %d s (%s)", LEASE_SECONDS, lease["holder"])
+        if lease and is_dead(lease):
+            log.info("Replacing the lease of a push that died (%s)", describe(lease))
             self._client.delete_object(Bucket=self._bucket, Key=self._key)
         return False
 
@@ -125,19 +146,19 @@ class _S3Lease:
 
     def describe_holder(self) -> str:
         lease = self._lease()
-        return f"{lease['holder']}, since {time.ctime(lease['since'])}" if lease else "released"
+        return describe(lease) if lease else "released"
 
     def release(self) -> None:
         self._client.delete_object(Bucket=self._bucket, Key=self._key)
 
 
 class _GcsLease:
-    def __init__(self, path: str, holder: str):
+    def __init__(self, path: str, holder: dict):
         from google.cloud import storage
 
         bucket, _, prefix = path.partition("/")
         self._blob = storage.Client().bucket(bucket).blob(f"{prefix.rstrip('/')}/{LOCK_NAME}".lstrip("/"))
-        self._body = json.dumps({"holder": holder, "since": time.time()})
+        self._body = json.dumps({**holder, "since": time.time()})
 
     def try_acquire(self) -> bool:
         from google.api_core.exceptions import NotFound, PreconditionFailed
@@ -150,8 +171,8 @@ class _GcsLease:
         try:
             self._blob.reload()
             lease = json.loads(self._blob.download_as_bytes(if_generation_match=self._blob.generation))
-            if time.time() - lease["since"] > LEASE_SECONDS:
-                log.info("Replacing a lease on the serving dir older than %d s (%s)", LEASE_SECONDS, lease["holder"])
+            if is_dead(lease):
+                log.info("Replacing the lease of a push that died (%s)", describe(lease))
                 self._blob.delete(if_generation_match=self._blob.generation)  # only the lease that was read
         except (NotFound, PreconditionFailed):  # released or replaced meanwhile
             pass
@@ -159,10 +180,9 @@ class _GcsLease:
 
     def describe_holder(self) -> str:
         try:
-            lease = json.loads(self._blob.download_as_bytes())
+            return describe(json.loads(self._blob.download_as_bytes()))
         except Exception:  # noqa: BLE001 - only for a message
             return "released"
-        return f"{lease['holder']}, since {time.ctime(lease['since'])}"
 
     def release(self) -> None:
         self._blob.delete()

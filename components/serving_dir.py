@@ -4,7 +4,7 @@ The serving dir is the truth about what is served, and MLMD records what it hold
 reverse. So that several runs, machines or faults can share one:
 
 * A version is complete once its marker is there (`assets.extra/pushed_from.json`, naming the
-  model artifact it came from; TF Serving leaves `assets.extra/` to its users). The marker is
+  model artifact it came from and the model's digest; TF Serving leaves `assets.extra/` to its users). The marker is
   written last, after `saved_model.pb`, which comes after every other file: on object storage,
   where a publish copies object by object, a version that TF Serving can load before the marker
   lands is whole (tensorflow/serving#1086; TFX's own Pusher copies `saved_model.pb` last since
@@ -21,6 +21,7 @@ Local paths and gs:// / s3:// URIs.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -37,6 +38,7 @@ MARKER_FILE = os.path.join("assets.extra", "pushed_from.json")
 SAVED_MODEL_FILE = "saved_model.pb"
 
 log = logging.getLogger(__name__)
+_reported: set[str] = set()
 
 
 class ServedModelChanged(PipelineError):
@@ -50,6 +52,7 @@ class ServedVersion:
     version: int
     path: str
     model_uri: str
+    model_sha256: str | None = None  # model_digest of what was published (None: an older marker)
 
     def fingerprint(self) -> str:
         return f"{self.version}:{self.model_uri}"
@@ -81,9 +84,12 @@ def complete_versions(serving_dir: str) -> list[ServedVersion]:
         elif not fileio.exists(os.path.join(path, MARKER_FILE)):
             skipped.append(f"{name} (no {MARKER_FILE}: incomplete, or not pushed by this pipeline)")
         else:
-            found.append(ServedVersion(int(name), path, read_marker(path)["model_uri"]))
-    if skipped:
-        log.info("%s: skipped %s", serving_dir, ", ".join(skipped))
+            recorded = read_marker(path)
+            found.append(ServedVersion(int(name), path, recorded["model_uri"], recorded.get("model_sha256")))
+    line = f"{serving_dir}: skipped {', '.join(skipped)}"
+    if skipped and line not in _reported:  # once per process: several components read the dir
+        _reported.add(line)
+        log.info(line)
     return sorted(found, key=lambda served: (served.version, served.path))
 
 
@@ -104,10 +110,22 @@ def read_marker(version_dir: str) -> dict:
         return json.loads(marker.read())
 
 
-def write_marker(version_dir: str, model_uri: str) -> None:
+def write_marker(version_dir: str, model_uri: str, model_sha256: str) -> None:
     fileio.makedirs(os.path.dirname(os.path.join(version_dir, MARKER_FILE)))
     with fileio.open(os.path.join(version_dir, MARKER_FILE), "w") as marker:
-        marker.write(json.dumps({"model_uri": model_uri}))
+        marker.write(json.dumps({"model_uri": model_uri, "model_sha256": model_sha256}))
+
+
+def model_digest(saved_model_dir: str) -> str:
+    """SHA-256 of the graph and the weights' index (which holds each tensor's checksum): tells two
+    models apart even at one URI (a store that was lost reuses execution ids, so output paths)."""
+    digest = hashlib.sha256()
+    for relative in (SAVED_MODEL_FILE, os.path.join("variables", "variables.index")):
+        path = os.path.join(saved_model_dir, relative)
+        if fileio.exists(path):
+            with fileio.open(path, "rb") as file:
+                digest.update(relative.encode() + b"\0" + file.read())
+    return digest.hexdigest()
 
 
 def publish(staging_dir: str, version_dir: str, model_uri: str) -> None:
@@ -117,15 +135,16 @@ def publish(staging_dir: str, version_dir: str, model_uri: str) -> None:
     rename is a copy, so the copy goes in an order that never shows a loadable partial version:
     every other file, then saved_model.pb, then the marker; the staging folder goes last.
     """
+    model_sha256 = model_digest(staging_dir)
     if "://" not in version_dir:
-        write_marker(staging_dir, model_uri)
+        write_marker(staging_dir, model_uri, model_sha256)
         fileio.rename(staging_dir, version_dir)
         return
     files = sorted(os.path.relpath(path, staging_dir) for path in _files_under(staging_dir))
     for relative in sorted(files, key=lambda name: name == SAVED_MODEL_FILE):
         fileio.makedirs(os.path.dirname(os.path.join(version_dir, relative)))
         fileio.copy(os.path.join(staging_dir, relative), os.path.join(version_dir, relative), overwrite=True)
-    write_marker(version_dir, model_uri)
+    write_marker(version_dir, model_uri, model_sha256)
     fileio.rmtree(staging_dir)
 
 

@@ -59,7 +59,9 @@ class Executor(pusher_executor.Executor):
             for unfinished in serving_dir.remove_unfinished(base_directory):
                 log.info("Removed %s, left by a push that was interrupted", unfinished)
             served = serving_dir.latest(base_directory)
-            if served is not None and served.model_uri == model_uri:
+            model_path = self.GetModelPath(input_dict)
+            if served is not None and (served.model_uri, served.model_sha256) == (
+                    model_uri, serving_dir.model_digest(model_path)):
                 log.info("Version %d already holds this model: recorded, not copied again",
                          served.version)
                 version, serving_path = served.version, served.path
@@ -72,7 +74,7 @@ class Executor(pusher_executor.Executor):
                 version = next_version(serving_dir.highest_number(base_directory))
                 serving_path = os.path.join(base_directory, str(version))
                 staging_path = os.path.join(base_directory, f"{serving_dir.STAGING_PREFIX}{version}")
-                io_utils.copy_dir(self.GetModelPath(input_dict), staging_path)
+                io_utils.copy_dir(model_path, staging_path)
                 serving_dir.publish(staging_path, serving_path, model_uri)
 
         io_utils.copy_dir(serving_path, pushed_model.uri)

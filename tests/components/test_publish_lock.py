@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import time
 
 import boto3
@@ -10,13 +11,13 @@ import pytest
 from moto import mock_aws
 
 from components import publish_lock
-from components.publish_lock import LOCK_NAME, PublishLock, PublishLockTimeout
+from components.publish_lock import LOCK_NAME, PublishLock, PublishLockTimeout, describe
 
 
 def test_a_second_publisher_waits_then_gives_up_naming_the_holder(tmp_path):
     with PublishLock(str(tmp_path)) as held:
         started = time.monotonic()
-        with pytest.raises(PublishLockTimeout, match=rf"another push \({held.holder}\) held the serving dir"):
+        with pytest.raises(PublishLockTimeout, match=rf"another push \({describe(held.holder)}\) held the serving dir"):
             with PublishLock(str(tmp_path), timeout_seconds=0.6):
                 pass
         assert time.monotonic() - started >= 0.6
@@ -42,12 +43,23 @@ def test_on_s3_the_lease_is_one_object_created_only_if_none_exists(bucket):
             with PublishLock("s3://models/serving", timeout_seconds=0.6):
                 pass
     assert bucket.list_objects_v2(Bucket="models").get("KeyCount") == 0  # released
-    assert set(lease) == {"holder", "since"}
+    assert set(lease) == {"host", "pid", "since"}
 
 
-def test_on_s3_a_lease_older_than_its_time_is_a_dead_holders_and_is_replaced(bucket, monkeypatch):
-    dead = {"holder": "a pod that was killed", "since": time.time() - publish_lock.LEASE_SECONDS - 1}
+@pytest.mark.parametrize("dead", [
+    {"host": "a pod that was killed", "pid": 1, "since": time.time() - publish_lock.LEASE_SECONDS - 1},
+    {"host": socket.gethostname(), "pid": 2**22 + 1, "since": time.time()},  # a process of this machine that is gone
+])
+def test_on_s3_a_dead_holders_lease_is_replaced(bucket, dead):
     bucket.put_object(Bucket="models", Key=f"serving/{LOCK_NAME}", Body=json.dumps(dead).encode())
     with PublishLock("s3://models/serving", timeout_seconds=5) as held:
         lease = json.loads(bucket.get_object(Bucket="models", Key=f"serving/{LOCK_NAME}")["Body"].read())
-        assert lease["holder"] == held.holder
+        assert {key: lease[key] for key in ("host", "pid")} == held.holder
+
+
+def test_on_s3_a_live_holders_recent_lease_is_waited_for(bucket):
+    alive = {"host": "another machine", "pid": 1, "since": time.time()}
+    bucket.put_object(Bucket="models", Key=f"serving/{LOCK_NAME}", Body=json.dumps(alive).encode())
+    with pytest.raises(PublishLockTimeout, match="another push \\(another machine pid 1, since"):
+        with PublishLock("s3://models/serving", timeout_seconds=0.6):
+            pass

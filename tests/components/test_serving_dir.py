@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from fake_artifacts import SAVED_MODEL_FILES, read_files, write_files
 def complete(base: Path, name: str, model_uri: str = "/model") -> Path:
     """A version as a push leaves it: the SavedModel, then the marker."""
     version_dir = write_files(base / name, SAVED_MODEL_FILES)
-    serving_dir.write_marker(str(version_dir), model_uri)
+    serving_dir.write_marker(str(version_dir), model_uri, serving_dir.model_digest(str(version_dir)))
     return version_dir
 
 
@@ -35,7 +36,8 @@ def test_only_complete_versions_named_by_ascii_digits_count_in_numeric_order(tmp
 
 def test_a_version_keeps_the_name_it_has_on_disk(tmp_path):
     complete(tmp_path, "01795974624", "/model/a")
-    assert serving_dir.latest(str(tmp_path)) == ServedVersion(1795974624, str(tmp_path / "01795974624"), "/model/a")
+    served = serving_dir.latest(str(tmp_path))
+    assert (served.version, served.path, served.model_uri) == (1795974624, str(tmp_path / "01795974624"), "/model/a")
 
 
 def test_a_missing_or_empty_serving_dir_serves_nothing(tmp_path):
@@ -49,15 +51,24 @@ def test_latest_is_the_highest_complete_version_with_the_model_its_marker_names(
     complete(tmp_path, "9", "/pipeline/Trainer/model/3")
     complete(tmp_path, "10", "/pipeline/Trainer/model/7")
     write_files(tmp_path / "11", SAVED_MODEL_FILES)
-    assert serving_dir.latest(str(tmp_path)) == ServedVersion(10, str(tmp_path / "10"), "/pipeline/Trainer/model/7")
+    newest = serving_dir.latest(str(tmp_path))
+    assert (newest.version, newest.path, newest.model_uri) == (10, str(tmp_path / "10"), "/pipeline/Trainer/model/7")
     assert serving_dir.fingerprint(serving_dir.latest(str(tmp_path))) == "10:/pipeline/Trainer/model/7"
     assert serving_dir.highest_number(str(tmp_path)) == 11  # a new version goes above an incomplete one too
 
 
 def test_the_marker_lives_in_assets_extra(tmp_path):
-    serving_dir.write_marker(str(tmp_path), "s3://bucket/model/1")
+    serving_dir.write_marker(str(tmp_path), "s3://bucket/model/1", "abc")
     assert (tmp_path / MARKER_FILE).is_file() and MARKER_FILE.startswith("assets.extra")
-    assert serving_dir.read_marker(str(tmp_path)) == {"model_uri": "s3://bucket/model/1"}
+    assert serving_dir.read_marker(str(tmp_path)) == {"model_uri": "s3://bucket/model/1", "model_sha256": "abc"}
+
+
+def test_the_model_digest_tells_models_apart_by_graph_and_weights(tmp_path):
+    one = write_files(tmp_path / "one", SAVED_MODEL_FILES)
+    same = write_files(tmp_path / "same", {**SAVED_MODEL_FILES, "assets/other": b"not hashed"})
+    weights = write_files(tmp_path / "weights", {**SAVED_MODEL_FILES, "variables/variables.index": b"other"})
+    digests = [serving_dir.model_digest(str(path)) for path in (one, same, weights)]
+    assert digests[0] == digests[1] != digests[2]
 
 
 def test_a_local_publish_is_one_rename_with_the_marker_inside(tmp_path):
@@ -65,7 +76,9 @@ def test_a_local_publish_is_one_rename_with_the_marker_inside(tmp_path):
     serving_dir.publish(str(staging), str(tmp_path / "5"), "/model")
     assert not staging.exists()
     files = read_files(tmp_path / "5")
-    assert files.pop(MARKER_FILE) == b'{"model_uri": "/model"}' and files == SAVED_MODEL_FILES
+    assert json.loads(files.pop(MARKER_FILE)) == {"model_uri": "/model", "model_sha256": serving_dir.model_digest(
+        str(tmp_path / "5"))}
+    assert files == SAVED_MODEL_FILES
 
 
 def test_an_object_store_publish_copies_saved_model_pb_after_the_rest_and_the_marker_last(tmp_path, monkeypatch):
@@ -78,13 +91,14 @@ def test_an_object_store_publish_copies_saved_model_pb_after_the_rest_and_the_ma
     written = []
     copy, write_marker = serving_dir.fileio.copy, serving_dir.write_marker
     monkeypatch.setattr(serving_dir.fileio, "copy", lambda src, dst, overwrite: (written.append(dst), copy(src, dst, overwrite)))
-    monkeypatch.setattr(serving_dir, "write_marker", lambda path, uri: (written.append("marker"), write_marker(path, uri)))
+    monkeypatch.setattr(serving_dir, "write_marker",
+                        lambda path, uri, digest: (written.append("marker"), write_marker(path, uri, digest)))
 
     serving_dir.publish(staging, version, "/model")
 
     assert written == [f"{version}/variables/variables.index", f"{version}/saved_model.pb", "marker"]
     assert not serving_dir.fileio.exists(staging)
-    assert serving_dir.latest("ram://serving") == ServedVersion(5, version, "/model")
+    assert serving_dir.latest("ram://serving") == ServedVersion(5, version, "/model", serving_dir.model_digest(version))
 
 
 def test_what_dead_pushes_left_is_removed_and_nothing_else(tmp_path):

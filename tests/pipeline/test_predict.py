@@ -106,7 +106,7 @@ def test_a_savedmodel_dir_is_used_as_is(model_dir):
 def test_a_serving_dir_resolves_to_its_newest_version(tmp_path):
     for version in (3, 12):
         (tmp_path / "serving" / str(version)).mkdir(parents=True)
-    serving_dir.write_marker(str(tmp_path / "serving" / "12"), "/model")
+    serving_dir.write_marker(str(tmp_path / "serving" / "12"), "/model", "digest")
     assert resolve_model_dir(tmp_path / "serving") == tmp_path / "serving" / "12"
 
 

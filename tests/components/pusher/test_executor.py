@@ -55,7 +55,8 @@ def test_a_blessed_model_is_copied_into_its_version_with_the_marker(tmp_path):
     assert [served.version for served in serving_dir.complete_versions(str(tmp_path / "serving"))] == [push.version]
     files = read_files(version_dir)
     assert files.pop(MARKER_FILE) and files == {**SAVED_MODEL_FILES, "name": b"model"}
-    assert serving_dir.read_marker(str(version_dir)) == {"model_uri": push.model.uri}
+    assert serving_dir.read_marker(str(version_dir)) == {
+        "model_uri": push.model.uri, "model_sha256": serving_dir.model_digest(path_utils.serving_model_path(push.model.uri))}
     assert not any(path.name.startswith(STAGING_PREFIX) for path in (tmp_path / "serving").iterdir())
 
 
@@ -88,6 +89,15 @@ def test_pushing_the_model_the_newest_version_holds_records_that_version_and_cop
     assert again.pushed.get_string_custom_property("pushed_destination") == str(version_dir)
     assert [served.version for served in serving_dir.complete_versions(str(tmp_path / "serving"))] == [first.version]
     assert (version_dir / "sentinel").read_text() == "left by the first push"  # not copied over
+
+
+def test_another_model_at_the_same_uri_is_not_taken_for_the_served_one(tmp_path):
+    """A store that was lost reuses execution ids, so a new model can lie where the served one came from."""
+    first = Push(tmp_path).run()
+    again = Push(tmp_path)  # the same model URI, and what is served now as its baseline
+    write_files(Path(path_utils.serving_model_path(again.model.uri)), {"variables/variables.index": b"new weights"})
+    again.run()
+    assert again.model.uri == first.model.uri and again.version > first.version
 
 
 def test_another_model_gets_a_higher_version(tmp_path):

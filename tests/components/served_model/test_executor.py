@@ -30,7 +30,7 @@ def find_baseline(serving: Path, tmp_path: Path, seen: str | None = None):
 def serve(serving: Path, version: int, model_uri: str | None) -> Path:
     version_dir = write_files(serving / str(version), SAVED_MODEL_FILES)
     if model_uri is not None:
-        serving_dir.write_marker(str(version_dir), model_uri)
+        serving_dir.write_marker(str(version_dir), model_uri, "digest")
     return version_dir
 
 

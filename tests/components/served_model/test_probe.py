@@ -14,7 +14,7 @@ from fake_artifacts import SAVED_MODEL_FILES, artifact, write_files
 
 
 def serve(serving: Path, version: int, model_uri: str) -> None:
-    serving_dir.write_marker(str(write_files(serving / str(version), SAVED_MODEL_FILES)), model_uri)
+    serving_dir.write_marker(str(write_files(serving / str(version), SAVED_MODEL_FILES)), model_uri, "digest")
 
 
 def driver_answer(serving: Path) -> str:
