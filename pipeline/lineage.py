@@ -373,9 +373,9 @@ def add_metrics(store: metadata_store.MetadataStore, infos: list[ArtifactInfo]) 
 
 
 def _pushed_models(store: metadata_store.MetadataStore) -> list[ArtifactInfo]:
-    """The models pushed to serving, oldest version first."""
+    """The models pushed to serving whose version is still there (recovery.mark_removed_pushes), oldest first."""
     infos = [artifact_info(store, artifact) for artifact in store.get_artifacts_by_type("PushedModel")]
-    pushed = [info for info in infos if info.properties.get("pushed") == 1]
+    pushed = [info for info in infos if info.properties.get("pushed") == 1 and info.state == "LIVE"]
     return sorted(pushed, key=lambda info: (int(info.properties.get("pushed_version") or 0), info.id))
 
 
@@ -385,15 +385,16 @@ def _latest_pushed(store: metadata_store.MetadataStore, serving_dir: str | None)
     Trainer's Model it holds (the next run records the push). Without a serving dir: the
     highest version MLMD recorded."""
     pushed = _pushed_models(store)
-    served = None
-    if serving_dir is not None:
-        from components import serving_dir as serving  # TensorFlow's file system: loaded only here
-
-        served = serving.latest(serving_dir)
-    if served is None:
+    if serving_dir is None:
         if not pushed:
             raise LineageError(f"{PUSHED_LATEST}: no model has been pushed yet")
         return pushed[-1]
+    from components import serving_dir as serving  # TensorFlow's file system: loaded only here
+
+    served = serving.latest(serving_dir)
+    if served is None:
+        raise LineageError(f"{PUSHED_LATEST}: {serving_dir} serves no model"
+                           + (" (the versions pushed earlier were removed)" if pushed else ""))
     recorded = [info for info in pushed if _same_place(info.properties.get("pushed_destination"), served.path)]
     if recorded:
         return recorded[-1]

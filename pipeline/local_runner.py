@@ -102,6 +102,8 @@ def _recover(layout: OutputLayout) -> None:
     interrupted = recovery.mark_interrupted(store) if store else []
     if interrupted:
         log.info("Recorded %d execution(s) left running by a run that was killed as interrupted", len(interrupted))
+    for destination in recovery.mark_removed_pushes(store) if store else []:
+        log.info("%s was pushed, and is no longer in the serving dir: the model will be pushed again", destination)
     previous = recovery.previous_serving_dir(store) if store else None
     if previous and os.path.normpath(previous) != os.path.normpath(layout.serving_dir):
         log.warning("warning: the serving dir is %s, not %s as in the previous run of this output dir: the "

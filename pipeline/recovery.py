@@ -11,7 +11,10 @@ that no live run is writing:
   show as "interrupted" (the interrupted run itself does this at once after SIGINT/SIGTERM, and
   `lineage` and `report` do it when they find the output dir idle: record_killed_runs);
 * remove_unrecorded: the artifact folders (`<root>/<node>/<key>/<id>`) that no artifact in the
-  store names are deleted, so that every executor writes into a clean folder.
+  store names are deleted, so that every executor writes into a clean folder;
+* mark_removed_pushes: a push whose version the serving dir no longer holds is recorded as
+  DELETED, so that TFX's cache does not reuse it (it reuses LIVE outputs only) and the Pusher
+  pushes the model again: MLMD records what the serving dir holds, never the reverse.
 
 A pipeline root belongs to one store: `<root>/.metadata` names it, and another store is refused.
 """
@@ -86,6 +89,22 @@ def previous_serving_dir(store: metadata_store.MetadataStore) -> str | None:
     newest = max(executions, key=lambda execution: execution.id)
     properties = newest.custom_properties  # where TFX records a component's parameters
     return properties["serving_dir"].string_value if "serving_dir" in properties else None
+
+
+def mark_removed_pushes(store: metadata_store.MetadataStore) -> list[str]:
+    """Records the pushes whose version is gone from the serving dir as DELETED; returns their versions."""
+    from pipeline import lineage
+
+    removed = []
+    for artifact in store.get_artifacts_by_type("PushedModel"):
+        properties = artifact.custom_properties
+        destination = properties["pushed_destination"].string_value if "pushed_destination" in properties else ""
+        if (artifact.state == metadata_store_pb2.Artifact.LIVE and destination
+                and not lineage.is_complete_version(destination)):
+            artifact.state = metadata_store_pb2.Artifact.DELETED
+            store.put_artifacts([artifact])
+            removed.append(destination)
+    return removed
 
 
 def claim_pipeline_root(pipeline_root: str, metadata_path: Path) -> None:
