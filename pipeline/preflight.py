@@ -140,6 +140,10 @@ def _file_system(data_dir: str) -> tuple[Callable[[str], bool], Callable[[str], 
         return os.path.exists, _open_local
     import tensorflow as tf
 
+    from components.object_storage import enable_s3
+
+    enable_s3()
+
     def open_uri(path: str) -> BinaryIO:
         if tf.io.gfile.isdir(path):  # GFile opens a folder and fails on the first read with a TF error
             raise IsADirectoryError(path)

@@ -52,9 +52,11 @@ def record_killed_runs(output_dir: Path) -> None:
     effort: a store this user cannot write is read as it is."""
     from pipeline.output_dir import OutputDirLock, OutputLayout
 
+    from pipeline import lineage
+
     metadata_path = OutputLayout(output_dir).metadata_path
-    if not metadata_path.is_file() or not OutputDirLock.idle(output_dir):
-        return
+    if lineage.schema_version(metadata_path) is None or not OutputDirLock.idle(output_dir):
+        return  # no store (opening one for writing would make one), or a live run
     try:
         mark_interrupted(open_writable(metadata_path))
     except Exception as error:  # noqa: BLE001 - a read-only store, a store of another version: read it as it is

@@ -185,7 +185,7 @@ def test_the_first_kfp_run_has_no_baseline_and_pushes_its_model(s3, kfp_runs):
     assert f"{KFP.prefix}/serving/{version}/saved_model.pb" in keys
     assert not [key for key in keys if serving_dir.STAGING_PREFIX in key]
     marker = s3.client().get_object(Bucket=BUCKET, Key=f"{KFP.prefix}/serving/{version}/{serving_dir.MARKER_FILE}")
-    assert json.loads(marker["Body"].read()) == {"model_uri": first.tasks[node_ids.TRAINER].outputs["model"]["uri"]}
+    assert json.loads(marker["Body"].read())["model_uri"] == first.tasks[node_ids.TRAINER].outputs["model"]["uri"]
 
 
 def test_the_second_kfp_run_compares_the_cached_model_with_the_one_the_first_pushed(kfp_runs):
