@@ -1,7 +1,7 @@
 # The image every task of the compiled pipeline runs (kubeflow.image): the official TFX 1.16
 # image with this project at /pipeline. `make image` builds it, `make push-image` pushes it.
 # Its entrypoint stays the base's Beam SDK boot, so Dataflow or Flink workers can run it too;
-# the compiled spec gives each task's command (python -m pipeline.kfp_task).
+# the compiled spec gives each task's command (python -m pipeline.kubeflow.task).
 FROM tensorflow/tfx:1.16.0
 
 # A user to run as. The KFP launcher writes input artifacts under /gcs, /minio and /s3,
@@ -15,7 +15,7 @@ ENV PYTHONPATH=/pipeline \
     PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# The venv's pinned versions without its test tools (tests/pipeline/test_kubeflow_runner.py checks).
+# The venv's pinned versions without its test tools (tests/pipeline/kubeflow/test_compiler.py checks).
 COPY requirements.lock ./
 RUN python -m pip install --no-cache-dir --requirement requirements.lock
 
@@ -25,6 +25,6 @@ COPY pipeline ./pipeline
 # The schemas under their content hash, where the compiled spec names them; importing the
 # task command and the DAG also proves that the project imports in the image.
 RUN python -m pipeline.schema_staging /pipeline/schemas \
-    && python -c "import pipeline.kfp_task, pipeline.pipeline"
+    && python -c "import pipeline.kubeflow.task, pipeline.pipeline"
 
 USER 10001

@@ -150,7 +150,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def bench_pipeline(config: PipelineConfig, args: argparse.Namespace, work_dir: Path) -> dict[str, Any]:
     """Reference, cold, edited and plain, --repeat times; prints the table and returns the results."""
-    from pipeline.download import ensure_mnist
+    from pipeline.local.download import ensure_mnist
 
     ensure_mnist(args.data_dir)
     images = count_images(config, args.data_dir)

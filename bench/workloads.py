@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from pipeline.config import load_config
-from pipeline.local_runner import run_pipeline
+from pipeline.local.runner import run_pipeline
 from pipeline.output_dir import OutputLayout
 
 

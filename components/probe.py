@@ -11,7 +11,7 @@ cache key on every orchestrator:
   before TFX's cache lookup: the probe is cached exactly when nothing changed, and then so is
   the component after it;
 * on Kubeflow no custom driver runs: the probe's task is never cached (its cachingOptions are
-  dropped at compile, pipeline/kubeflow_runner.py) and the value reaches the next task as an
+  dropped at compile, pipeline/kubeflow/compiler.py) and the value reaches the next task as an
   input parameter, which KFP's cache key holds by value (kubeflow/pipelines
   backend/src/v2/cacheutils/cache.go, GenerateCacheKey), where it holds artifacts by id.
 """

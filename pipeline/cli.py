@@ -17,7 +17,7 @@ from absl import logging as absl_logging
 from components.errors import PipelineError
 from components.object_storage import exit_process, is_uri
 from pipeline.config import ConfigError, load_config
-from pipeline.local_runner import RunFailed, RunInterrupted
+from pipeline.local.runner import RunFailed, RunInterrupted
 
 
 RUN_HELP = "a run: its id (a prefix is enough) or the number `lineage runs` shows (1 is the oldest)"
@@ -177,12 +177,12 @@ def _add_kubeflow_arguments(parser: argparse.ArgumentParser) -> None:
 def _run(args: argparse.Namespace) -> int:
     config = load_config(args.config, args.overrides)
     if args.download:
-        from pipeline.download import ensure_mnist
+        from pipeline.local.download import ensure_mnist
 
         if is_uri(args.data_dir):
             raise ConfigError(f"--download writes to a local folder, not to {args.data_dir}")
         ensure_mnist(Path(args.data_dir))
-    from pipeline.local_runner import run_pipeline
+    from pipeline.local.runner import run_pipeline
     from pipeline.output_dir import OutputLayout
 
     layout = OutputLayout(args.output_dir, args.pipeline_root, args.serving_dir)
@@ -191,38 +191,38 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _compile(args: argparse.Namespace) -> int:
-    from pipeline import kubeflow_runner
+    from pipeline.kubeflow import compiler
 
     config = _kubeflow_config(args)
-    placeholders = kubeflow_runner.placeholders_in(config.kubeflow)
+    placeholders = compiler.placeholders_in(config.kubeflow)
     if placeholders:
         logging.getLogger("pipeline.cli").warning(  # named: as `python -m pipeline.cli` this is __main__
             "warning: the spec holds example values: %s; give your own before submitting (see docs/kubeflow.md)",
             ", ".join(placeholders),
         )
-    path = kubeflow_runner.compile_pipeline(config, args.output)
+    path = compiler.compile_pipeline(config, args.output)
     print(f"Wrote {path} (image {config.kubeflow.image}, pipeline root {config.kubeflow.pipeline_root})")
     return 0
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from pipeline import kfp_client, kubeflow_runner
+    from pipeline.kubeflow import client, compiler
 
-    run = kubeflow_runner.submit_pipeline(
+    run = compiler.submit_pipeline(
         _kubeflow_config(args), host=args.host, namespace=args.namespace, experiment=args.experiment,
         run_name=args.run_name,
     )
     print(f"Submitted run {run.run_id}: {run.url}")
     if not args.wait:
         return 0
-    state = kfp_client.wait_for_run(args.host, run.run_id, namespace=args.namespace, timeout=args.timeout)
+    state = client.wait_for_run(args.host, run.run_id, namespace=args.namespace, timeout=args.timeout)
     print(f"Run {run.run_id} ended: {state}")
     return 0 if state == "SUCCEEDED" else 1
 
 
 def _kubeflow_config(args: argparse.Namespace):
     """The config with the `kubeflow` section overridden by the flags that were given."""
-    from pipeline.kubeflow_runner import with_overrides
+    from pipeline.kubeflow.compiler import with_overrides
 
     config = load_config(args.config, args.overrides)
     kubeflow = with_overrides(config.kubeflow, image=args.image, pipeline_root=args.pipeline_root,
@@ -231,21 +231,21 @@ def _kubeflow_config(args: argparse.Namespace):
 
 
 def _lineage(args: argparse.Namespace) -> int:
-    from pipeline import lineage_report
+    from pipeline.inspect import lineage_report
 
     print(lineage_report.report(args))
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
-    from pipeline.report import write_run_report
+    from pipeline.inspect.report import write_run_report
 
     print(f"Report: {write_run_report(args.output_dir, args.run, args.output)}")
     return 0
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from pipeline.predict import predict_inputs
+    from pipeline.inspect.predict import predict_inputs
 
     for line in predict_inputs(args.model, args.inputs, args.limit):
         print(line)

@@ -35,7 +35,7 @@ def imported_files(module_name: str, root: Path = PROJECT_ROOT) -> set[Path]:
         for path in _files_of(name, root):
             if path not in found:
                 found.add(path)
-                pending += _imports(path, name, root)
+                pending += sorted(imported_names(path, name))
     return found
 
 
@@ -49,20 +49,23 @@ def _files_of(module_name: str, root: Path) -> list[Path]:
     return [path for path in files if path.is_file()]
 
 
-def _imports(path: Path, module_name: str, root: Path) -> list[str]:
-    """The modules `path` imports, absolute; `from a import b` names both a and a.b (b may be a module)."""
+def imported_names(path: Path, module_name: str) -> set[str]:
+    """Every module name the file imports, absolute, anywhere in it (functions included); `from
+    a import b` names both a and a.b (b may be a module). The project's one import walker: the
+    layering test reads the import graph with it too."""
     package = module_name if path.name == "__init__.py" else module_name.rpartition(".")[0]
-    names = []
+    names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(), str(path))):
         if isinstance(node, ast.Import):
-            names += [alias.name for alias in node.names]
+            names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
                 anchor = package.split(".")[: len(package.split(".")) - node.level + 1]
                 base = ".".join([*anchor, *([base] if base else [])])
-            names += [base] + [f"{base}.{alias.name}" for alias in node.names]
-    return [name for name in names if name]
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names)
+    return {name for name in names if name}
 
 
 def file_sha256(path: Path) -> str:

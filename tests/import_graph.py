@@ -6,10 +6,20 @@ check what a module does not depend on (e.g. create_pipeline knows no orchestrat
 
 from __future__ import annotations
 
-import ast
 from pathlib import Path
 
+from pipeline.fingerprint import imported_names
+
 PROJECT_PACKAGES = ("components", "pipeline")
+# The layers, top first: a module may import modules of the layers below its own, and of its
+# own group; groups of one layer (local, kubeflow) do not import each other.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("pipeline.cli",),
+    ("pipeline.local", "pipeline.kubeflow"),
+    ("pipeline.inspect",),
+    ("pipeline",),  # the core: create_pipeline, the config, node ids, code hashes, the output dir
+    ("components",),
+)
 
 
 def module_name(path: Path, root: Path) -> str:
@@ -26,27 +36,6 @@ def project_modules(root: Path, packages: tuple[str, ...] = PROJECT_PACKAGES) ->
         for path in sorted((root / package).rglob("*.py"))
         if "__pycache__" not in path.parts
     }
-
-
-def imported_names(path: Path, module: str) -> set[str]:
-    """Every module name `path` imports, absolute, anywhere in the file (functions included).
-
-    `from a import b` yields both `a` and `a.b`: b may be a module or a name in a.
-    """
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = package.split(".")
-                anchor = anchor[: len(anchor) - (node.level - 1)]
-                base = ".".join([*anchor, *([base] if base else [])])
-            names.add(base)
-            names.update(f"{base}.{alias.name}" for alias in node.names)
-    return {name for name in names if name}
 
 
 def import_graph(root: Path, packages: tuple[str, ...] = PROJECT_PACKAGES) -> dict[str, set[str]]:
@@ -91,15 +80,23 @@ def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
     return seen
 
 
-def layer_violations(graph: dict[str, set[str]], lower: str = "components", upper: str = "pipeline") -> list[str]:
-    """`a imports b` for every module of the `lower` package that imports the `upper` one."""
-    return sorted(
-        f"{module} imports {target}"
-        for module, targets in graph.items()
-        if module.split(".")[0] == lower
-        for target in targets
-        if target.split(".")[0] == upper
-    )
+def layer_of(module: str, layers: tuple[tuple[str, ...], ...] = LAYERS) -> tuple[int, str]:
+    """(the layer's index, top first; the group) of a module: the group whose name is its longest prefix."""
+    groups = [(index, group) for index, layer in enumerate(layers) for group in layer
+              if module == group or module.startswith(group + ".")]
+    return max(groups, key=lambda found: len(found[1]))
+
+
+def layer_violations(graph: dict[str, set[str]], layers: tuple[tuple[str, ...], ...] = LAYERS) -> list[str]:
+    """`a imports b (layer -> layer)` for every import that does not point down the layers."""
+    found = []
+    for module, targets in graph.items():
+        layer, group = layer_of(module, layers)
+        for target in targets:
+            target_layer, target_group = layer_of(target, layers)
+            if target_group != group and target_layer <= layer:
+                found.append(f"{module} imports {target} ({group} -> {target_group})")
+    return sorted(found)
 
 
 def import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:

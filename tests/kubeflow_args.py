@@ -6,7 +6,7 @@ import dataclasses
 import json
 
 from pipeline.config import PipelineConfig, load_config
-from pipeline.kubeflow_runner import with_overrides
+from pipeline.kubeflow.compiler import with_overrides
 
 IMAGE = "registry.example.com/team/mnist-pipeline:test"
 PIPELINE_ROOT = "gs://test-bucket/mnist/root"

@@ -1,6 +1,7 @@
-"""Imports point one way: pipeline/ may import components/, components/ never imports pipeline/,
-and no project modules import each other in a cycle. The source is read with ast; nothing is
-imported, so a violation is found even in a module no test imports."""
+"""Imports point one way, down the layers written in tests/import_graph.py (LAYERS): cli ->
+{local, kubeflow} -> inspect -> core (pipeline/) -> components/; and no project modules import
+each other in a cycle. The source is read with ast; nothing is imported, so a violation is found
+even in a module no test imports."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO_ROOT
-from import_graph import external_imports, import_cycles, import_graph, layer_violations, project_modules
+from import_graph import LAYERS, external_imports, import_cycles, import_graph, layer_of, layer_violations, project_modules
 
 TENSORFLOW_PACKAGES = {"tensorflow", "tfx", "tensorflow_model_analysis", "tensorflow_data_validation", "apache_beam"}
 
@@ -37,8 +38,14 @@ def test_the_graph_covers_every_module_of_both_packages(graph):
     assert "components.settings" in graph["pipeline.config"]
 
 
-def test_components_never_import_pipeline(graph):
+def test_imports_point_down_the_layers(graph):
     assert layer_violations(graph) == []
+
+
+def test_every_module_is_in_a_layer_and_each_subpackage_of_pipeline_is_one(graph):
+    assert {layer_of(module)[1] for module in graph} == {group for layer in LAYERS for group in layer}
+    packages = {path.name for path in (REPO_ROOT / "pipeline").iterdir() if (path / "__init__.py").is_file()}
+    assert {f"pipeline.{package}" for package in packages} == {"pipeline.local", "pipeline.kubeflow", "pipeline.inspect"}
 
 
 def test_no_import_cycles(graph):
@@ -55,20 +62,33 @@ def test_the_config_and_the_settings_types_import_no_tensorflow():
 # --- the checker, on synthetic trees --------------------------------------------------------
 
 
-def test_checker_finds_a_component_importing_pipeline_absolutely_or_relatively(tmp_path):
+def test_checker_finds_imports_against_the_written_order(tmp_path):
     root = write_tree(tmp_path, {
         "components/__init__.py": "",
         "components/a.py": "from pipeline.config import load_config\n",
         "components/b.py": "def f():\n    from ..pipeline import node_ids\n",  # relative, inside a function
         "components/c.py": "import components.a\n",
         "pipeline/__init__.py": "",
-        "pipeline/config.py": "from components import a\n",
+        "pipeline/config.py": "from components import a\nfrom pipeline.inspect import lineage\n",  # core -> inspect
         "pipeline/node_ids.py": "",
+        "pipeline/cli.py": "from pipeline.local import runner\n",
+        "pipeline/inspect/__init__.py": "",
+        "pipeline/inspect/lineage.py": "from pipeline import node_ids\nfrom pipeline.local.runner import run\n",
+        "pipeline/local/__init__.py": "",
+        "pipeline/local/runner.py": "from pipeline.inspect import lineage\nfrom pipeline.kubeflow import task\n",
+        "pipeline/kubeflow/__init__.py": "",
+        "pipeline/kubeflow/task.py": "from pipeline.cli import main\n",
     })
     assert layer_violations(import_graph(root)) == [
-        "components.a imports pipeline.config",
-        "components.b imports pipeline",  # the package, then its module
-        "components.b imports pipeline.node_ids",
+        "components.a imports pipeline.config (components -> pipeline)",
+        "components.b imports pipeline (components -> pipeline)",  # the package, then its module
+        "components.b imports pipeline.node_ids (components -> pipeline)",
+        "pipeline.config imports pipeline.inspect (pipeline -> pipeline.inspect)",
+        "pipeline.config imports pipeline.inspect.lineage (pipeline -> pipeline.inspect)",
+        "pipeline.inspect.lineage imports pipeline.local.runner (pipeline.inspect -> pipeline.local)",
+        "pipeline.kubeflow.task imports pipeline.cli (pipeline.kubeflow -> pipeline.cli)",
+        "pipeline.local.runner imports pipeline.kubeflow (pipeline.local -> pipeline.kubeflow)",  # siblings
+        "pipeline.local.runner imports pipeline.kubeflow.task (pipeline.local -> pipeline.kubeflow)",
     ]
 
 
@@ -98,5 +118,6 @@ def test_checker_passes_a_tree_that_imports_downwards(tmp_path):
     })
     graph = import_graph(root)
     assert graph["pipeline.p"] == {"components.a", "pipeline", "pipeline.q"}  # b is a name in a
+    assert layer_of("pipeline.p") == (3, "pipeline") and layer_of("pipeline.local.x") == (1, "pipeline.local")
     assert layer_violations(graph) == [] and import_cycles(graph) == []
     assert external_imports(root, "pipeline.p")["components.b"] == {"numpy"}

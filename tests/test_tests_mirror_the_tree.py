@@ -11,13 +11,13 @@ from conftest import REPO_ROOT, TESTS_DIR
 PACKAGES = ("components", "pipeline")
 # Modules tested by a test module named otherwise, or only end to end (tests/e2e/test_<name>.py).
 TESTED_ELSEWHERE = {
-    "pipeline/lineage.py": "tests/pipeline/test_lineage.py",
-    "pipeline/lineage_report.py": "tests/pipeline/test_lineage.py",  # through `mnist-pipeline lineage`
-    "pipeline/report_data.py": "tests/pipeline/test_report.py",  # the page's numbers against the run's
-    "pipeline/report_plots.py": "tests/pipeline/test_report.py",
-    "pipeline/concurrent_dag_runner.py": "tests/e2e/test_runners.py",  # every local run goes through it
+    "pipeline/inspect/lineage.py": "tests/pipeline/inspect/test_lineage.py",
+    "pipeline/inspect/lineage_report.py": "tests/pipeline/inspect/test_lineage.py",  # through `mnist-pipeline lineage`
+    "pipeline/inspect/report_data.py": "tests/pipeline/inspect/test_report.py",  # the page's numbers against the run's
+    "pipeline/inspect/report_plots.py": "tests/pipeline/inspect/test_report.py",
+    "pipeline/local/concurrent_dag_runner.py": "tests/e2e/test_runners.py",  # every local run goes through it
     "components/trainer/executor.py": "tests/e2e/test_faults.py",  # damaged shards stop the Trainer
-    "pipeline/artifact_metrics.py": "tests/pipeline/test_report.py",  # the Evaluators' and Trainer's figures
+    "pipeline/inspect/artifact_metrics.py": "tests/pipeline/inspect/test_report.py",  # the Evaluators' and Trainer's figures
 }
 
 

@@ -9,24 +9,24 @@ from unit_test_guard import MESSAGE, PipelineRunRefused, pipeline_runs_refused
 
 SUITE = '''
 import pytest
-from pipeline import local_runner
+from pipeline.local import runner
 
 def test_unit_calls_the_runner():
-    local_runner.run_pipeline(None, "data", None, [])
+    runner.run_pipeline(None, "data", None, [])
 
 def test_unit_hides_the_attempt():
     try:
-        local_runner._dag_runner("local")
+        runner._dag_runner("local")
     except BaseException:
         pass
 
 def test_unit_without_a_run():
-    assert local_runner.new_run_id()
+    assert runner.new_run_id()
 
 @pytest.mark.e2e
 def test_e2e_may_run_pipelines():
-    assert local_runner.run_pipeline.__module__ == "pipeline.local_runner"
-    assert local_runner._dag_runner.__name__ == "_dag_runner"
+    assert runner.run_pipeline.__module__ == "pipeline.local.runner"
+    assert runner._dag_runner.__name__ == "_dag_runner"
 '''
 
 
@@ -42,13 +42,13 @@ def test_unit_tests_that_start_a_pipeline_fail_and_e2e_tests_may(pytester, monke
 
 
 def test_the_runner_is_refused_while_inside_and_restored_after():
-    from pipeline import local_runner
+    from pipeline.local import runner
 
-    before = local_runner.run_pipeline  # already refused: this test is a unit test too
+    before = runner.run_pipeline  # already refused: this test is a unit test too
     attempts: list[str] = []
     with pipeline_runs_refused("a test", attempts):
-        assert local_runner.run_pipeline is not before
+        assert runner.run_pipeline is not before
         with pytest.raises(PipelineRunRefused, match="a test runs a pipeline but is not marked e2e"):
-            local_runner.run_pipeline(None, "data", None, [])
+            runner.run_pipeline(None, "data", None, [])
     assert attempts == ["a test"]
-    assert local_runner.run_pipeline is before
+    assert runner.run_pipeline is before

@@ -17,7 +17,7 @@ import pytest
 MESSAGE = "runs a pipeline but is not marked e2e: mark it @pytest.mark.e2e (make test-fast runs unit tests only)"
 # module -> attributes that start a pipeline run; the TFX one is patched only when loaded already.
 ENTRY_POINTS = {
-    "pipeline.local_runner": ("run_pipeline", "_dag_runner"),
+    "pipeline.local.runner": ("run_pipeline", "_dag_runner"),
     "tfx.orchestration.portable.launcher": ("Launcher.launch",),
 }
 
@@ -29,7 +29,7 @@ class PipelineRunRefused(BaseException):
 @contextlib.contextmanager
 def pipeline_runs_refused(test_name: str, attempts: list[str]) -> Iterator[None]:
     """While inside: every entry point in ENTRY_POINTS raises PipelineRunRefused and notes the attempt."""
-    import pipeline.local_runner  # noqa: F401  (light: no TensorFlow)
+    import pipeline.local.runner  # noqa: F401  (light: no TensorFlow)
 
     patches = []
     for module_name, attributes in ENTRY_POINTS.items():

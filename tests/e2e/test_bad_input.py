@@ -209,7 +209,7 @@ def test_skewed_label_mix_stops_the_run_before_training(tmp_path, capsys):
 
 
 def _live_examples(output: Path) -> list[str]:
-    from pipeline import lineage
+    from pipeline.inspect import lineage
 
     if not (output / "metadata.sqlite").exists():  # failed before the run started
         return []
@@ -218,7 +218,7 @@ def _live_examples(output: Path) -> list[str]:
 
 
 def _statuses(output: Path) -> dict[str, str]:
-    from pipeline import lineage
+    from pipeline.inspect import lineage
 
     store = lineage.open_store(output / "metadata.sqlite")
     return {e.node_id: e.status for e in lineage.run_executions(store, lineage.find_run(store))}

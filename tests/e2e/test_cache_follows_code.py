@@ -26,14 +26,14 @@ pytestmark = pytest.mark.e2e
 PARTIAL_RUN = """
 import json, sys
 from pathlib import Path
-from pipeline import local_runner
+from pipeline.local import runner
 from pipeline.config import load_config
 from pipeline.output_dir import OutputLayout
 
 config = load_config(overrides=["ingest.validation_size=100", "ingest.records_per_shard=250", "training.batch_size=20"])
-summary = local_runner.run_pipeline(config, sys.argv[1], OutputLayout(Path(sys.argv[2])), beam_args=[],
+summary = runner.run_pipeline(config, sys.argv[1], OutputLayout(Path(sys.argv[2])), beam_args=[],
                                     to_nodes=["IdxExampleGen"])
-print(json.dumps({"run_id": summary["run_id"], "code": local_runner.__file__}))
+print(json.dumps({"run_id": summary["run_id"], "code": runner.__file__}))
 """
 
 

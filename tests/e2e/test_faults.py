@@ -119,7 +119,7 @@ def staging_dirs(serving: Path) -> list[Path]:
 
 def recorded_pushes(output: Path) -> dict[str, str]:
     """Version -> destination of every push MLMD recorded."""
-    from pipeline import lineage
+    from pipeline.inspect import lineage
 
     store = lineage.open_store(output / "metadata.sqlite")
     pushes = {}

@@ -28,7 +28,8 @@ from components.idx_example_gen import idx
 from conftest import REPO_ROOT, SMALL_RUN, run_cli
 from fake_mnist import balanced_labels, fake_images, write_fake_mnist, write_idx
 from kfp_launcher import EXECUTOR_LOGS, Harness, Mode, PipelineRun, RunRejected, TaskFailed
-from pipeline import kfp_task, kubeflow_runner, node_ids
+from pipeline import node_ids
+from pipeline.kubeflow import compiler, task
 from pipeline.config import load_config
 from pipeline.schema_staging import SCHEMAS_DIR
 from s3_server import BUCKET, S3Server, environment_with
@@ -86,7 +87,7 @@ def compile_spec(place: Place, image_root: Path) -> dict:
     """
     output = image_root / f"{place.prefix}.yaml"
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(kubeflow_runner, "IMAGE_PROJECT_ROOT", PurePosixPath(image_root))
+        patch.setattr(compiler, "IMAGE_PROJECT_ROOT", PurePosixPath(image_root))
         exit_code = run_cli("compile", "--output", output, "--image", IMAGE, "--pipeline-root", place.pipeline_root,
                             "--data-dir", place.data_dir, "--serving-dir", place.serving_dir, *SMALL_RUN,
                             *IN_PROCESS_BEAM)
@@ -251,7 +252,7 @@ def test_a_folder_marker_breaks_kfps_download_until_the_task_command_removes_it(
 
     for name, value in s3.env.items():  # a task's environment
         monkeypatch.setenv(name, value)
-    removed = kfp_task.remove_folder_markers(f"s3://{BUCKET}/{prefix}")
+    removed = task.remove_folder_markers(f"s3://{BUCKET}/{prefix}")
 
     assert removed == [f"s3://{BUCKET}/{prefix}/Split-train/"]
     backend._download_inputs(inputs, tmp_path / "pod-2")

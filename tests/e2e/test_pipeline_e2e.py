@@ -159,7 +159,7 @@ def _newest_summary(output: Path) -> dict:
 
 
 def _artifacts(output: Path, type_name: str):
-    from pipeline import lineage
+    from pipeline.inspect import lineage
 
     store = lineage.open_store(output / "metadata.sqlite")
     return [lineage.artifact_info(store, artifact) for artifact in store.get_artifacts_by_type(type_name)]

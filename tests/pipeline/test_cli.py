@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from components.errors import PipelineError
-from pipeline import cli, local_runner
-from pipeline.local_runner import RunFailed, RunInterrupted
+from pipeline import cli
+from pipeline.local import runner
+from pipeline.local.runner import RunFailed, RunInterrupted
 
 LOG = Path("/out/runs/20261123-173202-370954.log")
 
@@ -80,10 +81,10 @@ def run_raising(monkeypatch, root_logging_restored, tmp_path, capsys):
     """Runs `mnist-pipeline run` whose runner raises `error`; returns (exit code, stderr)."""
 
     def run(error: BaseException) -> tuple[int, str]:
-        def runner(*args, **kwargs):
+        def run_pipeline(*args, **kwargs):
             raise error
 
-        monkeypatch.setattr(local_runner, "run_pipeline", runner)
+        monkeypatch.setattr(runner, "run_pipeline", run_pipeline)
         code = cli.main(["run", "--data-dir", str(tmp_path), "--output-dir", str(tmp_path / "out")])
         return code, capsys.readouterr().err
 

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 
+from conftest import REPO_ROOT
 from components.errors import PipelineError
 from pipeline.config import DEFAULT_CONFIG_FILE, ConfigError, PipelineConfig, load_config
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")

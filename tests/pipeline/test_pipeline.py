@@ -47,7 +47,7 @@ PROBED = {
     (node_ids.DATA_PROBE, node_ids.INGEST, "data_fingerprint"),
     (node_ids.SERVING_PROBE, node_ids.SERVED_MODEL, "served_fingerprint"),
 }
-RUNNER_MODULES = {"pipeline.local_runner", "pipeline.kubeflow_runner", "pipeline.kfp_client", "pipeline.cli"}
+RUNNER_MODULES = {"pipeline.local.runner", "pipeline.kubeflow.compiler", "pipeline.kubeflow.client", "pipeline.cli"}
 
 
 @pytest.fixture(scope="module")

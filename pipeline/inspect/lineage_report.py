@@ -1,6 +1,6 @@
-"""`mnist-pipeline lineage`: the answers of pipeline/lineage.py as tables, JSON or Graphviz DOT.
+"""`mnist-pipeline lineage`: the answers of pipeline/inspect/lineage.py as tables, JSON or Graphviz DOT.
 
-Tables are plain aligned text; --json prints the same data as pipeline/lineage.py returns it
+Tables are plain aligned text; --json prints the same data as pipeline/inspect/lineage.py returns it
 (times in milliseconds since the epoch). `graph --output FILE.svg|.png` needs Graphviz's `dot`
 (Debian/Ubuntu: apt-get install graphviz); FILE.dot and DOT on stdout do not.
 """
@@ -21,7 +21,7 @@ from typing import Any
 from ml_metadata import errors as mlmd_errors
 from ml_metadata import metadata_store
 
-from pipeline import lineage, recovery, run_summary
+from pipeline.inspect import interrupted, lineage, run_summary
 from pipeline.config import load_config
 from pipeline.output_dir import OutputLayout
 
@@ -53,7 +53,7 @@ def _open_store(args: argparse.Namespace) -> metadata_store.MetadataStore:
     settings = load_config(args.config, args.overrides).metadata
     if settings.grpc_host:
         return lineage.open_grpc_store(settings.grpc_host, settings.grpc_port)
-    recovery.record_killed_runs(args.output_dir)
+    interrupted.record_killed_runs(args.output_dir)
     return lineage.open_store(OutputLayout(args.output_dir).metadata_path)
 
 

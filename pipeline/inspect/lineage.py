@@ -1,7 +1,7 @@
 """Queries on the ML Metadata store that every TFX run writes: runs, executions, artifacts.
 
 The run summary and `mnist-pipeline lineage` read the store through these functions only.
-They return plain data (dataclasses); pipeline/lineage_report.py turns it into tables, JSON
+They return plain data (dataclasses); pipeline/inspect/lineage_report.py turns it into tables, JSON
 and Graphviz DOT.
 """
 
@@ -24,7 +24,8 @@ from ml_metadata.proto import metadata_store_pb2
 
 from components.errors import PipelineError
 from components.idx_example_gen.settings import IDX_ROLES
-from pipeline import artifact_metrics, node_ids
+from pipeline import node_ids
+from pipeline.inspect import artifact_metrics
 
 RUN_CONTEXT_TYPE = "pipeline_run"  # the context LocalDagRunner and Kubeflow give each run
 NODE_CONTEXT_TYPE = "node"
@@ -34,7 +35,7 @@ STATUS_BY_STATE = {
     metadata_store_pb2.Execution.COMPLETE: "ran",
     metadata_store_pb2.Execution.CACHED: "cached",
     metadata_store_pb2.Execution.FAILED: "failed",
-    metadata_store_pb2.Execution.CANCELED: "interrupted",  # left running by a run that stopped (pipeline/recovery.py)
+    metadata_store_pb2.Execution.CANCELED: "interrupted",  # left running by a run that stopped (pipeline/local/recovery.py)
 }
 OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
 PUSHED_LATEST = "pushed:latest"

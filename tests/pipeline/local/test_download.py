@@ -1,4 +1,4 @@
-"""Tests for pipeline/download.py against a local HTTP server (no internet)."""
+"""Tests for pipeline/local/download.py against a local HTTP server (no internet)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.download import (
+from conftest import REPO_ROOT
+from pipeline.local.download import (
     MNIST_FILES,
     DownloadError,
     MnistFile,
@@ -22,7 +23,6 @@ from pipeline.download import (
     verify_file,
 )
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED_MNIST = REPO_ROOT.parent / "shared" / "data" / "mnist"
 WRONG_HASH = "0" * 64
 

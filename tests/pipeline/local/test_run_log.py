@@ -1,4 +1,4 @@
-"""pipeline/run_log.py: a line per component on the console, everything in the run's log file."""
+"""pipeline/local/run_log.py: a line per component on the console, everything in the run's log file."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from pipeline.run_log import ComponentProgress, RunLog
+from pipeline.local.run_log import ComponentProgress, RunLog
 
 absl = logging.getLogger("absl")
 
@@ -20,7 +20,7 @@ def progress(caplog):
 
 
 def console_lines(caplog) -> list[str]:
-    return [record.getMessage() for record in caplog.records if record.name == "pipeline.run_log"]
+    return [record.getMessage() for record in caplog.records if record.name == "pipeline.local.run_log"]
 
 
 def test_current_is_the_running_component_and_none_between(progress, caplog):
@@ -81,6 +81,6 @@ def test_write_traceback_goes_to_the_file_only(tmp_path, caplog):
         except ValueError as error:
             run_log.write_traceback(error)
     text = (tmp_path / "run.log").read_text()
-    assert "ERROR pipeline.run_log: The run failed" in text
+    assert "ERROR pipeline.local.run_log: The run failed" in text
     assert "Traceback (most recent call last)" in text and "ValueError: deep inside a component" in text
     assert caplog.records == []  # nothing reached the other handlers (the console)

@@ -1,4 +1,4 @@
-"""pipeline/recovery.py: what unfinished runs and lost stores left, put right under the lock."""
+"""pipeline/local/recovery.py: what unfinished runs and lost stores left, put right under the lock."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline import recovery
+from pipeline.local import recovery
 
 
 def new_store(path: Path) -> metadata_store.MetadataStore:
@@ -16,23 +16,6 @@ def new_store(path: Path) -> metadata_store.MetadataStore:
     config.sqlite.filename_uri = str(path)
     config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
     return metadata_store.MetadataStore(config)
-
-
-def test_executions_left_running_are_recorded_as_interrupted(tmp_path):
-    store = new_store(tmp_path / "metadata.sqlite")
-    execution_type = store.put_execution_type(metadata_store_pb2.ExecutionType(name="Trainer"))
-    states = [metadata_store_pb2.Execution.RUNNING, metadata_store_pb2.Execution.COMPLETE,
-              metadata_store_pb2.Execution.NEW, metadata_store_pb2.Execution.FAILED]
-    ids = store.put_executions([metadata_store_pb2.Execution(type_id=execution_type, last_known_state=state)
-                                for state in states])
-
-    marked = recovery.mark_interrupted(recovery.open_writable(tmp_path / "metadata.sqlite"))
-
-    assert sorted(marked) == [ids[0], ids[2]]
-    assert [execution.last_known_state for execution in store.get_executions_by_id(ids)] == [
-        metadata_store_pb2.Execution.CANCELED, metadata_store_pb2.Execution.COMPLETE,
-        metadata_store_pb2.Execution.CANCELED, metadata_store_pb2.Execution.FAILED]
-    assert recovery.mark_interrupted(store) == []
 
 
 def artifact_folders(root: Path, *relative: str) -> list[Path]:

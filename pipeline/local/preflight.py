@@ -87,7 +87,7 @@ def check_schema(schema_path: Path) -> None:
 
 def check_store(metadata_path: Path) -> None:
     """An existing store file is an ML Metadata store (not, say, a file copied over it)."""
-    from pipeline import lineage
+    from pipeline.inspect import lineage
 
     if metadata_path.exists() and lineage.schema_version(metadata_path) is None:
         raise PipelineError(f"{metadata_path}: not an ML Metadata store; move it away (a new store starts empty) "

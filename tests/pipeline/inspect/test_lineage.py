@@ -22,7 +22,8 @@ import pytest
 
 from conftest import SMALL_RUN, run_cli
 from system_packages import why_missing
-from pipeline import lineage, node_ids
+from pipeline import node_ids
+from pipeline.inspect import lineage
 from pipeline.config import load_config
 from pipeline.fingerprint import code_sha256
 from pipeline.pipeline import CODE_MODULES
@@ -285,7 +286,7 @@ def test_graph_renders_svg_with_graphviz(runs, graphviz_installed, tmp_path):
 
 
 def test_graph_rendering_without_graphviz_says_how_to_get_it(runs, capsys, tmp_path, monkeypatch):
-    from pipeline import lineage_report
+    from pipeline.inspect import lineage_report
 
     monkeypatch.setattr(lineage_report.shutil, "which", lambda name: None)
     error = lineage_fails(capsys, runs.output_dir, "graph", "--output", tmp_path / "lineage.png")

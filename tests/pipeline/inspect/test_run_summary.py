@@ -1,4 +1,4 @@
-"""pipeline/run_summary.py: a run's summary from what MLMD recorded, and its console lines.
+"""pipeline/inspect/run_summary.py: a run's summary from what MLMD recorded, and its console lines.
 
 MLMD is not needed: lineage.run_info is replaced by a run made of lineage's own dataclasses."""
 
@@ -10,8 +10,9 @@ import json
 import pytest
 
 from components.served_model.executor import SERVED_KEY, SERVED_PATH_KEY, SERVED_VERSION_KEY, SOURCE_MODEL_KEY
-from pipeline import artifact_metrics, lineage, node_ids, run_summary
-from pipeline.lineage import ArtifactInfo, ExecutionInfo, RunInfo
+from pipeline import node_ids
+from pipeline.inspect import artifact_metrics, lineage, run_summary
+from pipeline.inspect.lineage import ArtifactInfo, ExecutionInfo, RunInfo
 
 RUN_ID = "20261123-173202-370954"
 TRAINER_METRICS = {"train": {"num_examples": 500, "num_correct": 450, "precision_at_1": 0.9},

@@ -4,7 +4,7 @@ Missing files are downloaded from public mirrors (tried in turn) into a
 temporary file next to their final name, verified by SHA-256, and only then
 renamed into place, so a partial download never appears under the real name.
 
-Usage:  python -m pipeline.download DATA_DIR
+Usage:  python -m pipeline.local.download DATA_DIR
 """
 
 from __future__ import annotations
@@ -243,7 +243,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Command line entry point: download MNIST into the given directory."""
     args = sys.argv[1:] if argv is None else list(argv)
     if len(args) != 1:
-        print("usage: python -m pipeline.download DATA_DIR", file=sys.stderr)
+        print("usage: python -m pipeline.local.download DATA_DIR", file=sys.stderr)
         return 2
     try:
         for path in ensure_mnist(Path(args[0])):

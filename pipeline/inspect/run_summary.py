@@ -16,7 +16,8 @@ from ml_metadata.proto import metadata_store_pb2
 
 from components.evaluator.settings import MAX_TEST_GAP_KEY
 from components.served_model import executor as served_model
-from pipeline import artifact_metrics, lineage, node_ids
+from pipeline import node_ids
+from pipeline.inspect import artifact_metrics, lineage
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""What the run report (pipeline/report.py) shows, gathered from what the run recorded: MLMD,
+"""What the run report (pipeline/inspect/report.py) shows, gathered from what the run recorded: MLMD,
 the artifacts' files and the run's log.
 
 gather() returns a RunReport of plain values; a section whose components did not run stays
@@ -22,8 +22,9 @@ from ml_metadata.proto import metadata_store_pb2
 from components import examples_integrity
 from components.example_format import LABEL_KEY, ExampleFormat
 from components.settings import from_dict
-from pipeline import artifact_metrics, lineage, node_ids
-from pipeline.run_summary import summarize_run
+from pipeline import node_ids
+from pipeline.inspect import artifact_metrics, lineage
+from pipeline.inspect.run_summary import summarize_run
 
 if TYPE_CHECKING:
     from tensorflow_metadata.proto.v0.statistics_pb2 import DatasetFeatureStatistics
@@ -76,7 +77,7 @@ class Misclassified:
 
 @dataclass
 class RunReport:
-    summary: dict[str, Any]  # pipeline.run_summary: statuses, examples, Precision@1, blessing, push
+    summary: dict[str, Any]  # pipeline.inspect.run_summary: statuses, examples, Precision@1, blessing, push
     started: datetime.datetime
     log_path: Path  # the run's full log
     components: list[Component]

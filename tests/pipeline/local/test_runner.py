@@ -1,4 +1,4 @@
-"""pipeline/local_runner.py, the parts that need no pipeline run: run ids, partial runs, signals."""
+"""pipeline/local/runner.py, the parts that need no pipeline run: run ids, partial runs, signals."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import local_runner
-from pipeline.local_runner import RunFailed, RunInterrupted, new_run_id
-from pipeline.run_log import ComponentProgress
+from pipeline.local import runner
+from pipeline.local.runner import RunFailed, RunInterrupted, new_run_id
+from pipeline.local.run_log import ComponentProgress
 
 
 def test_run_ids_are_local_time_to_the_microsecond():
@@ -28,12 +28,12 @@ def test_run_ids_sort_in_time_order():
 
 
 def test_a_whole_run_has_no_run_options():
-    assert local_runner._partial_run(None) is None
-    assert local_runner._partial_run([]) is None
+    assert runner._partial_run(None) is None
+    assert runner._partial_run([]) is None
 
 
 def test_a_partial_run_stops_at_the_given_nodes_and_reuses_the_latest_run():
-    options = local_runner._partial_run(["IdxExampleGen", "StatisticsGen"])
+    options = runner._partial_run(["IdxExampleGen", "StatisticsGen"])
     assert list(options.partial_run.to_nodes) == ["IdxExampleGen", "StatisticsGen"]
     assert not options.partial_run.from_nodes  # from the start
     assert options.partial_run.snapshot_settings.HasField("latest_pipeline_run_strategy")
@@ -45,7 +45,7 @@ def test_a_signal_during_a_run_raises_run_interrupted_naming_the_component(signa
     progress._started["Trainer"] = 0.0  # as if the Trainer's start had been logged
     previous = signal.getsignal(signal_number)
     with pytest.raises(RunInterrupted) as error:
-        with local_runner._signals_as_exceptions(progress):
+        with runner._signals_as_exceptions(progress):
             os.kill(os.getpid(), signal_number)  # Python runs the handler right after this call
             pytest.fail("the signal did not interrupt")
     assert (error.value.signal_number, error.value.component) == (signal_number, "Trainer")

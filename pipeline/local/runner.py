@@ -1,7 +1,7 @@
 """Runs the pipeline on this machine: MLMD in SQLite, the Beam components on Beam's DirectRunner.
 
 Two orchestrators, on the same pipeline and the same store: `local` (the default) is TFX's
-LocalDagRunner running independent components at the same time (pipeline/concurrent_dag_runner.py);
+LocalDagRunner running independent components at the same time (pipeline/local/concurrent_dag_runner.py);
 `beam` is TFX's BeamDagRunner, which turns the DAG itself into a Beam pipeline, one step per
 component. This module only builds the paths and options, holds the output dir for the run,
 and keeps the run's log, summary and report.
@@ -24,7 +24,7 @@ from components.errors import PipelineError
 from components.object_storage import BEAM_WORKER_PLUGIN_ARG, enable_s3, is_uri
 from pipeline.config import PipelineConfig
 from pipeline.output_dir import OutputDirLock, OutputLayout
-from pipeline.run_log import ComponentProgress, RunLog
+from pipeline.local.run_log import ComponentProgress, RunLog
 from pipeline.schema_staging import stage_schema
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,7 @@ def run_pipeline(
 ) -> dict:
     """Runs the pipeline once, up to `to_nodes` if given (a TFX partial run), reusing cached
     results unless `use_cache` is False; returns the run summary (also runs/<run id>.json)."""
-    from pipeline.preflight import check_inputs
+    from pipeline.local.preflight import check_inputs
 
     data_dir = data_dir if is_uri(data_dir) else os.path.abspath(data_dir)
     layout = dataclasses.replace(layout, output_dir=layout.output_dir.absolute())
@@ -94,14 +94,15 @@ def run_pipeline(
 
 
 def _recover(layout: OutputLayout) -> None:
-    """Puts right what runs that did not finish left (pipeline/recovery.py); the lock is held."""
-    from pipeline import recovery
+    """Puts right what runs that did not finish left (pipeline/local/recovery.py); the lock is held."""
+    from pipeline.inspect import interrupted
+    from pipeline.local import recovery
 
     recovery.claim_pipeline_root(layout.pipeline_root, layout.metadata_path)
-    store = recovery.open_writable(layout.metadata_path) if layout.metadata_path.exists() else None
-    interrupted = recovery.mark_interrupted(store) if store else []
-    if interrupted:
-        log.info("Recorded %d execution(s) left running by a run that was killed as interrupted", len(interrupted))
+    store = interrupted.open_writable(layout.metadata_path) if layout.metadata_path.exists() else None
+    left_running = interrupted.mark_interrupted(store) if store else []
+    if left_running:
+        log.info("Recorded %d execution(s) left running by a run that was killed as interrupted", len(left_running))
     for destination in recovery.mark_removed_pushes(store) if store else []:
         log.info("%s was pushed, and is no longer in the serving dir: the model will be pushed again", destination)
     previous = recovery.previous_serving_dir(store) if store else None
@@ -116,10 +117,10 @@ def _recover(layout: OutputLayout) -> None:
 
 def _mark_interrupted(layout: OutputLayout) -> None:
     """After a run stopped: what it left running was interrupted (no other run holds this store)."""
-    from pipeline import recovery
+    from pipeline.inspect import interrupted
 
     if layout.metadata_path.exists():
-        recovery.mark_interrupted(recovery.open_writable(layout.metadata_path))
+        interrupted.mark_interrupted(interrupted.open_writable(layout.metadata_path))
 
 
 def _compile(
@@ -163,8 +164,8 @@ def _partial_run(to_nodes: list[str] | None):
 
 def _write_summary(layout: OutputLayout, run_id: str) -> dict:
     """Prints the summary of run `run_id` and writes it as JSON; {} when MLMD never recorded the run."""
-    from pipeline import lineage
-    from pipeline.run_summary import format_summary, summarize_run
+    from pipeline.inspect import lineage
+    from pipeline.inspect.run_summary import format_summary, summarize_run
 
     if not layout.metadata_path.exists():
         return {}
@@ -181,9 +182,9 @@ def _write_summary(layout: OutputLayout, run_id: str) -> dict:
 
 
 def _write_report(store, run, layout: OutputLayout) -> None:
-    """Writes the run's HTML report (pipeline/report.py). A report that fails costs one line on
+    """Writes the run's HTML report (pipeline/inspect/report.py). A report that fails costs one line on
     the console, never the run: the run's outcome is already recorded."""
-    from pipeline.report import write_report
+    from pipeline.inspect.report import write_report
 
     try:
         path = write_report(store, run, layout)
@@ -208,7 +209,7 @@ def _dag_runner(runner: str):
 
         # No arguments: given beam_orchestrator_args, TFX falls back to its legacy, pre-IR runner.
         return BeamDagRunner()
-    from pipeline.concurrent_dag_runner import ConcurrentDagRunner
+    from pipeline.local.concurrent_dag_runner import ConcurrentDagRunner
 
     return ConcurrentDagRunner()
 

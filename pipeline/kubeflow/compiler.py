@@ -30,15 +30,16 @@ from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
 from components.errors import PipelineError
 from components.object_storage import BEAM_WORKER_PLUGIN_ARG, enable_s3
-from pipeline import kfp_client, node_ids
+from pipeline import node_ids
+from pipeline.kubeflow import client
 from pipeline.config import PROJECT_ROOT, KubeflowSettings, PipelineConfig
 from pipeline.pipeline import PipelinePaths, create_pipeline
 from pipeline.schema_staging import SCHEMAS_DIR, staged_path
 
 log = logging.getLogger(__name__)
 
-# Every task's command: TFX's executor runner, adapted to open-source KFP (pipeline/kfp_task.py).
-TASK_COMMAND = ["python", "-m", "pipeline.kfp_task"]
+# Every task's command: TFX's executor runner, adapted to open-source KFP (pipeline/kubeflow/task.py).
+TASK_COMMAND = ["python", "-m", "pipeline.kubeflow.task"]
 TFX_PRODUCER_SUFFIX = "_task"  # what TFX 1.16 appends to a probe's node id in a parameter's producerTask
 IMAGE_PROJECT_ROOT = PurePosixPath("/pipeline")  # the Dockerfile's WORKDIR and PYTHONPATH
 OUTPUT_SUFFIXES = (".json", ".yaml", ".yml")
@@ -96,7 +97,7 @@ def submit_pipeline(
     namespace: str | None = None,
     experiment: str = "mnist",
     run_name: str | None = None,
-) -> kfp_client.SubmittedRun:
+) -> client.SubmittedRun:
     """Compiles the pipeline and starts a run of it in `experiment` (created when missing)."""
     placeholders = placeholders_in(config.kubeflow)
     if placeholders:
@@ -104,7 +105,7 @@ def submit_pipeline(
     run_name = run_name or f"{config.pipeline_name} {time.strftime('%Y-%m-%d %H-%M-%S')}"
     with tempfile.TemporaryDirectory() as work_dir:
         package = compile_pipeline(config, Path(work_dir) / "pipeline.yaml")
-        return kfp_client.submit(package, host, config.kubeflow.pipeline_root, run_name, namespace, experiment)
+        return client.submit(package, host, config.kubeflow.pipeline_root, run_name, namespace, experiment)
 
 
 def _beam_args(settings: KubeflowSettings) -> list[str]:

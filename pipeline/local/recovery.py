@@ -7,9 +7,9 @@ output folders by execution id, so a new store would write into those old folder
 ingest's checksums would cover old shards too). Called with the output dir's lock held, so
 that no live run is writing:
 
-* mark_interrupted: executions left running become CANCELED, which `lineage` and the report
-  show as "interrupted" (the interrupted run itself does this at once after SIGINT/SIGTERM, and
-  `lineage` and `report` do it when they find the output dir idle: record_killed_runs);
+* executions left running become CANCELED, which `lineage` and the report show as
+  "interrupted" (pipeline/inspect/interrupted.py; the interrupted run itself does this at once after
+  SIGINT/SIGTERM, and `lineage` and `report` when they find the output dir idle);
 * remove_unrecorded: the artifact folders (`<root>/<node>/<key>/<id>`) that no artifact in the
   store names are deleted, so that every executor writes into a clean folder;
 * mark_removed_pushes: a push whose version the serving dir no longer holds is recorded as
@@ -31,52 +31,12 @@ from ml_metadata.proto import metadata_store_pb2
 from components.errors import PipelineError
 
 OWNER_FILE = ".metadata"
-LEFT_RUNNING = (metadata_store_pb2.Execution.NEW, metadata_store_pb2.Execution.RUNNING)
 
 log = logging.getLogger(__name__)
 
 
 class PipelineRootTaken(PipelineError):
     """The pipeline root holds another store's artifacts."""
-
-
-def open_writable(metadata_path: Path) -> metadata_store.MetadataStore:
-    config = metadata_store_pb2.ConnectionConfig()
-    config.sqlite.filename_uri = str(metadata_path)
-    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE
-    return metadata_store.MetadataStore(config)
-
-
-def record_killed_runs(output_dir: Path) -> None:
-    """For readers: when no run holds `output_dir`, what is recorded as running was killed. Best
-    effort: a store this user cannot write is read as it is."""
-    from pipeline.output_dir import OutputDirLock, OutputLayout
-
-    from pipeline import lineage
-
-    metadata_path = OutputLayout(output_dir).metadata_path
-    if lineage.schema_version(metadata_path) is None or not OutputDirLock.idle(output_dir):
-        return  # no store (opening one for writing would make one), or a live run
-    try:
-        mark_interrupted(open_writable(metadata_path))
-    except Exception as error:  # noqa: BLE001 - a read-only store, a store of another version: read it as it is
-        log.debug("Could not record killed runs in %s: %s", metadata_path, error)
-
-
-def mark_interrupted(store: metadata_store.MetadataStore) -> list[int]:
-    """Records every execution left running as CANCELED; returns their ids."""
-    left = [execution for state in LEFT_RUNNING
-            for execution in store.get_executions(list_options=_state_filter(state))]
-    for execution in left:
-        execution.last_known_state = metadata_store_pb2.Execution.CANCELED
-    if left:
-        store.put_executions(left)
-    return [execution.id for execution in left]
-
-
-def _state_filter(state: int) -> metadata_store.ListOptions:
-    name = metadata_store_pb2.Execution.State.Name(state)  # MLMD's filter takes the enum's name
-    return metadata_store.ListOptions(filter_query=f"last_known_state = {name}")
 
 
 def previous_serving_dir(store: metadata_store.MetadataStore) -> str | None:
@@ -95,7 +55,7 @@ def previous_serving_dir(store: metadata_store.MetadataStore) -> str | None:
 
 def mark_removed_pushes(store: metadata_store.MetadataStore) -> list[str]:
     """Records the pushes whose version is gone from the serving dir as DELETED; returns their versions."""
-    from pipeline import lineage
+    from pipeline.inspect import lineage
 
     removed = []
     for artifact in store.get_artifacts_by_type("PushedModel"):

@@ -1,4 +1,4 @@
-"""pipeline/kfp_task.py: the executor input as open-source KFP writes it, made what TFX's runner reads.
+"""pipeline/kubeflow/task.py: the executor input as open-source KFP writes it, made what TFX's runner reads.
 
 The examples are written as KFP 2.17.0's driver and launcher write them (tests/kfp_launcher.py
 models both); the whole compiled spec runs through the command in tests/e2e/test_kubeflow_spec.py,
@@ -20,7 +20,7 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
 
 from kfp_launcher import EXECUTOR_LOGS, MetadataStore
-from pipeline.kfp_task import adapt_executor_input, output_uris, remove_folder_markers
+from pipeline.kubeflow.task import adapt_executor_input, output_uris, remove_folder_markers
 
 EXAMPLES_TYPE = {"instanceSchema": "title: tfx.Examples\ntype: object\n"}
 INPUTS_SPEC = {"artifacts": {"examples": {"artifactType": EXAMPLES_TYPE}},

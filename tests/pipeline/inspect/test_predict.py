@@ -1,4 +1,4 @@
-"""pipeline/predict.py: every input is read and checked before any model is loaded; a bad input
+"""pipeline/inspect/predict.py: every input is read and checked before any model is loaded; a bad input
 is one PredictError (or IdxFormatError) naming the file."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from components import serving_dir
 from components.errors import PipelineError
 from components.idx_example_gen.idx import IdxFormatError
 from fake_mnist import write_idx
-from pipeline.predict import PredictError, load_images, predict_inputs, resolve_model_dir
+from pipeline.inspect.predict import PredictError, load_images, predict_inputs, resolve_model_dir
 
 DIGITS = np.arange(3 * 28 * 28, dtype=np.uint8).reshape(3, 28, 28)
 

@@ -51,7 +51,7 @@ class ConcurrentDagRunner(LocalDagRunner):
         self._max_workers = max_workers or len(os.sched_getaffinity(0))
 
     def run_with_ir(self, pipeline: pipeline_pb2.Pipeline, run_options: pipeline_pb2.RunOptions | None = None) -> None:
-        """Runs the IR; its run id must already be set (pipeline/local_runner.py sets it)."""
+        """Runs the IR; its run id must already be set (pipeline/local/runner.py sets it)."""
         deployment_config = runner_utils.extract_local_deployment_config(pipeline)
         connection = deployment_config.metadata_connection_config
         connection_config = getattr(connection, connection.WhichOneof("connection_config"))

@@ -1,4 +1,4 @@
-"""pipeline/preflight.py: a missing or unreadable file, a broken schema or store, a bad Beam flag or
+"""pipeline/local/preflight.py: a missing or unreadable file, a broken schema or store, a bad Beam flag or
 a setting that does not fit the data stops a run in seconds, before any component, naming what
 to fix. Only the IDX headers are read."""
 
@@ -13,7 +13,7 @@ from components.errors import PipelineError
 from components.idx_example_gen.idx import IdxFormatError
 from fake_mnist import write_fake_mnist
 from pipeline.config import ConfigError, load_config
-from pipeline.preflight import MissingDataError, check_inputs
+from pipeline.local.preflight import MissingDataError, check_inputs
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 

@@ -1,9 +1,9 @@
 """The HTML report of one run: `mnist-pipeline report` writes it, and so does the end of every run.
 
 One self-contained page that reads offline: CSS inline, images as PNG data: URIs
-(pipeline/report_plots.py), links only to its own sections; every value from the run is
+(pipeline/inspect/report_plots.py), links only to its own sections; every value from the run is
 escaped. Sections: the data, the training, the evaluation, the lineage, and first, for a run
-that did not complete, what stopped it. What it shows is gathered by pipeline/report_data.py.
+that did not complete, what stopped it. What it shows is gathered by pipeline/inspect/report_data.py.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from typing import Any
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline import lineage, node_ids, recovery, report_plots
+from pipeline import node_ids
+from pipeline.inspect import interrupted, lineage, report_plots
 from pipeline.output_dir import OutputLayout
-from pipeline.report_data import Component, RunReport, gather
+from pipeline.inspect.report_data import Component, RunReport, gather
 
 SECTIONS = {"data": "Data", "training": "Training", "evaluation": "Evaluation", "lineage": "Lineage"}
 SECTION_NODES = {  # whose outputs each section shows
@@ -65,7 +66,7 @@ def write_run_report(output_dir: Path, run_reference: str | None, output: Path |
 
     enable_s3()  # the artifacts may live in s3://
     layout = OutputLayout(output_dir)
-    recovery.record_killed_runs(output_dir)
+    interrupted.record_killed_runs(output_dir)
     store = lineage.open_store(layout.metadata_path)
     return write_report(store, lineage.find_run(store, run_reference), layout, output)
 

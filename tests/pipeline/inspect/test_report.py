@@ -20,7 +20,8 @@ import pytest
 
 from conftest import MISDRAWN_EVERY, SMALL_RUN, ReportedRun, run_cli
 from fake_mnist import balanced_labels, write_fake_mnist
-from pipeline import lineage, local_runner, report, report_data
+from pipeline.inspect import lineage, report, report_data
+from pipeline.local import runner
 from pipeline.output_dir import OutputLayout
 
 pytestmark = pytest.mark.e2e
@@ -265,9 +266,9 @@ def test_a_report_that_fails_does_not_fail_the_run(reported_run, monkeypatch, ca
     monkeypatch.setattr(report, "write_report", broken)
     layout = OutputLayout(reported_run.output_dir)
     store = lineage.open_store(layout.metadata_path)
-    with caplog.at_level(logging.INFO, logger=local_runner.__name__):
-        local_runner._write_report(store, lineage.find_run(store, reported_run.run_id), layout)
-    assert [record.getMessage() for record in caplog.records if record.name == local_runner.__name__] == [
+    with caplog.at_level(logging.INFO, logger=runner.__name__):
+        runner._write_report(store, lineage.find_run(store, reported_run.run_id), layout)
+    assert [record.getMessage() for record in caplog.records if record.name == runner.__name__] == [
         "Report not written: RuntimeError: disk on fire"
     ]
 

@@ -1,4 +1,4 @@
-"""Tests for `submit` (pipeline/kfp_client.py): the real kfp client against a fake KFP API.
+"""Tests for `submit` (pipeline/kubeflow/client.py): the real kfp client against a fake KFP API.
 
 tests/fake_kfp_server.py answers the v2beta1 calls kfp.Client makes and records them, so the
 tests check what is sent (experiment, namespace, credentials, the compiled spec) and how each
@@ -21,9 +21,9 @@ from fake_kfp_server import FakeKfp, serve
 from kubeflow_args import (
     IMAGE, KUBEFLOW_ARGS, PIPELINE_ROOT, TASK_ENV_ARGS, container_executors, error_lines, kubeflow_config,
 )
-from pipeline import kfp_client
-from pipeline.kfp_client import KfpApiError
-from pipeline.kubeflow_runner import compile_pipeline
+from pipeline.kubeflow import client
+from pipeline.kubeflow.client import KfpApiError
+from pipeline.kubeflow.compiler import compile_pipeline
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def kfp_api(monkeypatch, tmp_path):
                  "KF_PIPELINES_DEFAULT_EXPERIMENT_NAME", "KF_PIPELINES_OVERRIDE_EXPERIMENT_NAME"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(kfp.Client, "_LOCAL_KFP_CONTEXT", str(tmp_path / "kfp-context.json"))
-    monkeypatch.setattr(kfp_client, "POLL_SECONDS", 0.01)
+    monkeypatch.setattr(client, "POLL_SECONDS", 0.01)
     with serve(FakeKfp()) as fake:
         yield fake
 
@@ -115,7 +115,7 @@ def test_wait_gives_up_after_the_timeout(kfp_api):
     kfp_api.runs["run-1"] = {"run_id": "run-1", "display_name": "stuck"}
     kfp_api.run_states = ["RUNNING"]
     with pytest.raises(KfpApiError, match=r"run run-1 is still RUNNING after 0 s"):
-        kfp_client.wait_for_run(kfp_api.url, "run-1", timeout=0)
+        client.wait_for_run(kfp_api.url, "run-1", timeout=0)
 
 
 def test_unreachable_host_gives_one_clear_line(capsys):

@@ -1,8 +1,8 @@
-"""Tests for compiling the pipeline for Kubeflow (pipeline/kubeflow_runner.py) and for the image.
+"""Tests for compiling the pipeline for Kubeflow (pipeline/kubeflow/compiler.py) and for the image.
 
 No Kubeflow cluster and no Docker engine run here: the spec is checked against the local
 pipeline and kfp's protos, the Dockerfile and the locks are read. Running the compiled spec is
-tests/e2e/test_kubeflow_spec.py's; submitting it, tests/pipeline/test_kfp_client.py's.
+tests/e2e/test_kubeflow_spec.py's; submitting it, tests/pipeline/kubeflow/test_client.py's.
 """
 
 from __future__ import annotations
@@ -25,19 +25,19 @@ from packaging.requirements import Requirement
 from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
 from tfx.utils import import_utils
 
-from conftest import run_cli
+from conftest import REPO_ROOT, run_cli
 from kfp_launcher import ARGO_NAME, ARGO_NAME_MAX_LENGTH, DRIVER_SUFFIX, MetadataStore
 from kubeflow_args import (
     DATA_DIR, IMAGE, KUBEFLOW_ARGS, PIPELINE_ROOT, SERVING_DIR, TASK_ENV_ARGS, container_executors, error_lines,
     kubeflow_config,
 )
-from pipeline import kfp_task, kubeflow_runner, node_ids
+from pipeline import node_ids
+from pipeline.kubeflow import compiler, task
 from pipeline.config import load_config
-from pipeline.kubeflow_runner import TASK_COMMAND, KubeflowError, compile_pipeline, with_overrides
+from pipeline.kubeflow.compiler import TASK_COMMAND, KubeflowError, compile_pipeline, with_overrides
 from pipeline.pipeline import PipelinePaths, create_pipeline
 from pipeline.schema_staging import SCHEMAS_DIR
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
@@ -193,13 +193,13 @@ def test_storage_and_runtime_settings_are_the_configured_ones(config, job, spec)
 
 def test_schema_is_named_by_content_hash_where_the_image_stages_it(config, spec, tmp_path):
     schema_file = parameter(spec, "ImportSchemaGen", "schema_file")
-    assert schema_file == str(kubeflow_runner.image_schema_file(config.validation.schema_path))
+    assert schema_file == str(compiler.image_schema_file(config.validation.schema_path))
     assert re.fullmatch(r"/pipeline/schemas/[0-9a-f]{16}/schema\.pbtxt", schema_file)
     # The Dockerfile's staging command, with a temporary folder for the image's /pipeline.
     staging = dockerfile_schema_staging()
     subprocess.run([sys.executable, *staging[1:-1], str(tmp_path / SCHEMAS_DIR)], cwd=REPO_ROOT, check=True,
                    capture_output=True)
-    staged = tmp_path / PurePosixPath(schema_file).relative_to(kubeflow_runner.IMAGE_PROJECT_ROOT)
+    staged = tmp_path / PurePosixPath(schema_file).relative_to(compiler.IMAGE_PROJECT_ROOT)
     assert staged.read_bytes() == config.validation.schema_path.read_bytes()
 
 
@@ -284,7 +284,7 @@ def test_schemes_tensorflow_cannot_open_are_warned_about(tmp_path, caplog):
     """KFP's own default root scheme, minio://, is no filesystem TensorFlow knows; s3:// is."""
     config = kubeflow_config(pipeline_root="s3://test-bucket/root", data_dir="minio://test-bucket/mnist/data")
     compile_pipeline(config, tmp_path / "pipeline.json")
-    [warning] = [record.getMessage() for record in caplog.records if record.name == "pipeline.kubeflow_runner"]
+    [warning] = [record.getMessage() for record in caplog.records if record.name == "pipeline.kubeflow.compiler"]
     assert warning.startswith("kubeflow.data_dir (--data-dir): TensorFlow cannot open minio:// URIs")
 
 
@@ -375,17 +375,17 @@ def test_a_pipeline_root_with_a_query_string_is_refused(job, capsys, tmp_path):
 
 
 def test_every_input_artifacts_type_is_recoverable_from_its_tasks_own_arguments(spec):
-    """Open-source KFP hands inputs over untyped; the task command (pipeline/kfp_task.py) takes
+    """Open-source KFP hands inputs over untyped; the task command (pipeline/kubeflow/task.py) takes
     the type from its `--json_serialized_inputs_spec_args`, which must name a class TFX imports."""
     store = MetadataStore()
     untyped = store.runtime_artifact(store.record_artifact("out", {"uri": "s3://b/a"}))
-    for name, task in spec["root"]["dag"]["tasks"].items():
-        component = spec["components"][task["componentRef"]["name"]]
+    for name, task_spec in spec["root"]["dag"]["tasks"].items():
+        component = spec["components"][task_spec["componentRef"]["name"]]
         args = executor_of(spec, name)["container"]["args"]
         inputs_spec = json.loads(args[args.index("--json_serialized_inputs_spec_args") + 1])
-        for key in task.get("inputs", {}).get("artifacts", {}):
+        for key in task_spec.get("inputs", {}).get("artifacts", {}):
             executor_input = {"inputs": {"artifacts": {key: {"artifacts": [untyped]}}}}
-            [recovered] = kfp_task.adapt_executor_input(executor_input, inputs_spec)["inputs"]["artifacts"][key]["artifacts"]
+            [recovered] = task.adapt_executor_input(executor_input, inputs_spec)["inputs"]["artifacts"][key]["artifacts"]
             assert recovered["type"] == component["inputDefinitions"]["artifacts"][key]["artifactType"], (name, key)
             artifact_type = json_format.ParseDict(recovered["type"], pipeline_spec_pb2.ArtifactTypeSchema())
             import_utils.import_class_by_path(kubeflow_v2_entrypoint_utils._retrieve_class_path(artifact_type))
@@ -478,13 +478,13 @@ def test_image_lock_is_the_venv_lock_without_the_dev_only_packages():
 
 def test_image_holds_the_project_where_the_spec_expects_it():
     instructions = dockerfile_instructions()
-    assert ("WORKDIR", str(kubeflow_runner.IMAGE_PROJECT_ROOT)) in instructions
-    assert any(name == "ENV" and f"PYTHONPATH={kubeflow_runner.IMAGE_PROJECT_ROOT}" in arguments
+    assert ("WORKDIR", str(compiler.IMAGE_PROJECT_ROOT)) in instructions
+    assert any(name == "ENV" and f"PYTHONPATH={compiler.IMAGE_PROJECT_ROOT}" in arguments
                for name, arguments in instructions)
     copied = [arguments.split()[0] for name, arguments in instructions if name == "COPY"]
     assert {"configs", "components", "pipeline", "requirements.lock"} <= set(copied)
     # The schemas go where the compiled spec names them (image_schema_file).
-    assert dockerfile_schema_staging()[3:] == [str(kubeflow_runner.IMAGE_PROJECT_ROOT / SCHEMAS_DIR)]
+    assert dockerfile_schema_staging()[3:] == [str(compiler.IMAGE_PROJECT_ROOT / SCHEMAS_DIR)]
     # The build imports every module the spec's commands run.
     [imports] = [words for words in dockerfile_run_commands() if words[:2] == ["python", "-c"]]
     imported = {name.strip() for name in imports[2].removeprefix("import ").split(",")}

@@ -2,7 +2,7 @@
 
 KubeflowV2DagRunner's default command is `python -m
 tfx.orchestration.kubeflow.v2.container.kubeflow_v2_run_executor`; the compiled spec names this
-module instead (kubeflow_runner.TASK_COMMAND), with the same arguments. TFX 1.16's runner reads
+module instead (compiler.TASK_COMMAND), with the same arguments. TFX 1.16's runner reads
 the executor input as Vertex AI writes it. Open-source KFP's driver and launcher
 (kubeflow/pipelines backend/src/v2, 2.x) write it otherwise, so adapt_executor_input rewrites it
 first; on Vertex AI it changes nothing:

@@ -1,0 +1,2 @@
+"""The pipeline on Kubeflow: compiling the spec, submitting it through the KFP API, and the
+command every compiled task runs. Imports the core, never local/ or inspect/."""
