@@ -159,7 +159,7 @@ def test_training_shows_the_curves_settings_and_time_of_the_run(complete):
     curves = complete.gathered.curves
     assert set(curves.scalars) == {"loss", "accuracy"}
     assert [step for step, _ in curves.scalars["loss"]] == [20, 40, 60]  # SMALL_RUN logs every 20 of 60 steps
-    assert any(image["alt"] == "loss and accuracy over the training steps" for image in complete.page.images)
+    assert any(image["alt"] == "loss and training-batch accuracy over the training steps" for image in complete.page.images)
     settings = {row["setting"]: row["value"] for row in complete.page.table("Settings")}
     assert settings["train_steps"] == "60" and settings["batch_size"] == "20"
     trainer_seconds = next(c["seconds"] for c in complete.summary["components"] if c["component"] == "Trainer")
