@@ -17,17 +17,17 @@ from components.example_format import LABEL_KEY
 def eval_config(blessing: EvaluationSettings | None = None, confusion_matrix: bool = False) -> tfma.EvalConfig:
     """Precision@1 (= accuracy) and example count, overall and per true digit.
 
-    With `blessing`, a model needs at least its accuracy_threshold to be blessed, and, when a
-    model is served, may fall at most max_accuracy_regression below it. With `confusion_matrix`,
+    With `blessing`, a model needs at least its min_precision_at_1 to be blessed, and, when a
+    model is served, may fall at most max_precision_at_1_regression below it. With `confusion_matrix`,
     also the count of every (true digit, top predicted digit) pair.
     """
     accuracy = tfma.MetricConfig(class_name=precision_at_1.PrecisionAt1.__name__, module=precision_at_1.__name__)
     if blessing is not None:
         threshold = tfma.MetricThreshold(
-            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": blessing.accuracy_threshold}),
+            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": blessing.min_precision_at_1}),
             # TFX's Evaluator skips the change threshold when it has no baseline (nothing served).
             change_threshold=tfma.GenericChangeThreshold(
-                direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -blessing.max_accuracy_regression}
+                direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -blessing.max_precision_at_1_regression}
             ),
         )
         # On the whole split only: a plain `threshold` would apply to every digit's slice too.

@@ -15,8 +15,8 @@ MAX_TEST_GAP_KEY = "max_test_gap"  # the test Evaluator's parameter holding Eval
 
 @dataclass(frozen=True)
 class EvaluationSettings:
-    accuracy_threshold: float  # validation accuracy a model needs to be blessed
-    max_accuracy_regression: float  # how far below the model in production it may fall
+    min_precision_at_1: float  # validation Precision@1 a model needs to be blessed
+    max_precision_at_1_regression: float  # how far below the model in production it may fall
     # A warning when test Precision@1 is further than this from validation's: the test split
     # decides nothing, but a collapsed one (say, swapped files) should not pass in silence.
     max_test_gap: float
@@ -25,8 +25,8 @@ class EvaluationSettings:
         return [
             (name, f"must be in 0..1, got {value}")
             for name, value in (
-                ("accuracy_threshold", self.accuracy_threshold),
-                ("max_accuracy_regression", self.max_accuracy_regression),
+                ("min_precision_at_1", self.min_precision_at_1),
+                ("max_precision_at_1_regression", self.max_precision_at_1_regression),
                 ("max_test_gap", self.max_test_gap),
             )
             if not 0 <= value <= 1

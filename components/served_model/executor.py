@@ -42,7 +42,7 @@ class Executor(base_executor.BaseExecutor):
                 f"{directory}: the served model changed while this run started ({seen} -> {now}); run again")
         baseline.set_string_custom_property(FINGERPRINT_KEY, now)
         if served is None:
-            log.info("Nothing is served yet in %s: the accuracy threshold alone will bless", directory)
+            log.info("Nothing is served yet in %s: the Precision@1 threshold alone will bless", directory)
             baseline.set_int_custom_property(SERVED_KEY, 0)
             return
         io_utils.copy_dir(served.path, path_utils.serving_model_path(baseline.uri))

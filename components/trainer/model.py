@@ -13,6 +13,9 @@ from components.example_format import IMAGE_KEY, ExampleFormat
 from components.trainer.data import parse_examples
 from components.trainer.settings import OPTIMIZERS, TrainerSettings
 
+# Keras' accuracy on the training batches, as the fit reports it (not the Evaluators' Precision@1).
+BATCH_ACCURACY = "training_batch_accuracy"
+
 
 def build_model(example_format: ExampleFormat, settings: TrainerSettings) -> keras.Model:
     """The compiled MLP; with cosine_decay, the learning rate decays to 0 over train_steps.
@@ -34,7 +37,7 @@ def build_model(example_format: ExampleFormat, settings: TrainerSettings) -> ker
     model.compile(
         optimizer=optimizer(learning_rate=learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name=BATCH_ACCURACY)],
         steps_per_execution=settings.steps_per_execution,
     )
     return model

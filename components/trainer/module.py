@@ -20,7 +20,7 @@ import tensorflow as tf
 from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components.trainer.data import PARSE_BATCH, load_split, read_split, training_batches
-from components.trainer.model import build_model, export_serving_model
+from components.trainer.model import BATCH_ACCURACY, build_model, export_serving_model
 from components.trainer.settings import (
     METRICS_FILE,
     MISCLASSIFIED_FILE,
@@ -82,7 +82,7 @@ class TrainingProgress(keras.callbacks.Callback):
         self._settings = settings
         self._checkpoint_dir = os.path.join(model_run_dir, "checkpoints")
         self._writer = tf.summary.create_file_writer(os.path.join(model_run_dir, TENSORBOARD_DIR))
-        self._last_step, self._last_sums = 0, {"loss": 0.0, "accuracy": 0.0}
+        self._last_step, self._last_sums = 0, {"loss": 0.0, BATCH_ACCURACY: 0.0}
         self._last_time = time.monotonic()
 
     def on_train_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:

@@ -48,9 +48,9 @@ def evaluation_metrics(evaluation_uri: str) -> dict[str, Any]:
         else:
             per_digit[str(slice_keys[0].int64_value)] = round(values.get(METRIC_NAME, 0.0), 4)
     return {
-        "accuracy": round(overall.get(METRIC_NAME, 0.0), 4),
+        "precision_at_1": round(overall.get(METRIC_NAME, 0.0), 4),
         "examples": int(overall.get("example_count", 0)),
-        "accuracy_per_digit": dict(sorted(per_digit.items(), key=lambda item: int(item[0]))),
+        "precision_at_1_per_digit": dict(sorted(per_digit.items(), key=lambda item: int(item[0]))),
     }
 
 

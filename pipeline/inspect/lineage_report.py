@@ -142,12 +142,12 @@ def _format_step(step: lineage.Step) -> str:
 
 
 def _brief(artifact: lineage.ArtifactInfo) -> str:
-    """`Type id` and what matters most about it: blessed, accuracy, where it was pushed."""
+    """`Type id` and what matters most about it: blessed, Precision@1, where it was pushed."""
     properties, metrics, notes = artifact.properties, artifact.metrics, []
     if properties.get("blessed") in (0, 1):
         notes.append("blessed" if properties["blessed"] else "not blessed")
-    if "accuracy" in metrics:
-        notes.append(f"accuracy {metrics['accuracy']:.4f} on {metrics['examples']}")
+    if "precision_at_1" in metrics:
+        notes.append(f"Precision@1 {metrics['precision_at_1']:.4f} on {metrics['examples']}")
     if artifact.type == "Model" and metrics:
         notes.append("Precision@1 " + ", ".join(f"{split} {v['precision_at_1']:.4f}" for split, v in metrics.items()))
     if properties.get("pushed") == 1:

@@ -190,14 +190,14 @@ def _evaluation(report: RunReport) -> dict[str, Any] | None:
     evaluation = {split: evaluated[split] for split in report.summary["examples"] if evaluated.get(split)}
     if not evaluation:
         return None
-    digits = sorted({digit for f in evaluation.values() for digit in f["accuracy_per_digit"]}, key=int)
+    digits = sorted({digit for f in evaluation.values() for digit in f["precision_at_1_per_digit"]}, key=int)
     matrix = report.confusion_matrix
     test = report.summary["trainer_precision_at_1"].get("test")
     return {
-        "split_rows": [[split, NumberCell(f["examples"]), NumberCell(f"{f['accuracy']:.4f}")]
+        "split_rows": [[split, NumberCell(f["examples"]), NumberCell(f"{f['precision_at_1']:.4f}")]
                        for split, f in evaluation.items()],
         "digit_headers": ["digit", *evaluation],
-        "digit_rows": [[digit, *(ShadedCell(f["accuracy_per_digit"].get(digit)) for f in evaluation.values())]
+        "digit_rows": [[digit, *(ShadedCell(f["precision_at_1_per_digit"].get(digit)) for f in evaluation.values())]
                        for digit in digits],
         "matrix": report_plots.confusion_matrix(matrix) if matrix else None,
         "matrix_counts": (sum(matrix[digit][digit] for digit in range(len(matrix))), sum(map(sum, matrix))),

@@ -63,7 +63,7 @@ class FeatureStatistics:
 
 @dataclass
 class TrainingCurves:
-    scalars: dict[str, list[tuple[int, float]]]  # TensorBoard tag (loss, accuracy) -> (step, value)
+    scalars: dict[str, list[tuple[int, float]]]  # TensorBoard tag (loss, training_batch_accuracy) -> (step, value)
     seconds: float  # wall time from the first logged step to the last
 
 

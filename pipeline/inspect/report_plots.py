@@ -49,13 +49,13 @@ def label_mix(counts: dict[str, dict[int, int]]) -> str:
 
 
 def training_curves(curves: dict[str, list[tuple[int, float]]]) -> str:
-    """One small chart per TensorBoard scalar (loss, accuracy) against the training step."""
+    """One small chart per TensorBoard scalar (loss, training-batch accuracy) against the training step."""
     figure = Figure(figsize=(7.5, 2.6), dpi=DPI)
     for position, (name, points) in enumerate(curves.items(), start=1):
         axes = figure.add_subplot(1, len(curves), position)
         steps, values = zip(*points)
         axes.plot(steps, values, marker="o", markersize=3, color="#4c72b0")
-        axes.set_title(f"{name} (mean of each interval)", fontsize=10)
+        axes.set_title(f"{name.replace('_', ' ')} (mean of each interval)", fontsize=10)
         axes.set_xlabel("step")
         _tidy(axes)
     return _figure_uri(figure)

@@ -74,7 +74,7 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(f"Precision@1 (Trainer):   {figures}")
     for split, evaluation in summary["evaluation"].items():
         if evaluation:
-            lines.append(f"Precision@1 (Evaluator): {split} {evaluation['accuracy']:.4f} on {evaluation['examples']} examples")
+            lines.append(f"Precision@1 (Evaluator): {split} {evaluation['precision_at_1']:.4f} on {evaluation['examples']} examples")
     blessing = summary["blessing"]
     if blessing:
         lines.append(f"Blessed: {'yes' if blessing['blessed'] else 'no'} ({blessing['reason']})")
@@ -120,9 +120,9 @@ def _blessing(
     if not blessed:
         reason = "; ".join(artifact_metrics.validation_failures(evaluator.outputs["evaluation"][0].uri)) or "validation failed"
     elif baseline:
-        reason = f"passed the accuracy threshold and the comparison with served version {baseline['served_version']}"
+        reason = f"passed the Precision@1 threshold and the comparison with served version {baseline['served_version']}"
     else:
-        reason = "passed the accuracy threshold; no model was served yet"
+        reason = "passed the Precision@1 threshold; no model was served yet"
     if evaluator.status == "cached":
         reason += f"; cached: decided in run {lineage.producer_run(store, blessing.id)}"
     return {"blessed": blessed, "reason": reason, "baseline": baseline}
@@ -159,7 +159,7 @@ def _pushed(pusher: lineage.ExecutionInfo | None) -> dict[str, Any]:
 def _test_gap(test_evaluator: lineage.ExecutionInfo | None, evaluation: dict[str, Any]) -> list[str]:
     """A warning when test Precision@1 is further from validation's than the test Evaluator's limit."""
     limit = lineage.parameters(test_evaluator).get(MAX_TEST_GAP_KEY) if test_evaluator else None
-    validation, test = (evaluation.get(split, {}).get("accuracy") for split in ("validation", "test"))
+    validation, test = (evaluation.get(split, {}).get("precision_at_1") for split in ("validation", "test"))
     if limit is None or validation is None or test is None or abs(validation - test) <= limit:
         return []
     return [f"test Precision@1 {test:.4f} is {abs(validation - test):.4f} from validation's {validation:.4f}, more "
@@ -188,7 +188,7 @@ def _comparable(store: metadata_store.MetadataStore, run: metadata_store_pb2.Con
     examples = [a for a in lineage.artifacts_of(executions, "outputs") if a.type == "Examples"]
     metrics = {f"trainer.precision_at_1.{split}": values["precision_at_1"]
                for split, values in summary["trainer_precision_at_1"].items()}
-    metrics.update({f"evaluator.accuracy.{split}": values["accuracy"]
+    metrics.update({f"evaluator.precision_at_1.{split}": values["precision_at_1"]
                     for split, values in summary["evaluation"].items() if values})
     blessing = {key: value for key, value in summary["blessing"].items() if key != "reason"}
     return {

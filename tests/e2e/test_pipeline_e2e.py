@@ -66,9 +66,9 @@ def test_default_model_reaches_0980_and_is_pushed(mnist_run):
     output, summary = mnist_run
     assert summary["examples"] == {"train": 55000, "validation": 5000, "test": 10000}
     assert summary["trainer_precision_at_1"]["test"]["num_examples"] == 10000
-    assert summary["evaluation"]["test"]["accuracy"] >= 0.980
+    assert summary["evaluation"]["test"]["precision_at_1"] >= 0.980
     assert summary["evaluation"]["validation"]["examples"] == 5000
-    assert len(summary["evaluation"]["test"]["accuracy_per_digit"]) == 10
+    assert len(summary["evaluation"]["test"]["precision_at_1_per_digit"]) == 10
     assert summary["blessing"]["blessed"] is True
     pushed = Path(summary["pushed"]["destination"])
     assert pushed.parent == output / "serving" and (pushed / "saved_model.pb").is_file()
@@ -115,7 +115,7 @@ def test_tensorboard_reads_the_training_logs(mnist_run):
     result = subprocess.run([str(Path(sys.executable).with_name("tensorboard")), "--inspect", "--logdir", model_run.uri],
                             capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "loss" in result.stdout and "accuracy" in result.stdout, result.stdout[-2000:]
+    assert "loss" in result.stdout and "training_batch_accuracy" in result.stdout, result.stdout[-2000:]
 
 
 def test_rerun_checks_against_the_served_model_then_is_fully_cached(mnist_run, real_mnist_dir):
@@ -146,7 +146,7 @@ def test_weak_model_is_neither_blessed_nor_pushed(mnist_run, real_mnist_dir):
     statuses = {c["component"]: c["status"] for c in weak["components"]}
     assert {statuses[node] for node in ("IdxExampleGen", "StatisticsGen", "ExampleValidator", "DataGate")} == {"cached"}
     assert statuses["Trainer"] == statuses["Evaluator-validation"] == "ran"
-    assert weak["evaluation"]["validation"]["accuracy"] < 0.95  # still reported
+    assert weak["evaluation"]["validation"]["precision_at_1"] < 0.95  # still reported
     assert weak["blessing"]["blessed"] is False
     assert "below 0.95" in weak["blessing"]["reason"]
     assert weak["blessing"]["baseline"]["served_version"] == int(first["pushed"]["version"])  # compared with production

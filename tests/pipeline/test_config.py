@@ -65,8 +65,8 @@ def test_defaults_training(defaults):
 
 
 def test_defaults_evaluation_beam_and_schema(defaults):
-    assert defaults.evaluation.accuracy_threshold == pytest.approx(0.95)
-    assert defaults.evaluation.max_accuracy_regression == pytest.approx(0.01)
+    assert defaults.evaluation.min_precision_at_1 == pytest.approx(0.95)
+    assert defaults.evaluation.max_precision_at_1_regression == pytest.approx(0.01)
     assert defaults.beam.pipeline_args == ("--direct_running_mode=in_memory", "--direct_num_workers=1")
     assert defaults.validation.schema_file == "configs/schema.pbtxt"
     assert defaults.validation.schema_path == REPO_ROOT / "configs" / "schema.pbtxt"
@@ -292,19 +292,19 @@ def test_optimizer_not_in_the_list():
 
 @pytest.mark.parametrize("value", ["1.5", "-0.01"])
 def test_accuracy_threshold_outside_0_1(value):
-    with pytest.raises(ConfigError, match=rf"'evaluation\.accuracy_threshold' must be in 0\.\.1, got {value}"):
-        load_config(overrides=[f"evaluation.accuracy_threshold={value}"])
+    with pytest.raises(ConfigError, match=rf"'evaluation\.min_precision_at_1' must be in 0\.\.1, got {value}"):
+        load_config(overrides=[f"evaluation.min_precision_at_1={value}"])
 
 
 def test_max_accuracy_regression_outside_0_1():
-    with pytest.raises(ConfigError, match=r"'evaluation\.max_accuracy_regression' must be in 0\.\.1, got 2\.0"):
-        load_config(overrides=["evaluation.max_accuracy_regression=2"])
+    with pytest.raises(ConfigError, match=r"'evaluation\.max_precision_at_1_regression' must be in 0\.\.1, got 2\.0"):
+        load_config(overrides=["evaluation.max_precision_at_1_regression=2"])
 
 
 @pytest.mark.parametrize("value", ["0", "1"])
 def test_threshold_bounds_are_inclusive(value):
-    config = load_config(overrides=[f"evaluation.accuracy_threshold={value}"])
-    assert config.evaluation.accuracy_threshold == float(value)
+    config = load_config(overrides=[f"evaluation.min_precision_at_1={value}"])
+    assert config.evaluation.min_precision_at_1 == float(value)
 
 
 def test_gzip_level_outside_0_9():
@@ -425,8 +425,8 @@ def test_task_env_is_parsed_into_names_and_values():
     [
         ("training.learning_rate=.nan", "training.learning_rate"),
         ("training.learning_rate=nan", "training.learning_rate"),
-        ("evaluation.accuracy_threshold=.inf", "evaluation.accuracy_threshold"),
-        ("evaluation.max_accuracy_regression=-.inf", "evaluation.max_accuracy_regression"),
+        ("evaluation.min_precision_at_1=.inf", "evaluation.min_precision_at_1"),
+        ("evaluation.max_precision_at_1_regression=-.inf", "evaluation.max_precision_at_1_regression"),
     ],
 )
 def test_nan_and_infinity_are_refused_naming_the_key(override, key):
@@ -435,8 +435,8 @@ def test_nan_and_infinity_are_refused_naming_the_key(override, key):
 
 
 def test_nan_in_a_config_file_is_refused_too(tmp_path):
-    path = write_yaml(tmp_path, "evaluation:\n  accuracy_threshold: .NaN\n")
-    with pytest.raises(ConfigError, match=r"'evaluation\.accuracy_threshold' must be a finite number"):
+    path = write_yaml(tmp_path, "evaluation:\n  min_precision_at_1: .NaN\n")
+    with pytest.raises(ConfigError, match=r"'evaluation\.min_precision_at_1' must be a finite number"):
         load_config(config_file=path)
 
 

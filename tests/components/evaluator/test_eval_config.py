@@ -9,7 +9,7 @@ from components.evaluator.eval_config import eval_config
 from components.evaluator.settings import METRIC_NAME, EvaluationSettings
 from components.example_format import LABEL_KEY
 
-BLESSING = EvaluationSettings(accuracy_threshold=0.9, max_accuracy_regression=0.02, max_test_gap=0.03)
+BLESSING = EvaluationSettings(min_precision_at_1=0.9, max_precision_at_1_regression=0.02, max_test_gap=0.03)
 
 
 def metric(config: tfma.EvalConfig, class_name: str) -> tfma.MetricConfig:

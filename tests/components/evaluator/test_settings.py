@@ -19,7 +19,7 @@ def test_values_in_0_1_inclusive_pass(threshold, regression, gap):
 
 def test_values_outside_0_1_are_each_named():
     assert check(EvaluationSettings(1.5, -0.1, 2.0), "evaluation.") == [
-        "'evaluation.accuracy_threshold' must be in 0..1, got 1.5",
-        "'evaluation.max_accuracy_regression' must be in 0..1, got -0.1",
+        "'evaluation.min_precision_at_1' must be in 0..1, got 1.5",
+        "'evaluation.max_precision_at_1_regression' must be in 0..1, got -0.1",
         "'evaluation.max_test_gap' must be in 0..1, got 2.0",
     ]

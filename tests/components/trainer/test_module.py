@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from components.trainer import data, module
+from components.trainer.model import BATCH_ACCURACY
 
 from .conftest import EXAMPLE_FORMAT, SMALL
 
@@ -21,7 +22,7 @@ def test_progress_logs_the_mean_loss_of_each_interval(tmp_path: Path, caplog, sm
     running_means = [4.0, 3.0, 7 / 3, 2.0]
     with caplog.at_level(logging.INFO, logger=module.__name__):
         for batch, mean in enumerate(running_means):
-            progress.on_train_batch_end(batch, {"loss": mean, "accuracy": 0.5})
+            progress.on_train_batch_end(batch, {"loss": mean, BATCH_ACCURACY: 0.5})
     lines = [record.getMessage() for record in caplog.records if record.getMessage().startswith("Step")]
     assert [line.split(" (")[0] for line in lines] == ["Step 2: loss = 3.0000", "Step 4: loss = 1.0000"]
     assert (tmp_path / "checkpoints" / "step-000004.weights.h5").is_file()

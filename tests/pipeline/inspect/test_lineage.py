@@ -104,10 +104,10 @@ def test_runs_newest_first_and_the_second_run_rechecks_only_the_served_model(run
 
 def test_the_blessing_says_what_it_was_compared_with(runs):
     first, second, third = (summary_of(runs, run_id) for run_id in (runs.first, runs.second, runs.third))
-    assert first["blessing"]["reason"] == "passed the accuracy threshold; no model was served yet"
+    assert first["blessing"]["reason"] == "passed the Precision@1 threshold; no model was served yet"
     served = int(first["pushed"]["version"])
     for later in (second, third):
-        assert later["blessing"]["reason"] == f"passed the accuracy threshold and the comparison with served version {served}"
+        assert later["blessing"]["reason"] == f"passed the Precision@1 threshold and the comparison with served version {served}"
     assert second["pushed"]["version"] == first["pushed"]["version"]  # the same model: recorded, not pushed again
     assert int(third["pushed"]["version"]) > served
 
@@ -145,8 +145,8 @@ def test_artifacts_carry_metrics_and_blessing(runs, capsys):
     summary = summary_of(runs, runs.third)
     assert models[0]["metrics"] == summary["trainer_precision_at_1"]
     evaluations = lineage_json(capsys, runs.output_dir, "artifacts", "--type", "ModelEvaluation", "--run", runs.third)
-    accuracies = sorted(evaluation["metrics"]["accuracy"] for evaluation in evaluations)
-    assert accuracies == sorted(split["accuracy"] for split in summary["evaluation"].values())
+    accuracies = sorted(evaluation["metrics"]["precision_at_1"] for evaluation in evaluations)
+    assert accuracies == sorted(split["precision_at_1"] for split in summary["evaluation"].values())
     blessings = lineage_json(capsys, runs.output_dir, "artifacts", "--type", "ModelBlessing", "--run", runs.third)
     assert any(blessing["properties"].get("blessed") == 1 for blessing in blessings)
 
@@ -229,7 +229,7 @@ def test_diff_shows_the_changed_learning_rate_and_the_new_metrics(runs, capsys):
         for split, values in summary["trainer_precision_at_1"].items():
             assert metrics[f"trainer.precision_at_1.{split}"][side] == values["precision_at_1"]
         for split, values in summary["evaluation"].items():
-            assert metrics[f"evaluator.accuracy.{split}"][side] == values["accuracy"]
+            assert metrics[f"evaluator.precision_at_1.{split}"][side] == values["precision_at_1"]
     blessing = rows_of(sections["blessing"])
     assert blessing["blessing.blessed"] == (True, True)
     served_version = int(summary_of(runs, runs.first)["pushed"]["version"])

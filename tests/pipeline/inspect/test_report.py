@@ -157,7 +157,7 @@ def test_data_shows_eight_sample_digits_of_each_class_statistics_and_no_anomaly(
 
 def test_training_shows_the_curves_settings_and_time_of_the_run(complete):
     curves = complete.gathered.curves
-    assert set(curves.scalars) == {"loss", "accuracy"}
+    assert set(curves.scalars) == {"loss", "training_batch_accuracy"}
     assert [step for step, _ in curves.scalars["loss"]] == [20, 40, 60]  # SMALL_RUN logs every 20 of 60 steps
     assert any(image["alt"] == "loss and training-batch accuracy over the training steps" for image in complete.page.images)
     settings = {row["setting"]: row["value"] for row in complete.page.table("Settings")}
@@ -173,8 +173,8 @@ def test_evaluation_shows_precision_per_split_and_per_digit(complete):
     per_split = {row["split"]: row for row in complete.page.table("Precision@1 per split")}
     per_digit = complete.page.table("Precision@1 per true digit")
     for split, expected in complete.summary["evaluation"].items():
-        assert per_split[split]["Precision@1"] == f"{expected['accuracy']:.4f}"
-        expected_per_digit = [f"{value:.4f}" for value in expected["accuracy_per_digit"].values()]
+        assert per_split[split]["Precision@1"] == f"{expected['precision_at_1']:.4f}"
+        expected_per_digit = [f"{value:.4f}" for value in expected["precision_at_1_per_digit"].values()]
         assert [row[split] for row in per_digit] == expected_per_digit
 
 
@@ -183,7 +183,7 @@ def test_the_confusion_matrix_is_the_test_evaluators(complete):
     test = complete.summary["evaluation"]["test"]
     diagonal = sum(matrix[digit][digit] for digit in range(10))
     assert sum(map(sum, matrix)) == complete.summary["examples"]["test"] == test["examples"]
-    assert diagonal == round(test["accuracy"] * test["examples"])
+    assert diagonal == round(test["precision_at_1"] * test["examples"])
     assert diagonal < test["examples"]  # the misdrawn digits
     assert f"{diagonal} of {test['examples']} test digits on the diagonal" in complete.page.text("evaluation")
     assert any(image["alt"] == "test confusion matrix" for image in complete.page.images)

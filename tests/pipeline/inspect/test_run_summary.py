@@ -46,7 +46,7 @@ def summarize(monkeypatch, tmp_path):
     (model_run / "precision_at_1.json").write_text(json.dumps(TRAINER_METRICS))
     accuracy = {"/eval/validation": 0.87, "/eval/test": 0.86}  # 0.01 apart
     monkeypatch.setattr(artifact_metrics, "evaluation_metrics",
-                        lambda uri: {"accuracy": accuracy.get(uri, 0.87), "examples": 100, "uri": uri})
+                        lambda uri: {"precision_at_1": accuracy.get(uri, 0.87), "examples": 100, "uri": uri})
     monkeypatch.setattr(lineage, "is_complete_version", lambda path: True)
     monkeypatch.setattr(artifact_metrics, "validation_failures", lambda uri: ["precision_at_1 0.4000 below 0.95"])
     monkeypatch.setattr(lineage, "producer_run", lambda store, artifact_id: "20261122-101010-000001")
@@ -92,12 +92,12 @@ def test_the_summary_holds_statuses_sizes_and_metrics(summarize):
 
 def test_blessed_with_nothing_served_yet(summarize):
     blessing = full_run(summarize, served_version=None)["blessing"]
-    assert blessing == {"blessed": True, "reason": "passed the accuracy threshold; no model was served yet", "baseline": {}}
+    assert blessing == {"blessed": True, "reason": "passed the Precision@1 threshold; no model was served yet", "baseline": {}}
 
 
 def test_blessed_against_a_served_version_names_it(summarize):
     blessing = full_run(summarize, served_version=1699999999)["blessing"]
-    assert blessing["reason"] == "passed the accuracy threshold and the comparison with served version 1699999999"
+    assert blessing["reason"] == "passed the Precision@1 threshold and the comparison with served version 1699999999"
     assert blessing["baseline"]["served_version"] == 1699999999
     assert blessing["baseline"]["model_uri"] == "/root/Trainer/model/3"
 
@@ -127,7 +127,7 @@ def test_format_summary_gives_one_line_per_component_then_the_results(summarize)
     assert "Examples: train 500, validation 100, test 200" in lines
     assert "Precision@1 (Trainer):   train 0.9000  validation 0.8800" in lines
     assert "Precision@1 (Evaluator): validation 0.8700 on 100 examples" in lines
-    assert "Blessed: yes (passed the accuracy threshold and the comparison with served version 7)" in lines
+    assert "Blessed: yes (passed the Precision@1 threshold and the comparison with served version 7)" in lines
     assert lines[-1] == "Pushed: /serving/1700000000"
 
 
