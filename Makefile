@@ -15,7 +15,7 @@ PYTHON310 := $(shell p="$$(pyenv root 2>/dev/null)/versions/3.10.13/bin/python";
 	else for c in $$(ls -d $$(pyenv root 2>/dev/null)/versions/3.10.*/bin/python 2>/dev/null) python3.10; do \
 	  "$$c" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$c"; break; }; done; fi)
 
-.PHONY: setup run test test-fast bench bench-scale lock image push-image clean
+.PHONY: setup run test test-fast lint bench bench-scale lock image push-image clean
 
 # .venv/.installed is re-made when the lock or the project's metadata change. pip -qq keeps
 # errors but drops the warnings this machine's pip config prints for every package.
@@ -33,8 +33,14 @@ $(VENV)/.installed: requirements-dev.lock pyproject.toml
 run: setup
 	$(VENV)/bin/mnist-pipeline run --data-dir $(DATA_DIR) --output-dir $(OUTPUT_DIR) --download $(ARGS)
 
-test: setup
+test: setup lint
 	$(PY) -m pytest $(ARGS)
+
+# Lint, format and types (configured in pyproject.toml); `make test` runs them first.
+lint: setup
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # Unit tests only: skips the end-to-end runs of the real pipeline.
 test-fast: setup

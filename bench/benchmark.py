@@ -91,9 +91,12 @@ def main(argv: list[str] | None = None) -> int:
     config = load_config(overrides=args.overrides)
     started = datetime.datetime.now()
     machine = machine_info()
-    print(f"Machine: {machine['nproc']} CPUs ({machine['cpu_model']}), {machine['memory_gib']} GiB, load "
-          f"{machine['load_average_1m']:.2f}; Python {machine['python']}, TensorFlow {machine['tensorflow']}, "
-          f"TFX {machine['tfx']}", flush=True)
+    print(
+        f"Machine: {machine['nproc']} CPUs ({machine['cpu_model']}), {machine['memory_gib']} GiB, load "
+        f"{machine['load_average_1m']:.2f}; Python {machine['python']}, TensorFlow {machine['tensorflow']}, "
+        f"TFX {machine['tfx']}",
+        flush=True,
+    )
     kept = contextlib.nullcontext(args.work_dir / f"{started:%Y%m%d-%H%M%S}") if args.work_dir else None
     with kept or tempfile.TemporaryDirectory(prefix="mnist-bench-") as work_dir:
         try:
@@ -104,7 +107,9 @@ def main(argv: list[str] | None = None) -> int:
                 result = bench_pipeline(config, args, Path(work_dir))
                 figures = result["figures"]
                 if not args.no_scale:  # target 4's flat memory, once: it does not drift with the machine
-                    scale = bench_scale(config, argparse.Namespace(**{**vars(args), "repeat": 1}), Path(work_dir) / "scale")
+                    scale = bench_scale(
+                        config, argparse.Namespace(**{**vars(args), "repeat": 1}), Path(work_dir) / "scale"
+                    )
                     result["scale"] = scale
                     result["targets"] = result["targets"] + scale["targets"]
                     figures = {**figures, **scale["figures"]}
@@ -130,18 +135,40 @@ def main(argv: list[str] | None = None) -> int:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data-dir", type=Path, default=Path("data/mnist"),
-                        help="the MNIST IDX files, downloaded when missing (not used with --scale)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("data/mnist"),
+        help="the MNIST IDX files, downloaded when missing (not used with --scale)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="repetitions (default 3)")
-    parser.add_argument("--scale", action="store_true", help="only the scaling run: ingest and statistics at 1x, 2x, 4x")
-    parser.add_argument("--no-scale", action="store_true", help="leave out the scaling run that follows the pipeline runs")
-    parser.add_argument("--scale-images", type=int, default=MNIST_TRAIN_IMAGES,
-                        help=f"training images at 1x (default {MNIST_TRAIN_IMAGES:,}); test images are 1/6 of it")
-    parser.add_argument("--set", action="append", default=[], dest="overrides", metavar="KEY=VALUE",
-                        help="a pipeline setting for every run, as `mnist-pipeline run --set`")
+    parser.add_argument(
+        "--scale", action="store_true", help="only the scaling run: ingest and statistics at 1x, 2x, 4x"
+    )
+    parser.add_argument(
+        "--no-scale", action="store_true", help="leave out the scaling run that follows the pipeline runs"
+    )
+    parser.add_argument(
+        "--scale-images",
+        type=int,
+        default=MNIST_TRAIN_IMAGES,
+        help=f"training images at 1x (default {MNIST_TRAIN_IMAGES:,}); test images are 1/6 of it",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        dest="overrides",
+        metavar="KEY=VALUE",
+        help="a pipeline setting for every run, as `mnist-pipeline run --set`",
+    )
     parser.add_argument("--json-out", type=Path, help="also write the results JSON here")
-    parser.add_argument("--work-dir", type=Path, help="keep the output dirs, data and logs in a new dir "
-                        "under this one (default: a temporary dir, removed at the end)")
+    parser.add_argument(
+        "--work-dir",
+        type=Path,
+        help="keep the output dirs, data and logs in a new dir "
+        "under this one (default: a temporary dir, removed at the end)",
+    )
     return parser
 
 
@@ -155,25 +182,43 @@ def bench_pipeline(config: PipelineConfig, args: argparse.Namespace, work_dir: P
     ensure_mnist(args.data_dir)
     images = count_images(config, args.data_dir)
     reference = REFERENCE_DIR if (REFERENCE_DIR / "mnist_pipeline.py").is_file() else None
-    print(f"Pipeline benchmark: {args.repeat} x (reference, cold, edited, plain) on {args.data_dir} ({images:,} images)"
-          + ("" if reference else f"; {REFERENCE_DIR} not found: no reference build, no plain script"), flush=True)
+    print(
+        f"Pipeline benchmark: {args.repeat} x (reference, cold, edited, plain) on {args.data_dir} ({images:,} images)"
+        + ("" if reference else f"; {REFERENCE_DIR} not found: no reference build, no plain script"),
+        flush=True,
+    )
     repetitions, problems = [], []
     for repetition in range(1, args.repeat + 1):
         figures, found = pipeline_repetition(config, args, work_dir / f"rep{repetition}", images, reference)
         repetitions.append(figures)
         problems += [f"repetition {repetition}: {problem}" for problem in found]
-        print(f"  repetition {repetition}: " + ", ".join(
-            f"{name} {figures[f'{name}.wall_s']:.1f} s" for name in ("reference", "cold", "edited", "plain")
-            if f"{name}.wall_s" in figures), flush=True)
+        print(
+            f"  repetition {repetition}: "
+            + ", ".join(
+                f"{name} {figures[f'{name}.wall_s']:.1f} s"
+                for name in ("reference", "cold", "edited", "plain")
+                if f"{name}.wall_s" in figures
+            ),
+            flush=True,
+        )
     summary = summarize(repetitions)
     targets = check_targets(summary, PIPELINE_TARGETS)
     print_figures(summary)
     for problem in problems:
         print(f"warning: {problem}")
-    settings = {"data_dir": str(args.data_dir.resolve()), "images": images, "reference": str(reference),
-                "training": config.as_dict()["training"]}
-    return {"settings": settings, "figures": summary, "targets": targets, "problems": problems,
-            "repetitions": repetitions}
+    settings = {
+        "data_dir": str(args.data_dir.resolve()),
+        "images": images,
+        "reference": str(reference),
+        "training": config.as_dict()["training"],
+    }
+    return {
+        "settings": settings,
+        "figures": summary,
+        "targets": targets,
+        "problems": problems,
+        "repetitions": repetitions,
+    }
 
 
 def pipeline_repetition(
@@ -183,7 +228,15 @@ def pipeline_repetition(
     output_dir, logs = work_dir / "output", work_dir / "logs"
     logs.mkdir(parents=True)
     set_args = [arg for override in args.overrides for arg in ("--set", override)]
-    run_command = [str(PIPELINE_CLI), "run", "--data-dir", str(args.data_dir), "--output-dir", str(output_dir), *set_args]
+    run_command = [
+        str(PIPELINE_CLI),
+        "run",
+        "--data-dir",
+        str(args.data_dir),
+        "--output-dir",
+        str(output_dir),
+        *set_args,
+    ]
     figures: dict[str, float] = {}
     if reference:
         figures["reference.wall_s"] = measure_reference(reference, args.data_dir, work_dir / "reference", logs)
@@ -191,28 +244,35 @@ def pipeline_repetition(
     cold = measure(run_command, logs / "cold.log")
     cold_summary, cold_log = newest_run(output_dir)
     steps, fit_s = trainer_fit(cold_log)
-    figures.update({
-        "cold.wall_s": cold.wall_s,
-        "cold.peak_rss_mib": cold.peak_rss_mib,
-        "cold.test_precision_at_1": cold_summary["evaluation"]["test"]["precision_at_1"],
-        **{f"cold.component_s.{c['component']}": c["seconds"] for c in cold_summary["components"]},
-        "ingest.images_per_s": images / _seconds(cold_summary, "IdxExampleGen"),
-        "trainer.fit_s": fit_s,
-        "trainer.first_log_interval_s": first_log_interval(cold_log),
-        "trainer.examples_per_s": steps * config.training.batch_size / fit_s,
-    })
+    figures.update(
+        {
+            "cold.wall_s": cold.wall_s,
+            "cold.peak_rss_mib": cold.peak_rss_mib,
+            "cold.test_precision_at_1": cold_summary["evaluation"]["test"]["precision_at_1"],
+            **{f"cold.component_s.{c['component']}": c["seconds"] for c in cold_summary["components"]},
+            "ingest.images_per_s": images / _seconds(cold_summary, "IdxExampleGen"),
+            "trainer.fit_s": fit_s,
+            "trainer.first_log_interval_s": first_log_interval(cold_log),
+            "trainer.examples_per_s": steps * config.training.batch_size / fit_s,
+        }
+    )
 
     edited_settings = _edited(config.training)
-    edited = measure([*run_command, "--set", f"training.learning_rate={edited_settings.learning_rate!r}"],
-                     logs / "edited.log")
+    edited = measure(
+        [*run_command, "--set", f"training.learning_rate={edited_settings.learning_rate!r}"], logs / "edited.log"
+    )
     edited_summary, _ = newest_run(output_dir)
-    figures.update({
-        "edited.wall_s": edited.wall_s,
-        **{f"edited.component_s.{c['component']}": c["seconds"] for c in edited_summary["components"]},
-    })
-    problems = [f"edited run: {c['component']} ran, it should have been cached"
-                for c in edited_summary["components"]
-                if c["status"] == "ran" and c["component"] in ("IdxExampleGen", "StatisticsGen")]
+    figures.update(
+        {
+            "edited.wall_s": edited.wall_s,
+            **{f"edited.component_s.{c['component']}": c["seconds"] for c in edited_summary["components"]},
+        }
+    )
+    problems = [
+        f"edited run: {c['component']} ran, it should have been cached"
+        for c in edited_summary["components"]
+        if c["status"] == "ran" and c["component"] in ("IdxExampleGen", "StatisticsGen")
+    ]
 
     if reference:
         plain = measure_plain(reference, args.data_dir, edited_settings, logs / "plain.log")
@@ -231,7 +291,9 @@ def measure_reference(reference: Path, data_dir: Path, ref_dir: Path, logs: Path
     env = {**os.environ, "MNIST_DIR": str(data_dir.resolve()), "REF_DIR": str(ref_dir)}
     started = time.monotonic()
     measure([sys.executable, str(reference / "convert_mnist.py")], logs / "reference-convert.log", env)
-    measure([sys.executable, str(reference / "mnist_pipeline.py"), str(ref_dir / "run")], logs / "reference-run.log", env)
+    measure(
+        [sys.executable, str(reference / "mnist_pipeline.py"), str(ref_dir / "run")], logs / "reference-run.log", env
+    )
     wall_s = time.monotonic() - started
     shutil.rmtree(ref_dir)
     return wall_s
@@ -239,14 +301,29 @@ def measure_reference(reference: Path, data_dir: Path, ref_dir: Path, logs: Path
 
 def measure_plain(reference: Path, data_dir: Path, settings: TrainerSettings, log_path: Path) -> dict[str, float]:
     """plain_keras_idx.py with the given training settings (it builds the same 128/32 MLP with Adam)."""
-    command = [sys.executable, str(reference / "plain_keras_idx.py"), str(data_dir), "--steps", str(settings.train_steps),
-               "--batch", str(settings.batch_size), "--lr", repr(settings.learning_rate), "--seed", str(settings.seed),
-               "--cosine" if settings.cosine_decay else "--no-cosine"]
+    command = [
+        sys.executable,
+        str(reference / "plain_keras_idx.py"),
+        str(data_dir),
+        "--steps",
+        str(settings.train_steps),
+        "--batch",
+        str(settings.batch_size),
+        "--lr",
+        repr(settings.learning_rate),
+        "--seed",
+        str(settings.seed),
+        "--cosine" if settings.cosine_decay else "--no-cosine",
+    ]
     measured = measure(command, log_path)
     match = PLAIN_LINE.search(log_path.read_text())
     if match is None:
         raise BenchmarkError(f"{log_path}: no 'wall .. fit .. Precision@1' line from the plain script")
-    return {"plain.wall_s": measured.wall_s, "plain.fit_s": float(match[2]), "plain.test_precision_at_1": float(match[3])}
+    return {
+        "plain.wall_s": measured.wall_s,
+        "plain.fit_s": float(match[2]),
+        "plain.test_precision_at_1": float(match[3]),
+    }
 
 
 def _edited(training: TrainerSettings) -> TrainerSettings:
@@ -294,25 +371,37 @@ def bench_scale(config: PipelineConfig, args: argparse.Namespace, work_dir: Path
     """Ingest and statistics at each size, --repeat times; prints the table and returns the results."""
     test_images = args.scale_images // 6
     sizes = {factor: factor * args.scale_images + test_images for factor in SCALE_FACTORS}
-    print(f"Scaling benchmark: {args.repeat} x ingest and statistics at "
-          f"{', '.join(f'{factor}x ({images:,} images)' for factor, images in sizes.items())}", flush=True)
+    print(
+        f"Scaling benchmark: {args.repeat} x ingest and statistics at "
+        f"{', '.join(f'{factor}x ({images:,} images)' for factor, images in sizes.items())}",
+        flush=True,
+    )
     for factor in SCALE_FACTORS:
         write_synthetic_mnist(work_dir / f"data-{factor}x", config, factor * args.scale_images, test_images)
     repetitions = []
     for repetition in range(1, args.repeat + 1):
         figures = scale_repetition(args, work_dir, sizes, repetition)
         repetitions.append(figures)
-        print(f"  repetition {repetition}: "
-              + ", ".join(f"{f}x ingest {figures[f'{f}x.ingest_s']:.1f} s" for f in SCALE_FACTORS), flush=True)
+        print(
+            f"  repetition {repetition}: "
+            + ", ".join(f"{f}x ingest {figures[f'{f}x.ingest_s']:.1f} s" for f in SCALE_FACTORS),
+            flush=True,
+        )
     summary = summarize(repetitions)
     targets = check_targets(summary, SCALE_TARGETS)
     print_scale_table(summary, sizes)
-    settings = {"scale_factors": list(SCALE_FACTORS), "train_images_1x": args.scale_images,
-                "test_images": test_images, "images": sizes}
+    settings = {
+        "scale_factors": list(SCALE_FACTORS),
+        "train_images_1x": args.scale_images,
+        "test_images": test_images,
+        "images": sizes,
+    }
     return {"settings": settings, "figures": summary, "targets": targets, "repetitions": repetitions}
 
 
-def scale_repetition(args: argparse.Namespace, work_dir: Path, sizes: dict[int, int], repetition: int) -> dict[str, float]:
+def scale_repetition(
+    args: argparse.Namespace, work_dir: Path, sizes: dict[int, int], repetition: int
+) -> dict[str, float]:
     """Each size: ingest alone, then statistics (the ingest cached), each in a process of its own."""
     set_args = [arg for override in args.overrides for arg in ("--set", override)]
     logs = work_dir / f"rep{repetition}" / "logs"
@@ -322,9 +411,22 @@ def scale_repetition(args: argparse.Namespace, work_dir: Path, sizes: dict[int, 
         output_dir = work_dir / f"rep{repetition}" / f"output-{factor}x"
         for step, node in (("ingest", "IdxExampleGen"), ("statistics", "StatisticsGen")):
             result_json = output_dir.with_name(f"{output_dir.name}-{step}.json")
-            measured = measure([sys.executable, str(WORKLOADS), "--data-dir", str(work_dir / f"data-{factor}x"),
-                                "--output-dir", str(output_dir), "--to-node", node, "--result", str(result_json),
-                                *set_args], logs / f"{factor}x-{step}.log")
+            measured = measure(
+                [
+                    sys.executable,
+                    str(WORKLOADS),
+                    "--data-dir",
+                    str(work_dir / f"data-{factor}x"),
+                    "--output-dir",
+                    str(output_dir),
+                    "--to-node",
+                    node,
+                    "--result",
+                    str(result_json),
+                    *set_args,
+                ],
+                logs / f"{factor}x-{step}.log",
+            )
             figures[f"{factor}x.{step}_s"] = json.loads(result_json.read_text())[node]["seconds"]
             figures[f"{factor}x.{step}_peak_rss_mib"] = measured.peak_rss_mib
         figures[f"{factor}x.images_per_s"] = images / figures[f"{factor}x.ingest_s"]
@@ -350,7 +452,9 @@ def write_synthetic_mnist(directory: Path, config: PipelineConfig, train_images:
     for source, count in (("train", train_images), ("test", test_images)):
         labels = rng.integers(0, num_classes, size=count, dtype=np.uint8)
         _write_idx(directory / getattr(config.ingest, f"{source}_labels"), (count,), [labels])
-        chunks = (_fake_images(rng, labels[start:start + 10_000], shape, num_classes) for start in range(0, count, 10_000))
+        chunks = (
+            _fake_images(rng, labels[start : start + 10_000], shape, num_classes) for start in range(0, count, 10_000)
+        )
         _write_idx(directory / getattr(config.ingest, f"{source}_images"), (count, *shape), chunks)
 
 
@@ -398,10 +502,19 @@ def check_targets(summary: dict[str, dict[str, Any]], targets: dict[str, tuple[s
     checked = []
     for key, (comparison, threshold) in targets.items():
         values = summary.get(key, {}).get("values", [])
-        passed = bool(values) and all(value <= threshold if comparison == "<=" else value >= threshold for value in values)
+        passed = bool(values) and all(
+            value <= threshold if comparison == "<=" else value >= threshold for value in values
+        )
         median = summary[key]["median"] if values else None
-        checked.append({"figure": key, "target": f"{comparison} {threshold:g}", "median": median,
-                        "passed": passed, "measured": bool(values)})
+        checked.append(
+            {
+                "figure": key,
+                "target": f"{comparison} {threshold:g}",
+                "median": median,
+                "passed": passed,
+                "measured": bool(values),
+            }
+        )
     return checked
 
 
@@ -422,22 +535,33 @@ def print_targets(summary: dict[str, dict[str, Any]], targets: list[dict[str, An
             print(f"{key:<{width}}{'-':>11}{'-':>11}{'-':>11}  {target['target']:<9} not measured")
             continue
         values = summary[key]
-        print(f"{key:<{width}}" + "".join(f"{_format(key, values[stat]):>11}" for stat in ("min", "median", "max"))
-              + f"  {target['target']:<9} {'met' if target['passed'] else 'MISSED'}")
+        print(
+            f"{key:<{width}}"
+            + "".join(f"{_format(key, values[stat]):>11}" for stat in ("min", "median", "max"))
+            + f"  {target['target']:<9} {'met' if target['passed'] else 'MISSED'}"
+        )
 
 
 def print_scale_table(summary: dict[str, dict[str, Any]], sizes: dict[int, int]) -> None:
     """One line per size, medians; then time as fixed + per-image cost."""
-    print(f"\n{'size':>4}{'images':>10}{'ingest s':>10}{'ingest RSS MiB':>16}{'stats s':>9}{'stats RSS MiB':>15}"
-          f"{'images/s':>10}")
+    print(
+        f"\n{'size':>4}{'images':>10}{'ingest s':>10}{'ingest RSS MiB':>16}{'stats s':>9}{'stats RSS MiB':>15}"
+        f"{'images/s':>10}"
+    )
     for factor, images in sizes.items():
-        median = {key.split(".", 1)[1]: values["median"] for key, values in summary.items() if key.startswith(f"{factor}x.")}
-        print(f"{factor:>3}x{images:>10,}{median['ingest_s']:>10.1f}{median['ingest_peak_rss_mib']:>16.0f}"
-              f"{median['statistics_s']:>9.1f}{median['statistics_peak_rss_mib']:>15.0f}{median['images_per_s']:>10,.0f}")
+        median = {
+            key.split(".", 1)[1]: values["median"] for key, values in summary.items() if key.startswith(f"{factor}x.")
+        }
+        print(
+            f"{factor:>3}x{images:>10,}{median['ingest_s']:>10.1f}{median['ingest_peak_rss_mib']:>16.0f}"
+            f"{median['statistics_s']:>9.1f}{median['statistics_peak_rss_mib']:>15.0f}{median['images_per_s']:>10,.0f}"
+        )
     fit = {key.split(".", 1)[1]: values["median"] for key, values in summary.items() if key.startswith("linear_fit.")}
-    print(f"\ntime = fixed + per image (least squares over the sizes): ingest {fit['ingest_fixed_s']:.1f} s + "
-          f"{fit['ingest_us_per_image']:.1f} us/image, statistics {fit['statistics_fixed_s']:.1f} s + "
-          f"{fit['statistics_us_per_image']:.1f} us/image")
+    print(
+        f"\ntime = fixed + per image (least squares over the sizes): ingest {fit['ingest_fixed_s']:.1f} s + "
+        f"{fit['ingest_us_per_image']:.1f} us/image, statistics {fit['statistics_fixed_s']:.1f} s + "
+        f"{fit['statistics_us_per_image']:.1f} us/image"
+    )
 
 
 def _format(key: str, value: float) -> str:

@@ -22,11 +22,22 @@ def main() -> None:
     parser.add_argument("--output-dir", type=Path, required=True, help="the pipeline's output dir")
     parser.add_argument("--to-node", required=True, help="the last node to run, e.g. StatisticsGen")
     parser.add_argument("--result", type=Path, required=True, help="JSON file to write the figures to")
-    parser.add_argument("--set", action="append", default=[], dest="overrides", metavar="KEY=VALUE",
-                        help="a setting, as `mnist-pipeline run --set`")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        dest="overrides",
+        metavar="KEY=VALUE",
+        help="a setting, as `mnist-pipeline run --set`",
+    )
     args = parser.parse_args()
-    summary = run_pipeline(load_config(overrides=args.overrides), str(args.data_dir), OutputLayout(args.output_dir),
-                           beam_args=[], to_nodes=[args.to_node])
+    summary = run_pipeline(
+        load_config(overrides=args.overrides),
+        str(args.data_dir),
+        OutputLayout(args.output_dir),
+        beam_args=[],
+        to_nodes=[args.to_node],
+    )
     result = {c["component"]: {"status": c["status"], "seconds": c["seconds"]} for c in summary["components"]}
     args.result.write_text(json.dumps(result, indent=2) + "\n")
 

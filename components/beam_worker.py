@@ -10,6 +10,7 @@ from __future__ import annotations
 import atexit
 import logging
 import sys
+from typing import NoReturn
 
 from components.object_storage import enable_s3, exit_now
 
@@ -25,7 +26,7 @@ def _note_uncaught_exception(*exc_info) -> None:
     _previous_excepthook(*exc_info)
 
 
-def _record_exit_code(code: object = None) -> None:
+def _record_exit_code(code: str | int | None = None) -> NoReturn:
     """sys.exit, remembering its code: SystemExit never reaches an excepthook or atexit."""
     global _exit_code
     _exit_code = code if isinstance(code, int) else 0 if code is None else 1

@@ -51,7 +51,8 @@ class PublishLock:
             if time.monotonic() > deadline:
                 raise PublishLockTimeout(
                     f"{self.serving_dir}: another push ({self._store.describe_holder()}) held the serving dir for "
-                    f"more than {self.timeout_seconds:.0f} s; run again once it ended")
+                    f"more than {self.timeout_seconds:.0f} s; run again once it ended"
+                )
             time.sleep(POLL_SECONDS)
         return self
 
@@ -87,7 +88,7 @@ class _LocalLock:
         self._file: IO[str] | None = None
 
     def try_acquire(self) -> bool:
-        lock_file = open(self._path, "a+")  # noqa: SIM115 - held open while the lock is held
+        lock_file = open(self._path, "a+")
         try:
             fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as error:

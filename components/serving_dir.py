@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from tfx.dsl.io import fileio
 
 from components.errors import PipelineError
-from components.publish_lock import PublishLock
 
 STAGING_PREFIX = ".staging-"
 NOTHING_SERVED = "none"  # what is served, as a fingerprint, before the first push

@@ -33,7 +33,7 @@ def from_dict(cls: type[Settings], values: Any, path: str = "") -> Settings:
     if not isinstance(values, Mapping):
         raise SettingsError(f"'{path.rstrip('.')}' must be a section of settings")
     hints = typing.get_type_hints(cls)
-    names = [field.name for field in dataclasses.fields(cls)]
+    names = [field.name for field in dataclasses.fields(cls)]  # type: ignore[arg-type]  # Settings: a dataclass
     missing = [name for name in names if name not in values]
     if missing:
         raise SettingsError(f"missing setting(s): {', '.join(path + name for name in missing)}")
@@ -59,7 +59,7 @@ def check(settings: Any, path: str = "") -> list[str]:
 
 
 def _convert(value: Any, hint: Any, key: str) -> Any:
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return from_dict(hint, value, key + ".")
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin in (types.UnionType, typing.Union):  # `X | None`

@@ -19,7 +19,6 @@ from components.object_storage import exit_process, is_uri
 from pipeline.config import ConfigError, load_config
 from pipeline.local.runner import RunFailed, RunInterrupted
 
-
 RUN_HELP = "a run: its id (a prefix is enough) or the number `lineage runs` shows (1 is the oldest)"
 
 
@@ -41,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 128 + signal.SIGINT
-    except Exception as error:  # noqa: BLE001 - see the docstring
+    except Exception as error:
         line = describe_fault(error)
         if line is None:
             raise
@@ -66,21 +65,40 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run the whole pipeline on this machine")
-    run.add_argument("--data-dir", default="data/mnist", type=_location,
-                     help="folder or gs:// / s3:// URI of the IDX files")
+    run.add_argument(
+        "--data-dir", default="data/mnist", type=_location, help="folder or gs:// / s3:// URI of the IDX files"
+    )
     _add_output_dir(run)
-    run.add_argument("--pipeline-root", type=_location,
-                     help="where the artifacts go, e.g. s3://BUCKET/PATH (default: OUTPUT_DIR/pipeline)")
-    run.add_argument("--serving-dir", type=_location,
-                     help="where pushed models go, e.g. s3://BUCKET/PATH (default: OUTPUT_DIR/serving)")
+    run.add_argument(
+        "--pipeline-root",
+        type=_location,
+        help="where the artifacts go, e.g. s3://BUCKET/PATH (default: OUTPUT_DIR/pipeline)",
+    )
+    run.add_argument(
+        "--serving-dir",
+        type=_location,
+        help="where pushed models go, e.g. s3://BUCKET/PATH (default: OUTPUT_DIR/serving)",
+    )
     _add_config_arguments(run)
-    run.add_argument("--runner", choices=("local", "beam"), default="local",
-                     help="TFX's LocalDagRunner (default) or BeamDagRunner, which runs the DAG as a Beam pipeline")
+    run.add_argument(
+        "--runner",
+        choices=("local", "beam"),
+        default="local",
+        help="TFX's LocalDagRunner (default) or BeamDagRunner, which runs the DAG as a Beam pipeline",
+    )
     run.add_argument("--download", action="store_true", help="download missing MNIST files first")
-    run.add_argument("--no-cache", action="store_true",
-                     help="run every component again instead of reusing cached results (rebuilds damaged artifacts)")
-    run.add_argument("--beam-arg", action="append", default=[], metavar="ARG",
-                     help="extra Beam pipeline argument, e.g. --beam-arg=--direct_num_workers=2")
+    run.add_argument(
+        "--no-cache",
+        action="store_true",
+        help="run every component again instead of reusing cached results (rebuilds damaged artifacts)",
+    )
+    run.add_argument(
+        "--beam-arg",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="extra Beam pipeline argument, e.g. --beam-arg=--direct_num_workers=2",
+    )
     run.set_defaults(command=_run)
 
     compile_ = commands.add_parser("compile", help="compile the pipeline for Kubeflow Pipelines (KFP v2 spec)")
@@ -111,43 +129,55 @@ def _parser() -> argparse.ArgumentParser:
     artifacts.add_argument("--run", help=RUN_HELP)
     trace = queries.add_parser("trace", help="what an artifact came from and what used it", parents=[common])
     trace.add_argument("artifact", help="artifact id, URI, or pushed:latest (what the serving dir serves now)")
-    trace.add_argument("--serving-dir", type=_location,
-                       help="the serving dir pushed:latest reads (default: OUTPUT_DIR/serving)")
-    diff = queries.add_parser("diff", help="what differs between two runs: inputs, settings, metrics, blessing",
-                              parents=[common])
+    trace.add_argument(
+        "--serving-dir", type=_location, help="the serving dir pushed:latest reads (default: OUTPUT_DIR/serving)"
+    )
+    diff = queries.add_parser(
+        "diff", help="what differs between two runs: inputs, settings, metrics, blessing", parents=[common]
+    )
     diff.add_argument("run_a", metavar="RUN_A", help=RUN_HELP)
     diff.add_argument("run_b", metavar="RUN_B", help=RUN_HELP)
     graph = queries.add_parser("graph", help="the lineage graph of a run as Graphviz DOT, SVG or PNG", parents=[common])
     graph.add_argument("--run", help=RUN_HELP + " (default: the newest)")
-    graph.add_argument("--output", type=Path,
-                       help="FILE.dot, FILE.svg or FILE.png; a bare file name goes to OUTPUT_DIR/runs/ "
-                            "(default: DOT, or JSON with --json, on stdout)")
+    graph.add_argument(
+        "--output",
+        type=Path,
+        help="FILE.dot, FILE.svg or FILE.png; a bare file name goes to OUTPUT_DIR/runs/ "
+        "(default: DOT, or JSON with --json, on stdout)",
+    )
     lineage.set_defaults(command=_lineage)
 
     predict = commands.add_parser("predict", help="classify PNG images or the images of an IDX file")
-    predict.add_argument("--model", type=Path, required=True,
-                         help="a SavedModel, or a serving dir (its newest version is used)")
+    predict.add_argument(
+        "--model", type=Path, required=True, help="a SavedModel, or a serving dir (its newest version is used)"
+    )
     predict.add_argument("inputs", nargs="+", type=Path, help="PNG files or IDX image files")
     predict.add_argument("--limit", type=int, default=10, help="at most this many images per IDX file")
     predict.set_defaults(command=_predict)
 
     report = commands.add_parser(
-        "report", help="write a run's report: one HTML page with its data, training, evaluation and lineage",
+        "report",
+        help="write a run's report: one HTML page with its data, training, evaluation and lineage",
         description="Writes one self-contained HTML page about a run (it opens offline): the data, the training "
-                    "curves, the evaluation with the test confusion matrix and misclassified digits, the "
-                    "blessing, the lineage, and for a failed run what failed. Every `run` writes one too.",
+        "curves, the evaluation with the test confusion matrix and misclassified digits, the "
+        "blessing, the lineage, and for a failed run what failed. Every `run` writes one too.",
     )
     report.add_argument("run", nargs="?", metavar="RUN", help=RUN_HELP + " (default: the newest)")
     _add_output_dir(report)
-    report.add_argument("--output", type=Path, metavar="FILE",
-                        help="where to write the page (default: OUTPUT_DIR/runs/RUN_ID.html)")
+    report.add_argument(
+        "--output", type=Path, metavar="FILE", help="where to write the page (default: OUTPUT_DIR/runs/RUN_ID.html)"
+    )
     report.set_defaults(command=_report)
     return parser
 
 
 def _add_output_dir(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--output-dir", type=_absolute, default=_absolute("outputs"),
-                        help="pipeline root, MLMD store, pushed models (default: outputs)")
+    parser.add_argument(
+        "--output-dir",
+        type=_absolute,
+        default=_absolute("outputs"),
+        help="pipeline root, MLMD store, pushed models (default: outputs)",
+    )
 
 
 def _absolute(path: str) -> Path:
@@ -162,8 +192,14 @@ def _location(text: str) -> str:
 
 def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, help="YAML file overriding configs/pipeline.yaml")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
-                        help="override one setting, e.g. --set training.learning_rate=0.01")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        dest="overrides",
+        help="override one setting, e.g. --set training.learning_rate=0.01",
+    )
 
 
 def _add_kubeflow_arguments(parser: argparse.ArgumentParser) -> None:
@@ -186,7 +222,9 @@ def _run(args: argparse.Namespace) -> int:
     from pipeline.output_dir import OutputLayout
 
     layout = OutputLayout(args.output_dir, args.pipeline_root, args.serving_dir)
-    summary = run_pipeline(config, args.data_dir, layout, args.beam_arg, runner=args.runner, use_cache=not args.no_cache)
+    summary = run_pipeline(
+        config, args.data_dir, layout, args.beam_arg, runner=args.runner, use_cache=not args.no_cache
+    )
     return 0 if all(component["status"] != "failed" for component in summary["components"]) else 1
 
 
@@ -209,7 +247,10 @@ def _submit(args: argparse.Namespace) -> int:
     from pipeline.kubeflow import client, compiler
 
     run = compiler.submit_pipeline(
-        _kubeflow_config(args), host=args.host, namespace=args.namespace, experiment=args.experiment,
+        _kubeflow_config(args),
+        host=args.host,
+        namespace=args.namespace,
+        experiment=args.experiment,
         run_name=args.run_name,
     )
     print(f"Submitted run {run.run_id}: {run.url}")
@@ -225,8 +266,13 @@ def _kubeflow_config(args: argparse.Namespace):
     from pipeline.kubeflow.compiler import with_overrides
 
     config = load_config(args.config, args.overrides)
-    kubeflow = with_overrides(config.kubeflow, image=args.image, pipeline_root=args.pipeline_root,
-                              data_dir=args.data_dir, serving_dir=args.serving_dir)
+    kubeflow = with_overrides(
+        config.kubeflow,
+        image=args.image,
+        pipeline_root=args.pipeline_root,
+        data_dir=args.data_dir,
+        serving_dir=args.serving_dir,
+    )
     return dataclasses.replace(config, kubeflow=kubeflow)
 
 
@@ -276,7 +322,7 @@ def describe_fault(error: BaseException) -> str | None:
     """One line for bad input, a fault of the machine (no space, a read-only or unwritable
     path) or a failed run; None for anything else, a bug."""
     chain = _causes(error)
-    found = next((cause for cause in chain if isinstance(cause, PipelineError)), None)
+    found: BaseException | None = next((cause for cause in chain if isinstance(cause, PipelineError)), None)
     found = found or next((cause for cause in chain if isinstance(cause, OSError) and cause.errno), None)
     if isinstance(error, RunFailed):
         where = f"{error.component} failed" if error.component else "the run failed"

@@ -54,11 +54,12 @@ class KubeflowSettings:
 
     def env(self) -> list[tuple[str, str]]:
         """task_env as (NAME, VALUE)."""
-        return [_assignment(item) for item in self.task_env]
+        return [assignment for item in self.task_env if (assignment := _assignment(item))]  # checked: all are
 
     def secret_env(self) -> list[tuple[str, str, str]]:
         """task_secret_env as (NAME, SECRET, KEY)."""
-        return [(name, *reference.partition("/")[::2]) for name, reference in map(_assignment, self.task_secret_env)]
+        pairs = [assignment for item in self.task_secret_env if (assignment := _assignment(item))]
+        return [(name, *reference.partition("/")[::2]) for name, reference in pairs]
 
     def storage_uris(self) -> dict[str, str]:
         """The object-storage locations, by the setting (and flag) that names each."""
@@ -69,11 +70,16 @@ class KubeflowSettings:
         }
 
     def problems(self) -> list[tuple[str, str]]:
-        found = [("task_env", f"expected NAME=VALUE with a variable name, got {item!r}")
-                 for item in self.task_env if _assignment(item) is None]
-        found += [("task_secret_env", f"expected NAME=SECRET/KEY, got {item!r}")
-                  for item in self.task_secret_env
-                  if _assignment(item) is None or not re.fullmatch(r"[^/]+/[^/]+", _assignment(item)[1])]
+        found = [
+            ("task_env", f"expected NAME=VALUE with a variable name, got {item!r}")
+            for item in self.task_env
+            if _assignment(item) is None
+        ]
+        found += [
+            ("task_secret_env", f"expected NAME=SECRET/KEY, got {item!r}")
+            for item in self.task_secret_env
+            if not re.fullmatch(r"[^/]+/[^/]+", (_assignment(item) or ("", ""))[1])
+        ]
         return found
 
 

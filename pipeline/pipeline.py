@@ -1,6 +1,7 @@
 """The one place the DAG is wired: create_pipeline(config, paths, beam args) -> tfx Pipeline.
 
-IDX files -> DataProbe (their content hash) -> IdxExampleGen -> StatisticsGen -> ExampleValidator + SplitValidator -> DataGate
+IDX files -> DataProbe (their content hash) -> IdxExampleGen -> StatisticsGen -> ExampleValidator +
+SplitValidator -> DataGate
 (passes the schema on) -> Trainer -> Evaluator-validation (blessing, against ServedModel: what
 ServingProbe saw the serving dir serve) and Evaluator-test (report) -> Pusher -> serving/<version>/
 
@@ -118,9 +119,9 @@ def create_pipeline(
         custom_config=trainer_settings.custom_config(config.training, config.data, code[node_ids.TRAINER]),
         custom_executor_spec=executor_spec.ExecutorClassSpec(trainer_executor.Executor),
     ).with_id(node_ids.TRAINER)
-    serving_probe = ServingProbe(
-        serving_dir=paths.serving_dir, code_sha256=code[node_ids.SERVING_PROBE]
-    ).with_id(node_ids.SERVING_PROBE)
+    serving_probe = ServingProbe(serving_dir=paths.serving_dir, code_sha256=code[node_ids.SERVING_PROBE]).with_id(
+        node_ids.SERVING_PROBE
+    )
     served_model = ServedModel(
         serving_dir=paths.serving_dir,
         served_fingerprint=serving_probe.outputs[VALUE_KEY].future()[0].value,

@@ -67,8 +67,9 @@ class Cli:
         if fault:
             environment["MNIST_TEST_FAULT"] = fault
         with self.stdout_path.open("w") as stdout, self.stderr_path.open("w") as stderr:
-            self.process = subprocess.Popen([str(SCRIPT), *map(str, args)], stdout=stdout, stderr=stderr,
-                                            env=environment, cwd=tmp)
+            self.process = subprocess.Popen(
+                [str(SCRIPT), *map(str, args)], stdout=stdout, stderr=stderr, env=environment, cwd=tmp
+            )
         Cli.started.append(self)
 
     def wait_for_line(self, pattern: str, timeout: float = TIMEOUT) -> str:
@@ -96,7 +97,9 @@ def cli(tmp: Path, *args: str | Path, fault: str | None = None, env: dict[str, s
     return Cli(tmp, *args, fault=fault, env=env).finish()
 
 
-def held(tmp: Path, name: str, *args: str | Path, component: str, env: dict[str, str] | None = None) -> tuple[Cli, Path]:
+def held(
+    tmp: Path, name: str, *args: str | Path, component: str, env: dict[str, str] | None = None
+) -> tuple[Cli, Path]:
     """A run held when it starts `component` (or, for "training", once the Trainer read its data),
     until the returned file is touched; returns once it is held."""
     release = tmp / f"release-{name}"

@@ -25,13 +25,20 @@ REAL_MNIST = REPO_ROOT.parent / "shared" / "data" / "mnist"
 
 # Settings that make a pipeline run on the synthetic data take seconds.
 SMALL_RUN = [
-    "--set", "ingest.validation_size=100",
-    "--set", "ingest.records_per_shard=250",
-    "--set", "training.train_steps=60",
-    "--set", "training.batch_size=20",
-    "--set", "training.log_every_steps=20",
-    "--set", "training.checkpoint_every_steps=30",
-    "--set", "evaluation.min_precision_at_1=0.5",
+    "--set",
+    "ingest.validation_size=100",
+    "--set",
+    "ingest.records_per_shard=250",
+    "--set",
+    "training.train_steps=60",
+    "--set",
+    "training.batch_size=20",
+    "--set",
+    "training.log_every_steps=20",
+    "--set",
+    "training.checkpoint_every_steps=30",
+    "--set",
+    "evaluation.min_precision_at_1=0.5",
 ]
 MISDRAWN_EVERY = 10  # in reported_run's test split, every 10th image shows the next digit
 

@@ -10,8 +10,12 @@ from tfx.types import artifact_utils
 SAVED_MODEL_FILES = {"saved_model.pb": b"graph", "variables/variables.index": b"index"}
 
 
-def artifact(artifact_class: type[types.Artifact], uri: Path | str, split_names: list[str] | None = None,
-             **custom_properties: int | str) -> types.Artifact:
+def artifact(
+    artifact_class: type[types.Artifact],
+    uri: Path | str,
+    split_names: list[str] | None = None,
+    **custom_properties: int | str,
+) -> types.Artifact:
     """An artifact of `artifact_class` at `uri` with the given custom properties (int or str)."""
     made = artifact_class()
     made.uri = str(uri)
@@ -36,4 +40,6 @@ def write_files(directory: Path, files: dict[str, bytes]) -> Path:
 
 def read_files(directory: Path) -> dict[str, bytes]:
     """Every file under `directory`, by relative path."""
-    return {str(path.relative_to(directory)): path.read_bytes() for path in sorted(directory.rglob("*")) if path.is_file()}
+    return {
+        str(path.relative_to(directory)): path.read_bytes() for path in sorted(directory.rglob("*")) if path.is_file()
+    }

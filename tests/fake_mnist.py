@@ -38,7 +38,7 @@ def balanced_labels(count: int, seed: int, num_classes: int = 10) -> np.ndarray:
     rng = np.random.default_rng(seed)
     labels = np.arange(count) % num_classes
     for start in range(0, count, num_classes):
-        rng.shuffle(labels[start:start + num_classes])
+        rng.shuffle(labels[start : start + num_classes])
     return labels.astype(np.uint8)
 
 
@@ -61,7 +61,4 @@ def write_fake_mnist(
         "test_images": ("t10k-images-idx3-ubyte", fake_images(test_labels, seed=4)),
         "test_labels": ("t10k-labels-idx1-ubyte", test_labels),
     }
-    return {
-        role: write_idx(directory / (name + suffix), array, compress)
-        for role, (name, array) in arrays.items()
-    }
+    return {role: write_idx(directory / (name + suffix), array, compress) for role, (name, array) in arrays.items()}

@@ -82,8 +82,12 @@ def reachable(graph: dict[str, set[str]], start: str) -> set[str]:
 
 def layer_of(module: str, layers: tuple[tuple[str, ...], ...] = LAYERS) -> tuple[int, str]:
     """(the layer's index, top first; the group) of a module: the group whose name is its longest prefix."""
-    groups = [(index, group) for index, layer in enumerate(layers) for group in layer
-              if module == group or module.startswith(group + ".")]
+    groups = [
+        (index, group)
+        for index, layer in enumerate(layers)
+        for group in layer
+        if module == group or module.startswith(group + ".")
+    ]
     return max(groups, key=lambda found: len(found[1]))
 
 

@@ -134,16 +134,24 @@ class MetadataStore:
             "name": str(artifact_id),
             "uri": stored["uri"],
             "type": {"instanceSchema": ""},
-            "metadata": {name: _from_mlmd_value(kind, value) for name, (kind, value) in stored["custom_properties"].items()},
+            "metadata": {
+                name: _from_mlmd_value(kind, value) for name, (kind, value) in stored["custom_properties"].items()
+            },
         }
 
-    def publish(self, task: str, state: str, outputs: dict[str, int], parameters: dict[str, Any],
-                fingerprint: str | None) -> int:
+    def publish(
+        self, task: str, state: str, outputs: dict[str, int], parameters: dict[str, Any], fingerprint: str | None
+    ) -> int:
         """client.go PublishExecution, then (launcher_v2.go Execute) the cache entry of a task
         that enables the cache and ran."""
         with self._lock:
             execution_id = len(self._executions) + 1
-            self._executions[execution_id] = {"task": task, "state": state, "outputs": outputs, "parameters": parameters}
+            self._executions[execution_id] = {
+                "task": task,
+                "state": state,
+                "outputs": outputs,
+                "parameters": parameters,
+            }
             if fingerprint and state == "COMPLETE":
                 self._cache[fingerprint] = execution_id
         return execution_id
@@ -178,8 +186,16 @@ def _from_mlmd_value(kind: str, value: Any) -> Any:
 class Harness:
     """Runs the tasks of a compiled spec as the backend of `mode` would (see the module doc)."""
 
-    def __init__(self, spec: Mapping[str, Any], mode: Mode, pipeline_root: str, storage: S3Server,
-                 work_dir: Path, env: Mapping[str, str], parallelism: int = 2):
+    def __init__(
+        self,
+        spec: Mapping[str, Any],
+        mode: Mode,
+        pipeline_root: str,
+        storage: S3Server,
+        work_dir: Path,
+        env: Mapping[str, str],
+        parallelism: int = 2,
+    ):
         self.spec = spec
         self.mode = mode
         self.pipeline_root = pipeline_root.rstrip("/")
@@ -239,14 +255,25 @@ class Harness:
                 # v2/driver/cache.go reuseCachedOutputs: the same MLMD artifacts and output parameters.
                 self.metadata.publish(name, "CACHED", cached["outputs"], cached["parameters"], None)
                 log.write_text(f"cached: fingerprint {fingerprint}\n")
-                return TaskRun(name, "cached", executor_input, log,
-                               outputs={key: self.metadata.runtime_artifact(artifact_id)
-                                        for key, artifact_id in cached["outputs"].items()},
-                               output_parameters=dict(cached["parameters"]),
-                               started=started, finished=time.monotonic())
+                return TaskRun(
+                    name,
+                    "cached",
+                    executor_input,
+                    log,
+                    outputs={
+                        key: self.metadata.runtime_artifact(artifact_id)
+                        for key, artifact_id in cached["outputs"].items()
+                    },
+                    output_parameters=dict(cached["parameters"]),
+                    started=started,
+                    finished=time.monotonic(),
+                )
 
-        env = {**self.env, "PYTHONPATH": str(REPO_ROOT),
-               **{variable["name"]: variable["value"] for variable in container.get("env", [])}}
+        env = {
+            **self.env,
+            "PYTHONPATH": str(REPO_ROOT),
+            **{variable["name"]: variable["value"] for variable in container.get("env", [])},
+        }
         self._download_inputs(inputs, pod)
         executor_output = self._execute(name, container, executor_input, pod, log, env)
         task = TaskRun(name, "ran", executor_input, log, pod=pod, started=started)
@@ -290,11 +317,23 @@ class Harness:
             task_root = f"{run.root}/{name}"
             output_file = pod / "gcs" / "output_metadata.json"
         return {
-            "artifacts": {key: {"artifacts": [{"name": key, "uri": f"{task_root}/{key}", "type": spec["artifactType"],
-                                               **({"metadata": spec["metadata"]} if "metadata" in spec else {})}]}
-                          for key, spec in artifacts.items()},
-            "parameters": {key: {"outputFile": str(pod / "tmp" / "kfp" / "outputs" / key)}
-                           for key in definitions.get("parameters", {})},
+            "artifacts": {
+                key: {
+                    "artifacts": [
+                        {
+                            "name": key,
+                            "uri": f"{task_root}/{key}",
+                            "type": spec["artifactType"],
+                            **({"metadata": spec["metadata"]} if "metadata" in spec else {}),
+                        }
+                    ]
+                }
+                for key, spec in artifacts.items()
+            },
+            "parameters": {
+                key: {"outputFile": str(pod / "tmp" / "kfp" / "outputs" / key)}
+                for key in definitions.get("parameters", {})
+            },
             "outputFile": str(output_file),
         }
 
@@ -327,18 +366,23 @@ class Harness:
                         raise TaskFailed(
                             f"failed to download input artifact {name!r} from remote storage URI "
                             f"{artifact['uri']!r}: downloadFile(): unable to complete copying {key!r} to local "
-                            f"storage {str(local_path)!r}: {error}") from error
+                            f"storage {str(local_path)!r}: {error}"
+                        ) from error
 
-    def _execute(self, name: str, container: dict, executor_input: dict, pod: Path, log: Path,
-                 env: dict[str, str]) -> dict:
+    def _execute(
+        self, name: str, container: dict, executor_input: dict, pod: Path, log: Path, env: dict[str, str]
+    ) -> dict:
         """v2/component/launcher_v2.go execute: placeholders filled (compileCmdAndArgs), output
         folders made (prepareOutputFolders), the command run with its output to the log
         (getLogWriter), the executor output read back (getExecutorOutputFile: none is empty)."""
         outputs = executor_input["outputs"]
         folders = [Path(parameter["outputFile"]).parent for parameter in outputs["parameters"].values()]
         if self.mode is Mode.OPEN_SOURCE_KFP:
-            folders += [self._local_path(artifact["uri"], pod).parent
-                        for artifact_list in outputs["artifacts"].values() for artifact in artifact_list["artifacts"]]
+            folders += [
+                self._local_path(artifact["uri"], pod).parent
+                for artifact_list in outputs["artifacts"].values()
+                for artifact in artifact_list["artifacts"]
+            ]
         output_file = Path(outputs["outputFile"])
         for folder in [*folders, output_file.parent]:
             folder.mkdir(parents=True, exist_ok=True)
@@ -349,8 +393,9 @@ class Harness:
         with log.open("a") as stream:
             stream.write(f"$ {' '.join(command)} ...\n")
             stream.flush()
-            result = subprocess.run(argv, cwd=REPO_ROOT, env=env, stdout=stream, stderr=subprocess.STDOUT,
-                                    timeout=TASK_TIMEOUT_SECONDS)
+            result = subprocess.run(
+                argv, cwd=REPO_ROOT, env=env, stdout=stream, stderr=subprocess.STDOUT, timeout=TASK_TIMEOUT_SECONDS
+            )
         if result.returncode != 0:
             tail = "\n".join(log.read_text().splitlines()[-40:])
             raise TaskFailed(f"{name}: {command[-1]} exited with {result.returncode} (log {log}):\n{tail}")
@@ -406,7 +451,8 @@ def _check_argo_names(dag: Mapping[str, Any]) -> None:
                 raise RunRejected(
                     f"Failed to validate workflow: templates.root.tasks.{argo_task} name must consist of alpha-numeric "
                     f"characters or '-', and must start with an alpha-numeric character "
-                    f"(at most {ARGO_NAME_MAX_LENGTH})")
+                    f"(at most {ARGO_NAME_MAX_LENGTH})"
+                )
 
 
 def _typed(name: str, value: Any, declared: Mapping[str, Any]) -> Any:
@@ -421,8 +467,13 @@ def _typed(name: str, value: Any, declared: Mapping[str, Any]) -> Any:
         if isinstance(value, float) and value.is_integer():
             return str(int(value))  # strconv.FormatFloat(v, 'f', -1, 64)
         return json.dumps(value) if isinstance(value, (list, dict)) else str(value)
-    expected = {"NUMBER_INTEGER": (int, float), "NUMBER_DOUBLE": (int, float), "BOOLEAN": (bool,),
-                "LIST": (list,), "STRUCT": (dict,)}[kind]
+    expected = {
+        "NUMBER_INTEGER": (int, float),
+        "NUMBER_DOUBLE": (int, float),
+        "BOOLEAN": (bool,),
+        "LIST": (list,),
+        "STRUCT": (dict,),
+    }[kind]
     if not isinstance(value, expected) or (kind.startswith("NUMBER") and isinstance(value, bool)):
         raise TaskFailed(f"input parameter {name!r} type mismatch: expect {kind}, got {type(value).__name__}")
     return value
@@ -434,14 +485,20 @@ def _fingerprint(executor_input: dict, component: dict, container: dict) -> str:
     the image and the command and arguments as compiled (v2/driver/cache.go getFingerPrint),
     as JSON with sorted keys, hashed with SHA-256."""
     inputs, outputs = executor_input["inputs"], executor_input["outputs"]
-    output_types = {name: spec["parameterType"]
-                    for name, spec in component.get("outputDefinitions", {}).get("parameters", {}).items()}
+    output_types = {
+        name: spec["parameterType"]
+        for name, spec in component.get("outputDefinitions", {}).get("parameters", {}).items()
+    }
     cache_key = {
-        "inputArtifactNames": {name: {"artifactNames": [a["name"] for a in artifact_list["artifacts"]]}
-                               for name, artifact_list in inputs["artifacts"].items()},
+        "inputArtifactNames": {
+            name: {"artifactNames": [a["name"] for a in artifact_list["artifacts"]]}
+            for name, artifact_list in inputs["artifacts"].items()
+        },
         "inputParameterValues": inputs["parameterValues"],
-        "outputArtifactsSpec": {name: {key: value for key, value in artifact_list["artifacts"][0].items() if key != "uri"}
-                                for name, artifact_list in outputs["artifacts"].items()},
+        "outputArtifactsSpec": {
+            name: {key: value for key, value in artifact_list["artifacts"][0].items() if key != "uri"}
+            for name, artifact_list in outputs["artifacts"].items()
+        },
         "outputParametersSpec": {name: output_types[name] for name in outputs["parameters"]},
         "containerSpec": {"image": container["image"], "cmdArgs": [*container["command"], *container["args"]]},
     }

@@ -13,10 +13,14 @@ PIPELINE_ROOT = "gs://test-bucket/mnist/root"
 DATA_DIR = "gs://test-bucket/mnist/data"
 SERVING_DIR = "gs://test-bucket/mnist/serving"
 KUBEFLOW_ARGS = [
-    "--image", IMAGE,
-    "--pipeline-root", PIPELINE_ROOT,
-    "--data-dir", DATA_DIR,
-    "--serving-dir", SERVING_DIR,
+    "--image",
+    IMAGE,
+    "--pipeline-root",
+    PIPELINE_ROOT,
+    "--data-dir",
+    DATA_DIR,
+    "--serving-dir",
+    SERVING_DIR,
 ]
 # MinIO's endpoint as plain variables, its credentials from KFP's own secret.
 MINIO_ENV = ["AWS_ENDPOINT_URL_S3=http://minio-service.kubeflow:9000", "AWS_REGION=us-east-1"]
@@ -24,16 +28,27 @@ MINIO_SECRET_ENV = [
     "AWS_ACCESS_KEY_ID=mlpipeline-minio-artifact/accesskey",
     "AWS_SECRET_ACCESS_KEY=mlpipeline-minio-artifact/secretkey",
 ]
-TASK_ENV_ARGS = ["--set", f"kubeflow.task_env={json.dumps(MINIO_ENV)}",
-                 "--set", f"kubeflow.task_secret_env={json.dumps(MINIO_SECRET_ENV)}"]
+TASK_ENV_ARGS = [
+    "--set",
+    f"kubeflow.task_env={json.dumps(MINIO_ENV)}",
+    "--set",
+    f"kubeflow.task_secret_env={json.dumps(MINIO_SECRET_ENV)}",
+]
 
 
 def kubeflow_config(*overrides: str, **flags: str) -> PipelineConfig:
     """The config `compile` builds from KUBEFLOW_ARGS, `--set` overrides and other `flags`."""
     config = load_config(overrides=overrides)
-    settings = with_overrides(config.kubeflow, **{
-        "image": IMAGE, "pipeline_root": PIPELINE_ROOT, "data_dir": DATA_DIR, "serving_dir": SERVING_DIR, **flags,
-    })
+    settings = with_overrides(
+        config.kubeflow,
+        **{
+            "image": IMAGE,
+            "pipeline_root": PIPELINE_ROOT,
+            "data_dir": DATA_DIR,
+            "serving_dir": SERVING_DIR,
+            **flags,
+        },
+    )
     return dataclasses.replace(config, kubeflow=settings)
 
 

@@ -43,8 +43,11 @@ class S3Server:
 
     def client(self):
         return boto3.client(
-            "s3", endpoint_url=self.endpoint, region_name="us-east-1",
-            aws_access_key_id="test", aws_secret_access_key="test",
+            "s3",
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
         )
 
     def upload_dir(self, directory: Path, bucket: str, prefix: str) -> None:
@@ -60,7 +63,10 @@ class S3Server:
 def serve_s3() -> Iterator[S3Server]:
     process = subprocess.Popen(
         [sys.executable, "-c", SERVER_SCRIPT],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         yield S3Server(f"http://127.0.0.1:{int(process.stdout.readline())}")

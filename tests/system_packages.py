@@ -22,6 +22,8 @@ def why_missing(packages: list[str], commands: list[str]) -> str | None:
         result = subprocess.run(command, capture_output=True, text=True, timeout=900, env=APT_ENV, check=False)
         if result.returncode != 0:
             last_line = (result.stderr.strip() or result.stdout.strip() or "no output").splitlines()[-1]
-            return f"could not install {' '.join(packages)} ({' '.join(command)} exited {result.returncode}: {last_line})"
+            return (
+                f"could not install {' '.join(packages)} ({' '.join(command)} exited {result.returncode}: {last_line})"
+            )
     missing = [command for command in commands if shutil.which(command) is None]
     return f"{' '.join(packages)} installed, but {', '.join(missing)} still missing" if missing else None

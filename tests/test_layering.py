@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO_ROOT
-from import_graph import LAYERS, external_imports, import_cycles, import_graph, layer_of, layer_violations, project_modules
+from import_graph import (
+    LAYERS,
+    external_imports,
+    import_cycles,
+    import_graph,
+    layer_of,
+    layer_violations,
+    project_modules,
+)
 
 TENSORFLOW_PACKAGES = {"tensorflow", "tfx", "tensorflow_model_analysis", "tensorflow_data_validation", "apache_beam"}
 
@@ -33,7 +41,12 @@ def write_tree(root: Path, files: dict[str, str]) -> Path:
 
 
 def test_the_graph_covers_every_module_of_both_packages(graph):
-    assert {"components.settings", "components.idx_example_gen.executor", "pipeline.cli", "pipeline.pipeline"} <= graph.keys()
+    assert {
+        "components.settings",
+        "components.idx_example_gen.executor",
+        "pipeline.cli",
+        "pipeline.pipeline",
+    } <= graph.keys()
     assert graph.keys() == project_modules(REPO_ROOT).keys()
     assert "components.settings" in graph["pipeline.config"]
 
@@ -45,7 +58,11 @@ def test_imports_point_down_the_layers(graph):
 def test_every_module_is_in_a_layer_and_each_subpackage_of_pipeline_is_one(graph):
     assert {layer_of(module)[1] for module in graph} == {group for layer in LAYERS for group in layer}
     packages = {path.name for path in (REPO_ROOT / "pipeline").iterdir() if (path / "__init__.py").is_file()}
-    assert {f"pipeline.{package}" for package in packages} == {"pipeline.local", "pipeline.kubeflow", "pipeline.inspect"}
+    assert {f"pipeline.{package}" for package in packages} == {
+        "pipeline.local",
+        "pipeline.kubeflow",
+        "pipeline.inspect",
+    }
 
 
 def test_no_import_cycles(graph):
@@ -63,22 +80,25 @@ def test_the_config_and_the_settings_types_import_no_tensorflow():
 
 
 def test_checker_finds_imports_against_the_written_order(tmp_path):
-    root = write_tree(tmp_path, {
-        "components/__init__.py": "",
-        "components/a.py": "from pipeline.config import load_config\n",
-        "components/b.py": "def f():\n    from ..pipeline import node_ids\n",  # relative, inside a function
-        "components/c.py": "import components.a\n",
-        "pipeline/__init__.py": "",
-        "pipeline/config.py": "from components import a\nfrom pipeline.inspect import lineage\n",  # core -> inspect
-        "pipeline/node_ids.py": "",
-        "pipeline/cli.py": "from pipeline.local import runner\n",
-        "pipeline/inspect/__init__.py": "",
-        "pipeline/inspect/lineage.py": "from pipeline import node_ids\nfrom pipeline.local.runner import run\n",
-        "pipeline/local/__init__.py": "",
-        "pipeline/local/runner.py": "from pipeline.inspect import lineage\nfrom pipeline.kubeflow import task\n",
-        "pipeline/kubeflow/__init__.py": "",
-        "pipeline/kubeflow/task.py": "from pipeline.cli import main\n",
-    })
+    root = write_tree(
+        tmp_path,
+        {
+            "components/__init__.py": "",
+            "components/a.py": "from pipeline.config import load_config\n",
+            "components/b.py": "def f():\n    from ..pipeline import node_ids\n",  # relative, inside a function
+            "components/c.py": "import components.a\n",
+            "pipeline/__init__.py": "",
+            "pipeline/config.py": "from components import a\nfrom pipeline.inspect import lineage\n",  # core -> inspect
+            "pipeline/node_ids.py": "",
+            "pipeline/cli.py": "from pipeline.local import runner\n",
+            "pipeline/inspect/__init__.py": "",
+            "pipeline/inspect/lineage.py": "from pipeline import node_ids\nfrom pipeline.local.runner import run\n",
+            "pipeline/local/__init__.py": "",
+            "pipeline/local/runner.py": "from pipeline.inspect import lineage\nfrom pipeline.kubeflow import task\n",
+            "pipeline/kubeflow/__init__.py": "",
+            "pipeline/kubeflow/task.py": "from pipeline.cli import main\n",
+        },
+    )
     assert layer_violations(import_graph(root)) == [
         "components.a imports pipeline.config (components -> pipeline)",
         "components.b imports pipeline (components -> pipeline)",  # the package, then its module
@@ -93,29 +113,35 @@ def test_checker_finds_imports_against_the_written_order(tmp_path):
 
 
 def test_checker_reports_the_path_of_a_cycle(tmp_path):
-    root = write_tree(tmp_path, {
-        "components/__init__.py": "",
-        "components/x/__init__.py": "",
-        "components/x/a.py": "from . import b\n",
-        "components/x/b.py": "from components.x.c import NAME\n",
-        "components/x/c.py": "NAME = 1\ndef f():\n    import components.x.a\n",
-        "components/d.py": "from .x import a\n",
-        "pipeline/__init__.py": "",
-    })
+    root = write_tree(
+        tmp_path,
+        {
+            "components/__init__.py": "",
+            "components/x/__init__.py": "",
+            "components/x/a.py": "from . import b\n",
+            "components/x/b.py": "from components.x.c import NAME\n",
+            "components/x/c.py": "NAME = 1\ndef f():\n    import components.x.a\n",
+            "components/d.py": "from .x import a\n",
+            "pipeline/__init__.py": "",
+        },
+    )
     assert import_cycles(import_graph(root)) == [
         ["components.x.a", "components.x.b", "components.x.c", "components.x.a"]
     ]
 
 
 def test_checker_passes_a_tree_that_imports_downwards(tmp_path):
-    root = write_tree(tmp_path, {
-        "components/__init__.py": "",
-        "components/a.py": "import os\nfrom components import b\n",
-        "components/b.py": "import numpy\n",
-        "pipeline/__init__.py": "",
-        "pipeline/p.py": "from components.a import b\nfrom . import q\n",
-        "pipeline/q.py": "import components.b\n",
-    })
+    root = write_tree(
+        tmp_path,
+        {
+            "components/__init__.py": "",
+            "components/a.py": "import os\nfrom components import b\n",
+            "components/b.py": "import numpy\n",
+            "pipeline/__init__.py": "",
+            "pipeline/p.py": "from components.a import b\nfrom . import q\n",
+            "pipeline/q.py": "import components.b\n",
+        },
+    )
     graph = import_graph(root)
     assert graph["pipeline.p"] == {"components.a", "pipeline", "pipeline.q"}  # b is a name in a
     assert layer_of("pipeline.p") == (3, "pipeline") and layer_of("pipeline.local.x") == (1, "pipeline.local")

@@ -17,12 +17,15 @@ TESTED_ELSEWHERE = {
     "pipeline/inspect/report_plots.py": "tests/pipeline/inspect/test_report.py",
     "pipeline/local/concurrent_dag_runner.py": "tests/e2e/test_runners.py",  # every local run goes through it
     "components/trainer/executor.py": "tests/e2e/test_faults.py",  # damaged shards stop the Trainer
-    "pipeline/inspect/artifact_metrics.py": "tests/pipeline/inspect/test_report.py",  # the Evaluators' and Trainer's figures
+    # The Evaluators' and the Trainer's figures:
+    "pipeline/inspect/artifact_metrics.py": "tests/pipeline/inspect/test_report.py",
 }
 
 
 def has_logic(path: Path) -> bool:
-    return any(isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) for node in ast.walk(ast.parse(path.read_text())))
+    return any(
+        isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) for node in ast.walk(ast.parse(path.read_text()))
+    )
 
 
 def where_tested(source: Path) -> list[Path]:
@@ -40,7 +43,8 @@ def untested_modules() -> set[str]:
         source.relative_to(REPO_ROOT).as_posix()
         for package in PACKAGES
         for source in sorted((REPO_ROOT / package).rglob("*.py"))
-        if "__pycache__" not in source.parts and has_logic(source)
+        if "__pycache__" not in source.parts
+        and has_logic(source)
         and not any(path.is_file() for path in where_tested(source))
     }
 

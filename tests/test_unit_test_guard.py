@@ -7,7 +7,7 @@ import pytest
 from conftest import REPO_ROOT, TESTS_DIR
 from unit_test_guard import MESSAGE, PipelineRunRefused, pipeline_runs_refused
 
-SUITE = '''
+SUITE = """
 import pytest
 from pipeline.local import runner
 
@@ -27,7 +27,7 @@ def test_unit_without_a_run():
 def test_e2e_may_run_pipelines():
     assert runner.run_pipeline.__module__ == "pipeline.local.runner"
     assert runner._dag_runner.__name__ == "_dag_runner"
-'''
+"""
 
 
 def test_unit_tests_that_start_a_pipeline_fail_and_e2e_tests_may(pytester, monkeypatch):

@@ -20,8 +20,11 @@ CODE_KEY = "code_sha256"
 
 
 class EvaluatorSpec(standard_component_specs.EvaluatorSpec):
-    PARAMETERS = {**standard_component_specs.EvaluatorSpec.PARAMETERS, CODE_KEY: ExecutionParameter(type=str),
-                  MAX_TEST_GAP_KEY: ExecutionParameter(type=float, optional=True)}
+    PARAMETERS = {
+        **standard_component_specs.EvaluatorSpec.PARAMETERS,
+        CODE_KEY: ExecutionParameter(type=str),
+        MAX_TEST_GAP_KEY: ExecutionParameter(type=float, optional=True),
+    }
 
 
 class Evaluator(base_beam_component.BaseBeamComponent):

@@ -27,7 +27,8 @@ def eval_config(blessing: EvaluationSettings | None = None, confusion_matrix: bo
             value_threshold=tfma.GenericValueThreshold(lower_bound={"value": blessing.min_precision_at_1}),
             # TFX's Evaluator skips the change threshold when it has no baseline (nothing served).
             change_threshold=tfma.GenericChangeThreshold(
-                direction=tfma.MetricDirection.HIGHER_IS_BETTER, absolute={"value": -blessing.max_precision_at_1_regression}
+                direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                absolute={"value": -blessing.max_precision_at_1_regression},
             ),
         )
         # On the whole split only: a plain `threshold` would apply to every digit's slice too.
@@ -36,7 +37,9 @@ def eval_config(blessing: EvaluationSettings | None = None, confusion_matrix: bo
         )
     metrics = [tfma.MetricConfig(class_name="ExampleCount"), accuracy]
     if confusion_matrix:
-        metrics.append(tfma.MetricConfig(class_name=precision_at_1.ConfusionCounts.__name__, module=precision_at_1.__name__))
+        metrics.append(
+            tfma.MetricConfig(class_name=precision_at_1.ConfusionCounts.__name__, module=precision_at_1.__name__)
+        )
     return tfma.EvalConfig(
         model_specs=[
             tfma.ModelSpec(signature_name="serving_default", label_key=LABEL_KEY, prediction_key="probabilities")

@@ -31,11 +31,14 @@ class Executor(evaluator_executor.Executor):
         exec_properties: dict[str, Any],
     ) -> None:
         examples = artifact_utils.get_single_instance(input_dict[standard_component_specs.EXAMPLES_KEY])
-        examples_integrity.verify(examples, json_utils.loads(exec_properties[standard_component_specs.EXAMPLE_SPLITS_KEY]))
+        examples_integrity.verify(
+            examples, json_utils.loads(exec_properties[standard_component_specs.EXAMPLE_SPLITS_KEY])
+        )
         baselines = input_dict.get(standard_component_specs.BASELINE_MODEL_KEY) or []
         if baselines and not is_served(baselines[0]):
-            input_dict = {key: value for key, value in input_dict.items()
-                          if key != standard_component_specs.BASELINE_MODEL_KEY}
+            input_dict = {
+                key: value for key, value in input_dict.items() if key != standard_component_specs.BASELINE_MODEL_KEY
+            }
         super().Do(input_dict, output_dict, exec_properties)
         if baselines:
             blessing = artifact_utils.get_single_instance(output_dict[standard_component_specs.BLESSING_KEY])

@@ -47,14 +47,20 @@ def _computations(
     return [metric_types.MetricComputation(keys=[key], preprocessors=None, combiner=_Combiner(key, eval_config))]
 
 
-def _confusion_computations(name: str, eval_config: config_pb2.EvalConfig | None = None, model_name: str = "",
-                            output_name: str = "", example_weighted: bool = False,
-                            **_: object) -> metric_types.MetricComputations:
+def _confusion_computations(
+    name: str,
+    eval_config: config_pb2.EvalConfig | None = None,
+    model_name: str = "",
+    output_name: str = "",
+    example_weighted: bool = False,
+    **_: object,
+) -> metric_types.MetricComputations:
     key = metric_types.MetricKey(
         name=name, model_name=model_name, output_name=output_name, example_weighted=example_weighted
     )
-    return [metric_types.MetricComputation(keys=[key], preprocessors=None,
-                                           combiner=_ConfusionCombiner(key, eval_config))]
+    return [
+        metric_types.MetricComputation(keys=[key], preprocessors=None, combiner=_ConfusionCombiner(key, eval_config))
+    ]
 
 
 class _TopClassCombiner(beam.CombineFn):

@@ -30,7 +30,7 @@ class IdxExampleGenSpec(ComponentSpec):
         executor.DATA_FINGERPRINT_KEY: ExecutionParameter(type=str),
         executor.CODE_KEY: ExecutionParameter(type=str),
     }
-    INPUTS = {}
+    INPUTS: dict[str, ChannelParameter] = {}
     OUTPUTS = {standard_component_specs.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples)}
 
 
@@ -40,8 +40,14 @@ class IdxExampleGen(base_beam_component.BaseBeamComponent):
     SPEC_CLASS = IdxExampleGenSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
 
-    def __init__(self, input_base: str, settings: IngestSettings, example_format: ExampleFormat,
-                 data_fingerprint: str | ph.Placeholder, code_sha256: str):
+    def __init__(
+        self,
+        input_base: str,
+        settings: IngestSettings,
+        example_format: ExampleFormat,
+        data_fingerprint: str | ph.Placeholder,
+        code_sha256: str,
+    ):
         """Args:
         input_base: the folder (local path or gs://, s3:// URI) holding the IDX files.
         settings, example_format: carried to the executor in the custom_config.
@@ -49,10 +55,12 @@ class IdxExampleGen(base_beam_component.BaseBeamComponent):
         code_sha256: the hash of the executor's code, so that changed code misses the cache.
         """
         custom_config = {executor.INGEST_KEY: to_dict(settings), executor.FORMAT_KEY: to_dict(example_format)}
-        super().__init__(IdxExampleGenSpec(
-            input_base=input_base,
-            custom_config=json.dumps(custom_config, sort_keys=True),
-            data_fingerprint=data_fingerprint,
-            code_sha256=code_sha256,
-            examples=types.Channel(type=standard_artifacts.Examples),
-        ))
+        super().__init__(
+            IdxExampleGenSpec(
+                input_base=input_base,
+                custom_config=json.dumps(custom_config, sort_keys=True),
+                data_fingerprint=data_fingerprint,
+                code_sha256=code_sha256,
+                examples=types.Channel(type=standard_artifacts.Examples),
+            )
+        )

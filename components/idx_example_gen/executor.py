@@ -32,14 +32,20 @@ from components.settings import from_dict
 
 ENCODE_CHUNK_RECORDS = 1000
 INPUT_BASE_KEY, CUSTOM_CONFIG_KEY, DATA_FINGERPRINT_KEY, CODE_KEY = (
-    "input_base", "custom_config", "data_fingerprint", "code_sha256")
+    "input_base",
+    "custom_config",
+    "data_fingerprint",
+    "code_sha256",
+)
 INGEST_KEY, FORMAT_KEY = "ingest", "data"  # the custom_config's sections
 
 
 def read_custom_config(custom_config_json: str) -> tuple[IngestSettings, ExampleFormat]:
     """The settings IdxExampleGen carries in its custom_config."""
     values = json.loads(custom_config_json)
-    return from_dict(IngestSettings, values[INGEST_KEY], "ingest."), from_dict(ExampleFormat, values[FORMAT_KEY], "data.")
+    return from_dict(IngestSettings, values[INGEST_KEY], "ingest."), from_dict(
+        ExampleFormat, values[FORMAT_KEY], "data."
+    )
 
 
 class Executor(base_beam_executor.BaseBeamExecutor):
@@ -54,8 +60,10 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         self._log_startup(input_dict, output_dict, exec_properties)
         examples = artifact_utils.get_single_instance(output_dict[standard_component_specs.EXAMPLES_KEY])
         settings, example_format = read_custom_config(exec_properties[CUSTOM_CONFIG_KEY])
-        files = {role: locate_idx_file(exec_properties[INPUT_BASE_KEY], name, tf.io.gfile.exists)
-                 for role, name in settings.file_names().items()}
+        files = {
+            role: locate_idx_file(exec_properties[INPUT_BASE_KEY], name, tf.io.gfile.exists)
+            for role, name in settings.file_names().items()
+        }
         checks = check_files(files, example_format)
 
         splits = plan_splits(
@@ -101,9 +109,7 @@ def check_files(files: dict[str, str], example_format: ExampleFormat) -> dict[st
     for source in ("train", "test"):
         images, labels = checks[f"{source}_images"].header, checks[f"{source}_labels"].header
         if images.count != labels.count:
-            raise idx.IdxFormatError(
-                labels.path, f"{labels.count} labels but {images.path} has {images.count} images"
-            )
+            raise idx.IdxFormatError(labels.path, f"{labels.count} labels but {images.path} has {images.count} images")
     return checks
 
 

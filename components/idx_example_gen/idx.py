@@ -127,9 +127,7 @@ def read_header(stream: BinaryIO, path: str, expected_dims: int) -> IdxHeader:
     if zero != 0 or type_code != UBYTE_TYPE_CODE:
         raise IdxFormatError(path, f"bad magic number 0x{magic.hex()}: not an IDX file of unsigned bytes")
     if ndim != expected_dims:
-        raise IdxFormatError(
-            path, f"magic number 0x{magic.hex()} says {ndim} dimensions, expected {expected_dims}"
-        )
+        raise IdxFormatError(path, f"magic number 0x{magic.hex()} says {ndim} dimensions, expected {expected_dims}")
     dims = struct.unpack(f">{ndim}I", _read_exactly(stream, 4 * ndim, path, "the dimension sizes"))
     if 0 in dims[1:]:
         # Else a few bytes could promise four billion records, and a loop over them would never end.

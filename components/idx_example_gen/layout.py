@@ -73,7 +73,8 @@ def plan_splits(
     if train_size is None:
         if validation_size > train_records:  # else the message below would show a negative train_size
             raise SplitSizeError(
-                f"validation_size {validation_size} alone would exceed the {train_records} records of the training files"
+                f"validation_size {validation_size} alone would exceed the {train_records} records "
+                "of the training files"
             )
         train_size = train_records - validation_size
     if test_size is None:

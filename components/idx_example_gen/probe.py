@@ -15,7 +15,7 @@ from typing import Any
 import tensorflow as tf
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
-from tfx.types.component_spec import ComponentSpec, ExecutionParameter
+from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
 from components import probe
 from components.idx_example_gen.layout import locate_idx_file
@@ -29,8 +29,10 @@ READ_BYTES = 1 << 20
 def fingerprint(exec_properties: dict[str, Any]) -> str:
     """JSON {file name: SHA-256 of its bytes} of the four files, as the ingest will find them."""
     input_base = exec_properties[INPUT_BASE_KEY]
-    paths = [locate_idx_file(input_base, name, tf.io.gfile.exists)
-             for name in json.loads(exec_properties[FILE_NAMES_KEY]).values()]
+    paths = [
+        locate_idx_file(input_base, name, tf.io.gfile.exists)
+        for name in json.loads(exec_properties[FILE_NAMES_KEY]).values()
+    ]
     return json.dumps({os.path.basename(path): _sha256(path) for path in paths}, sort_keys=True)
 
 
@@ -56,7 +58,7 @@ class DataProbeSpec(ComponentSpec):
         FILE_NAMES_KEY: ExecutionParameter(type=str),
         **probe.PARAMETERS,
     }
-    INPUTS = {}
+    INPUTS: dict[str, ChannelParameter] = {}
     OUTPUTS = probe.OUTPUTS
 
 
@@ -68,9 +70,11 @@ class DataProbe(base_component.BaseComponent):
     DRIVER_CLASS = Driver
 
     def __init__(self, input_base: str, settings: IngestSettings, code_sha256: str):
-        super().__init__(DataProbeSpec(
-            input_base=input_base,
-            file_names=json.dumps(settings.file_names()),
-            code_sha256=code_sha256,
-            value=types.Channel(type=probe.OUTPUTS[probe.VALUE_KEY].type),
-        ))
+        super().__init__(
+            DataProbeSpec(
+                input_base=input_base,
+                file_names=json.dumps(settings.file_names()),
+                code_sha256=code_sha256,
+                value=types.Channel(type=probe.OUTPUTS[probe.VALUE_KEY].type),
+            )
+        )

@@ -61,16 +61,18 @@ class Executor(pusher_executor.Executor):
             served = serving_dir.latest(base_directory)
             model_path = self.GetModelPath(input_dict)
             if served is not None and (served.model_uri, served.model_sha256) == (
-                    model_uri, serving_dir.model_digest(model_path)):
-                log.info("Version %d already holds this model: recorded, not copied again",
-                         served.version)
+                model_uri,
+                serving_dir.model_digest(model_path),
+            ):
+                log.info("Version %d already holds this model: recorded, not copied again", served.version)
                 version, serving_path = served.version, served.path
             else:
                 served_now = serving_dir.fingerprint(served)
                 if served_now != compared_with:
                     raise serving_dir.ServedModelChanged(
                         f"{base_directory}: the served model changed since this model was compared with it "
-                        f"({compared_with} -> {served_now}); not pushed: run again to compare with the model served now")
+                        f"({compared_with} -> {served_now}); not pushed: run again to compare with the model served now"
+                    )
                 version = next_version(serving_dir.highest_number(base_directory))
                 serving_path = os.path.join(base_directory, str(version))
                 staging_path = os.path.join(base_directory, f"{serving_dir.STAGING_PREFIX}{version}")

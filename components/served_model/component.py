@@ -26,7 +26,7 @@ class ServedModelSpec(ComponentSpec):
         executor.FINGERPRINT_KEY: ExecutionParameter(type=str),
         executor.CODE_KEY: ExecutionParameter(type=str),
     }
-    INPUTS = {}
+    INPUTS: dict[str, ChannelParameter] = {}
     OUTPUTS = {executor.BASELINE_KEY: ChannelParameter(type=standard_artifacts.Model)}
 
 
@@ -37,5 +37,11 @@ class ServedModel(base_component.BaseComponent):
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.Executor)
 
     def __init__(self, serving_dir: str, served_fingerprint: str | ph.Placeholder, code_sha256: str):
-        super().__init__(ServedModelSpec(serving_dir=serving_dir, served_fingerprint=served_fingerprint, code_sha256=code_sha256,
-                                         baseline=types.Channel(type=standard_artifacts.Model)))
+        super().__init__(
+            ServedModelSpec(
+                serving_dir=serving_dir,
+                served_fingerprint=served_fingerprint,
+                code_sha256=code_sha256,
+                baseline=types.Channel(type=standard_artifacts.Model),
+            )
+        )

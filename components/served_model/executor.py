@@ -39,7 +39,8 @@ class Executor(base_executor.BaseExecutor):
         seen, now = exec_properties[FINGERPRINT_KEY], serving_dir.fingerprint(served)
         if seen != now:
             raise serving_dir.ServedModelChanged(
-                f"{directory}: the served model changed while this run started ({seen} -> {now}); run again")
+                f"{directory}: the served model changed while this run started ({seen} -> {now}); run again"
+            )
         baseline.set_string_custom_property(FINGERPRINT_KEY, now)
         if served is None:
             log.info("Nothing is served yet in %s: the Precision@1 threshold alone will bless", directory)

@@ -11,7 +11,7 @@ from typing import Any
 
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
-from tfx.types.component_spec import ComponentSpec, ExecutionParameter
+from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
 from components import probe, serving_dir
 
@@ -33,7 +33,7 @@ class Driver(probe.Driver):
 
 class ServingProbeSpec(ComponentSpec):
     PARAMETERS = {SERVING_DIR_KEY: ExecutionParameter(type=str), **probe.PARAMETERS}
-    INPUTS = {}
+    INPUTS: dict[str, ChannelParameter] = {}
     OUTPUTS = probe.OUTPUTS
 
 
@@ -45,7 +45,10 @@ class ServingProbe(base_component.BaseComponent):
     DRIVER_CLASS = Driver
 
     def __init__(self, serving_dir: str, code_sha256: str):
-        super().__init__(ServingProbeSpec(
-            serving_dir=serving_dir, code_sha256=code_sha256,
-            value=types.Channel(type=probe.OUTPUTS[probe.VALUE_KEY].type),
-        ))
+        super().__init__(
+            ServingProbeSpec(
+                serving_dir=serving_dir,
+                code_sha256=code_sha256,
+                value=types.Channel(type=probe.OUTPUTS[probe.VALUE_KEY].type),
+            )
+        )

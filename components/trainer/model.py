@@ -75,4 +75,3 @@ def export_serving_model(model: keras.Model, export_dir: str, image_shape: tuple
         input_signature=[tf.TensorSpec([None, *image_shape], tf.uint8, name="images")],
     )
     archive.write_out(export_dir, verbose=False)
-

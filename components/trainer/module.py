@@ -3,7 +3,8 @@
 It also records the first misclassified test examples (MISCLASSIFIED_FILE), since it has just
 predicted the whole test split: the run report shows their images without loading the model.
 
-Settings come from the Trainer's custom_config (components/trainer/settings.py); train_files is the train split, eval_files the validation
+Settings come from the Trainer's custom_config (components/trainer/settings.py); train_files is the
+train split, eval_files the validation
 and test splits, in that order.
 """
 
@@ -48,7 +49,9 @@ def run_fn(fn_args: FnArgs) -> None:
     fit_seconds = time.monotonic() - started
     log.info(
         "Trained %d steps in %.2f s (%.0f examples/s)",
-        settings.train_steps, fit_seconds, settings.train_steps * settings.batch_size / fit_seconds,
+        settings.train_steps,
+        fit_seconds,
+        settings.train_steps * settings.batch_size / fit_seconds,
     )
 
     validation_files, test_files = fn_args.eval_files
@@ -62,11 +65,16 @@ def run_fn(fn_args: FnArgs) -> None:
     for split, figures in report.items():
         log.info(
             "%s data eval: Num examples: %d  Num correct: %d  Precision @ 1: %.4f",
-            split.capitalize(), figures["num_examples"], figures["num_correct"], figures["precision_at_1"],
+            split.capitalize(),
+            figures["num_examples"],
+            figures["num_correct"],
+            figures["precision_at_1"],
         )
     _write_json(os.path.join(fn_args.model_run_dir, METRICS_FILE), report)
-    _write_json(os.path.join(fn_args.model_run_dir, MISCLASSIFIED_FILE),
-                misclassified(*predictions["test"], limit=MISCLASSIFIED_KEPT))
+    _write_json(
+        os.path.join(fn_args.model_run_dir, MISCLASSIFIED_FILE),
+        misclassified(*predictions["test"], limit=MISCLASSIFIED_KEPT),
+    )
     export_serving_model(model, fn_args.serving_model_dir, example_format.image_shape)
 
 
@@ -130,8 +138,9 @@ def precision_at_1(labels: np.ndarray, classes: np.ndarray) -> dict[str, float]:
 def misclassified(labels: np.ndarray, classes: np.ndarray, limit: int) -> list[dict[str, int]]:
     """The first `limit` examples whose top class is not the label: their index in the split, label and class."""
     [wrong] = np.nonzero(classes != labels)
-    return [{"index": int(index), "label": int(labels[index]), "predicted": int(classes[index])}
-            for index in wrong[:limit]]
+    return [
+        {"index": int(index), "label": int(labels[index]), "predicted": int(classes[index])} for index in wrong[:limit]
+    ]
 
 
 def _write_json(path: str, value: object) -> None:

@@ -56,4 +56,6 @@ def custom_config(training: TrainerSettings, example_format: ExampleFormat, code
 
 def read_custom_config(values: dict[str, Any]) -> tuple[TrainerSettings, ExampleFormat]:
     """The settings `custom_config` packed, rebuilt in run_fn."""
-    return from_dict(TrainerSettings, values["training"], "training."), from_dict(ExampleFormat, values["data"], "data.")
+    return from_dict(TrainerSettings, values["training"], "training."), from_dict(
+        ExampleFormat, values["data"], "data."
+    )

@@ -79,10 +79,14 @@ def validation_failures(evaluation_uri: str) -> list[str]:
             threshold = failure.metric_threshold
             value = failure.metric_value.double_value.value
             if failure.metric_key.is_diff:
-                failures.append(f"{failure.metric_key.name} changed by {value:+.4f} against the served model, "
-                                f"allowed {threshold.change_threshold.absolute.value:+.4f}")
+                failures.append(
+                    f"{failure.metric_key.name} changed by {value:+.4f} against the served model, "
+                    f"allowed {threshold.change_threshold.absolute.value:+.4f}"
+                )
             else:
-                failures.append(f"{failure.metric_key.name} {value:.4f} below {threshold.value_threshold.lower_bound.value}")
+                failures.append(
+                    f"{failure.metric_key.name} {value:.4f} below {threshold.value_threshold.lower_bound.value}"
+                )
     return failures
 
 

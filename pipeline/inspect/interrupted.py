@@ -44,8 +44,9 @@ def record_killed_runs(output_dir: Path) -> None:
 
 def mark_interrupted(store: metadata_store.MetadataStore) -> list[int]:
     """Records every execution left running as CANCELED; returns their ids."""
-    left = [execution for state in LEFT_RUNNING
-            for execution in store.get_executions(list_options=_state_filter(state))]
+    left = [
+        execution for state in LEFT_RUNNING for execution in store.get_executions(list_options=_state_filter(state))
+    ]
     for execution in left:
         execution.last_known_state = metadata_store_pb2.Execution.CANCELED
     if left:

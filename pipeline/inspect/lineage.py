@@ -35,7 +35,8 @@ STATUS_BY_STATE = {
     metadata_store_pb2.Execution.COMPLETE: "ran",
     metadata_store_pb2.Execution.CACHED: "cached",
     metadata_store_pb2.Execution.FAILED: "failed",
-    metadata_store_pb2.Execution.CANCELED: "interrupted",  # left running by a run that stopped (pipeline/local/recovery.py)
+    # Left running by a run that stopped (pipeline/inspect/interrupted.py).
+    metadata_store_pb2.Execution.CANCELED: "interrupted",
 }
 OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
 PUSHED_LATEST = "pushed:latest"
@@ -170,7 +171,9 @@ def _first_line(error: BaseException) -> str:
 
 def run_contexts(store: metadata_store.MetadataStore) -> list[metadata_store_pb2.Context]:
     """All pipeline runs, newest first."""
-    return sorted(store.get_contexts_by_type(RUN_CONTEXT_TYPE), key=lambda run: run.create_time_since_epoch, reverse=True)
+    return sorted(
+        store.get_contexts_by_type(RUN_CONTEXT_TYPE), key=lambda run: run.create_time_since_epoch, reverse=True
+    )
 
 
 def find_run_context(store: metadata_store.MetadataStore, run_id: str) -> metadata_store_pb2.Context | None:
@@ -203,15 +206,22 @@ def list_runs(store: metadata_store.MetadataStore) -> list[RunInfo]:
     return [run_info(store, run) for run in runs]
 
 
-def run_info(store: metadata_store.MetadataStore, run: metadata_store_pb2.Context, with_artifacts: bool = False) -> RunInfo:
+def run_info(
+    store: metadata_store.MetadataStore, run: metadata_store_pb2.Context, with_artifacts: bool = False
+) -> RunInfo:
     """One run: when it started, how long it took, and how it ended."""
     executions = run_executions(store, run, with_artifacts)
     started = min((e.started_ms for e in executions), default=run.create_time_since_epoch)
     ended = max((e.started_ms + e.seconds * 1000 for e in executions), default=started)
     statuses = {execution.status for execution in executions}
     status = next((status for key, status in RUN_STATUSES if key in statuses), "complete")
-    return RunInfo(id=run.name, started_ms=started, seconds=round((ended - started) / 1000, 1), status=status,
-                   components=executions)
+    return RunInfo(
+        id=run.name,
+        started_ms=started,
+        seconds=round((ended - started) / 1000, 1),
+        status=status,
+        components=executions,
+    )
 
 
 def run_executions(
@@ -262,8 +272,12 @@ def parameters(execution_info: ExecutionInfo) -> dict[str, Any]:
 
 def versions(execution_info: ExecutionInfo, execution_parameters: dict[str, Any]) -> dict[str, str]:
     """What code ran: the component's class, the TFX release and the code hashes among the parameters."""
-    tfx_versions = [a.properties["tfx_version"] for artifacts in execution_info.outputs.values()
-                    for a in artifacts if "tfx_version" in a.properties]
+    tfx_versions = [
+        a.properties["tfx_version"]
+        for artifacts in execution_info.outputs.values()
+        for a in artifacts
+        if "tfx_version" in a.properties
+    ]
     hashes = {key: value for key, value in flatten(execution_parameters).items() if key.endswith("sha256")}
     return {"component": execution_info.type, **({"tfx": tfx_versions[0]} if tfx_versions else {}), **hashes}
 
@@ -358,7 +372,8 @@ def find_artifact(store: metadata_store.MetadataStore, reference: str, serving_d
     if pushed:
         return pushed[-1]
     raise LineageError(
-        f"no artifact with URI {uri} in the metadata store; give an id, a URI or {PUSHED_LATEST} (see `lineage artifacts`)"
+        f"no artifact with URI {uri} in the metadata store; give an id, a URI or {PUSHED_LATEST} "
+        "(see `lineage artifacts`)"
     )
 
 
@@ -394,8 +409,10 @@ def _latest_pushed(store: metadata_store.MetadataStore, serving_dir: str | None)
 
     served = serving.latest(serving_dir)
     if served is None:
-        raise LineageError(f"{PUSHED_LATEST}: {serving_dir} serves no model"
-                           + (" (the versions pushed earlier were removed)" if pushed else ""))
+        raise LineageError(
+            f"{PUSHED_LATEST}: {serving_dir} serves no model"
+            + (" (the versions pushed earlier were removed)" if pushed else "")
+        )
     recorded = [info for info in pushed if _same_place(info.properties.get("pushed_destination"), served.path)]
     if recorded:
         return recorded[-1]
@@ -403,7 +420,9 @@ def _latest_pushed(store: metadata_store.MetadataStore, serving_dir: str | None)
     if not models:
         raise LineageError(f"{served.path}: served, but no run recorded its push and its marker names no known model")
     model = artifact_info(store, models[0])
-    model.properties["served_as"] = f"{served.path} (push not recorded: the run was interrupted; the next run records it)"
+    model.properties["served_as"] = (
+        f"{served.path} (push not recorded: the run was interrupted; the next run records it)"
+    )
     return model
 
 
@@ -487,7 +506,9 @@ def artifacts_of(executions: list[ExecutionInfo], side: str) -> list[ArtifactInf
 def input_files(executions: list[ExecutionInfo]) -> list[InputFile]:
     """The IDX files recorded on the Examples among the executions' outputs."""
     return [
-        InputFile(role, examples.properties[f"input_file_{role}"], examples.properties[f"input_sha256_{role}"], examples.id)
+        InputFile(
+            role, examples.properties[f"input_file_{role}"], examples.properties[f"input_sha256_{role}"], examples.id
+        )
         for examples in artifacts_of(executions, "outputs")
         if examples.type == "Examples"
         for role in IDX_ROLES

@@ -21,8 +21,8 @@ from typing import Any
 from ml_metadata import errors as mlmd_errors
 from ml_metadata import metadata_store
 
-from pipeline.inspect import interrupted, lineage, run_summary
 from pipeline.config import load_config
+from pipeline.inspect import interrupted, lineage, run_summary
 from pipeline.output_dir import OutputLayout
 
 MATRIX_RUNS = 8  # `runs` shows the components of this many newest runs side by side
@@ -65,8 +65,10 @@ def format_runs(runs: list[lineage.RunInfo]) -> str:
     numbered = list(zip(range(len(runs), 0, -1), runs))
     summary = _table(
         ["#", "RUN", "STARTED", "DURATION", "STATUS", "COMPONENTS"],
-        [[number, run.id, _time(run.started_ms), f"{run.seconds:.1f} s", run.status, _status_counts(run)]
-         for number, run in numbered],
+        [
+            [number, run.id, _time(run.started_ms), f"{run.seconds:.1f} s", run.status, _status_counts(run)]
+            for number, run in numbered
+        ],
     )
     shown = numbered[:MATRIX_RUNS]
     statuses = [{execution.node_id: execution.status for execution in run.components} for _, run in shown]
@@ -117,14 +119,26 @@ def format_trace(trace: lineage.Trace) -> str:
         "Upstream: the executions that led to it, newest first",
         *(_format_step(step) for step in trace.upstream),
         "Input files, as recorded at ingest (SHA-256 of the decompressed content)\n"
-        + (_table(["ROLE", "FILE", "SHA-256", "READ INTO"],
-                  [[f.role, f.name, f.sha256, f"Examples {f.examples_id}"] for f in trace.input_files])
-           if trace.input_files else "  (no IDX files upstream)"),
+        + (
+            _table(
+                ["ROLE", "FILE", "SHA-256", "READ INTO"],
+                [[f.role, f.name, f.sha256, f"Examples {f.examples_id}"] for f in trace.input_files],
+            )
+            if trace.input_files
+            else "  (no IDX files upstream)"
+        ),
         "Downstream: the executions that used it, or what came of it\n"
-        + (_table(["EXECUTION", "COMPONENT", "STATUS", "RUN", "USED", "MADE"],
-                  [[e.id, e.node_id, e.status, _runs_of(e), _artifact_list(e.inputs), _artifact_list(e.outputs)]
-                   for e in trace.downstream])
-           if trace.downstream else "  (not used yet)"),
+        + (
+            _table(
+                ["EXECUTION", "COMPONENT", "STATUS", "RUN", "USED", "MADE"],
+                [
+                    [e.id, e.node_id, e.status, _runs_of(e), _artifact_list(e.inputs), _artifact_list(e.outputs)]
+                    for e in trace.downstream
+                ],
+            )
+            if trace.downstream
+            else "  (not used yet)"
+        ),
     ]
     return "\n\n".join(sections)
 
@@ -133,9 +147,17 @@ def _format_step(step: lineage.Step) -> str:
     execution = step.execution
     rows = [
         *(["input", key, f"{_brief(a)} at {a.uri}"] for key, artifacts in execution.inputs.items() for a in artifacts),
-        *(["output", key, f"{_brief(a)} at {a.uri}"] for key, artifacts in execution.outputs.items() for a in artifacts),
+        *(
+            ["output", key, f"{_brief(a)} at {a.uri}"]
+            for key, artifacts in execution.outputs.items()
+            for a in artifacts
+        ),
         *(["version", key, value] for key, value in step.versions.items()),
-        *(["parameter", key, value] for key, value in lineage.flatten(step.parameters).items() if key not in step.versions),
+        *(
+            ["parameter", key, value]
+            for key, value in lineage.flatten(step.parameters).items()
+            if key not in step.versions
+        ),
     ]
     title = f"{execution.node_id} (execution {execution.id}, {execution.status}, run {_runs_of(execution)})"
     return "\n".join([title, *_table_lines(None, rows, indent="  ")])
@@ -189,14 +211,24 @@ def graph_elements(run: lineage.RunInfo) -> tuple[list[dict[str, Any]], list[dic
     edges = []
     for execution in run.components:
         node = f"e{execution.id}"
-        nodes[node] = {"id": node, "kind": "execution", "status": execution.status,
-                       "label": f"{execution.node_id}\n{execution.status}"}
+        nodes[node] = {
+            "id": node,
+            "kind": "execution",
+            "status": execution.status,
+            "label": f"{execution.node_id}\n{execution.status}",
+        }
         for is_input, artifacts_by_key in ((True, execution.inputs), (False, execution.outputs)):
             for key, artifacts in artifacts_by_key.items():
                 for artifact in artifacts:
                     other = f"a{artifact.id}"
-                    nodes.setdefault(other, {"id": other, "kind": "artifact",
-                                             "label": f"{artifact.type} {artifact.id}\n{_short_uri(artifact.uri)}"})
+                    nodes.setdefault(
+                        other,
+                        {
+                            "id": other,
+                            "kind": "artifact",
+                            "label": f"{artifact.type} {artifact.id}\n{_short_uri(artifact.uri)}",
+                        },
+                    )
                     ends = (other, node) if is_input else (node, other)
                     edges.append({"from": ends[0], "to": ends[1], "label": key})
     return list(nodes.values()), edges
@@ -244,8 +276,9 @@ def _render(dot: str, output: Path, file_format: str) -> None:
             f"{output}: rendering needs Graphviz's `dot`, which is not installed "
             "(Debian/Ubuntu: apt-get install graphviz); a .dot file needs no Graphviz"
         )
-    result = subprocess.run([binary, f"-T{file_format}", "-o", str(output)], input=dot, text=True,
-                            capture_output=True, check=False)
+    result = subprocess.run(
+        [binary, f"-T{file_format}", "-o", str(output)], input=dot, text=True, capture_output=True, check=False
+    )
     if result.returncode != 0:
         raise lineage.LineageError(f"{output}: Graphviz failed: {result.stderr.strip()}")
 
@@ -292,7 +325,7 @@ def _time(milliseconds: int) -> str:
 
 def _json(data: Any) -> str:
     def plain(value: Any) -> Any:
-        return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
+        return dataclasses.asdict(value) if dataclasses.is_dataclass(value) and not isinstance(value, type) else value
 
     return json.dumps([plain(item) for item in data] if isinstance(data, list) else plain(data), indent=2, default=str)
 
@@ -301,8 +334,15 @@ Query = Callable[[metadata_store.MetadataStore, argparse.Namespace], Any]
 QUERIES: dict[str, tuple[Query, Callable[[Any], str]]] = {
     "runs": (lambda store, args: lineage.list_runs(store), format_runs),
     "artifacts": (lambda store, args: lineage.list_artifacts(store, args.artifact_type, args.run), format_artifacts),
-    "trace": (lambda store, args: lineage.trace(store, args.artifact, args.serving_dir or OutputLayout(args.output_dir).serving_dir),
-              format_trace),
+    "trace": (
+        lambda store, args: lineage.trace(
+            store, args.artifact, args.serving_dir or OutputLayout(args.output_dir).serving_dir
+        ),
+        format_trace,
+    ),
     "diff": (lambda store, args: run_summary.diff_runs(store, args.run_a, args.run_b), format_diff),
-    "graph": (lambda store, args: lineage.run_info(store, lineage.find_run(store, args.run), with_artifacts=True), to_dot),
+    "graph": (
+        lambda store, args: lineage.run_info(store, lineage.find_run(store, args.run), with_artifacts=True),
+        to_dot,
+    ),
 }

@@ -43,7 +43,9 @@ def predict_inputs(model_path: Path, inputs: list[Path], limit: int) -> Iterator
     yield f"Model: {model_dir}"
     for batch in batches:
         if batch.pixels.shape[1:] != image_shape:
-            raise PredictError(f"{batch.path}: images are {_shape(batch.pixels.shape[1:])}, the model takes {_shape(image_shape)}")
+            raise PredictError(
+                f"{batch.path}: images are {_shape(batch.pixels.shape[1:])}, the model takes {_shape(image_shape)}"
+            )
         outputs = predict_images(images=tf.constant(batch.pixels))
         classes, probabilities = outputs["classes"].numpy(), outputs["probabilities"].numpy()
         for name, digit, row in zip(batch.names, classes, probabilities):

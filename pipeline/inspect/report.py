@@ -29,8 +29,13 @@ from pipeline.output_dir import OutputLayout
 TEMPLATES = Path(__file__).with_name("templates")
 SECTIONS = {"data": "Data", "training": "Training", "evaluation": "Evaluation", "lineage": "Lineage"}
 SECTION_NODES = {  # whose outputs each section shows
-    "data": [node_ids.INGEST, node_ids.STATISTICS, node_ids.SCHEMA_VALIDATOR, node_ids.SPLIT_VALIDATOR,
-             node_ids.DATA_GATE],
+    "data": [
+        node_ids.INGEST,
+        node_ids.STATISTICS,
+        node_ids.SCHEMA_VALIDATOR,
+        node_ids.SPLIT_VALIDATOR,
+        node_ids.DATA_GATE,
+    ],
     "training": [node_ids.TRAINER],
     "evaluation": [node_ids.BLESSING_EVALUATOR, node_ids.TEST_EVALUATOR, node_ids.SERVED_MODEL],
 }
@@ -69,12 +74,18 @@ class StatusCell:
 
 
 def _environment() -> jinja2.Environment:
-    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                                     undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
-    environment.tests.update(number_cell=lambda value: isinstance(value, NumberCell),
-                             shaded_cell=lambda value: isinstance(value, ShadedCell),
-                             code_cell=lambda value: isinstance(value, CodeCell),
-                             status_cell=lambda value: isinstance(value, StatusCell))
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    environment.tests.update(
+        number_cell=lambda value: isinstance(value, NumberCell),
+        shaded_cell=lambda value: isinstance(value, ShadedCell),
+        code_cell=lambda value: isinstance(value, CodeCell),
+        status_cell=lambda value: isinstance(value, StatusCell),
+    )
     return environment
 
 
@@ -111,19 +122,23 @@ def render(report: RunReport) -> str:
         summary=summary,
         started=f"{report.started:%Y-%m-%d %H:%M:%S}",
         log_path=str(report.log_path),
-        component_counts=", ".join(f"{count} {status}"
-                                   for status, count in Counter(c.status for c in report.components).items()),
+        component_counts=", ".join(
+            f"{count} {status}" for status, count in Counter(c.status for c in report.components).items()
+        ),
         sections=SECTIONS,
-        made_by={anchor: [c for node_id in nodes if (c := report.component(node_id))]
-                 for anchor, nodes in SECTION_NODES.items()},
+        made_by={
+            anchor: [c for node_id in nodes if (c := report.component(node_id))]
+            for anchor, nodes in SECTION_NODES.items()
+        },
         failure=_failure(report),
         data=_data(report),
         training=_training(report),
         evaluation=_evaluation(report),
         blessing_rule=report.blessing_rule,
         input_file_rows=[[f.role, f.name, CodeCell(f.sha256), f.examples_id] for f in report.input_files],
-        component_rows=[[c.node_id, StatusCell(c), NumberCell(f"{c.seconds:.1f}"), ", ".join(c.outputs)]
-                        for c in report.components],
+        component_rows=[
+            [c.node_id, StatusCell(c), NumberCell(f"{c.seconds:.1f}"), ", ".join(c.outputs)] for c in report.components
+        ],
     )
 
 
@@ -151,11 +166,18 @@ def _data(report: RunReport) -> dict[str, Any] | None:
     columns = list(report.statistics[0].columns) if report.statistics else []
     return {
         "split_headers": ["split", "examples", *map(str, digits)],
-        "split_rows": [[split, NumberCell(count),
-                        *(NumberCell(report.label_counts.get(split, {}).get(digit, 0)) for digit in digits)]
-                       for split, count in examples.items()],
+        "split_rows": [
+            [
+                split,
+                NumberCell(count),
+                *(NumberCell(report.label_counts.get(split, {}).get(digit, 0)) for digit in digits),
+            ]
+            for split, count in examples.items()
+        ],
         "label_mix": report_plots.label_mix(report.label_counts) if digits else None,
-        "samples": [(digit, [report_plots.digit(image) for image in images]) for digit, images in report.samples.items()],
+        "samples": [
+            (digit, [report_plots.digit(image) for image in images]) for digit, images in report.samples.items()
+        ],
         "statistics_headers": ["split", "feature", *columns],
         "statistics_rows": [[row.split, row.feature, *row.columns.values()] for row in report.statistics],
         "anomalies": report.anomalies,
@@ -167,21 +189,31 @@ def _training(report: RunReport) -> dict[str, Any] | None:
     if report.curves is None or trainer is None:
         return None
     steps = [step for points in report.curves.scalars.values() for step, _ in points]
-    took = (f"The Trainer was cached: its model was trained in run {trainer.made_in_run}"
-            if trainer.status == "cached" else
-            f"The Trainer took {trainer.seconds:.1f} s in all (reading the data, training, Precision@1 on three "
-            "splits, export)")
+    took = (
+        f"The Trainer was cached: its model was trained in run {trainer.made_in_run}"
+        if trainer.status == "cached"
+        else f"The Trainer took {trainer.seconds:.1f} s in all (reading the data, training, Precision@1 on three "
+        "splits, export)"
+    )
     return {
         "took": took,
         "first_step": min(steps),
         "last_step": max(steps),
         "seconds": report.curves.seconds,
         "curves": report_plots.training_curves(report.curves.scalars),
-        "settings": [[name, ", ".join(map(str, value)) if isinstance(value, list) else value]
-                     for name, value in report.training_settings.items()],
-        "precision_rows": [[split, NumberCell(f["num_examples"]), NumberCell(f["num_correct"]),
-                            NumberCell(f"{f['precision_at_1']:.4f}")]
-                           for split, f in report.summary["trainer_precision_at_1"].items()],
+        "settings": [
+            [name, ", ".join(map(str, value)) if isinstance(value, list) else value]
+            for name, value in report.training_settings.items()
+        ],
+        "precision_rows": [
+            [
+                split,
+                NumberCell(f["num_examples"]),
+                NumberCell(f["num_correct"]),
+                NumberCell(f"{f['precision_at_1']:.4f}"),
+            ]
+            for split, f in report.summary["trainer_precision_at_1"].items()
+        ],
     }
 
 
@@ -194,15 +226,22 @@ def _evaluation(report: RunReport) -> dict[str, Any] | None:
     matrix = report.confusion_matrix
     test = report.summary["trainer_precision_at_1"].get("test")
     return {
-        "split_rows": [[split, NumberCell(f["examples"]), NumberCell(f"{f['precision_at_1']:.4f}")]
-                       for split, f in evaluation.items()],
+        "split_rows": [
+            [split, NumberCell(f["examples"]), NumberCell(f"{f['precision_at_1']:.4f}")]
+            for split, f in evaluation.items()
+        ],
         "digit_headers": ["digit", *evaluation],
-        "digit_rows": [[digit, *(ShadedCell(f["precision_at_1_per_digit"].get(digit)) for f in evaluation.values())]
-                       for digit in digits],
+        "digit_rows": [
+            [digit, *(ShadedCell(f["precision_at_1_per_digit"].get(digit)) for f in evaluation.values())]
+            for digit in digits
+        ],
         "matrix": report_plots.confusion_matrix(matrix) if matrix else None,
         "matrix_counts": (sum(matrix[digit][digit] for digit in range(len(matrix))), sum(map(sum, matrix))),
-        "misclassified": None if test is None else [
+        "misclassified": None
+        if test is None
+        else [
             {"uri": report_plots.digit(m.image), "index": m.index, "label": m.label, "predicted": m.predicted}
-            for m in report.misclassified],
+            for m in report.misclassified
+        ],
         "wrong": test["num_examples"] - test["num_correct"] if test else 0,
     }

@@ -115,16 +115,24 @@ def gather(store: metadata_store.MetadataStore, run: metadata_store_pb2.Context,
         failure=_failure(info, log_path),
         input_files=lineage.input_files(info.components),
         label_counts={split: _label_counts(proto) for split, proto in statistics.items()},
-        samples=_first_of_each_digit(examples, example_format) if _intact(examples, "train") and example_format else {},
+        samples=(
+            _first_of_each_digit(examples, example_format)
+            if examples and _intact(examples, "train") and example_format
+            else {}
+        ),
         statistics=[row for split, proto in statistics.items() for row in _feature_rows(split, proto)],
         anomalies=_anomalies(by_node),
         curves=_training_curves(model_run.uri) if model_run else None,
         training_settings=_training_settings(by_node[node_ids.TRAINER]) if model_run else {},
         blessing_rule=_blessing_rule(by_node.get(node_ids.BLESSING_EVALUATOR)),
-        confusion_matrix=(artifact_metrics.confusion_matrix(test_evaluation.uri)
-                          if test_evaluation and example_format else []),
-        misclassified=(_misclassified(model_run, examples, example_format)
-                       if model_run and _intact(examples, "test") and example_format else []),
+        confusion_matrix=(
+            artifact_metrics.confusion_matrix(test_evaluation.uri) if test_evaluation and example_format else []
+        ),
+        misclassified=(
+            _misclassified(model_run, examples, example_format)
+            if model_run and examples and _intact(examples, "test") and example_format
+            else []
+        ),
     )
 
 
@@ -134,7 +142,9 @@ def _intact(examples: lineage.ArtifactInfo | None, split: str) -> bool:
     if examples is None:
         return False
     try:
-        examples_integrity.verify_files(examples.uri, examples.properties.get(examples_integrity.SHARDS_PROPERTY, {}), [split])
+        examples_integrity.verify_files(
+            examples.uri, examples.properties.get(examples_integrity.SHARDS_PROPERTY, {}), [split]
+        )
     except examples_integrity.ExamplesIntegrityError:
         return False
     return True
@@ -154,8 +164,13 @@ def _output(by_node: dict[str, lineage.ExecutionInfo], node_id: str, key: str) -
 def _component(store: metadata_store.MetadataStore, execution: lineage.ExecutionInfo) -> Component:
     outputs = lineage.artifacts_of([execution], "outputs")
     made_in = lineage.producer_run(store, outputs[0].id) if execution.status == "cached" and outputs else None
-    return Component(execution.node_id, execution.status, round(execution.seconds, 1), made_in,
-                     [f"{artifact.type} {artifact.id}" for artifact in outputs])
+    return Component(
+        execution.node_id,
+        execution.status,
+        round(execution.seconds, 1),
+        made_in,
+        [f"{artifact.type} {artifact.id}" for artifact in outputs],
+    )
 
 
 def _failure(info: lineage.RunInfo, log_path: Path) -> Failure | None:
@@ -178,7 +193,7 @@ def _last_error_line(log_path: Path) -> str | None:
     headers = [number for number, line in enumerate(lines) if line.startswith(TRACEBACK_HEADER)]
     if not headers:
         return None
-    return next((line for line in lines[headers[-1] + 1:] if line and not line[0].isspace()), None)
+    return next((line for line in lines[headers[-1] + 1 :] if line and not line[0].isspace()), None)
 
 
 # --- data -----------------------------------------------------------------------------------
@@ -227,16 +242,20 @@ def _split_statistics(statistics: lineage.ArtifactInfo | None) -> dict[str, Data
     from tfx.components.statistics_gen import stats_artifact_utils
 
     artifact = _tfx_artifact(statistics, "ExampleStatistics")
-    return {split: stats_artifact_utils.load_statistics(artifact, split).proto().datasets[0]
-            for split in lineage.split_names(statistics.properties)}
+    return {
+        split: stats_artifact_utils.load_statistics(artifact, split).proto().datasets[0]
+        for split in lineage.split_names(statistics.properties)
+    }
 
 
 def _label_counts(dataset: DatasetFeatureStatistics) -> dict[int, int]:
     """Examples per digit: TFDV counts every value of the categorical label."""
     for feature in dataset.features:
         if feature.path.step == [LABEL_KEY]:
-            return {int(top.value): int(top.frequency) for top in sorted(feature.string_stats.top_values,
-                                                                          key=lambda top: int(top.value))}
+            return {
+                int(top.value): int(top.frequency)
+                for top in sorted(feature.string_stats.top_values, key=lambda top: int(top.value))
+            }
     return {}
 
 
@@ -257,12 +276,18 @@ def _feature_rows(split: str, dataset: DatasetFeatureStatistics) -> list[Feature
         else:
             common = feature.string_stats.common_stats
             columns = {"range": "", "mean ± std dev": "", "zeros": "", "distinct": str(feature.string_stats.unique)}
-        rows.append(FeatureStatistics(split, ".".join(feature.path.step), {
-            "examples": f"{common.num_non_missing:,}",
-            "missing": f"{common.num_missing:,}",
-            "values per example": f"{common.min_num_values:,} .. {common.max_num_values:,}",
-            **columns,
-        }))
+        rows.append(
+            FeatureStatistics(
+                split,
+                ".".join(feature.path.step),
+                {
+                    "examples": f"{common.num_non_missing:,}",
+                    "missing": f"{common.num_missing:,}",
+                    "values per example": f"{common.min_num_values:,} .. {common.max_num_values:,}",
+                    **columns,
+                },
+            )
+        )
     return rows
 
 
@@ -274,8 +299,12 @@ def _anomalies(by_node: dict[str, lineage.ExecutionInfo]) -> list[str] | None:
         return None
     from components.data_gate import describe_anomalies
 
-    return [line for check, report in reports.items() if report is not None
-            for line in describe_anomalies(_tfx_artifact(report, "ExampleAnomalies"), check)]
+    return [
+        line
+        for check, report in reports.items()
+        if report is not None
+        for line in describe_anomalies(_tfx_artifact(report, "ExampleAnomalies"), check)
+    ]
 
 
 # --- training and evaluation ----------------------------------------------------------------
@@ -313,8 +342,10 @@ def _blessing_rule(evaluator: lineage.ExecutionInfo | None) -> str:
                 threshold = per_slice["threshold"]
                 floor = threshold.get("value_threshold", {}).get("lower_bound")
                 drop = -threshold.get("change_threshold", {}).get("absolute", 0)
-                return (f"validation Precision@1 at least {floor}, and at most {drop} below the served "
-                        "model's when one is served")
+                return (
+                    f"validation Precision@1 at least {floor}, and at most {drop} below the served "
+                    "model's when one is served"
+                )
     return ""
 
 
@@ -332,9 +363,14 @@ def _misclassified(
     for images, _ in read_split(os.path.join(_split_dir(examples, "test"), "*"), example_format.num_pixels):
         batch = images.numpy()
         found += [
-            Misclassified(index, wanted[index]["label"], wanted[index]["predicted"],
-                          batch[index - start].reshape(example_format.image_shape))
-            for index in sorted(wanted) if start <= index < start + len(batch)
+            Misclassified(
+                index,
+                wanted[index]["label"],
+                wanted[index]["predicted"],
+                batch[index - start].reshape(example_format.image_shape),
+            )
+            for index in sorted(wanted)
+            if start <= index < start + len(batch)
         ]
         start += len(batch)
         if start > max(wanted):

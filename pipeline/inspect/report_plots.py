@@ -25,7 +25,7 @@ WRONG_CMAP = LinearSegmentedColormap.from_list("wrong", ["#fdecea", "#c62828"])
 def digit(image: np.ndarray) -> str:
     """One digit (uint8 [rows, columns], 0 = background) drawn dark on white, scaled up."""
     picture = Image.fromarray(255 - image.astype(np.uint8), mode="L")
-    picture = picture.resize((picture.width * DIGIT_SCALE, picture.height * DIGIT_SCALE), Image.NEAREST)
+    picture = picture.resize((picture.width * DIGIT_SCALE, picture.height * DIGIT_SCALE), Image.Resampling.NEAREST)
     return _png_uri(picture)
 
 
@@ -74,8 +74,7 @@ def confusion_matrix(matrix: list[list[int]]) -> str:
     for (row, column), count in np.ndenumerate(counts):
         if count:
             dark = diagonal[row, column] or count > 0.6 * worst_mistake
-            axes.text(column, row, str(count), ha="center", va="center", fontsize=7,
-                      color="white" if dark else "black")
+            axes.text(column, row, str(count), ha="center", va="center", fontsize=7, color="white" if dark else "black")
     axes.set_xticks(range(len(counts)))
     axes.set_yticks(range(len(counts)))
     axes.set_xlabel("predicted digit")

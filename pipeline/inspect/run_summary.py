@@ -74,7 +74,10 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(f"Precision@1 (Trainer):   {figures}")
     for split, evaluation in summary["evaluation"].items():
         if evaluation:
-            lines.append(f"Precision@1 (Evaluator): {split} {evaluation['precision_at_1']:.4f} on {evaluation['examples']} examples")
+            lines.append(
+                f"Precision@1 (Evaluator): {split} {evaluation['precision_at_1']:.4f} "
+                f"on {evaluation['examples']} examples"
+            )
     blessing = summary["blessing"]
     if blessing:
         lines.append(f"Blessed: {'yes' if blessing['blessed'] else 'no'} ({blessing['reason']})")
@@ -118,7 +121,10 @@ def _blessing(
     blessed = blessing.properties.get("blessed") == 1
     baseline = _baseline(evaluator)
     if not blessed:
-        reason = "; ".join(artifact_metrics.validation_failures(evaluator.outputs["evaluation"][0].uri)) or "validation failed"
+        reason = (
+            "; ".join(artifact_metrics.validation_failures(evaluator.outputs["evaluation"][0].uri))
+            or "validation failed"
+        )
     elif baseline:
         reason = f"passed the Precision@1 threshold and the comparison with served version {baseline['served_version']}"
     else:
@@ -152,7 +158,7 @@ def _pushed(pusher: lineage.ExecutionInfo | None) -> dict[str, Any]:
         "pushed": pushed_model.properties.get("pushed") == 1,
         "destination": destination,
         "version": pushed_model.properties.get("pushed_version"),
-        "served": bool(destination) and lineage.is_complete_version(destination),
+        "served": isinstance(destination, str) and lineage.is_complete_version(destination),
     }
 
 
@@ -162,8 +168,10 @@ def _test_gap(test_evaluator: lineage.ExecutionInfo | None, evaluation: dict[str
     validation, test = (evaluation.get(split, {}).get("precision_at_1") for split in ("validation", "test"))
     if limit is None or validation is None or test is None or abs(validation - test) <= limit:
         return []
-    return [f"test Precision@1 {test:.4f} is {abs(validation - test):.4f} from validation's {validation:.4f}, more "
-            f"than evaluation.max_test_gap {limit}: are the test files what they should be?"]
+    return [
+        f"test Precision@1 {test:.4f} is {abs(validation - test):.4f} from validation's {validation:.4f}, more "
+        f"than evaluation.max_test_gap {limit}: are the test files what they should be?"
+    ]
 
 
 # --- diff -----------------------------------------------------------------------------------
@@ -174,8 +182,10 @@ def diff_runs(store: metadata_store.MetadataStore, run_a: str, run_b: str) -> Ru
     runs = [lineage.find_run(store, run_a), lineage.find_run(store, run_b)]
     a, b = (_comparable(store, run) for run in runs)
     sections = {
-        section: [DiffRow(key, a[section].get(key), b[section].get(key), a[section].get(key) != b[section].get(key))
-                  for key in sorted(a[section].keys() | b[section].keys())]
+        section: [
+            DiffRow(key, a[section].get(key), b[section].get(key), a[section].get(key) != b[section].get(key))
+            for key in sorted(a[section].keys() | b[section].keys())
+        ]
         for section in a
     }
     return RunDiff(runs[0].name, runs[1].name, sections)
@@ -186,16 +196,29 @@ def _comparable(store: metadata_store.MetadataStore, run: metadata_store_pb2.Con
     summary = summarize_run(store, run)
     executions = lineage.run_executions(store, run, with_artifacts=True)
     examples = [a for a in lineage.artifacts_of(executions, "outputs") if a.type == "Examples"]
-    metrics = {f"trainer.precision_at_1.{split}": values["precision_at_1"]
-               for split, values in summary["trainer_precision_at_1"].items()}
-    metrics.update({f"evaluator.precision_at_1.{split}": values["precision_at_1"]
-                    for split, values in summary["evaluation"].items() if values})
+    metrics = {
+        f"trainer.precision_at_1.{split}": values["precision_at_1"]
+        for split, values in summary["trainer_precision_at_1"].items()
+    }
+    metrics.update(
+        {
+            f"evaluator.precision_at_1.{split}": values["precision_at_1"]
+            for split, values in summary["evaluation"].items()
+            if values
+        }
+    )
     blessing = {key: value for key, value in summary["blessing"].items() if key != "reason"}
     return {
-        "inputs": {key: value for key, value in (examples[0].properties if examples else {}).items()
-                   if key.startswith(("input_file_", "input_sha256_", "num_examples_"))},
-        "settings": {f"{info.node_id}.{key}": value
-                     for info in executions for key, value in lineage.flatten(lineage.parameters(info)).items()},
+        "inputs": {
+            key: value
+            for key, value in (examples[0].properties if examples else {}).items()
+            if key.startswith(("input_file_", "input_sha256_", "num_examples_"))
+        },
+        "settings": {
+            f"{info.node_id}.{key}": value
+            for info in executions
+            for key, value in lineage.flatten(lineage.parameters(info)).items()
+        },
         "metrics": metrics,
         "blessing": lineage.flatten({"blessing": blessing, "pushed": summary["pushed"]}),
     }

@@ -137,7 +137,7 @@ def _message(body: str | bytes | None) -> str:
     except ValueError:
         answer = None
     if isinstance(answer, dict) and (answer.get("message") or answer.get("error")):
-        text = answer.get("message") or answer.get("error")
+        text = str(answer.get("message") or answer.get("error"))
     return " ".join(str(text).split())[:300]
 
 

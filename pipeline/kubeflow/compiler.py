@@ -23,6 +23,7 @@ import logging
 import tempfile
 import time
 from pathlib import Path, PurePosixPath
+from typing import Any
 
 import tensorflow as tf
 import yaml
@@ -31,8 +32,8 @@ from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 from components.errors import PipelineError
 from components.object_storage import BEAM_WORKER_PLUGIN_ARG, enable_s3
 from pipeline import node_ids
-from pipeline.kubeflow import client
 from pipeline.config import PROJECT_ROOT, KubeflowSettings, PipelineConfig
+from pipeline.kubeflow import client
 from pipeline.pipeline import PipelinePaths, create_pipeline
 from pipeline.schema_staging import SCHEMAS_DIR, staged_path
 
@@ -53,7 +54,8 @@ class KubeflowError(PipelineError):
 
 def with_overrides(settings: KubeflowSettings, **flags: str | None) -> KubeflowSettings:
     """The config's `kubeflow` section with the command line's flags (those not None) applied."""
-    return dataclasses.replace(settings, **{name: value for name, value in flags.items() if value is not None})
+    given: dict[str, Any] = {name: value for name, value in flags.items() if value is not None}
+    return dataclasses.replace(settings, **given)
 
 
 def placeholders_in(settings: KubeflowSettings) -> list[str]:
@@ -113,8 +115,11 @@ def _beam_args(settings: KubeflowSettings) -> list[str]:
     it holds TFX and the project, so TFX's Beam executors need not package TFX as an sdist for
     the workers in every task (they do when no such flag is given; DirectRunner ignores it)."""
     staging_flags = ("--sdk_container_image", "--extra_package", "--setup_file", "--requirements_file")
-    image = [] if any(arg.startswith(staging_flags) for arg in settings.beam_pipeline_args) else [
-        f"--sdk_container_image={settings.image}"]
+    image = (
+        []
+        if any(arg.startswith(staging_flags) for arg in settings.beam_pipeline_args)
+        else [f"--sdk_container_image={settings.image}"]
+    )
     return [*settings.beam_pipeline_args, BEAM_WORKER_PLUGIN_ARG, *image]
 
 
@@ -194,12 +199,15 @@ def _check_storage(settings: KubeflowSettings) -> None:
             # KFP 2.0.5 fails on a root with a query string (kubeflow/pipelines#10318), later releases
             # drop it from output URIs (backend/src/v2/metadata/client.go GenerateOutputURI), and
             # TensorFlow would read it as part of a path.
-            raise KubeflowError(f"{name} must not hold a query string, got {uri!r}: give an S3 endpoint "
-                                "through kubeflow.task_env and KFP's kfp-launcher ConfigMap (see docs/kubeflow.md)")
+            raise KubeflowError(
+                f"{name} must not hold a query string, got {uri!r}: give an S3 endpoint "
+                "through kubeflow.task_env and KFP's kfp-launcher ConfigMap (see docs/kubeflow.md)"
+            )
         if scheme not in schemes:
             # The image has the same packages: its pods will fail the same way.
             log.warning(
                 "%s: TensorFlow cannot open %s:// URIs (it can: gs://, s3://); "
                 "for MinIO give s3:// URIs and its endpoint (see docs/kubeflow.md)",
-                name, scheme,
+                name,
+                scheme,
             )

@@ -56,8 +56,12 @@ def adapt_executor_input(executor_input: dict[str, Any], inputs_spec: dict[str, 
 
 def output_uris(executor_input: dict[str, Any]) -> list[str]:
     """The URIs of the task's output artifacts."""
-    return [artifact["uri"] for artifact_list in executor_input.get("outputs", {}).get("artifacts", {}).values()
-            for artifact in artifact_list.get("artifacts", []) if artifact.get("uri")]
+    return [
+        artifact["uri"]
+        for artifact_list in executor_input.get("outputs", {}).get("artifacts", {}).values()
+        for artifact in artifact_list.get("artifacts", [])
+        if artifact.get("uri")
+    ]
 
 
 def _has_type(artifact: dict[str, Any]) -> bool:
@@ -81,15 +85,22 @@ def remove_folder_markers(uri: str) -> list[str]:
 
         client = boto3.client("s3")
         pages = client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
-        markers = [item["Key"] for page in pages for item in page.get("Contents", [])
-                   if item["Key"].endswith("/") and item["Size"] == 0]
+        markers = [
+            item["Key"]
+            for page in pages
+            for item in page.get("Contents", [])
+            if item["Key"].endswith("/") and item["Size"] == 0
+        ]
         for key in markers:
             client.delete_object(Bucket=bucket, Key=key)
     elif scheme == "gs":
         from google.cloud import storage
 
-        blobs = [blob for blob in storage.Client().list_blobs(bucket, prefix=prefix)
-                 if blob.name.endswith("/") and blob.size == 0]
+        blobs = [
+            blob
+            for blob in storage.Client().list_blobs(bucket, prefix=prefix)
+            if blob.name.endswith("/") and blob.size == 0
+        ]
         for blob in blobs:
             blob.delete()
         markers = [blob.name for blob in blobs]
@@ -105,7 +116,7 @@ def run_then_exit(main: Callable[[Any], object], parsed_argv: Any, what: str) ->
 
     try:
         main(parsed_argv)
-    except Exception:  # noqa: BLE001 - logged with its traceback; the exit code fails the task
+    except Exception:
         logging.exception("The %s failed", what)
         exit_process(1)
     exit_process(0)
@@ -116,8 +127,9 @@ def _run_task(parsed_argv: tuple[Any, list[str]]) -> None:
     from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor
 
     args, beam_args = parsed_argv
-    executor_input = adapt_executor_input(json.loads(args.json_serialized_invocation_args),
-                                          json.loads(args.json_serialized_inputs_spec_args or "{}"))
+    executor_input = adapt_executor_input(
+        json.loads(args.json_serialized_invocation_args), json.loads(args.json_serialized_inputs_spec_args or "{}")
+    )
     args.json_serialized_invocation_args = json.dumps(executor_input)
     kubeflow_v2_run_executor.main((args, beam_args))
     for uri in output_uris(executor_input):
@@ -132,5 +144,7 @@ if __name__ == "__main__":
     from components.object_storage import enable_s3
 
     enable_s3()
-    app.run(lambda parsed_argv: run_then_exit(_run_task, parsed_argv, "task"),
-            flags_parser=kubeflow_v2_run_executor._parse_flags)  # TFX's own argument parser
+    app.run(
+        lambda parsed_argv: run_then_exit(_run_task, parsed_argv, "task"),
+        flags_parser=kubeflow_v2_run_executor._parse_flags,
+    )  # TFX's own argument parser

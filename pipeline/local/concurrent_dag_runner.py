@@ -65,7 +65,9 @@ class ConcurrentDagRunner(LocalDagRunner):
             )
         nodes = {node.pipeline_node.node_info.id: node.pipeline_node for node in pipeline.nodes}
         skipped = {node_id for node_id, node in nodes.items() if node.execution_options.HasField("skip")}
-        waiting = {node_id: set(node.upstream_nodes) - skipped for node_id, node in nodes.items() if node_id not in skipped}
+        waiting = {
+            node_id: set(node.upstream_nodes) - skipped for node_id, node in nodes.items() if node_id not in skipped
+        }
 
         def launch(node: pipeline_pb2.PipelineNode) -> None:
             node_id = node.node_info.id

@@ -20,7 +20,7 @@ import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from components.errors import PipelineError
 
@@ -81,7 +81,7 @@ MNIST_FILES: dict[str, MnistFile] = {
 }
 
 
-def _sha256(stream: BinaryIO) -> str:
+def _sha256(stream: IO[bytes]) -> str:
     """SHA-256 hex digest of everything left in a binary stream."""
     digest = hashlib.sha256()
     while chunk := stream.read(CHUNK_SIZE):
@@ -106,8 +106,7 @@ def verify_file(path: Path, expected: MnistFile) -> None:
             actual = _sha256(f)
         if actual != expected.content_sha256:
             raise DownloadError(
-                f"{where}: wrong checksum: expected content sha256 "
-                f"{expected.content_sha256}, got {actual}"
+                f"{where}: wrong checksum: expected content sha256 {expected.content_sha256}, got {actual}"
             )
         return
 
@@ -117,7 +116,7 @@ def verify_file(path: Path, expected: MnistFile) -> None:
         return
     try:
         with gzip.open(path, "rb") as f:
-            content_actual = _sha256(f)
+            content_actual = _sha256(f)  # type: ignore[arg-type]  # a GzipFile reads bytes like IO[bytes]
     except EOFError:
         raise DownloadError(f"{where}: truncated (gzip stream ends early)") from None
     except (gzip.BadGzipFile, zlib.error) as e:
@@ -140,7 +139,7 @@ def _progress_line(name: str, done: int, total: int | None, width: int = 10) -> 
     return f"{name}  [{bar}] {fraction:4.0%} {done / 1e6:.1f}/{total / 1e6:.1f} MB"
 
 
-def _fetch(url: str, out: BinaryIO, name: str, live: bool) -> int:
+def _fetch(url: str, out: IO[bytes], name: str, live: bool) -> int:
     """Stream `url` into `out`; return the number of bytes written.
 
     With `live`, draws a progress bar on stderr, redrawn in place with '\\r'.
@@ -165,17 +164,13 @@ def _fetch(url: str, out: BinaryIO, name: str, live: bool) -> int:
     return done
 
 
-def _download(
-    expected: MnistFile, dest: Path, mirrors: Sequence[str], progress: bool
-) -> None:
+def _download(expected: MnistFile, dest: Path, mirrors: Sequence[str], progress: bool) -> None:
     """Download `expected` to `dest` from the first mirror that works."""
     live = progress and sys.stderr.isatty()
     errors: list[tuple[str, str]] = []  # (url, what went wrong)
     for mirror in mirrors:
         url = mirror.rstrip("/") + "/" + expected.name
-        tmp = tempfile.NamedTemporaryFile(
-            dir=dest.parent, delete=False, prefix=".", suffix=".part"
-        )
+        tmp = tempfile.NamedTemporaryFile(dir=dest.parent, delete=False, prefix=".", suffix=".part")
         tmp_path = Path(tmp.name)
         try:
             with tmp:
@@ -197,7 +192,8 @@ def _download(
             print(f"{expected.name}  {size / 1e6:.1f} MB from {url}", file=sys.stderr)
         return
     raise DownloadError(
-        f"{expected.name}: none of the {len(errors)} mirrors worked ({'; '.join(f'{url}: {message}' for url, message in errors)}). "
+        f"{expected.name}: none of the {len(errors)} mirrors worked "
+        f"({'; '.join(f'{url}: {message}' for url, message in errors)}). "
         f"Offline, copy the four MNIST files into {dest.parent} or point at a folder that has "
         "them (--data-dir DIR, or `make run DATA_DIR=DIR`)"
     )

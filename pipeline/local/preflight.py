@@ -35,8 +35,10 @@ class MissingDataError(PipelineError):
 def check_inputs(config: PipelineConfig, data_dir: str, beam_args: list[str], metadata_path: Path) -> None:
     """Raises a PipelineError naming the first setting, file or store that would fail the run."""
     if not PIPELINE_NAME.fullmatch(config.pipeline_name):
-        raise ConfigError(f"'pipeline_name' must be lower-case letters, digits and '-' (a name Kubeflow and "
-                          f"Vertex AI take), got {config.pipeline_name!r}")
+        raise ConfigError(
+            f"'pipeline_name' must be lower-case letters, digits and '-' (a name Kubeflow and "
+            f"Vertex AI take), got {config.pipeline_name!r}"
+        )
     check_beam_args(beam_args)
     check_schema(config.validation.schema_path)
     check_store(metadata_path)
@@ -77,8 +79,9 @@ def check_schema(schema_path: Path) -> None:
     try:
         text = schema_path.read_text()
     except OSError as error:
-        raise ConfigError(f"{schema_path}: cannot read the schema file set by 'validation.schema_file' "
-                          f"({error.strerror})") from None
+        raise ConfigError(
+            f"{schema_path}: cannot read the schema file set by 'validation.schema_file' ({error.strerror})"
+        ) from None
     try:
         text_format.Parse(text, schema_pb2.Schema())
     except text_format.ParseError as error:
@@ -90,8 +93,10 @@ def check_store(metadata_path: Path) -> None:
     from pipeline.inspect import lineage
 
     if metadata_path.exists() and lineage.schema_version(metadata_path) is None:
-        raise PipelineError(f"{metadata_path}: not an ML Metadata store; move it away (a new store starts empty) "
-                            "or give another --output-dir")
+        raise PipelineError(
+            f"{metadata_path}: not an ML Metadata store; move it away (a new store starts empty) "
+            "or give another --output-dir"
+        )
 
 
 def check_data(config: PipelineConfig, data_dir: str) -> dict[str, idx.IdxHeader]:
@@ -111,8 +116,10 @@ def check_data(config: PipelineConfig, data_dir: str) -> dict[str, idx.IdxHeader
             f"{data_dir}: missing {', '.join(missing)} (nor .gz); copy the four MNIST files there, "
             "point --data-dir at a folder that has them" + ("" if is_uri(data_dir) else ", or add --download")
         )
-    return {role: idx.read_file_header(path, 3 if role.endswith("images") else 1, opener=opener)
-            for role, path in found.items()}
+    return {
+        role: idx.read_file_header(path, 3 if role.endswith("images") else 1, opener=opener)
+        for role, path in found.items()
+    }
 
 
 def check_fit(config: PipelineConfig, data_dir: str, headers: dict[str, idx.IdxHeader]) -> None:
@@ -122,16 +129,24 @@ def check_fit(config: PipelineConfig, data_dir: str, headers: dict[str, idx.IdxH
         if headers[role].record_shape != tuple(config.data.image_shape):
             raise ConfigError(
                 f"'data.image_shape' is {list(config.data.image_shape)}, but {headers[role].path} holds images of "
-                f"{list(headers[role].record_shape)}")
+                f"{list(headers[role].record_shape)}"
+            )
     try:
-        plans = plan_splits(headers["train_images"].count, headers["test_images"].count, ingest.validation_size,
-                            ingest.train_size, ingest.test_size)
+        plans = plan_splits(
+            headers["train_images"].count,
+            headers["test_images"].count,
+            ingest.validation_size,
+            ingest.train_size,
+            ingest.test_size,
+        )
     except SplitSizeError as error:
         raise ConfigError(f"the ingest settings do not fit the files in {data_dir}: {error}") from error
     train_examples = next(plan.size for plan in plans if plan.name == "train")
     if config.training.batch_size > train_examples:
-        raise ConfigError(f"'training.batch_size' is {config.training.batch_size}, more than the "
-                          f"{train_examples:,} examples of the training split")
+        raise ConfigError(
+            f"'training.batch_size' is {config.training.batch_size}, more than the "
+            f"{train_examples:,} examples of the training split"
+        )
 
 
 def _file_system(data_dir: str) -> tuple[Callable[[str], bool], Callable[[str], BinaryIO]]:
@@ -154,6 +169,6 @@ def _file_system(data_dir: str) -> tuple[Callable[[str], bool], Callable[[str], 
 
 def _open_local(path: str) -> BinaryIO:
     try:
-        return open(path, "rb")  # noqa: SIM115 - the reader closes it
+        return open(path, "rb")
     except PermissionError:
         raise MissingDataError(f"{path}: cannot read this file (permission denied)") from None

@@ -61,8 +61,11 @@ def mark_removed_pushes(store: metadata_store.MetadataStore) -> list[str]:
     for artifact in store.get_artifacts_by_type("PushedModel"):
         properties = artifact.custom_properties
         destination = properties["pushed_destination"].string_value if "pushed_destination" in properties else ""
-        if (artifact.state == metadata_store_pb2.Artifact.LIVE and destination
-                and not lineage.is_complete_version(destination)):
+        if (
+            artifact.state == metadata_store_pb2.Artifact.LIVE
+            and destination
+            and not lineage.is_complete_version(destination)
+        ):
             artifact.state = metadata_store_pb2.Artifact.DELETED
             store.put_artifacts([artifact])
             removed.append(destination)
@@ -80,7 +83,8 @@ def claim_pipeline_root(pipeline_root: str, metadata_path: Path) -> None:
         if named != str(metadata_path):
             raise PipelineRootTaken(
                 f"{pipeline_root}: holds the artifacts of the metadata store {named}, not of {metadata_path}; "
-                "give each output dir a pipeline root of its own (--pipeline-root)")
+                "give each output dir a pipeline root of its own (--pipeline-root)"
+            )
         return
     fileio.makedirs(pipeline_root)
     with fileio.open(owner_file, "w") as owner:
@@ -109,8 +113,14 @@ def _artifact_folders(pipeline_root: str) -> list[str]:
     def children(path: str) -> list[str]:
         if not fileio.isdir(path):
             return []
-        return [os.path.join(path, name.rstrip("/")) for name in sorted(fileio.listdir(path))
-                if not name.startswith(".")]
+        return [
+            os.path.join(path, name.rstrip("/")) for name in sorted(fileio.listdir(path)) if not name.startswith(".")
+        ]
 
-    return [folder for node in children(pipeline_root) for key in children(node) for folder in children(key)
-            if os.path.basename(folder).isdigit()]
+    return [
+        folder
+        for node in children(pipeline_root)
+        for key in children(node)
+        for folder in children(key)
+        if os.path.basename(folder).isdigit()
+    ]

@@ -29,8 +29,9 @@ class RunLog(logging.FileHandler):
 
     def write_traceback(self, error: BaseException) -> None:
         """The full traceback, to this file only: the console gets one line (pipeline/cli.py)."""
-        record = logging.LogRecord(__name__, logging.ERROR, __file__, 0, "The run failed", None,
-                                   (type(error), error, error.__traceback__))
+        record = logging.LogRecord(
+            __name__, logging.ERROR, __file__, 0, "The run failed", None, (type(error), error, error.__traceback__)
+        )
         self.handle(record)
         self.flush()
 
@@ -58,10 +59,11 @@ class ComponentProgress(logging.Handler):
         logging.getLogger("absl").removeHandler(self)
 
     def emit(self, record: logging.LogRecord) -> None:
+        if not isinstance(record.args, tuple) or not record.args:
+            return
+        node_id = str(record.args[0])
         if record.msg in self.STARTED:
-            node_id = record.args[0]
             self._started[node_id] = time.monotonic()
             log.info("%s ...", node_id)
         elif record.msg in self.FINISHED:
-            node_id = record.args[0]
             log.info("%s done in %.1f s", node_id, time.monotonic() - self._started.pop(node_id, time.monotonic()))

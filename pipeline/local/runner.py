@@ -23,8 +23,8 @@ from pathlib import Path
 from components.errors import PipelineError
 from components.object_storage import BEAM_WORKER_PLUGIN_ARG, enable_s3, is_uri
 from pipeline.config import PipelineConfig
-from pipeline.output_dir import OutputDirLock, OutputLayout
 from pipeline.local.run_log import ComponentProgress, RunLog
+from pipeline.output_dir import OutputDirLock, OutputLayout
 from pipeline.schema_staging import stage_schema
 
 log = logging.getLogger(__name__)
@@ -79,8 +79,12 @@ def run_pipeline(
         ir = _compile(config, data_dir, layout, beam_args, run_id, use_cache)
         log_path = layout.run_file(run_id, ".log")
         log.info("Run %s of pipeline '%s' (full log: %s)", run_id, config.pipeline_name, log_path)
-        with RunLog(log_path) as run_log, ComponentProgress() as progress, _signals_as_exceptions(progress), \
-                _beam_packaging(beam_args):
+        with (
+            RunLog(log_path) as run_log,
+            ComponentProgress() as progress,
+            _signals_as_exceptions(progress),
+            _beam_packaging(beam_args),
+        ):
             try:
                 _dag_runner(runner).run_with_ir(ir, run_options=_partial_run(to_nodes))
             except BaseException as error:
@@ -107,12 +111,21 @@ def _recover(layout: OutputLayout) -> None:
         log.info("%s was pushed, and is no longer in the serving dir: the model will be pushed again", destination)
     previous = recovery.previous_serving_dir(store) if store else None
     if previous and os.path.normpath(previous) != os.path.normpath(layout.serving_dir):
-        log.warning("warning: the serving dir is %s, not %s as in the previous run of this output dir: the "
-                    "blessing compares with what %s serves", layout.serving_dir, previous, layout.serving_dir)
+        log.warning(
+            "warning: the serving dir is %s, not %s as in the previous run of this output dir: the "
+            "blessing compares with what %s serves",
+            layout.serving_dir,
+            previous,
+            layout.serving_dir,
+        )
     removed = recovery.remove_unrecorded(layout.pipeline_root, store)
     if removed:
-        log.info("Removed %d artifact folder(s) that no record names (left by a run that was killed, or by a "
-                 "metadata store that is gone): %s", len(removed), ", ".join(removed))
+        log.info(
+            "Removed %d artifact folder(s) that no record names (left by a run that was killed, or by a "
+            "metadata store that is gone): %s",
+            len(removed),
+            ", ".join(removed),
+        )
 
 
 def _mark_interrupted(layout: OutputLayout) -> None:

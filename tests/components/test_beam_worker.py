@@ -8,8 +8,6 @@ from __future__ import annotations
 import subprocess
 import sys
 
-import pytest
-
 from conftest import REPO_ROOT
 
 STUB = "import sys, types\nsys.modules['tensorflow_io'] = types.ModuleType('tensorflow_io')\n"
@@ -17,8 +15,9 @@ STUB = "import sys, types\nsys.modules['tensorflow_io'] = types.ModuleType('tens
 
 def exit_code_of(source: str, before_import: str = "") -> int:
     program = f"{STUB}{before_import}\nimport components.beam_worker\n{source}"
-    result = subprocess.run([sys.executable, "-c", program], cwd=REPO_ROOT,
-                            capture_output=True, timeout=120, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", program], cwd=REPO_ROOT, capture_output=True, timeout=120, check=False
+    )
     return result.returncode
 
 

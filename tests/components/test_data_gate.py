@@ -13,6 +13,7 @@ from tfx.utils import writer_utils
 from components.data_gate import DataGate, DataValidationError, describe_anomalies
 from components.errors import PipelineError
 from components.split_validator import ANOMALIES_FILE
+
 from fake_artifacts import artifact, read_files, write_files
 
 Type = anomalies_pb2.AnomalyInfo.Type
@@ -31,7 +32,9 @@ def report(features: dict[str, list[tuple[str, str]]] | None = None, dataset: st
     made = anomalies_pb2.Anomalies()
     for feature, reasons in (features or {}).items():
         for short, description in reasons:
-            made.anomaly_info[feature].reason.add(type=Type.UNKNOWN_TYPE, short_description=short, description=description)
+            made.anomaly_info[feature].reason.add(
+                type=Type.UNKNOWN_TYPE, short_description=short, description=description
+            )
     if dataset:
         made.dataset_anomaly_info.reason.add(type=Type.DATASET_LOW_NUM_EXAMPLES, description=dataset)
     return made
@@ -47,8 +50,11 @@ def gate(tmp_path, schema_findings=CLEAN, split_findings=None):
     DataGate.EXECUTOR_SPEC.executor_class().Do(
         {
             "schema_anomalies": [anomalies_artifact(tmp_path / "schema_anomalies", schema_findings)],
-            "split_anomalies": [anomalies_artifact(tmp_path / "split_anomalies",
-                                                   split_findings or {"validation": report(), "test": report()})],
+            "split_anomalies": [
+                anomalies_artifact(
+                    tmp_path / "split_anomalies", split_findings or {"validation": report(), "test": report()}
+                )
+            ],
             "schema": [schema],
         },
         {"validated_schema": [validated]},
@@ -58,11 +64,14 @@ def gate(tmp_path, schema_findings=CLEAN, split_findings=None):
 
 
 def test_describe_anomalies_gives_one_line_per_split_and_feature(tmp_path):
-    anomalies = anomalies_artifact(tmp_path, {
-        "train": report({"label": [("Out of range", "Value 12 is above 9")], "image": [("Short", "")]}),
-        "test": report(dataset="Too few examples"),
-        "validation": report(),
-    })
+    anomalies = anomalies_artifact(
+        tmp_path,
+        {
+            "train": report({"label": [("Out of range", "Value 12 is above 9")], "image": [("Short", "")]}),
+            "test": report(dataset="Too few examples"),
+            "validation": report(),
+        },
+    )
     assert describe_anomalies(anomalies, "schema") == [
         "split 'train', feature 'image' (schema): Short",  # the short description when there is no long one
         "split 'train', feature 'label' (schema): Value 12 is above 9",

@@ -9,6 +9,7 @@ from tfx.types import standard_artifacts
 
 from components import examples_integrity
 from components.examples_integrity import ExamplesIntegrityError
+
 from fake_artifacts import artifact, write_files
 
 SHARDS = {
@@ -41,8 +42,11 @@ def test_untouched_examples_pass(examples):
 
 def test_a_missing_shard_is_named_with_its_split_and_the_way_out(examples):
     Path(examples.uri, "Split-train", "data_tfrecord-00001-of-00002.gz").unlink()
-    with pytest.raises(ExamplesIntegrityError, match=r"split 'train': .*Split-train/data_tfrecord-00001-of-00002.gz "
-                                                    r"is missing: .* run again with --no-cache"):
+    with pytest.raises(
+        ExamplesIntegrityError,
+        match=r"split 'train': .*Split-train/data_tfrecord-00001-of-00002.gz "
+        r"is missing: .* run again with --no-cache",
+    ):
         examples_integrity.verify(examples, ["train"])
 
 

@@ -8,6 +8,7 @@ from tfx.orchestration.portable import data_types
 from tfx.types import standard_artifacts
 
 from components import probe
+
 from fake_artifacts import artifact
 
 looked_at: list[dict[str, Any]] = []

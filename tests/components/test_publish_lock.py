@@ -28,7 +28,11 @@ def test_a_second_publisher_waits_then_gives_up_naming_the_holder(tmp_path):
 @pytest.fixture
 def bucket(monkeypatch):
     """An in-process S3 (moto) with a bucket; boto3 finds it as the pushers' processes would find theirs."""
-    for name, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}.items():
+    for name, value in {
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_REGION": "us-east-1",
+    }.items():
         monkeypatch.setenv(name, value)
     with mock_aws():
         client = boto3.client("s3")
@@ -46,10 +50,17 @@ def test_on_s3_the_lease_is_one_object_created_only_if_none_exists(bucket):
     assert set(lease) == {"host", "pid", "since"}
 
 
-@pytest.mark.parametrize("dead", [
-    {"host": "a pod that was killed", "pid": 1, "since": time.time() - publish_lock.LEASE_SECONDS - 1},
-    {"host": socket.gethostname(), "pid": 2**22 + 1, "since": time.time()},  # a process of this machine that is gone
-])
+@pytest.mark.parametrize(
+    "dead",
+    [
+        {"host": "a pod that was killed", "pid": 1, "since": time.time() - publish_lock.LEASE_SECONDS - 1},
+        {
+            "host": socket.gethostname(),
+            "pid": 2**22 + 1,
+            "since": time.time(),
+        },  # a process of this machine that is gone
+    ],
+)
 def test_on_s3_a_dead_holders_lease_is_replaced(bucket, dead):
     bucket.put_object(Bucket="models", Key=f"serving/{LOCK_NAME}", Body=json.dumps(dead).encode())
     with PublishLock("s3://models/serving", timeout_seconds=5) as held:

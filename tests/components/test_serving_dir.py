@@ -8,6 +8,7 @@ from pathlib import Path
 
 from components import serving_dir
 from components.serving_dir import MARKER_FILE, NOTHING_SERVED, STAGING_PREFIX, ServedVersion
+
 from fake_artifacts import SAVED_MODEL_FILES, read_files, write_files
 
 
@@ -30,8 +31,10 @@ def test_only_complete_versions_named_by_ascii_digits_count_in_numeric_order(tmp
         versions = serving_dir.complete_versions(str(tmp_path))
     assert [served.version for served in versions] == [9, 10, 1700000000]
     [line] = [record.getMessage() for record in caplog.records]
-    assert line == (f"{tmp_path}: skipped 1800000000 (no {MARKER_FILE}: incomplete, or not pushed by this pipeline), "
-                    "9999999999 (a file), notes (not a version number), ² (not a version number)")
+    assert line == (
+        f"{tmp_path}: skipped 1800000000 (no {MARKER_FILE}: incomplete, or not pushed by this pipeline), "
+        "9999999999 (a file), notes (not a version number), ² (not a version number)"
+    )
 
 
 def test_a_version_keeps_the_name_it_has_on_disk(tmp_path):
@@ -76,8 +79,10 @@ def test_a_local_publish_is_one_rename_with_the_marker_inside(tmp_path):
     serving_dir.publish(str(staging), str(tmp_path / "5"), "/model")
     assert not staging.exists()
     files = read_files(tmp_path / "5")
-    assert json.loads(files.pop(MARKER_FILE)) == {"model_uri": "/model", "model_sha256": serving_dir.model_digest(
-        str(tmp_path / "5"))}
+    assert json.loads(files.pop(MARKER_FILE)) == {
+        "model_uri": "/model",
+        "model_sha256": serving_dir.model_digest(str(tmp_path / "5")),
+    }
     assert files == SAVED_MODEL_FILES
 
 
@@ -90,9 +95,14 @@ def test_an_object_store_publish_copies_saved_model_pb_after_the_rest_and_the_ma
             file.write(content)
     written = []
     copy, write_marker = serving_dir.fileio.copy, serving_dir.write_marker
-    monkeypatch.setattr(serving_dir.fileio, "copy", lambda src, dst, overwrite: (written.append(dst), copy(src, dst, overwrite)))
-    monkeypatch.setattr(serving_dir, "write_marker",
-                        lambda path, uri, digest: (written.append("marker"), write_marker(path, uri, digest)))
+    monkeypatch.setattr(
+        serving_dir.fileio, "copy", lambda src, dst, overwrite: (written.append(dst), copy(src, dst, overwrite))
+    )
+    monkeypatch.setattr(
+        serving_dir,
+        "write_marker",
+        lambda path, uri, digest: (written.append("marker"), write_marker(path, uri, digest)),
+    )
 
     serving_dir.publish(staging, version, "/model")
 

@@ -8,13 +8,13 @@ import os
 
 import numpy as np
 import pandas as pd
-import pytest
 import tensorflow_data_validation as tfdv
 from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import io_utils
 
 from components.split_validator import ANOMALIES_FILE, SplitValidator, drift_anomalies
+
 from conftest import REPO_ROOT
 from fake_artifacts import artifact
 
@@ -29,20 +29,24 @@ def statistics_of(labels: np.ndarray):
 
 
 def reason_types(anomalies: anomalies_pb2.Anomalies) -> dict[str, list[str]]:
-    return {feature: [Type.Name(reason.type) for reason in info.reason] for feature, info in anomalies.anomaly_info.items()}
+    return {
+        feature: [Type.Name(reason.type) for reason in info.reason] for feature, info in anomalies.anomaly_info.items()
+    }
 
 
 def validate(tmp_path, splits: dict[str, np.ndarray]):
     """Runs the executor on statistics of `splits` (name -> labels); returns its anomalies artifact."""
     statistics = artifact(standard_artifacts.ExampleStatistics, tmp_path / "statistics", split_names=list(splits))
     for split, labels in splits.items():
-        io_utils.write_bytes_file(os.path.join(statistics.uri, f"Split-{split}", "FeatureStats.pb"),
-                                  statistics_of(labels).SerializeToString())
+        io_utils.write_bytes_file(
+            os.path.join(statistics.uri, f"Split-{split}", "FeatureStats.pb"), statistics_of(labels).SerializeToString()
+        )
     schema = artifact(standard_artifacts.Schema, tmp_path / "schema")
     io_utils.write_pbtxt_file(os.path.join(schema.uri, "schema.pbtxt"), SCHEMA)
     anomalies = artifact(standard_artifacts.ExampleAnomalies, tmp_path / "anomalies")
     SplitValidator.EXECUTOR_SPEC.executor_class().Do(
-        {"statistics": [statistics], "schema": [schema]}, {"anomalies": [anomalies]},
+        {"statistics": [statistics], "schema": [schema]},
+        {"anomalies": [anomalies]},
         {"code_sha256": "x", "baseline_split": "train"},
     )
     return anomalies

@@ -73,7 +73,11 @@ BAD_INPUTS: dict[str, tuple[Callable[[Path], None], str, str]] = {
     "mismatched counts": (_count_mismatch, TRAIN_LABELS, "599 labels but"),
     "label outside 0..9": (_label_out_of_range, TEST_LABELS, "value 10 found, values must be in 0..9"),
     "wrong image dimensions": (_wrong_dimensions, TRAIN_IMAGES, "holds images of [28, 30]"),
-    "payload shorter than header": (_short_payload, TRAIN_IMAGES, "payload is 469616 bytes but the header promises 470400"),
+    "payload shorter than header": (
+        _short_payload,
+        TRAIN_IMAGES,
+        "payload is 469616 bytes but the header promises 470400",
+    ),
 }
 
 
@@ -112,21 +116,32 @@ def _yaml_error(tmp_path: Path) -> list[str]:
 
 REFUSED: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     # case: (the arguments that cannot work, given a tmp dir; what the error line says)
-    "missing schema file": (lambda tmp: ["--set", f"validation.schema_file={tmp / 'none.pbtxt'}"],
-                            "none.pbtxt: cannot read the schema file set by 'validation.schema_file' (No such file"),
+    "missing schema file": (
+        lambda tmp: ["--set", f"validation.schema_file={tmp / 'none.pbtxt'}"],
+        "none.pbtxt: cannot read the schema file set by 'validation.schema_file' (No such file",
+    ),
     "broken schema file": (_broken_schema, "schema.pbtxt: not a valid schema (3:9 : "),
-    "empty pipeline name": (lambda tmp: ["--set", "pipeline_name=''"],
-                            "'pipeline_name' must be lower-case letters, digits and '-'"),
-    "image shape the files do not have": (lambda tmp: ["--set", "data.image_shape=[32, 32]"],
-                                          "'data.image_shape' is [32, 32], but"),
-    "Beam flag of the wrong type": (lambda tmp: ["--beam-arg=--direct_num_workers=abc"],
-                                    "Beam arguments (beam.pipeline_args, --beam-arg): argument --direct_num_workers: "
-                                    "invalid int value: 'abc'"),
-    "Beam runner without its options": (lambda tmp: ["--beam-arg=--runner=DataflowRunner"],
-                                        "Beam arguments (beam.pipeline_args, --beam-arg): --runner=DataflowRunner: "
-                                        "Missing GCS path option: temp_location. "),
-    "YAML error in a config file": (_yaml_error, "mine.yaml: not valid YAML at line 3, column 14: mapping values "
-                                                 "are not allowed here"),
+    "empty pipeline name": (
+        lambda tmp: ["--set", "pipeline_name=''"],
+        "'pipeline_name' must be lower-case letters, digits and '-'",
+    ),
+    "image shape the files do not have": (
+        lambda tmp: ["--set", "data.image_shape=[32, 32]"],
+        "'data.image_shape' is [32, 32], but",
+    ),
+    "Beam flag of the wrong type": (
+        lambda tmp: ["--beam-arg=--direct_num_workers=abc"],
+        "Beam arguments (beam.pipeline_args, --beam-arg): argument --direct_num_workers: invalid int value: 'abc'",
+    ),
+    "Beam runner without its options": (
+        lambda tmp: ["--beam-arg=--runner=DataflowRunner"],
+        "Beam arguments (beam.pipeline_args, --beam-arg): --runner=DataflowRunner: "
+        "Missing GCS path option: temp_location. ",
+    ),
+    "YAML error in a config file": (
+        _yaml_error,
+        "mine.yaml: not valid YAML at line 3, column 14: mapping values are not allowed here",
+    ),
 }
 
 
@@ -147,8 +162,10 @@ def test_a_file_that_is_no_metadata_store_is_named_before_the_run(fake_mnist_dir
     (tmp_path / "out" / "metadata.sqlite").write_text("SELECT * FROM nothing;")
     assert run_cli("run", "--data-dir", fake_mnist_dir, "--output-dir", tmp_path / "out", *SMALL_RUN) == 1
     [error] = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
-    assert error == (f"error: {tmp_path / 'out' / 'metadata.sqlite'}: not an ML Metadata store; move it away "
-                     "(a new store starts empty) or give another --output-dir")
+    assert error == (
+        f"error: {tmp_path / 'out' / 'metadata.sqlite'}: not an ML Metadata store; move it away "
+        "(a new store starts empty) or give another --output-dir"
+    )
     assert sorted(path.name for path in (tmp_path / "out").iterdir()) == ["metadata.sqlite"]
 
 
@@ -156,19 +173,27 @@ def run_without_root_privileges(*args: str | Path) -> subprocess.CompletedProces
     """`mnist-pipeline ARGS` as a user would run it; as root (CI), without the capabilities that
     let root read any file (util-linux's setpriv), so that file permissions apply."""
     script = Path(sys.executable).parent / "mnist-pipeline"
-    dropped = ["setpriv", "--inh-caps=-dac_override,-dac_read_search",
-               "--bounding-set=-dac_override,-dac_read_search", "--"] if os.geteuid() == 0 else []
+    dropped = (
+        ["setpriv", "--inh-caps=-dac_override,-dac_read_search", "--bounding-set=-dac_override,-dac_read_search", "--"]
+        if os.geteuid() == 0
+        else []
+    )
     return subprocess.run([*dropped, str(script), *map(str, args)], capture_output=True, text=True, timeout=600)
 
 
-@pytest.mark.parametrize("unreadable, message", [
-    (TRAIN_IMAGES, f"{TRAIN_IMAGES}: cannot read this file (permission denied)"),
-    ("", "data: cannot read this folder (permission denied)"),
-])
+@pytest.mark.parametrize(
+    "unreadable, message",
+    [
+        (TRAIN_IMAGES, f"{TRAIN_IMAGES}: cannot read this file (permission denied)"),
+        ("", "data: cannot read this folder (permission denied)"),
+    ],
+)
 def test_an_unreadable_file_or_folder_is_named_as_unreadable(unreadable, message, bad_data, tmp_path):
     (bad_data / unreadable).chmod(0)
     try:
-        result = run_without_root_privileges("run", "--data-dir", bad_data, "--output-dir", tmp_path / "out", *SMALL_RUN)
+        result = run_without_root_privileges(
+            "run", "--data-dir", bad_data, "--output-dir", tmp_path / "out", *SMALL_RUN
+        )
     finally:
         (bad_data / unreadable).chmod(0o755)
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr
@@ -183,7 +208,9 @@ def test_bad_input_prints_no_traceback(bad_data, tmp_path):
     script = Path(sys.executable).parent / "mnist-pipeline"
     result = subprocess.run(
         [str(script), "run", "--data-dir", str(bad_data), "--output-dir", str(tmp_path / "out"), *SMALL_RUN],
-        capture_output=True, text=True, timeout=600,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr

@@ -40,8 +40,15 @@ print(json.dumps({"run_id": summary["run_id"], "code": runner.__file__}))
 def run_ingest(project: Path, data_dir: Path, output_dir: Path) -> dict[str, str]:
     """One partial run in the copy; returns each component's status from the run's summary file."""
     environment = {**os.environ, "PYTHONPATH": str(project), "TF_CPP_MIN_LOG_LEVEL": "3"}
-    result = subprocess.run([sys.executable, "-c", PARTIAL_RUN, str(data_dir), str(output_dir)], cwd=project,
-                            env=environment, capture_output=True, text=True, timeout=600, check=False)
+    result = subprocess.run(
+        [sys.executable, "-c", PARTIAL_RUN, str(data_dir), str(output_dir)],
+        cwd=project,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     printed = json.loads(result.stdout.strip().splitlines()[-1])
     assert Path(printed["code"]).is_relative_to(project)  # the copy's code ran, not the tree's

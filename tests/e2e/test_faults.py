@@ -3,7 +3,8 @@ code, and the state left behind, then the recovery the line points to.
 
 Pipeline runs go through the installed `mnist-pipeline` script in a process of their own
 (tests/cli_process.py), with a fault injected at an exact point (a SIGKILL right after the
-Pusher's rename or during its copy, a run held at a component). A full disk and a read-only file system are real: small tmpfs mounts
+Pusher's rename or during its copy, a run held at a component). A full disk and a read-only file
+system are real: small tmpfs mounts
 (the tests that need them skip, saying why, where `mount` is not allowed). Faults that stop the
 CLI before any pipeline runs (settings, data, `predict`) call its main() in this process.
 
@@ -24,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from cli_process import Cli, Result, cli, held, wait_for_file
+from cli_process import Cli, Result, cli, held
 from conftest import SMALL_RUN, run_cli
 from fake_mnist import balanced_labels, fake_images
 
@@ -79,8 +80,9 @@ def tmpfs(tmp_path: Path):
         path.mkdir()
         options = f"size={size}" + (",ro" if read_only else "")
         try:
-            result = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
-                                    capture_output=True, text=True)
+            result = subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)], capture_output=True, text=True
+            )
             mount.reason = result.stderr.strip()
         except FileNotFoundError:
             result, mount.reason = None, "no `mount` command"
@@ -163,8 +165,10 @@ def test_damaged_examples_stop_the_trainer_naming_split_and_file_and_no_cache_re
     shards[0].unlink()
     missing = cli(tmp_path, *args)
     assert missing.code == 1
-    assert missing.fault_line() == (f"error: split 'train': {shards[0]} is missing: the cached Examples are damaged; "
-                                    "run again with --no-cache to rebuild them")
+    assert missing.fault_line() == (
+        f"error: split 'train': {shards[0]} is missing: the cached Examples are damaged; "
+        "run again with --no-cache to rebuild them"
+    )
     assert statuses(missing.summary(restored))["Trainer"] == "failed"
     assert_traceback_logged(missing, "ExamplesIntegrityError")
     assert served_versions(restored) == versions and recorded_pushes(restored) == pushes
@@ -172,12 +176,14 @@ def test_damaged_examples_stop_the_trainer_naming_split_and_file_and_no_cache_re
     shutil.copy2(good_run.snapshot / shards[0].relative_to(restored), shards[0])
     content = bytearray(shards[1].read_bytes())
     middle = len(content) // 2
-    content[middle:middle + 16] = bytes(byte ^ 0xFF for byte in content[middle:middle + 16])
+    content[middle : middle + 16] = bytes(byte ^ 0xFF for byte in content[middle : middle + 16])
     shards[1].write_bytes(content)
     corrupted = cli(tmp_path, *args)
     assert corrupted.code == 1
-    assert corrupted.fault_line() == (f"error: split 'train': {shards[1]} differs from what the ingest wrote: the "
-                                      "cached Examples are damaged; run again with --no-cache to rebuild them")
+    assert corrupted.fault_line() == (
+        f"error: split 'train': {shards[1]} differs from what the ingest wrote: the "
+        "cached Examples are damaged; run again with --no-cache to rebuild them"
+    )
     assert statuses(corrupted.summary(restored))["Trainer"] == "failed"
     assert served_versions(restored) == versions and recorded_pushes(restored) == pushes
 
@@ -230,8 +236,12 @@ def test_killed_pushes_leave_nothing_half_served_and_are_recorded_not_copied_aga
     assert f"Version {version} already holds this model" in recorded.stderr
     summary = recorded.summary(restored)
     assert statuses(summary)["Trainer"] == "cached" and statuses(summary)["Pusher"] == "ran"
-    assert summary["pushed"] == {"pushed": True, "destination": str(version_dir), "version": str(version),
-                                 "served": True}
+    assert summary["pushed"] == {
+        "pushed": True,
+        "destination": str(version_dir),
+        "version": str(version),
+        "served": True,
+    }
     assert served_versions(restored) == [*versions, version]
     assert recorded_pushes(restored) == {**pushes, str(version): str(version_dir)}
 
@@ -256,8 +266,10 @@ def test_a_second_run_on_a_busy_output_dir_stops_at_once_naming_the_holder(resto
     second = cli(tmp_path, *run_args(good_run.data, restored))
     assert first.process.poll() is None  # the second did not wait for the first
     assert second.code == 1
-    assert second.fault_line() == (f"error: {restored}: another run (process {first.process.pid}) is using this "
-                                   "output dir; wait for it to end or give another --output-dir")
+    assert second.fault_line() == (
+        f"error: {restored}: another run (process {first.process.pid}) is using this "
+        "output dir; wait for it to end or give another --output-dir"
+    )
     assert sorted((restored / "runs").iterdir()) == runs_files  # no log, no summary of its own
 
     # A run on another output dir is not held up by the first, nor the first by it.
@@ -287,8 +299,10 @@ def stop_with(run: Cli, signal_number: signal.Signals, running: str) -> Result:
     run.process.send_signal(signal_number)
     stopped = run.finish()
     assert stopped.code == 128 + signal_number
-    assert re.fullmatch(rf"interrupted during ([\w.-]+ and )*{running}( and [\w.-]+)* \({signal_number.name}\); {RESUME}",
-                        stopped.fault_line())
+    assert re.fullmatch(
+        rf"interrupted during ([\w.-]+ and )*{running}( and [\w.-]+)* \({signal_number.name}\); {RESUME}",
+        stopped.fault_line(),
+    )
     assert_traceback_logged(stopped, "RunInterrupted")
     return stopped
 
@@ -315,12 +329,16 @@ def test_interrupts_and_a_full_disk_end_in_one_line_and_the_next_run_resumes(res
         resumed = cli(tmp_path, *args)
         assert resumed.code == 0, resumed.stderr
         assert statuses(resumed.summary(restored))["Trainer"] == "cached"
-        pytest.skip(f"the interrupts passed; the full disk needs a small tmpfs, and none can be mounted here: "
-                    f"{tmpfs.reason}")
+        pytest.skip(
+            f"the interrupts passed; the full disk needs a small tmpfs, and none can be mounted here: {tmpfs.reason}"
+        )
     full_disk = cli(tmp_path, *args)
     assert full_disk.code == 1
-    assert re.fullmatch(rf"error: Pusher failed: {re.escape(str(serving))}/\.staging-\d+/\S+; No space left on "
-                        rf"device \(full log: {re.escape(str(full_disk.log_path()))}\)", full_disk.fault_line())
+    assert re.fullmatch(
+        rf"error: Pusher failed: {re.escape(str(serving))}/\.staging-\d+/\S+; No space left on "
+        rf"device \(full log: {re.escape(str(full_disk.log_path()))}\)",
+        full_disk.fault_line(),
+    )
     assert_traceback_logged(full_disk, "No space left on device")
     summary = full_disk.summary(restored)
     assert statuses(summary)["Trainer"] == "cached" and statuses(summary)["Pusher"] == "failed"
@@ -332,7 +350,6 @@ def test_interrupts_and_a_full_disk_end_in_one_line_and_the_next_run_resumes(res
     assert {name: status for name, status in statuses(summary).items() if status != "cached"} == {"Pusher": "ran"}
     assert Path(summary["pushed"]["destination"]).parent == serving
     assert not staging_dirs(serving)  # the failed push's partial copy is gone
-
 
 
 def test_an_output_dir_on_a_read_only_file_system_is_one_line(fake_mnist_dir, tmpfs, capsys, root_logging_restored):
@@ -377,15 +394,22 @@ def test_predict_on_a_bad_png_is_one_line(case, good_run, tmp_path, capsys, root
 # --- 5. settings ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("setting", "expected"), [
-    ("training.learning_rate=.nan", "error: 'training.learning_rate' must be a finite number, got nan"),
-    ("training.learning_rate=.inf", "error: 'training.learning_rate' must be a finite number, got inf"),
-    ("training.batch_size=1000000",
-     "error: 'training.batch_size' is 1000000, more than the 500 examples of the training split"),
-    ("ingest.validation_size=60000",
-     "error: the ingest settings do not fit the files in {data}: validation_size 60000 alone would exceed "
-     "the 600 records of the training files"),
-])
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ("training.learning_rate=.nan", "error: 'training.learning_rate' must be a finite number, got nan"),
+        ("training.learning_rate=.inf", "error: 'training.learning_rate' must be a finite number, got inf"),
+        (
+            "training.batch_size=1000000",
+            "error: 'training.batch_size' is 1000000, more than the 500 examples of the training split",
+        ),
+        (
+            "ingest.validation_size=60000",
+            "error: the ingest settings do not fit the files in {data}: validation_size 60000 alone would exceed "
+            "the 600 records of the training files",
+        ),
+    ],
+)
 def test_a_bad_setting_is_refused_naming_it_before_anything_runs(
     setting, expected, fake_mnist_dir, tmp_path, capsys, root_logging_restored
 ):
@@ -399,6 +423,8 @@ def test_a_bad_setting_is_refused_naming_it_before_anything_runs(
 def test_a_validation_size_that_leaves_no_training_split_is_refused_naming_it(
     fake_mnist_dir, tmp_path, capsys, root_logging_restored
 ):
-    code, line, _ = in_process(capsys, *run_args(fake_mnist_dir, tmp_path / "out", "--set", "ingest.validation_size=600"))
+    code, line, _ = in_process(
+        capsys, *run_args(fake_mnist_dir, tmp_path / "out", "--set", "ingest.validation_size=600")
+    )
     assert code == 1
     assert "validation_size 600" in line

@@ -25,13 +25,14 @@ import yaml
 
 from components import serving_dir
 from components.idx_example_gen import idx
-from conftest import REPO_ROOT, SMALL_RUN, run_cli
-from fake_mnist import balanced_labels, fake_images, write_fake_mnist, write_idx
-from kfp_launcher import EXECUTOR_LOGS, Harness, Mode, PipelineRun, RunRejected, TaskFailed
 from pipeline import node_ids
-from pipeline.kubeflow import compiler, task
 from pipeline.config import load_config
+from pipeline.kubeflow import compiler, task
 from pipeline.schema_staging import SCHEMAS_DIR
+
+from conftest import REPO_ROOT, SMALL_RUN, run_cli
+from fake_mnist import balanced_labels, fake_images, write_idx
+from kfp_launcher import EXECUTOR_LOGS, Harness, Mode, PipelineRun, RunRejected, TaskFailed
 from s3_server import BUCKET, S3Server, environment_with
 
 pytestmark = pytest.mark.e2e
@@ -59,9 +60,17 @@ exit_process(0)
 """
 PROBES_ONLY = {node_ids.DATA_PROBE, node_ids.SERVING_PROBE}
 # What reads the Examples, directly or through another task (all but the schema's import and the serving side).
-AFTER_THE_INGEST = {node_ids.INGEST, node_ids.STATISTICS, node_ids.SCHEMA_VALIDATOR, node_ids.SPLIT_VALIDATOR,
-                    node_ids.DATA_GATE, node_ids.TRAINER, node_ids.TEST_EVALUATOR, node_ids.BLESSING_EVALUATOR,
-                    node_ids.PUSHER}
+AFTER_THE_INGEST = {
+    node_ids.INGEST,
+    node_ids.STATISTICS,
+    node_ids.SCHEMA_VALIDATOR,
+    node_ids.SPLIT_VALIDATOR,
+    node_ids.DATA_GATE,
+    node_ids.TRAINER,
+    node_ids.TEST_EVALUATOR,
+    node_ids.BLESSING_EVALUATOR,
+    node_ids.PUSHER,
+}
 
 
 class Place:
@@ -88,9 +97,21 @@ def compile_spec(place: Place, image_root: Path) -> dict:
     output = image_root / f"{place.prefix}.yaml"
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(compiler, "IMAGE_PROJECT_ROOT", PurePosixPath(image_root))
-        exit_code = run_cli("compile", "--output", output, "--image", IMAGE, "--pipeline-root", place.pipeline_root,
-                            "--data-dir", place.data_dir, "--serving-dir", place.serving_dir, *SMALL_RUN,
-                            *IN_PROCESS_BEAM)
+        exit_code = run_cli(
+            "compile",
+            "--output",
+            output,
+            "--image",
+            IMAGE,
+            "--pipeline-root",
+            place.pipeline_root,
+            "--data-dir",
+            place.data_dir,
+            "--serving-dir",
+            place.serving_dir,
+            *SMALL_RUN,
+            *IN_PROCESS_BEAM,
+        )
     assert exit_code == 0
     return yaml.safe_load(output.read_text())
 
@@ -98,8 +119,12 @@ def compile_spec(place: Place, image_root: Path) -> dict:
 @pytest.fixture(scope="module")
 def image_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("image")
-    subprocess.run([sys.executable, "-m", "pipeline.schema_staging", str(root / SCHEMAS_DIR)],
-                   cwd=REPO_ROOT, check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pipeline.schema_staging", str(root / SCHEMAS_DIR)],
+        cwd=REPO_ROOT,
+        check=True,
+        capture_output=True,
+    )
     return root
 
 
@@ -113,8 +138,9 @@ def harness(spec: dict, mode: Mode, place: Place, s3: S3Server, work_dir: Path) 
 
 
 @pytest.fixture(scope="module")
-def kfp_runs(s3: S3Server, kfp_spec: dict, fake_mnist_dir: Path,
-             tmp_path_factory: pytest.TempPathFactory) -> list[PipelineRun]:
+def kfp_runs(
+    s3: S3Server, kfp_spec: dict, fake_mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> list[PipelineRun]:
     """The spec run four times on open-source KFP; before the fourth, REPLACED_FILE is replaced."""
     s3.upload_dir(fake_mnist_dir, BUCKET, f"{KFP.prefix}/data")
     backend = harness(kfp_spec, Mode.OPEN_SOURCE_KFP, KFP, s3, tmp_path_factory.mktemp("kfp"))
@@ -128,8 +154,9 @@ def kfp_runs(s3: S3Server, kfp_spec: dict, fake_mnist_dir: Path,
 
 
 @pytest.fixture(scope="module")
-def vertex_run(s3: S3Server, image_root: Path, fake_mnist_dir: Path,
-               tmp_path_factory: pytest.TempPathFactory) -> PipelineRun:
+def vertex_run(
+    s3: S3Server, image_root: Path, fake_mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> PipelineRun:
     s3.upload_dir(fake_mnist_dir, BUCKET, f"{VERTEX.prefix}/data")
     spec = compile_spec(VERTEX, image_root)
     return harness(spec, Mode.VERTEX, VERTEX, s3, tmp_path_factory.mktemp("vertex")).run()
@@ -155,9 +182,9 @@ def test_every_task_runs_after_the_tasks_it_depends_on(kfp_spec, kfp_runs, verte
     tasks = kfp_spec["root"]["dag"]["tasks"]
     for run in [*kfp_runs, vertex_run]:
         assert set(run.tasks) == set(tasks)
-        for name, task in run.tasks.items():
+        for name, task_run in run.tasks.items():
             for upstream in tasks[name].get("dependentTasks", []):
-                assert run.tasks[upstream].finished <= task.started, (upstream, name)
+                assert run.tasks[upstream].finished <= task_run.started, (upstream, name)
 
 
 def test_on_kfp_the_trainer_gets_untyped_inputs_with_wrapped_metadata_and_trains(kfp_runs):
@@ -210,8 +237,10 @@ def test_the_third_kfp_run_with_nothing_changed_runs_only_the_probes(kfp_runs):
 def test_a_replaced_idx_file_reruns_the_ingest_and_everything_after_it(kfp_runs):
     third, fourth = kfp_runs[2:]
     data_fingerprint = fourth.tasks[node_ids.INGEST].parameter("data_fingerprint")
-    assert json.loads(data_fingerprint)[REPLACED_FILE] != json.loads(third.tasks[node_ids.INGEST].parameter(
-        "data_fingerprint"))[REPLACED_FILE]
+    assert (
+        json.loads(data_fingerprint)[REPLACED_FILE]
+        != json.loads(third.tasks[node_ids.INGEST].parameter("data_fingerprint"))[REPLACED_FILE]
+    )
     assert ran(fourth) == {*PROBES_ONLY, *AFTER_THE_INGEST}
     assert fourth.statuses()[node_ids.SERVED_MODEL] == "cached"  # the same model is served
 
@@ -225,7 +254,11 @@ def test_the_pushed_model_loads_from_s3_and_scores_above_the_threshold(s3, kfp_r
     version_dir = kfp_runs[-1].tasks[node_ids.PUSHER].outputs["pushed_model"]["metadata"]["pushed_destination"]
     result = subprocess.run(
         [sys.executable, "-c", SCORE_SCRIPT, version_dir, str(tmp_path / "test_set.npz")],
-        cwd=REPO_ROOT, env=environment_with(s3), capture_output=True, text=True, timeout=300,
+        cwd=REPO_ROOT,
+        env=environment_with(s3),
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     evaluation = load_config(overrides=[override for override in SMALL_RUN if override != "--set"]).evaluation

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT, SMALL_RUN
 from pipeline.output_dir import LOCK_FILE
+
+from conftest import REPO_ROOT, SMALL_RUN
 from s3_server import BUCKET, S3Server, environment_with
 
 pytestmark = pytest.mark.e2e
@@ -31,10 +32,14 @@ def run_on_s3(s3: S3Server, output_dir: Path, *args: str) -> subprocess.Complete
 
 def test_the_whole_pipeline_runs_with_data_artifacts_and_models_in_s3(s3, tmp_path):
     result = run_on_s3(
-        s3, tmp_path,
-        "--data-dir", f"s3://{BUCKET}/data",
-        "--pipeline-root", f"s3://{BUCKET}/root",
-        "--serving-dir", f"s3://{BUCKET}/serving",
+        s3,
+        tmp_path,
+        "--data-dir",
+        f"s3://{BUCKET}/data",
+        "--pipeline-root",
+        f"s3://{BUCKET}/root",
+        "--serving-dir",
+        f"s3://{BUCKET}/serving",
     )
 
     assert result.returncode == 0, result.stderr[-3000:]
@@ -64,13 +69,21 @@ def test_missing_data_in_the_bucket_is_one_clear_error(s3, tmp_path):
 @pytest.mark.parametrize("ending, exit_code", [("pass", 0), ("raise RuntimeError('the work failed')", 1)])
 def test_a_beam_worker_that_used_s3_exits_with_its_own_code(s3, ending, exit_code):
     """What components.beam_worker does in each worker process (without it: SIGABRT, -6)."""
-    script = "\n".join([
-        "import components.beam_worker",
-        "import tensorflow as tf",
-        f"tf.io.gfile.exists('s3://{BUCKET}/data')",
-        ending,
-    ])
-    result = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, env=environment_with(s3),
-                            capture_output=True, text=True, timeout=300)
+    script = "\n".join(
+        [
+            "import components.beam_worker",
+            "import tensorflow as tf",
+            f"tf.io.gfile.exists('s3://{BUCKET}/data')",
+            ending,
+        ]
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO_ROOT,
+        env=environment_with(s3),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == exit_code, result.stderr[-2000:]
     assert "pure virtual method called" not in result.stderr

@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from components.idx_example_gen import idx
+
 from conftest import run_cli
 
 pytestmark = pytest.mark.e2e
@@ -42,8 +43,11 @@ def test_ingest_writes_the_three_splits_with_input_checksums(mnist_run, real_mni
     output, _ = mnist_run
     [examples] = _artifacts(output, "Examples")
     properties = examples.properties
-    assert (properties["num_examples_train"], properties["num_examples_validation"],
-            properties["num_examples_test"]) == (55000, 5000, 10000)
+    assert (
+        properties["num_examples_train"],
+        properties["num_examples_validation"],
+        properties["num_examples_test"],
+    ) == (55000, 5000, 10000)
     for role, name in FILES.items():
         content = gzip.decompress((real_mnist_dir / name).read_bytes())
         assert properties[f"input_sha256_{role}"] == hashlib.sha256(content).hexdigest()
@@ -99,8 +103,18 @@ def test_predict_reads_png_and_idx_files(mnist_run, real_mnist_dir, tmp_path, ca
     labels = _first_records(real_mnist_dir / FILES["test_labels"], 1, 3)
     Image.fromarray(images[0]).save(tmp_path / "digit.png")
     capsys.readouterr()
-    assert run_cli("predict", "--model", output / "serving", tmp_path / "digit.png",
-                   real_mnist_dir / FILES["test_images"], "--limit", "3") == 0
+    assert (
+        run_cli(
+            "predict",
+            "--model",
+            output / "serving",
+            tmp_path / "digit.png",
+            real_mnist_dir / FILES["test_images"],
+            "--limit",
+            "3",
+        )
+        == 0
+    )
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("Model: ")
     predicted = [int(line.split(": ")[1].split()[0]) for line in lines[1:]]
@@ -112,8 +126,13 @@ def test_tensorboard_reads_the_training_logs(mnist_run):
     """The README's TensorBoard command works: it starts and finds the loss and accuracy scalars."""
     output, _ = mnist_run
     [model_run] = _artifacts(output, "ModelRun")
-    result = subprocess.run([str(Path(sys.executable).with_name("tensorboard")), "--inspect", "--logdir", model_run.uri],
-                            capture_output=True, text=True, timeout=120, check=False)
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("tensorboard")), "--inspect", "--logdir", model_run.uri],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "loss" in result.stdout and "training_batch_accuracy" in result.stdout, result.stdout[-2000:]
 
@@ -127,7 +146,11 @@ def test_rerun_checks_against_the_served_model_then_is_fully_cached(mnist_run, r
     assert second["run_id"] != first["run_id"]
     statuses = {c["component"]: c["status"] for c in second["components"]}
     assert {node for node, status in statuses.items() if status == "ran"} == {
-        "ServingProbe", "ServedModel", "Evaluator-validation", "Pusher"}, statuses
+        "ServingProbe",
+        "ServedModel",
+        "Evaluator-validation",
+        "Pusher",
+    }, statuses
     assert second["blessing"]["baseline"]["served_version"] == int(first["pushed"]["version"])
     assert second["pushed"]["destination"] == first["pushed"]["destination"]  # not pushed twice
 
@@ -140,8 +163,7 @@ def test_rerun_checks_against_the_served_model_then_is_fully_cached(mnist_run, r
 def test_weak_model_is_neither_blessed_nor_pushed(mnist_run, real_mnist_dir):
     output, first = mnist_run
     versions_before = sorted(p.name for p in (output / "serving").iterdir())
-    assert run_cli("run", "--data-dir", real_mnist_dir, "--output-dir", output,
-                   "--set", "training.train_steps=1") == 0
+    assert run_cli("run", "--data-dir", real_mnist_dir, "--output-dir", output, "--set", "training.train_steps=1") == 0
     weak = _newest_summary(output)
     statuses = {c["component"]: c["status"] for c in weak["components"]}
     assert {statuses[node] for node in ("IdxExampleGen", "StatisticsGen", "ExampleValidator", "DataGate")} == {"cached"}

@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.output_dir import OutputLayout
+
 from conftest import REPO_ROOT, ReportedRun
 from system_packages import why_missing
-from pipeline.output_dir import OutputLayout
 
 pytestmark = pytest.mark.e2e
 
@@ -27,8 +28,14 @@ ARTIFACTS_DIR = REPO_ROOT / "tests" / "artifacts"  # kept after the run; in .git
 WINDOW_WIDTH = 1200
 # No network, no background services, a profile of its own: the page alone decides what loads.
 CHROMIUM_ARGUMENTS = [
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run",
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
 ]
 
 
@@ -77,6 +84,7 @@ def full_page_png(browser) -> bytes:
     """The whole page, not just the window, through the DevTools protocol."""
     size = browser.execute_cdp_cmd("Page.getLayoutMetrics", {})["cssContentSize"]
     clip = {"x": 0, "y": 0, "width": size["width"], "height": size["height"], "scale": 1}
-    shot = browser.execute_cdp_cmd("Page.captureScreenshot",
-                                   {"format": "png", "captureBeyondViewport": True, "clip": clip})
+    shot = browser.execute_cdp_cmd(
+        "Page.captureScreenshot", {"format": "png", "captureBeyondViewport": True, "clip": clip}
+    )
     return base64.b64decode(shot["data"])

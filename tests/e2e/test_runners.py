@@ -38,5 +38,9 @@ def test_runners_share_the_store_and_its_cache(fake_mnist_dir, tmp_path):
     statuses = {c["component"]: c["status"] for c in local["components"]}
     # What the Beam run pushed is served now: the blessing is checked against it, all else is reused.
     assert {node for node, status in statuses.items() if status != "cached"} == {
-        "ServingProbe", "ServedModel", "Evaluator-validation", "Pusher"}, statuses
+        "ServingProbe",
+        "ServedModel",
+        "Evaluator-validation",
+        "Pusher",
+    }, statuses
     assert local["pushed"]["version"] is not None

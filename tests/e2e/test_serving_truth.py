@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from cli_process import Cli, Result, cli, held
 from components.serving_dir import MARKER_FILE, STAGING_PREFIX
+
+from cli_process import Result, cli, held
 from conftest import SMALL_RUN
 from fake_mnist import balanced_labels, fake_images, write_fake_mnist, write_idx
 from s3_server import BUCKET, S3Server, environment_with
@@ -28,8 +29,14 @@ from s3_server import BUCKET, S3Server, environment_with
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("frozen_project", "kill_leftovers")]
 
 
-def run(tmp: Path, data: Path, output: Path | str, *extra: str | Path, fault: str | None = None,
-        env: dict[str, str] | None = None) -> Result:
+def run(
+    tmp: Path,
+    data: Path,
+    output: Path | str,
+    *extra: str | Path,
+    fault: str | None = None,
+    env: dict[str, str] | None = None,
+) -> Result:
     return cli(tmp, "run", "--data-dir", data, "--output-dir", output, *SMALL_RUN, *extra, fault=fault, env=env)
 
 
@@ -94,10 +101,23 @@ def test_runs_sharing_a_serving_dir_publish_one_at_a_time_against_what_is_served
     changed and stops; run again, that run compares with the model served now."""
     serving = tmp_path / "shared-serving"
     outputs = {name: tmp_path / name for name in ("a", "b")}
-    runs = {name: held(tmp_path, name, "run", "--data-dir", fake_mnist_dir, "--output-dir", output, *SMALL_RUN,
-                       "--serving-dir", serving, *(["--set", "training.learning_rate=0.002"] if name == "b" else []),
-                       component="Pusher")
-            for name, output in outputs.items()}
+    runs = {
+        name: held(
+            tmp_path,
+            name,
+            "run",
+            "--data-dir",
+            fake_mnist_dir,
+            "--output-dir",
+            output,
+            *SMALL_RUN,
+            "--serving-dir",
+            serving,
+            *(["--set", "training.learning_rate=0.002"] if name == "b" else []),
+            component="Pusher",
+        )
+        for name, output in outputs.items()
+    }
     for _, release in runs.values():
         release.touch()
     results = {name: process.finish() for name, (process, _) in runs.items()}
@@ -110,12 +130,22 @@ def test_runs_sharing_a_serving_dir_publish_one_at_a_time_against_what_is_served
     assert winner_model.startswith(str(outputs[winner]))  # the winner's model, whole, under one version
     assert not [path for path in serving.iterdir() if path.name.startswith(STAGING_PREFIX)]
     line = results[loser].fault_line()
-    assert line == (f"error: {serving}: the served model changed since this model was compared with it (none -> "
-                    f"{version}:{winner_model}); not pushed: run again to compare with the model served now")
+    assert line == (
+        f"error: {serving}: the served model changed since this model was compared with it (none -> "
+        f"{version}:{winner_model}); not pushed: run again to compare with the model served now"
+    )
     assert statuses(results[loser].summary(outputs[loser]))["Pusher"] == "failed"
 
-    again = ok(run(tmp_path, fake_mnist_dir, outputs[loser], "--serving-dir", serving,
-                   *(["--set", "training.learning_rate=0.002"] if loser == "b" else []))).summary(outputs[loser])
+    again = ok(
+        run(
+            tmp_path,
+            fake_mnist_dir,
+            outputs[loser],
+            "--serving-dir",
+            serving,
+            *(["--set", "training.learning_rate=0.002"] if loser == "b" else []),
+        )
+    ).summary(outputs[loser])
     assert again["blessing"]["baseline"]["served_version"] == int(version)
     assert statuses(again)["Trainer"] == "cached"
 
@@ -132,8 +162,10 @@ def test_stray_and_unfinished_entries_are_skipped_and_named_not_served(fake_mnis
 
     result = ok(run(tmp_path, fake_mnist_dir, output))
 
-    assert (f"{serving}: skipped 2000000000 (no {MARKER_FILE}: incomplete, or not pushed by this pipeline), "
-            "9999999999 (a file), ² (not a version number)") in result.stderr
+    assert (
+        f"{serving}: skipped 2000000000 (no {MARKER_FILE}: incomplete, or not pushed by this pipeline), "
+        "9999999999 (a file), ² (not a version number)"
+    ) in result.stderr
     summary = result.summary(output)
     assert summary["blessing"]["baseline"] == {}  # nothing complete was served
     assert complete_versions(serving) == [Path(summary["pushed"]["destination"]).name] == ["10000000000"]
@@ -193,8 +225,17 @@ def test_a_lost_store_starts_clean_and_never_trains_on_files_no_record_lists(fak
 
 def test_a_killed_run_is_shown_interrupted_and_what_it_left_unrecorded_is_removed(fake_mnist_dir, tmp_path):
     output = tmp_path / "out"
-    trainer, _ = held(tmp_path, "trainer", "run", "--data-dir", fake_mnist_dir, "--output-dir", output, *SMALL_RUN,
-                      component="training")
+    trainer, _ = held(
+        tmp_path,
+        "trainer",
+        "run",
+        "--data-dir",
+        fake_mnist_dir,
+        "--output-dir",
+        output,
+        *SMALL_RUN,
+        component="training",
+    )
     model_runs = list((output / "pipeline" / "Trainer" / "model_run").iterdir())
     trainer.process.kill()
     trainer.finish()
@@ -247,10 +288,23 @@ def test_relative_paths_are_made_absolute_once(fake_mnist_dir, tmp_path):
 
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    moved = ok(cli(elsewhere, "run", "--data-dir", fake_mnist_dir, "--output-dir", work / "outputs", *SMALL_RUN,
-                   "--serving-dir", "serving"))
-    assert (f"warning: the serving dir is {elsewhere / 'serving'}, not {work / 'outputs' / 'serving'} as in the "
-            "previous run of this output dir") in moved.stderr
+    moved = ok(
+        cli(
+            elsewhere,
+            "run",
+            "--data-dir",
+            fake_mnist_dir,
+            "--output-dir",
+            work / "outputs",
+            *SMALL_RUN,
+            "--serving-dir",
+            "serving",
+        )
+    )
+    assert (
+        f"warning: the serving dir is {elsewhere / 'serving'}, not {work / 'outputs' / 'serving'} as in the "
+        "previous run of this output dir"
+    ) in moved.stderr
 
 
 # --- 11. a collapsed test split ---------------------------------------------------------------
@@ -265,7 +319,10 @@ def test_a_test_split_far_from_validation_is_warned_about_on_the_console_and_in_
     result = ok(run(tmp_path, data, tmp_path / "out"))
 
     [warning] = [line for line in result.stderr.splitlines() if line.startswith("Warning: ")]
-    assert re.fullmatch(r"Warning: test Precision@1 0\.\d{4} is 0\.\d{4} from validation's 1\.0000, more than "
-                        r"evaluation\.max_test_gap 0\.03: are the test files what they should be\?", warning)
+    assert re.fullmatch(
+        r"Warning: test Precision@1 0\.\d{4} is 0\.\d{4} from validation's 1\.0000, more than "
+        r"evaluation\.max_test_gap 0\.03: are the test files what they should be\?",
+        warning,
+    )
     report = (tmp_path / "out" / "runs" / f"{result.run_id()}.html").read_text()
     assert warning.removeprefix("Warning: ").replace("'", "&#x27;") in report

@@ -133,7 +133,9 @@ elif FAULT == "hold:training":
     _after_import(TRAINER_MODULE, lambda module: module.log.addHandler(_Hold(lambda record: record.msg == DATA_READ)))
 elif FAULT.startswith("hold:"):
     # On absl's logger, once absl.logging created it (creating it here would bypass absl's class).
-    component = FAULT[len("hold:"):]
-    _after_import("absl.logging", lambda module: logging.getLogger("absl").addHandler(_Hold(_component_starts(component))))
+    component = FAULT[len("hold:") :]
+    _after_import(
+        "absl.logging", lambda module: logging.getLogger("absl").addHandler(_Hold(_component_starts(component)))
+    )
 elif FAULT:
     raise SystemExit(f"tests/faults/sitecustomize.py: unknown MNIST_TEST_FAULT {FAULT!r}")

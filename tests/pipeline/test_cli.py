@@ -28,14 +28,24 @@ def chained(*errors: BaseException) -> BaseException:
     "error, line",
     [
         (PipelineError("data/x: bad magic number\nmore detail"), "data/x: bad magic number"),
-        (chained(RuntimeError("beam wrapper"), ValueError("in between"), PipelineError("split 'test': empty")),
-         "split 'test': empty"),
-        (chained(RuntimeError("wrapper"), OSError(errno.ENOSPC, "No space left on device", "/out/pipeline/Trainer")),
-         "[Errno 28] No space left on device: '/out/pipeline/Trainer'"),
-        (OSError(errno.EROFS, "Read-only file system", "/mnt/ro/outputs"),
-         "[Errno 30] Read-only file system: '/mnt/ro/outputs'"),
-        (chained(PermissionError(errno.EACCES, "Permission denied", "/out"), PipelineError("the cause that explains")),
-         "the cause that explains"),  # bad input wins over the fault it led to
+        (
+            chained(RuntimeError("beam wrapper"), ValueError("in between"), PipelineError("split 'test': empty")),
+            "split 'test': empty",
+        ),
+        (
+            chained(RuntimeError("wrapper"), OSError(errno.ENOSPC, "No space left on device", "/out/pipeline/Trainer")),
+            "[Errno 28] No space left on device: '/out/pipeline/Trainer'",
+        ),
+        (
+            OSError(errno.EROFS, "Read-only file system", "/mnt/ro/outputs"),
+            "[Errno 30] Read-only file system: '/mnt/ro/outputs'",
+        ),
+        (
+            chained(
+                PermissionError(errno.EACCES, "Permission denied", "/out"), PipelineError("the cause that explains")
+            ),
+            "the cause that explains",
+        ),  # bad input wins over the fault it led to
     ],
 )
 def test_bad_input_and_machine_faults_are_one_line(error, line):
@@ -47,7 +57,7 @@ def test_a_cause_found_through_context_counts_too():
         try:
             raise PipelineError("while handling")
         except PipelineError:
-            raise RuntimeError("during handling of the above")
+            raise RuntimeError("during handling of the above")  # noqa: B904 - an implicit __context__ is the case
     except RuntimeError as error:
         assert cli.describe_fault(error) == "while handling"
 
@@ -58,7 +68,9 @@ def test_anything_else_is_a_bug_without_a_line(error):
 
 
 def test_a_failed_run_names_the_component_the_cause_and_the_log():
-    error = chained(RunFailed(LOG, "Trainer"), RuntimeError("tfx"), PipelineError("split 'train': damaged\nsecond line"))
+    error = chained(
+        RunFailed(LOG, "Trainer"), RuntimeError("tfx"), PipelineError("split 'train': damaged\nsecond line")
+    )
     assert cli.describe_fault(error) == f"Trainer failed: split 'train': damaged (full log: {LOG})"
 
 
@@ -95,8 +107,10 @@ def run_raising(monkeypatch, root_logging_restored, tmp_path, capsys):
 def test_an_interrupted_run_exits_128_plus_the_signal(run_raising, signal_number, code):
     exit_code, stderr = run_raising(RunInterrupted(signal_number, "Trainer"))
     assert exit_code == code
-    assert stderr.strip() == (f"interrupted during Trainer ({signal.Signals(signal_number).name}); "
-                              "the next run resumes from the cached components")
+    assert stderr.strip() == (
+        f"interrupted during Trainer ({signal.Signals(signal_number).name}); "
+        "the next run resumes from the cached components"
+    )
 
 
 def test_an_interrupt_between_components_names_none(run_raising):

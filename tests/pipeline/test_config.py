@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 
-
-from conftest import REPO_ROOT
 from components.errors import PipelineError
 from pipeline.config import DEFAULT_CONFIG_FILE, ConfigError, PipelineConfig, load_config
 
+from conftest import REPO_ROOT
 
 
 @pytest.fixture(scope="module")
@@ -388,7 +387,9 @@ def test_data_holds_only_what_one_example_is(defaults):
 
 @pytest.mark.parametrize("key", ["data.train_images", "data.validation_size"])
 def test_ingest_settings_are_not_in_data(key):
-    with pytest.raises(ConfigError, match=rf"unknown setting '{re.escape(key)}' \(known: data\.image_shape, data\.num_classes\)"):
+    with pytest.raises(
+        ConfigError, match=rf"unknown setting '{re.escape(key)}' \(known: data\.image_shape, data\.num_classes\)"
+    ):
         load_config(overrides=[f"{key}=1"])
 
 
@@ -401,9 +402,18 @@ def test_compare_with_blessed_is_gone():
 @pytest.mark.parametrize(
     "override, message",
     [
-        ("kubeflow.task_env=[AWS_REGION]", "'kubeflow.task_env' expected NAME=VALUE with a variable name, got 'AWS_REGION'"),
-        ("kubeflow.task_env=['not a name=1']", "'kubeflow.task_env' expected NAME=VALUE with a variable name, got 'not a name=1'"),
-        ("kubeflow.task_secret_env=[KEY=just-a-secret]", "'kubeflow.task_secret_env' expected NAME=SECRET/KEY, got 'KEY=just-a-secret'"),
+        (
+            "kubeflow.task_env=[AWS_REGION]",
+            "'kubeflow.task_env' expected NAME=VALUE with a variable name, got 'AWS_REGION'",
+        ),
+        (
+            "kubeflow.task_env=['not a name=1']",
+            "'kubeflow.task_env' expected NAME=VALUE with a variable name, got 'not a name=1'",
+        ),
+        (
+            "kubeflow.task_secret_env=[KEY=just-a-secret]",
+            "'kubeflow.task_secret_env' expected NAME=SECRET/KEY, got 'KEY=just-a-secret'",
+        ),
         ("kubeflow.task_secret_env=[KEY=/key]", "'kubeflow.task_secret_env' expected NAME=SECRET/KEY, got 'KEY=/key'"),
     ],
 )
@@ -414,8 +424,12 @@ def test_malformed_task_env_is_refused_when_the_config_loads(override, message):
 
 
 def test_task_env_is_parsed_into_names_and_values():
-    config = load_config(overrides=["kubeflow.task_env=[AWS_REGION=us-east-1, 'URL=http://a?b=c']",
-                                    "kubeflow.task_secret_env=[AWS_ACCESS_KEY_ID=minio/accesskey]"])
+    config = load_config(
+        overrides=[
+            "kubeflow.task_env=[AWS_REGION=us-east-1, 'URL=http://a?b=c']",
+            "kubeflow.task_secret_env=[AWS_ACCESS_KEY_ID=minio/accesskey]",
+        ]
+    )
     assert config.kubeflow.env() == [("AWS_REGION", "us-east-1"), ("URL", "http://a?b=c")]
     assert config.kubeflow.secret_env() == [("AWS_ACCESS_KEY_ID", "minio", "accesskey")]
 

@@ -48,8 +48,15 @@ def test_the_hash_is_stable_and_the_same_in_a_copy(project_copy):
     assert code_sha256(INGEST, root=project_copy) == code_sha256(INGEST)  # relative paths, not absolute
 
 
-@pytest.mark.parametrize("edited", ["components/idx_example_gen/executor.py", "components/idx_example_gen/idx.py",
-                                    "components/errors.py", "components/idx_example_gen/__init__.py"])
+@pytest.mark.parametrize(
+    "edited",
+    [
+        "components/idx_example_gen/executor.py",
+        "components/idx_example_gen/idx.py",
+        "components/errors.py",
+        "components/idx_example_gen/__init__.py",
+    ],
+)
 def test_editing_an_imported_module_changes_the_hash(project_copy, edited):
     before = code_sha256(INGEST, root=project_copy)
     append_comment(project_copy / edited)
@@ -76,9 +83,14 @@ def test_a_newly_imported_module_joins_the_hash(project_copy):
 
 @pytest.mark.parametrize(
     "statement",
-    ["from . import helper", "from .helper import VALUE", "from .. import helper_above as h",
-     "import components.pkg.helper", "from components.pkg import helper",
-     "def f():\n    from .helper import VALUE"],  # a lazy import is still code the module runs
+    [
+        "from . import helper",
+        "from .helper import VALUE",
+        "from .. import helper_above as h",
+        "import components.pkg.helper",
+        "from components.pkg import helper",
+        "def f():\n    from .helper import VALUE",
+    ],  # a lazy import is still code the module runs
 )
 def test_absolute_relative_and_lazy_imports_are_followed(tmp_path, statement):
     write_module(tmp_path, "components/__init__.py", "")
@@ -105,7 +117,10 @@ def test_several_modules_hash_the_union_of_their_imports(project_copy):
 def test_modules_outside_the_project_are_not_followed(tmp_path):
     write_module(tmp_path, "components/__init__.py", "")
     write_module(tmp_path, "components/main.py", "import os\nimport numpy as np\nfrom tfx import types\n")
-    assert relative(imported_files("components.main", tmp_path), tmp_path) == {"components/__init__.py", "components/main.py"}
+    assert relative(imported_files("components.main", tmp_path), tmp_path) == {
+        "components/__init__.py",
+        "components/main.py",
+    }
 
 
 def test_a_cycle_of_imports_terminates(tmp_path):
@@ -113,7 +128,10 @@ def test_a_cycle_of_imports_terminates(tmp_path):
     write_module(tmp_path, "components/a.py", "from components import b\n")
     write_module(tmp_path, "components/b.py", "from components import a\n")
     assert relative(imported_files("components.a", tmp_path), tmp_path) == {
-        "components/__init__.py", "components/a.py", "components/b.py"}
+        "components/__init__.py",
+        "components/a.py",
+        "components/b.py",
+    }
 
 
 def test_content_addressed_path_changes_with_the_content(tmp_path):

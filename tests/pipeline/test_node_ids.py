@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from kfp_launcher import ARGO_NAME
 from pipeline import node_ids
 
-IDS = [value for name, value in vars(node_ids).items() if name.isupper() and isinstance(value, str)
-       and name != "EVALUATOR_PREFIX"]
+from kfp_launcher import ARGO_NAME
+
+IDS = [
+    value
+    for name, value in vars(node_ids).items()
+    if name.isupper() and isinstance(value, str) and name != "EVALUATOR_PREFIX"
+]
 
 
 def test_every_node_id_is_an_argo_task_name():

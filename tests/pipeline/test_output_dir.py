@@ -11,8 +11,9 @@ import sys
 import pytest
 
 from components.errors import PipelineError
-from conftest import REPO_ROOT
 from pipeline.output_dir import LOCK_FILE, OutputDirBusy, OutputDirLock, OutputLayout
+
+from conftest import REPO_ROOT
 
 # Takes the lock, says so, and holds it until stdin closes (or the process is killed).
 HOLDER = """
@@ -28,8 +29,13 @@ with OutputDirLock(Path(sys.argv[1])):
 @pytest.fixture
 def holder(tmp_path):
     """A process that holds the lock on tmp_path; killed at the end if still alive."""
-    process = subprocess.Popen([sys.executable, "-c", HOLDER, str(tmp_path)], stdin=subprocess.PIPE,
-                               stdout=subprocess.PIPE, text=True, cwd=REPO_ROOT)
+    process = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO_ROOT,
+    )
     assert process.stdout.readline().strip() == "locked"
     yield process
     if process.poll() is None:

@@ -9,17 +9,30 @@ import pytest
 from tfx.dsl.placeholder import placeholder as ph
 from tfx.types import channel_utils
 
-from conftest import REPO_ROOT
-from import_graph import external_imports, import_graph, reachable
 from pipeline import fingerprint, node_ids
 from pipeline.config import load_config
 from pipeline.pipeline import CODE_MODULES, TRAINER_RUN_FN, PipelinePaths, create_pipeline
 
-PATHS = PipelinePaths(data_dir="/data", pipeline_root="/root", serving_dir="/serving", schema_file="/schemas/ab/schema.pbtxt")
+from conftest import REPO_ROOT
+from import_graph import external_imports, import_graph, reachable
+
+PATHS = PipelinePaths(
+    data_dir="/data", pipeline_root="/root", serving_dir="/serving", schema_file="/schemas/ab/schema.pbtxt"
+)
 NODE_IDS = [
-    node_ids.DATA_PROBE, node_ids.INGEST, node_ids.SCHEMA_IMPORTER, node_ids.STATISTICS, node_ids.SCHEMA_VALIDATOR,
-    node_ids.SPLIT_VALIDATOR, node_ids.DATA_GATE, node_ids.TRAINER, node_ids.SERVING_PROBE,
-    node_ids.SERVED_MODEL, node_ids.BLESSING_EVALUATOR, node_ids.TEST_EVALUATOR, node_ids.PUSHER,
+    node_ids.DATA_PROBE,
+    node_ids.INGEST,
+    node_ids.SCHEMA_IMPORTER,
+    node_ids.STATISTICS,
+    node_ids.SCHEMA_VALIDATOR,
+    node_ids.SPLIT_VALIDATOR,
+    node_ids.DATA_GATE,
+    node_ids.TRAINER,
+    node_ids.SERVING_PROBE,
+    node_ids.SERVED_MODEL,
+    node_ids.BLESSING_EVALUATOR,
+    node_ids.TEST_EVALUATOR,
+    node_ids.PUSHER,
 ]
 # (producer, output key) -> (consumer, input key): every edge of the DAG.
 EDGES = {
@@ -74,9 +87,12 @@ def test_the_thirteen_nodes_with_their_ids(components):
 
 
 def test_the_probes_hand_on_what_they_saw_as_a_parameter(components):
-    handed_on = {(channel_utils.unwrap_simple_channel_placeholder(value).producer_component_id, node_id, name)
-                 for node_id, component in components.items()
-                 for name, value in component.exec_properties.items() if isinstance(value, ph.Placeholder)}
+    handed_on = {
+        (channel_utils.unwrap_simple_channel_placeholder(value).producer_component_id, node_id, name)
+        for node_id, component in components.items()
+        for name, value in component.exec_properties.items()
+        if isinstance(value, ph.Placeholder)
+    }
     assert handed_on == PROBED
     assert all(components[probe].inputs == {} for probe in node_ids.PROBES)
 
@@ -117,7 +133,9 @@ def test_the_hash_covers_the_executor_and_the_code_it_loads_by_name(components):
     assert TRAINER_RUN_FN.rpartition(".")[0] in covered_modules(node_ids.TRAINER)
     for node_id in (node_ids.BLESSING_EVALUATOR, node_ids.TEST_EVALUATOR):
         eval_config = json.loads(components[node_id].exec_properties["eval_config"])
-        metric_modules = {m["module"] for spec in eval_config["metrics_specs"] for m in spec["metrics"] if m.get("module")}
+        metric_modules = {
+            m["module"] for spec in eval_config["metrics_specs"] for m in spec["metrics"] if m.get("module")
+        }
         assert metric_modules and metric_modules <= covered_modules(node_id), node_id
 
 
@@ -125,7 +143,8 @@ def test_the_paths_and_beam_args_are_the_given_ones(components):
     assert components[node_ids.INGEST].exec_properties["input_base"] == "/data"
     assert components[node_ids.SERVED_MODEL].exec_properties["serving_dir"] == "/serving"
     assert json.loads(components[node_ids.PUSHER].exec_properties["push_destination"]) == {
-        "filesystem": {"base_directory": "/serving"}}
+        "filesystem": {"base_directory": "/serving"}
+    }
 
 
 def test_the_pipeline_knows_no_orchestrator():
@@ -134,6 +153,12 @@ def test_the_pipeline_knows_no_orchestrator():
     for module, imported in external_imports(REPO_ROOT, "pipeline.pipeline").items():
         assert "kfp" not in imported, module
     pipeline_source = (REPO_ROOT / "pipeline" / "pipeline.py").read_text()
-    for runner in ("LocalDagRunner", "BeamDagRunner", "KubeflowV2DagRunner", "tfx.orchestration.local",
-                   "tfx.orchestration.beam", "tfx.orchestration.kubeflow"):
+    for runner in (
+        "LocalDagRunner",
+        "BeamDagRunner",
+        "KubeflowV2DagRunner",
+        "tfx.orchestration.local",
+        "tfx.orchestration.beam",
+        "tfx.orchestration.kubeflow",
+    ):
         assert runner not in pipeline_source

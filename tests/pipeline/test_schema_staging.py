@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from components.errors import PipelineError
-from conftest import REPO_ROOT
 from pipeline.fingerprint import file_sha256
 from pipeline.schema_staging import stage_schema, staged_path
+
+from conftest import REPO_ROOT
 
 PROCESSES, ROUNDS = 6, 40
 # Waits for the start file, then stages the schema into ROUNDS fresh folders, as fast as it can.
@@ -65,8 +66,12 @@ def test_a_missing_schema_is_named(tmp_path):
 def test_concurrent_stagers_in_several_processes_never_fail(tmp_path, schema):
     start = tmp_path / "start"
     stagers = [
-        subprocess.Popen([sys.executable, "-c", STAGER, str(schema), str(tmp_path / "out"), str(start), str(ROUNDS)],
-                         cwd=REPO_ROOT, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", STAGER, str(schema), str(tmp_path / "out"), str(start), str(ROUNDS)],
+            cwd=REPO_ROOT,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(PROCESSES)
     ]
     start.touch()

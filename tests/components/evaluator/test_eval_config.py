@@ -21,7 +21,9 @@ def thresholds_as_tfx_applies_them(config: tfma.EvalConfig, has_baseline: bool) 
     """The thresholds TFX's Evaluator checks, by is_diff (a change threshold); the candidate's only."""
     updated = tfma.utils.update_eval_config_with_defaults(config, has_baseline=has_baseline, rubber_stamp=True)
     found: dict[bool, list] = {}
-    for key, values in tfma.metrics.metric_thresholds_from_metrics_specs(updated.metrics_specs, eval_config=updated).items():
+    for key, values in tfma.metrics.metric_thresholds_from_metrics_specs(
+        updated.metrics_specs, eval_config=updated
+    ).items():
         if key.name == METRIC_NAME and not key.model_name.startswith("baseline"):
             found.setdefault(key.is_diff, []).extend(values)
     return found
@@ -30,11 +32,16 @@ def thresholds_as_tfx_applies_them(config: tfma.EvalConfig, has_baseline: bool) 
 def test_precision_at_1_and_example_count_overall_and_per_digit():
     config = eval_config()
     assert [(m.class_name, m.module) for m in config.metrics_specs[0].metrics] == [
-        ("ExampleCount", ""), ("PrecisionAt1", precision_at_1.__name__)]
+        ("ExampleCount", ""),
+        ("PrecisionAt1", precision_at_1.__name__),
+    ]
     assert list(config.slicing_specs) == [tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[LABEL_KEY])]
     [model_spec] = config.model_specs
     assert (model_spec.label_key, model_spec.prediction_key, model_spec.signature_name) == (
-        LABEL_KEY, "probabilities", "serving_default")
+        LABEL_KEY,
+        "probabilities",
+        "serving_default",
+    )
 
 
 def test_without_a_blessing_rule_there_is_no_threshold():

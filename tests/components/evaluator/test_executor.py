@@ -11,8 +11,9 @@ from tfx.types import standard_artifacts
 
 from components import examples_integrity
 from components.evaluator import executor
-from components.serving_dir import NOTHING_SERVED
 from components.served_model.executor import FINGERPRINT_KEY, SERVED_KEY
+from components.serving_dir import NOTHING_SERVED
+
 from fake_artifacts import artifact, write_files
 
 
@@ -34,8 +35,13 @@ def evaluate(tmp_path, baseline_served: int | None, damage: bool = False):
     inputs = {"examples": [examples], "model": [artifact(standard_artifacts.Model, tmp_path / "model")]}
     if baseline_served is not None:
         served = "7:/model/7" if baseline_served else NOTHING_SERVED
-        inputs["baseline_model"] = [artifact(standard_artifacts.Model, tmp_path / "baseline",
-                                             **{SERVED_KEY: baseline_served, FINGERPRINT_KEY: served})]
+        inputs["baseline_model"] = [
+            artifact(
+                standard_artifacts.Model,
+                tmp_path / "baseline",
+                **{SERVED_KEY: baseline_served, FINGERPRINT_KEY: served},
+            )
+        ]
     blessing = artifact(standard_artifacts.ModelBlessing, tmp_path / "blessing")
     executor.Executor().Do(inputs, {"blessing": [blessing]}, {"example_splits": '["validation"]'})
     return blessing

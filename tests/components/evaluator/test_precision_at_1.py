@@ -19,8 +19,9 @@ def combiner(metric=PrecisionAt1):
 
 
 def example(label: int, scores: list[float]) -> metric_types.StandardMetricInputs:
-    return metric_types.StandardMetricInputs(labels=np.array([label]), predictions=np.array(scores),
-                                             example_weights=np.array([1.0]))
+    return metric_types.StandardMetricInputs(
+        labels=np.array([label]), predictions=np.array(scores), example_weights=np.array([1.0])
+    )
 
 
 def count(examples, metric=PrecisionAt1):
@@ -45,7 +46,7 @@ def test_accuracy_matches_numpy_on_random_scores():
     rng = np.random.default_rng(0)
     labels, scores = rng.integers(0, 10, 200), rng.random((200, 10))
     combine, key = combiner()
-    result = combine.extract_output(count(example(int(l), list(s)) for l, s in zip(labels, scores)))
+    result = combine.extract_output(count(example(int(label), list(s)) for label, s in zip(labels, scores)))
     assert result[key] == np.mean(scores.argmax(axis=1) == labels)
 
 
@@ -64,17 +65,22 @@ def test_no_example_gives_nan_not_an_error():
 def test_confusion_counts_are_true_by_predicted_as_wide_as_the_scores():
     combine, key = combiner(ConfusionCounts)
     assert key.name == CONFUSION_METRIC_NAME
-    counts = count([example(2, [0.1, 0.2, 0.7]), example(0, [0.1, 0.8, 0.1]), example(0, [0.9, 0.0, 0.1])],
-                   ConfusionCounts)
+    counts = count(
+        [example(2, [0.1, 0.2, 0.7]), example(0, [0.1, 0.8, 0.1]), example(0, [0.9, 0.0, 0.1])], ConfusionCounts
+    )
     np.testing.assert_array_equal(combine.extract_output(counts)[key], [[1, 1, 0], [0, 0, 0], [0, 0, 1]])
 
 
 def test_confusion_counts_merge_the_workers_and_agree_with_precision_at_1():
     rng = np.random.default_rng(1)
     labels, scores = rng.integers(0, 10, 300), rng.random((300, 10))
-    examples = [example(int(l), list(s)) for l, s in zip(labels, scores)]
+    examples = [example(int(label), list(s)) for label, s in zip(labels, scores)]
     combine, key = combiner(ConfusionCounts)
-    halves = [count(examples[:100], ConfusionCounts), combine.create_accumulator(), count(examples[100:], ConfusionCounts)]
+    halves = [
+        count(examples[:100], ConfusionCounts),
+        combine.create_accumulator(),
+        count(examples[100:], ConfusionCounts),
+    ]
     matrix = combine.extract_output(combine.merge_accumulators(halves))[key]
     assert matrix.sum() == 300
     assert np.trace(matrix) == int(np.sum(scores.argmax(axis=1) == labels))

@@ -37,8 +37,12 @@ FILE_NAMES = {
     "test_labels": "t10k-labels-idx1-ubyte",
 }
 SETTINGS = IngestSettings(
-    **FILE_NAMES, validation_size=VALIDATION_SIZE, train_size=None, test_size=None,
-    records_per_shard=RECORDS_PER_SHARD, gzip_level=1,
+    **FILE_NAMES,
+    validation_size=VALIDATION_SIZE,
+    train_size=None,
+    test_size=None,
+    records_per_shard=RECORDS_PER_SHARD,
+    gzip_level=1,
 )
 EXAMPLE_FORMAT = ExampleFormat(image_shape=(28, 28), num_classes=10)
 # Shard files each split should have: 500 train, 100 validation and 200 test records.
@@ -65,10 +69,15 @@ def fake_arrays() -> dict[str, np.ndarray]:
     }
 
 
-def run_executor(input_dir: Path, output_dir: Path, image_shape=(28, 28), num_classes=10, **settings: Any) -> tfx_types.Artifact:
+def run_executor(
+    input_dir: Path, output_dir: Path, image_shape=(28, 28), num_classes=10, **settings: Any
+) -> tfx_types.Artifact:
     component = IdxExampleGen(
-        input_base=str(input_dir), settings=dataclasses.replace(SETTINGS, **settings),
-        example_format=ExampleFormat(tuple(image_shape), num_classes), data_fingerprint="{}", code_sha256="x",
+        input_base=str(input_dir),
+        settings=dataclasses.replace(SETTINGS, **settings),
+        example_format=ExampleFormat(tuple(image_shape), num_classes),
+        data_fingerprint="{}",
+        code_sha256="x",
     )
     artifact = standard_artifacts.Examples()
     artifact.uri = str(output_dir)
@@ -188,7 +197,7 @@ def test_image_row_major_order(gzip_run):
     # fake_images sets row 2*label+4 to 255: in a row-major flattening, that is 28 consecutive values.
     first = images[0].reshape(28, 28)
     assert (first[2 * labels[0] + 4] == 255).all()
-    np.testing.assert_array_equal(images[0][28 * (2 * labels[0] + 4):][:28], np.full(28, 255))
+    np.testing.assert_array_equal(images[0][28 * (2 * labels[0] + 4) :][:28], np.full(28, 255))
 
 
 def test_custom_properties(gzip_run):
@@ -235,7 +244,11 @@ def test_raw_files_give_the_same_records_and_hashes(raw_run, gzip_run):
 def test_configured_split_sizes(tmp_path):
     write_fake_mnist(tmp_path / "data", train_count=TRAIN_COUNT, test_count=TEST_COUNT)
     artifact = run_executor(
-        tmp_path / "data", tmp_path / "out", validation_size=50, train_size=120, test_size=30,
+        tmp_path / "data",
+        tmp_path / "out",
+        validation_size=50,
+        train_size=120,
+        test_size=30,
         records_per_shard=1000,
     )
     arrays = fake_arrays()
@@ -248,9 +261,7 @@ def test_configured_split_sizes(tmp_path):
     np.testing.assert_array_equal(validation_labels, arrays["train_labels"][:50])
     test_images, _ = read_split(artifact.uri, "test")
     np.testing.assert_array_equal(test_images, arrays["test_images"][:30].reshape(30, -1))
-    assert sorted(p.name for p in Path(artifact.uri, "Split-train").iterdir()) == [
-        "data_tfrecord-00000-of-00001.gz"
-    ]
+    assert sorted(p.name for p in Path(artifact.uri, "Split-train").iterdir()) == ["data_tfrecord-00000-of-00001.gz"]
 
 
 # ---- bad input: the executor fails before writing anything -----------------------------------
@@ -278,7 +289,10 @@ def test_label_file_shorter_than_image_file(tmp_path):
     labels_path = tmp_path / "data" / (FILE_NAMES["train_labels"] + ".gz")
     write_idx(labels_path, balanced_labels(TRAIN_COUNT - 1, seed=1))
     error = assert_fails_without_output(
-        tmp_path / "data", tmp_path / "out", IdxFormatError, f"599 labels but .*{FILE_NAMES['train_images']}.gz has 600 images"
+        tmp_path / "data",
+        tmp_path / "out",
+        IdxFormatError,
+        f"599 labels but .*{FILE_NAMES['train_images']}.gz has 600 images",
     )
     assert error.path == str(labels_path)
     assert str(error).startswith(str(labels_path) + ": ")
@@ -306,7 +320,10 @@ def test_label_in_range_for_more_classes_is_accepted_by_the_check(tmp_path):
 def test_wrong_image_shape(tmp_path):
     write_fake_mnist(tmp_path / "data", train_count=TRAIN_COUNT, test_count=TEST_COUNT)
     error = assert_fails_without_output(
-        tmp_path / "data", tmp_path / "out", IdxFormatError, "records are 28x28, expected 32x32",
+        tmp_path / "data",
+        tmp_path / "out",
+        IdxFormatError,
+        "records are 28x28, expected 32x32",
         image_shape=[32, 32],
     )
     assert error.path == str(tmp_path / "data" / (FILE_NAMES["train_images"] + ".gz"))
@@ -315,6 +332,9 @@ def test_wrong_image_shape(tmp_path):
 def test_split_sizes_too_large_for_the_files(tmp_path):
     write_fake_mnist(tmp_path / "data", train_count=TRAIN_COUNT, test_count=TEST_COUNT)
     assert_fails_without_output(
-        tmp_path / "data", tmp_path / "out", SplitSizeError, "test_size 201 exceeds the 200 records",
+        tmp_path / "data",
+        tmp_path / "out",
+        SplitSizeError,
+        "test_size 201 exceeds the 200 records",
         test_size=201,
     )

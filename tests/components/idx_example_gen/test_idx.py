@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from components.idx_example_gen import idx
+
 from fake_mnist import balanced_labels, fake_images, idx_bytes, write_idx
 
 

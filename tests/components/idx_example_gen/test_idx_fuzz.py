@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from components.idx_example_gen import idx
+
 from fake_mnist import idx_bytes
 
 FUZZ = settings(
@@ -92,7 +93,7 @@ def lie(data: bytes, ndim: int, dims_lies: list[tuple[int, int]]) -> bytes:
     edited = bytearray(data)
     for dim, size in dims_lies:
         offset = 4 + 4 * (dim % ndim)
-        edited[offset:offset + 4] = struct.pack(">I", size)
+        edited[offset : offset + 4] = struct.pack(">I", size)
     return bytes(edited)
 
 
@@ -104,7 +105,7 @@ def edit(data: bytes, edits: list[tuple]) -> bytes:
             position, value = args
             edited[position % len(edited)] = value
         elif kind == "truncate":
-            del edited[args[0] % (len(edited) + 1):]
+            del edited[args[0] % (len(edited) + 1) :]
         elif kind == "extend":
             edited += args[0]
     return bytes(edited)
@@ -145,7 +146,7 @@ def assert_check_file_agrees(
     dims = header_dims(data, expected_dims)
     expected = None
     if sound(dims) and record_shape in (None, dims[1:]):
-        payload = data[4 + 4 * expected_dims:]
+        payload = data[4 + 4 * expected_dims :]
         largest = max(payload, default=0)
         if len(payload) == math.prod(dims) and (max_value is None or largest <= max_value):
             expected = (dims, hashlib.sha256(data).hexdigest(), largest)
@@ -182,7 +183,7 @@ def assert_iter_records_agrees(
     if in_range:
         asked_bytes = (stop - start) * math.prod(dims[1:])
         first_byte = 4 + 4 * expected_dims + start * math.prod(dims[1:])
-        asked = data[first_byte:first_byte + asked_bytes]
+        asked = data[first_byte : first_byte + asked_bytes]
         if len(asked) == asked_bytes:
             assert refused is None, f"available records were refused: {refused}"
     if refused is not None:
@@ -274,8 +275,17 @@ def test_lying_dimension_sizes_give_arrays_or_the_readers_error(
     chunk=chunk_records,
 )
 def test_mutated_files_give_arrays_or_the_readers_error(
-    directory: Path, array: np.ndarray, dims_lies, edits, compress: bool, stream_edits, name: str, max_value,
-    start, stop, chunk,
+    directory: Path,
+    array: np.ndarray,
+    dims_lies,
+    edits,
+    compress: bool,
+    stream_edits,
+    name: str,
+    max_value,
+    start,
+    stop,
+    chunk,
 ):
     raw = edit(lie(idx_bytes(array), array.ndim, dims_lies), edits)
     content = edit(gzip.compress(raw, mtime=0), stream_edits) if compress else raw

@@ -2,14 +2,7 @@
 
 from __future__ import annotations
 
-import gzip
-import hashlib
-from pathlib import Path
-from typing import Any
-
-import numpy as np
 import pytest
-
 
 from components.idx_example_gen.layout import (
     SPLITS,
@@ -91,7 +84,12 @@ def test_plan_shards_mnist_defaults():
     shards = plan_shards(splits, records_per_shard=10000)
     by_split = {name: [shard for shard in shards if shard.split == name] for name in SPLITS}
     assert [(shard.start, shard.stop) for shard in by_split["train"]] == [
-        (5000, 15000), (15000, 25000), (25000, 35000), (35000, 45000), (45000, 55000), (55000, 60000)
+        (5000, 15000),
+        (15000, 25000),
+        (25000, 35000),
+        (35000, 45000),
+        (45000, 55000),
+        (55000, 60000),
     ]
     assert [shard.file_name for shard in by_split["train"]] == [
         f"data_tfrecord-{index:05d}-of-00006.gz" for index in range(6)

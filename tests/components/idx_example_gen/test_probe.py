@@ -11,12 +11,21 @@ from tfx.types import standard_artifacts
 from components import probe
 from components.idx_example_gen.probe import DataProbe, Executor, fingerprint
 from components.idx_example_gen.settings import IngestSettings
+
 from fake_artifacts import artifact
 from fake_mnist import balanced_labels, write_fake_mnist, write_idx
 
-SETTINGS = IngestSettings(train_images="train-images-idx3-ubyte", train_labels="train-labels-idx1-ubyte",
-                          test_images="t10k-images-idx3-ubyte", test_labels="t10k-labels-idx1-ubyte",
-                          validation_size=10, train_size=None, test_size=None, records_per_shard=10, gzip_level=1)
+SETTINGS = IngestSettings(
+    train_images="train-images-idx3-ubyte",
+    train_labels="train-labels-idx1-ubyte",
+    test_images="t10k-images-idx3-ubyte",
+    test_labels="t10k-labels-idx1-ubyte",
+    validation_size=10,
+    train_size=None,
+    test_size=None,
+    records_per_shard=10,
+    gzip_level=1,
+)
 
 
 def properties(data_dir) -> dict[str, str]:
@@ -26,7 +35,8 @@ def properties(data_dir) -> dict[str, str]:
 def test_it_is_the_sha256_of_each_files_bytes(tmp_path):
     files = write_fake_mnist(tmp_path, train_count=20, test_count=10)
     assert json.loads(fingerprint(properties(tmp_path))) == {
-        path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in files.values()}
+        path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in files.values()
+    }
 
 
 def test_a_file_replaced_with_the_same_size_and_time_changes_it(tmp_path):

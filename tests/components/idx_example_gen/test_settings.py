@@ -10,13 +10,25 @@ from components.idx_example_gen.settings import IDX_ROLES, IngestSettings
 from components.settings import check, from_dict, to_dict
 
 SETTINGS = IngestSettings(
-    train_images="ti", train_labels="tl", test_images="si", test_labels="sl",
-    validation_size=100, train_size=None, test_size=50, records_per_shard=10, gzip_level=1,
+    train_images="ti",
+    train_labels="tl",
+    test_images="si",
+    test_labels="sl",
+    validation_size=100,
+    train_size=None,
+    test_size=50,
+    records_per_shard=10,
+    gzip_level=1,
 )
 
 
 def test_file_names_are_given_by_role_in_role_order():
-    assert SETTINGS.file_names() == {"train_images": "ti", "train_labels": "tl", "test_images": "si", "test_labels": "sl"}
+    assert SETTINGS.file_names() == {
+        "train_images": "ti",
+        "train_labels": "tl",
+        "test_images": "si",
+        "test_labels": "sl",
+    }
     assert tuple(SETTINGS.file_names()) == IDX_ROLES
 
 

@@ -15,26 +15,36 @@ from components import serving_dir
 from components.evaluator.executor import BASELINE_SERVED_KEY
 from components.pusher import executor
 from components.serving_dir import MARKER_FILE, NOTHING_SERVED, STAGING_PREFIX, ServedModelChanged
+
 from fake_artifacts import SAVED_MODEL_FILES, artifact, read_files, write_files
 
 
 class Push:
     """One call of Executor.Do with a model at `model_uri` and a blessing, into `serving`."""
 
-    def __init__(self, tmp_path: Path, model_name: str = "model", blessed: bool = True, compared_with: str | None = None):
+    def __init__(
+        self, tmp_path: Path, model_name: str = "model", blessed: bool = True, compared_with: str | None = None
+    ):
         """`compared_with`: what the validation Evaluator compared the model with (default: what is served now)."""
         self.serving = tmp_path / "serving"
         self.model = artifact(standard_artifacts.Model, tmp_path / model_name)
-        write_files(Path(path_utils.serving_model_path(self.model.uri)), {**SAVED_MODEL_FILES, "name": model_name.encode()})
+        write_files(
+            Path(path_utils.serving_model_path(self.model.uri)), {**SAVED_MODEL_FILES, "name": model_name.encode()}
+        )
         if compared_with is None:
             compared_with = serving_dir.fingerprint(serving_dir.latest(str(self.serving)))
-        self.blessing = artifact(standard_artifacts.ModelBlessing, tmp_path / f"blessing-{model_name}",
-                                 blessed=int(blessed), **{BASELINE_SERVED_KEY: compared_with})
+        self.blessing = artifact(
+            standard_artifacts.ModelBlessing,
+            tmp_path / f"blessing-{model_name}",
+            blessed=int(blessed),
+            **{BASELINE_SERVED_KEY: compared_with},
+        )
         self.pushed = artifact(standard_artifacts.PushedModel, tmp_path / f"pushed-{model_name}")
 
     def run(self) -> Push:
         destination = pusher_pb2.PushDestination(
-            filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=str(self.serving)))
+            filesystem=pusher_pb2.PushDestination.Filesystem(base_directory=str(self.serving))
+        )
         executor.Executor().Do(
             {"model": [self.model], "model_blessing": [self.blessing]},
             {"pushed_model": [self.pushed]},
@@ -56,7 +66,9 @@ def test_a_blessed_model_is_copied_into_its_version_with_the_marker(tmp_path):
     files = read_files(version_dir)
     assert files.pop(MARKER_FILE) and files == {**SAVED_MODEL_FILES, "name": b"model"}
     assert serving_dir.read_marker(str(version_dir)) == {
-        "model_uri": push.model.uri, "model_sha256": serving_dir.model_digest(path_utils.serving_model_path(push.model.uri))}
+        "model_uri": push.model.uri,
+        "model_sha256": serving_dir.model_digest(path_utils.serving_model_path(push.model.uri)),
+    }
     assert not any(path.name.startswith(STAGING_PREFIX) for path in (tmp_path / "serving").iterdir())
 
 
@@ -126,8 +138,10 @@ def test_a_model_compared_with_another_than_the_one_served_now_is_not_pushed(tmp
     other = Push(tmp_path, "other").run()  # meanwhile, another run's push
     with pytest.raises(ServedModelChanged) as refused:
         candidate.run()
-    assert f"changed since this model was compared with it (none -> {other.version}:{other.model.uri}); " \
-           "not pushed: run again" in str(refused.value)
+    assert (
+        f"changed since this model was compared with it (none -> {other.version}:{other.model.uri}); "
+        "not pushed: run again" in str(refused.value)
+    )
     assert serving_dir.latest(str(tmp_path / "serving")).model_uri == other.model.uri
 
 

@@ -11,10 +11,17 @@ from tfx.utils import path_utils
 from components import serving_dir
 from components.served_model import executor
 from components.served_model.executor import (
-    BASELINE_KEY, FINGERPRINT_KEY, SERVED_KEY, SERVED_PATH_KEY, SERVED_VERSION_KEY, SOURCE_MODEL_KEY, is_served,
+    BASELINE_KEY,
+    FINGERPRINT_KEY,
+    SERVED_KEY,
+    SERVED_PATH_KEY,
+    SERVED_VERSION_KEY,
+    SOURCE_MODEL_KEY,
+    is_served,
 )
 from components.served_model.probe import SERVING_DIR_KEY, served_now
 from components.serving_dir import NOTHING_SERVED, ServedModelChanged
+
 from fake_artifacts import SAVED_MODEL_FILES, artifact, read_files, write_files
 
 

@@ -10,6 +10,7 @@ from tfx.types import standard_artifacts
 from components import probe, serving_dir
 from components.served_model.probe import SERVING_DIR_KEY, Driver, Executor, ServingProbe
 from components.serving_dir import NOTHING_SERVED
+
 from fake_artifacts import SAVED_MODEL_FILES, artifact, write_files
 
 

@@ -11,19 +11,33 @@ import tensorflow as tf
 from components.example_format import IMAGE_KEY, LABEL_KEY, ExampleFormat
 from components.trainer import model
 from components.trainer.settings import TrainerSettings
+
 from fake_mnist import balanced_labels, fake_images
 
 EXAMPLE_FORMAT = ExampleFormat(image_shape=(28, 28), num_classes=10)
-SMALL = TrainerSettings(hidden_units=(16, 8), optimizer="adam", learning_rate=0.01, cosine_decay=False,
-                        batch_size=10, train_steps=4, log_every_steps=2, checkpoint_every_steps=4, seed=1)
+SMALL = TrainerSettings(
+    hidden_units=(16, 8),
+    optimizer="adam",
+    learning_rate=0.01,
+    cosine_decay=False,
+    batch_size=10,
+    train_steps=4,
+    log_every_steps=2,
+    checkpoint_every_steps=4,
+    seed=1,
+)
 
 
 def serialized(images: np.ndarray, labels: np.ndarray) -> list[bytes]:
     return [
-        tf.train.Example(features=tf.train.Features(feature={
-            IMAGE_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=image.reshape(-1).tolist())),
-            LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
-        })).SerializeToString()
+        tf.train.Example(
+            features=tf.train.Features(
+                feature={
+                    IMAGE_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=image.reshape(-1).tolist())),
+                    LABEL_KEY: tf.train.Feature(int64_list=tf.train.Int64List(value=[int(label)])),
+                }
+            )
+        ).SerializeToString()
         for image, label in zip(images, labels)
     ]
 

@@ -11,8 +11,17 @@ from components.example_format import ExampleFormat
 from components.settings import SettingsError, check
 from components.trainer.settings import OPTIMIZERS, TrainerSettings, custom_config, read_custom_config
 
-SETTINGS = TrainerSettings(hidden_units=(128, 32), optimizer="adam", learning_rate=0.005, cosine_decay=True,
-                           batch_size=100, train_steps=2000, log_every_steps=100, checkpoint_every_steps=1000, seed=42)
+SETTINGS = TrainerSettings(
+    hidden_units=(128, 32),
+    optimizer="adam",
+    learning_rate=0.005,
+    cosine_decay=True,
+    batch_size=100,
+    train_steps=2000,
+    log_every_steps=100,
+    checkpoint_every_steps=1000,
+    seed=42,
+)
 EXAMPLE_FORMAT = ExampleFormat((28, 28), 10)
 
 
@@ -21,8 +30,9 @@ EXAMPLE_FORMAT = ExampleFormat((28, 28), 10)
     [(2000, 100, 1000, 100), (60, 20, 30, 10), (7, 7, 7, 7), (10, 3, 10, 1), (1000, 1000, 250, 250)],
 )
 def test_steps_per_execution_stops_at_every_log_and_checkpoint_step(train_steps, log_every, checkpoint_every, expected):
-    settings = dataclasses.replace(SETTINGS, train_steps=train_steps, log_every_steps=log_every,
-                                   checkpoint_every_steps=checkpoint_every)
+    settings = dataclasses.replace(
+        SETTINGS, train_steps=train_steps, log_every_steps=log_every, checkpoint_every_steps=checkpoint_every
+    )
     steps = settings.steps_per_execution
     assert steps == expected
     assert train_steps % steps == log_every % steps == checkpoint_every % steps == 0

@@ -21,17 +21,25 @@ def new_store(path: Path) -> metadata_store.MetadataStore:
 def test_executions_left_running_are_recorded_as_interrupted(tmp_path):
     store = new_store(tmp_path / "metadata.sqlite")
     execution_type = store.put_execution_type(metadata_store_pb2.ExecutionType(name="Trainer"))
-    states = [metadata_store_pb2.Execution.RUNNING, metadata_store_pb2.Execution.COMPLETE,
-              metadata_store_pb2.Execution.NEW, metadata_store_pb2.Execution.FAILED]
-    ids = store.put_executions([metadata_store_pb2.Execution(type_id=execution_type, last_known_state=state)
-                                for state in states])
+    states = [
+        metadata_store_pb2.Execution.RUNNING,
+        metadata_store_pb2.Execution.COMPLETE,
+        metadata_store_pb2.Execution.NEW,
+        metadata_store_pb2.Execution.FAILED,
+    ]
+    ids = store.put_executions(
+        [metadata_store_pb2.Execution(type_id=execution_type, last_known_state=state) for state in states]
+    )
 
     marked = interrupted.mark_interrupted(interrupted.open_writable(tmp_path / "metadata.sqlite"))
 
     assert sorted(marked) == [ids[0], ids[2]]
     assert [execution.last_known_state for execution in store.get_executions_by_id(ids)] == [
-        metadata_store_pb2.Execution.CANCELED, metadata_store_pb2.Execution.COMPLETE,
-        metadata_store_pb2.Execution.CANCELED, metadata_store_pb2.Execution.FAILED]
+        metadata_store_pb2.Execution.CANCELED,
+        metadata_store_pb2.Execution.COMPLETE,
+        metadata_store_pb2.Execution.CANCELED,
+        metadata_store_pb2.Execution.FAILED,
+    ]
     assert interrupted.mark_interrupted(store) == []
 
 
@@ -42,8 +50,9 @@ def test_readers_record_killed_runs_only_when_no_run_holds_the_dir_and_a_store_i
 
     store = new_store(tmp_path / "metadata.sqlite")
     execution_type = store.put_execution_type(metadata_store_pb2.ExecutionType(name="Trainer"))
-    [running] = store.put_executions([metadata_store_pb2.Execution(
-        type_id=execution_type, last_known_state=metadata_store_pb2.Execution.RUNNING)])
+    [running] = store.put_executions(
+        [metadata_store_pb2.Execution(type_id=execution_type, last_known_state=metadata_store_pb2.Execution.RUNNING)]
+    )
     with OutputDirLock(tmp_path):  # a live run
         interrupted.record_killed_runs(tmp_path)
         [execution] = store.get_executions_by_id([running])

@@ -20,13 +20,14 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from conftest import SMALL_RUN, run_cli
-from system_packages import why_missing
 from pipeline import node_ids
-from pipeline.inspect import lineage
 from pipeline.config import load_config
 from pipeline.fingerprint import code_sha256
+from pipeline.inspect import lineage
 from pipeline.pipeline import CODE_MODULES
+
+from conftest import SMALL_RUN, run_cli
+from system_packages import why_missing
 
 pytestmark = pytest.mark.e2e
 
@@ -107,7 +108,10 @@ def test_the_blessing_says_what_it_was_compared_with(runs):
     assert first["blessing"]["reason"] == "passed the Precision@1 threshold; no model was served yet"
     served = int(first["pushed"]["version"])
     for later in (second, third):
-        assert later["blessing"]["reason"] == f"passed the Precision@1 threshold and the comparison with served version {served}"
+        assert (
+            later["blessing"]["reason"]
+            == f"passed the Precision@1 threshold and the comparison with served version {served}"
+        )
     assert second["pushed"]["version"] == first["pushed"]["version"]  # the same model: recorded, not pushed again
     assert int(third["pushed"]["version"]) > served
 
@@ -129,7 +133,11 @@ def test_artifacts_of_a_run_by_type(runs, capsys, fake_mnist_dir):
     [examples] = lineage_json(capsys, runs.output_dir, "artifacts", "--type", "examples", "--run", runs.first)
     assert examples["type"] == "Examples" and examples["state"] == "LIVE"
     properties = examples["properties"]
-    assert (properties["num_examples_train"], properties["num_examples_validation"], properties["num_examples_test"]) == (500, 100, 200)
+    assert (
+        properties["num_examples_train"],
+        properties["num_examples_validation"],
+        properties["num_examples_test"],
+    ) == (500, 100, 200)
     for role, name in IDX_FILES.items():
         assert properties[f"input_sha256_{role}"] == decompressed_sha256(fake_mnist_dir / name)
 
@@ -184,13 +192,19 @@ def test_trace_pushed_latest_reaches_the_idx_files(runs, capsys, fake_mnist_dir)
 
 def test_trace_of_a_model_by_uri_lists_its_evaluations_blessing_and_push(runs, capsys):
     by_id = lineage_json(capsys, runs.output_dir, "trace", "pushed:latest")
-    [model] = [a for step in by_id["upstream"] if step["execution"]["node_id"] == "Pusher"
-               for a in step["execution"]["inputs"]["model"]]
+    [model] = [
+        a
+        for step in by_id["upstream"]
+        if step["execution"]["node_id"] == "Pusher"
+        for a in step["execution"]["inputs"]["model"]
+    ]
     trace = lineage_json(capsys, runs.output_dir, "trace", model["uri"] + "/")
     assert trace["artifact"]["id"] == model["id"]
     uses = {execution["node_id"] for execution in trace["downstream"]}
     assert {"Evaluator-validation", "Evaluator-test", "Pusher"} <= uses
-    made = {a["type"] for execution in trace["downstream"] for artifacts in execution["outputs"].values() for a in artifacts}
+    made = {
+        a["type"] for execution in trace["downstream"] for artifacts in execution["outputs"].values() for a in artifacts
+    }
     assert {"ModelEvaluation", "ModelBlessing", "PushedModel"} <= made
 
 
@@ -220,7 +234,9 @@ def test_diff_shows_the_changed_learning_rate_and_the_new_metrics(runs, capsys):
     default_rate = load_config().training.learning_rate
     assert changed.pop("Trainer.custom_config.training.learning_rate") == (default_rate, 0.01)
     # The only other difference: the first run had nothing served to compare with.
-    assert list(changed) == ["ServedModel.served_fingerprint"] and changed["ServedModel.served_fingerprint"][0] == "none"
+    assert (
+        list(changed) == ["ServedModel.served_fingerprint"] and changed["ServedModel.served_fingerprint"][0] == "none"
+    )
     assert rows_of(sections["inputs"], changed=True) == {}
     assert len(rows_of(sections["inputs"])) == 11  # 4 names, 4 checksums, 3 split sizes
     metrics = rows_of(sections["metrics"])
@@ -243,7 +259,8 @@ def test_diff_of_a_rerun_shows_only_the_model_it_was_compared_with(runs, capsys)
     first_push = summary_of(runs, runs.first)["pushed"]
     model_uri = summary_of(runs, runs.second)["blessing"]["baseline"]["model_uri"]
     assert rows_of(sections["settings"], changed=True) == {
-        "ServedModel.served_fingerprint": ("none", f"{first_push['version']}:{model_uri}")}
+        "ServedModel.served_fingerprint": ("none", f"{first_push['version']}:{model_uri}")
+    }
     assert rows_of(sections["inputs"], changed=True) == rows_of(sections["metrics"], changed=True) == {}
     blessing_changes = rows_of(sections["blessing"], changed=True)
     assert blessing_changes and all(key.startswith("blessing.baseline") for key in blessing_changes)
@@ -349,4 +366,3 @@ def test_store_of_another_schema_version(capsys, tmp_path, version):
     error = lineage_fails(capsys, tmp_path, "runs")
     assert f"written with MLMD schema version {version}, but ml-metadata" in error
     assert "read it with the ml-metadata release that wrote it" in error
-

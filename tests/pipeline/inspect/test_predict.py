@@ -12,8 +12,9 @@ from PIL import Image
 from components import serving_dir
 from components.errors import PipelineError
 from components.idx_example_gen.idx import IdxFormatError
-from fake_mnist import write_idx
 from pipeline.inspect.predict import PredictError, load_images, predict_inputs, resolve_model_dir
+
+from fake_mnist import write_idx
 
 DIGITS = np.arange(3 * 28 * 28, dtype=np.uint8).reshape(3, 28, 28)
 
@@ -89,7 +90,9 @@ def test_an_idx_file_without_images_is_named(tmp_path):
 
 def test_a_labels_file_is_not_images(tmp_path):
     path = write_idx(tmp_path / "labels-idx1-ubyte", np.arange(3, dtype=np.uint8), compress=False)
-    with pytest.raises(IdxFormatError, match=r"labels-idx1-ubyte: magic number .* says 1 dimensions, expected 3") as error:
+    with pytest.raises(
+        IdxFormatError, match=r"labels-idx1-ubyte: magic number .* says 1 dimensions, expected 3"
+    ) as error:
         load_images(path, 1)
     assert isinstance(error.value, PipelineError)
 
@@ -113,7 +116,9 @@ def test_a_serving_dir_resolves_to_its_newest_version(tmp_path):
 @pytest.mark.parametrize("name", ["missing", "empty"])
 def test_neither_a_savedmodel_nor_a_serving_dir_is_named(tmp_path, name):
     (tmp_path / "empty").mkdir()
-    with pytest.raises(PredictError, match=rf"{tmp_path / name}: neither a SavedModel nor a folder of numbered model versions"):
+    with pytest.raises(
+        PredictError, match=rf"{tmp_path / name}: neither a SavedModel nor a folder of numbered model versions"
+    ):
         resolve_model_dir(tmp_path / name)
 
 

@@ -18,11 +18,12 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from conftest import MISDRAWN_EVERY, SMALL_RUN, ReportedRun, run_cli
-from fake_mnist import balanced_labels, write_fake_mnist
 from pipeline.inspect import lineage, report, report_data
 from pipeline.local import runner
 from pipeline.output_dir import OutputLayout
+
+from conftest import MISDRAWN_EVERY, SMALL_RUN, ReportedRun, run_cli
+from fake_mnist import balanced_labels, write_fake_mnist
 
 pytestmark = pytest.mark.e2e
 
@@ -105,8 +106,9 @@ class Reported(NamedTuple):
 def complete(reported_run: ReportedRun) -> Reported:
     layout = OutputLayout(reported_run.output_dir)
     store = lineage.open_store(layout.metadata_path)
-    gathered = report_data.gather(store, lineage.find_run(store, reported_run.run_id),
-                             layout.run_file(reported_run.run_id, ".log"))
+    gathered = report_data.gather(
+        store, lineage.find_run(store, reported_run.run_id), layout.run_file(reported_run.run_id, ".log")
+    )
     summary = json.loads(layout.run_file(reported_run.run_id, ".json").read_text())
     return Reported(reported_run, Page(layout.run_file(reported_run.run_id, ".html")), gathered, summary)
 
@@ -159,7 +161,9 @@ def test_training_shows_the_curves_settings_and_time_of_the_run(complete):
     curves = complete.gathered.curves
     assert set(curves.scalars) == {"loss", "training_batch_accuracy"}
     assert [step for step, _ in curves.scalars["loss"]] == [20, 40, 60]  # SMALL_RUN logs every 20 of 60 steps
-    assert any(image["alt"] == "loss and training-batch accuracy over the training steps" for image in complete.page.images)
+    assert any(
+        image["alt"] == "loss and training-batch accuracy over the training steps" for image in complete.page.images
+    )
     settings = {row["setting"]: row["value"] for row in complete.page.table("Settings")}
     assert settings["train_steps"] == "60" and settings["batch_size"] == "20"
     trainer_seconds = next(c["seconds"] for c in complete.summary["components"] if c["component"] == "Trainer")
@@ -281,8 +285,18 @@ def test_a_failed_run_reports_what_failed_why_and_what_finished(failed_page):
     assert failure.startswith("DataGate failed.")
     assert "DataValidationError: data validation failed, training not started: split 'test', feature 'label'" in failure
     finished = re.search(r"Finished before it: (.*?)\. ", failure)[1].split(", ")
-    assert sorted(finished) == sorted(["DataProbe", "IdxExampleGen", "ImportSchemaGen", "ServingProbe", "ServedModel",
-                                       "StatisticsGen", "ExampleValidator", "SplitValidator"])
+    assert sorted(finished) == sorted(
+        [
+            "DataProbe",
+            "IdxExampleGen",
+            "ImportSchemaGen",
+            "ServingProbe",
+            "ServedModel",
+            "StatisticsGen",
+            "ExampleValidator",
+            "SplitValidator",
+        ]
+    )
     test_row = next(row for row in failed_page.table("Examples per split") if row["split"] == "test")
     assert [int(test_row[str(digit)]) for digit in range(10)] == [40] * 5 + [0] * 5
     assert "split 'test', feature 'label' (label mix)" in failed_page.text("data")

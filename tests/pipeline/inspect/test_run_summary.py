@@ -15,8 +15,10 @@ from pipeline.inspect import artifact_metrics, lineage, run_summary
 from pipeline.inspect.lineage import ArtifactInfo, ExecutionInfo, RunInfo
 
 RUN_ID = "20261123-173202-370954"
-TRAINER_METRICS = {"train": {"num_examples": 500, "num_correct": 450, "precision_at_1": 0.9},
-                   "validation": {"num_examples": 100, "num_correct": 88, "precision_at_1": 0.88}}
+TRAINER_METRICS = {
+    "train": {"num_examples": 500, "num_correct": 450, "precision_at_1": 0.9},
+    "validation": {"num_examples": 100, "num_correct": 88, "precision_at_1": 0.88},
+}
 ids = itertools.count(1)
 
 
@@ -25,17 +27,37 @@ def artifact(kind: str, uri: str = "/a", **properties) -> ArtifactInfo:
 
 
 def execution(node_id: str, status: str = "ran", inputs=None, outputs=None, **properties) -> ExecutionInfo:
-    return ExecutionInfo(id=next(ids), node_id=node_id, type=f"x.{node_id}", status=status, started_ms=0,
-                         seconds=1.26, properties=properties, inputs=inputs or {}, outputs=outputs or {},
-                         run_ids=[RUN_ID])
+    return ExecutionInfo(
+        id=next(ids),
+        node_id=node_id,
+        type=f"x.{node_id}",
+        status=status,
+        started_ms=0,
+        seconds=1.26,
+        properties=properties,
+        inputs=inputs or {},
+        outputs=outputs or {},
+        run_ids=[RUN_ID],
+    )
 
 
 def served_baseline(version: int | None) -> dict:
     if version is None:
         return {"baseline_model": [artifact("Model", "/baseline", **{SERVED_KEY: 0})]}
-    return {"baseline_model": [artifact("Model", "/baseline", **{SERVED_KEY: 1, SERVED_VERSION_KEY: version,
-                                                                  SERVED_PATH_KEY: f"/serving/{version}",
-                                                                  SOURCE_MODEL_KEY: "/root/Trainer/model/3"})]}
+    return {
+        "baseline_model": [
+            artifact(
+                "Model",
+                "/baseline",
+                **{
+                    SERVED_KEY: 1,
+                    SERVED_VERSION_KEY: version,
+                    SERVED_PATH_KEY: f"/serving/{version}",
+                    SOURCE_MODEL_KEY: "/root/Trainer/model/3",
+                },
+            )
+        ]
+    }
 
 
 @pytest.fixture
@@ -45,8 +67,11 @@ def summarize(monkeypatch, tmp_path):
     model_run.mkdir()
     (model_run / "precision_at_1.json").write_text(json.dumps(TRAINER_METRICS))
     accuracy = {"/eval/validation": 0.87, "/eval/test": 0.86}  # 0.01 apart
-    monkeypatch.setattr(artifact_metrics, "evaluation_metrics",
-                        lambda uri: {"precision_at_1": accuracy.get(uri, 0.87), "examples": 100, "uri": uri})
+    monkeypatch.setattr(
+        artifact_metrics,
+        "evaluation_metrics",
+        lambda uri: {"precision_at_1": accuracy.get(uri, 0.87), "examples": 100, "uri": uri},
+    )
     monkeypatch.setattr(lineage, "is_complete_version", lambda path: True)
     monkeypatch.setattr(artifact_metrics, "validation_failures", lambda uri: ["precision_at_1 0.4000 below 0.95"])
     monkeypatch.setattr(lineage, "producer_run", lambda store, artifact_id: "20261122-101010-000001")
@@ -63,17 +88,48 @@ def summarize(monkeypatch, tmp_path):
 
 def full_run(summarize, blessed: int = 1, served_version: int | None = None, evaluator_status: str = "ran"):
     return summarize(
-        execution(node_ids.INGEST, outputs={"examples": [artifact(
-            "Examples", split_names='["train", "validation", "test"]', num_examples_train=500,
-            num_examples_validation=100, num_examples_test=200)]}),
+        execution(
+            node_ids.INGEST,
+            outputs={
+                "examples": [
+                    artifact(
+                        "Examples",
+                        split_names='["train", "validation", "test"]',
+                        num_examples_train=500,
+                        num_examples_validation=100,
+                        num_examples_test=200,
+                    )
+                ]
+            },
+        ),
         execution(node_ids.TRAINER, outputs={"model_run": [artifact("ModelRun", summarize.model_run_uri)]}),
-        execution(node_ids.BLESSING_EVALUATOR, evaluator_status, inputs=served_baseline(served_version),
-                  outputs={"evaluation": [artifact("ModelEvaluation", "/eval/validation")],
-                           "blessing": [artifact("ModelBlessing", blessed=blessed)]}),
-        execution(node_ids.TEST_EVALUATOR, outputs={"evaluation": [artifact("ModelEvaluation", "/eval/test")]},
-                  max_test_gap=0.03),
-        execution(node_ids.PUSHER, outputs={"pushed_model": [artifact(
-            "PushedModel", pushed=blessed, pushed_destination="/serving/1700000000", pushed_version="1700000000")]}),
+        execution(
+            node_ids.BLESSING_EVALUATOR,
+            evaluator_status,
+            inputs=served_baseline(served_version),
+            outputs={
+                "evaluation": [artifact("ModelEvaluation", "/eval/validation")],
+                "blessing": [artifact("ModelBlessing", blessed=blessed)],
+            },
+        ),
+        execution(
+            node_ids.TEST_EVALUATOR,
+            outputs={"evaluation": [artifact("ModelEvaluation", "/eval/test")]},
+            max_test_gap=0.03,
+        ),
+        execution(
+            node_ids.PUSHER,
+            outputs={
+                "pushed_model": [
+                    artifact(
+                        "PushedModel",
+                        pushed=blessed,
+                        pushed_destination="/serving/1700000000",
+                        pushed_version="1700000000",
+                    )
+                ]
+            },
+        ),
     )
 
 
@@ -85,14 +141,22 @@ def test_the_summary_holds_statuses_sizes_and_metrics(summarize):
     assert summary["trainer_precision_at_1"] == TRAINER_METRICS
     assert summary["evaluation"]["validation"]["uri"] == "/eval/validation"
     assert summary["evaluation"]["test"]["uri"] == "/eval/test"
-    assert summary["pushed"] == {"pushed": True, "destination": "/serving/1700000000", "version": "1700000000",
-                                 "served": True}
+    assert summary["pushed"] == {
+        "pushed": True,
+        "destination": "/serving/1700000000",
+        "version": "1700000000",
+        "served": True,
+    }
     assert summary["warnings"] == []  # test and validation 0.01 apart, within 0.03
 
 
 def test_blessed_with_nothing_served_yet(summarize):
     blessing = full_run(summarize, served_version=None)["blessing"]
-    assert blessing == {"blessed": True, "reason": "passed the Precision@1 threshold; no model was served yet", "baseline": {}}
+    assert blessing == {
+        "blessed": True,
+        "reason": "passed the Precision@1 threshold; no model was served yet",
+        "baseline": {},
+    }
 
 
 def test_blessed_against_a_served_version_names_it(summarize):
@@ -135,7 +199,10 @@ def test_a_pushed_version_the_serving_dir_no_longer_holds_is_not_called_pushed(s
     monkeypatch.setattr(lineage, "is_complete_version", lambda path: False)
     summary = full_run(summarize)
     assert summary["pushed"]["served"] is False
-    assert run_summary.format_summary(summary).splitlines()[-1] == "Pushed: /serving/1700000000 (removed since: not served)"
+    assert (
+        run_summary.format_summary(summary).splitlines()[-1]
+        == "Pushed: /serving/1700000000 (removed since: not served)"
+    )
 
 
 def test_a_test_split_far_from_validation_gives_a_warning(summarize):
@@ -143,18 +210,31 @@ def test_a_test_split_far_from_validation_gives_a_warning(summarize):
     summary = full_run(summarize)
     assert summary["warnings"] == [
         "test Precision@1 0.0985 is 0.7715 from validation's 0.8700, more than evaluation.max_test_gap 0.03: "
-        "are the test files what they should be?"]
+        "are the test files what they should be?"
+    ]
     assert run_summary.format_summary(summary).splitlines()[-1] == f"Warning: {summary['warnings'][0]}"
 
 
 def test_format_summary_of_a_model_not_blessed(summarize):
-    assert run_summary.format_summary(full_run(summarize, blessed=0)).splitlines()[-1] == "Pushed: no (model not blessed)"
+    assert (
+        run_summary.format_summary(full_run(summarize, blessed=0)).splitlines()[-1] == "Pushed: no (model not blessed)"
+    )
 
 
 def test_format_summary_of_a_failed_run_without_results():
-    summary = {"run_id": RUN_ID, "status": "failed", "seconds": 3.0,
-               "components": [{"component": "IdxExampleGen", "status": "failed", "seconds": 3.0}],
-               "examples": {}, "trainer_precision_at_1": {}, "evaluation": {}, "blessing": {}, "pushed": {},
-               "warnings": []}
+    summary = {
+        "run_id": RUN_ID,
+        "status": "failed",
+        "seconds": 3.0,
+        "components": [{"component": "IdxExampleGen", "status": "failed", "seconds": 3.0}],
+        "examples": {},
+        "trainer_precision_at_1": {},
+        "evaluation": {},
+        "blessing": {},
+        "pushed": {},
+        "warnings": [],
+    }
     assert run_summary.format_summary(summary).splitlines() == [
-        f"Run {RUN_ID}: failed, 3.0 s", "  IdxExampleGen   failed     3.0 s"]
+        f"Run {RUN_ID}: failed, 3.0 s",
+        "  IdxExampleGen   failed     3.0 s",
+    ]

@@ -16,21 +16,33 @@ import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
-from conftest import run_cli
-from fake_kfp_server import FakeKfp, serve
-from kubeflow_args import (
-    IMAGE, KUBEFLOW_ARGS, PIPELINE_ROOT, TASK_ENV_ARGS, container_executors, error_lines, kubeflow_config,
-)
 from pipeline.kubeflow import client
 from pipeline.kubeflow.client import KfpApiError
 from pipeline.kubeflow.compiler import compile_pipeline
+
+from conftest import run_cli
+from fake_kfp_server import FakeKfp, serve
+from kubeflow_args import (
+    IMAGE,
+    KUBEFLOW_ARGS,
+    PIPELINE_ROOT,
+    TASK_ENV_ARGS,
+    container_executors,
+    error_lines,
+    kubeflow_config,
+)
 
 
 @pytest.fixture
 def kfp_api(monkeypatch, tmp_path):
     """A fake KFP API on 127.0.0.1; no KF_PIPELINES_* settings or kfp context of this machine."""
-    for name in ("KF_PIPELINES_UI_ENDPOINT", "KF_PIPELINES_SA_TOKEN_PATH", "KF_PIPELINES_IAP_OAUTH2_CLIENT_ID",
-                 "KF_PIPELINES_DEFAULT_EXPERIMENT_NAME", "KF_PIPELINES_OVERRIDE_EXPERIMENT_NAME"):
+    for name in (
+        "KF_PIPELINES_UI_ENDPOINT",
+        "KF_PIPELINES_SA_TOKEN_PATH",
+        "KF_PIPELINES_IAP_OAUTH2_CLIENT_ID",
+        "KF_PIPELINES_DEFAULT_EXPERIMENT_NAME",
+        "KF_PIPELINES_OVERRIDE_EXPERIMENT_NAME",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(kfp.Client, "_LOCAL_KFP_CONTEXT", str(tmp_path / "kfp-context.json"))
     monkeypatch.setattr(client, "POLL_SECONDS", 0.01)
@@ -125,7 +137,8 @@ def test_unreachable_host_gives_one_clear_line(capsys):
     assert run_cli("submit", "--host", host, *KUBEFLOW_ARGS) == 1
     error = capsys.readouterr().err
     assert error_lines(error) == [
-        f"error: cannot reach the KFP API at {host}: Failed to establish a new connection: [Errno 111] Connection refused"
+        f"error: cannot reach the KFP API at {host}: Failed to establish a new connection: "
+        "[Errno 111] Connection refused"
     ]
     assert "Traceback" not in error
 

@@ -21,23 +21,29 @@ import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 from packaging.requirements import Requirement
-
 from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
 from tfx.utils import import_utils
 
-from conftest import REPO_ROOT, run_cli
-from kfp_launcher import ARGO_NAME, ARGO_NAME_MAX_LENGTH, DRIVER_SUFFIX, MetadataStore
-from kubeflow_args import (
-    DATA_DIR, IMAGE, KUBEFLOW_ARGS, PIPELINE_ROOT, SERVING_DIR, TASK_ENV_ARGS, container_executors, error_lines,
-    kubeflow_config,
-)
 from pipeline import node_ids
-from pipeline.kubeflow import compiler, task
 from pipeline.config import load_config
+from pipeline.kubeflow import compiler, task
 from pipeline.kubeflow.compiler import TASK_COMMAND, KubeflowError, compile_pipeline, with_overrides
 from pipeline.pipeline import PipelinePaths, create_pipeline
 from pipeline.schema_staging import SCHEMAS_DIR
 
+from conftest import REPO_ROOT, run_cli
+from kfp_launcher import ARGO_NAME, ARGO_NAME_MAX_LENGTH, DRIVER_SUFFIX, MetadataStore
+from kubeflow_args import (
+    DATA_DIR,
+    IMAGE,
+    KUBEFLOW_ARGS,
+    PIPELINE_ROOT,
+    SERVING_DIR,
+    TASK_ENV_ARGS,
+    container_executors,
+    error_lines,
+    kubeflow_config,
+)
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +112,8 @@ def test_the_validation_evaluators_baseline_is_the_served_model(spec):
     """The model the serving dir serves now, found by the ServedModel task: no Resolver, which
     open-source KFP cannot run."""
     assert input_artifact(spec, node_ids.BLESSING_EVALUATOR, "baseline_model") == {
-        "producerTask": node_ids.SERVED_MODEL, "outputArtifactKey": "baseline",
+        "producerTask": node_ids.SERVED_MODEL,
+        "outputArtifactKey": "baseline",
     }
     assert "baseline_model" not in spec["root"]["dag"]["tasks"][node_ids.TEST_EVALUATOR]["inputs"]["artifacts"]
     assert parameter(spec, node_ids.SERVED_MODEL, "serving_dir") == SERVING_DIR
@@ -123,21 +130,26 @@ def test_only_the_probes_are_never_cached(spec):
 def test_the_probes_hand_their_findings_on_as_parameters(spec):
     """By value, so that KFP's cache key holds them (it holds input artifacts by id)."""
     tasks = spec["root"]["dag"]["tasks"]
-    handed_on = {(consumer, name): parameter["taskOutputParameter"]
-                 for consumer, task in tasks.items()
-                 for name, parameter in task.get("inputs", {}).get("parameters", {}).items()
-                 if "taskOutputParameter" in parameter}
+    handed_on = {
+        (consumer, name): parameter["taskOutputParameter"]
+        for consumer, task in tasks.items()
+        for name, parameter in task.get("inputs", {}).get("parameters", {}).items()
+        if "taskOutputParameter" in parameter
+    }
     assert handed_on == {
         (node_ids.INGEST, "data_fingerprint"): {"producerTask": node_ids.DATA_PROBE, "outputParameterKey": "value"},
         (node_ids.SERVED_MODEL, "served_fingerprint"): {
-            "producerTask": node_ids.SERVING_PROBE, "outputParameterKey": "value"},
+            "producerTask": node_ids.SERVING_PROBE,
+            "outputParameterKey": "value",
+        },
     }
 
 
 def test_the_trainer_reads_the_schema_the_data_gate_passed(spec):
     """A data edge, not only an order: the gate stands on every model's lineage."""
     assert input_artifact(spec, node_ids.TRAINER, "schema") == {
-        "producerTask": node_ids.DATA_GATE, "outputArtifactKey": "validated_schema",
+        "producerTask": node_ids.DATA_GATE,
+        "outputArtifactKey": "validated_schema",
     }
 
 
@@ -171,8 +183,8 @@ def test_beam_components_get_the_kubeflow_beam_args(config, spec, tmp_path):
     assert default_args == ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
     worker_plugin = "--beam_plugin=components.beam_worker"  # s3:// and a clean exit in each worker
     sdk_image = f"--sdk_container_image={IMAGE}"  # TFX then packages no sdist of itself for the workers
-    for task in (node_ids.INGEST, node_ids.STATISTICS, node_ids.BLESSING_EVALUATOR):
-        assert executor_of(spec, task)["container"]["args"][-4:] == [*default_args, worker_plugin, sdk_image]
+    for name in (node_ids.INGEST, node_ids.STATISTICS, node_ids.BLESSING_EVALUATOR):
+        assert executor_of(spec, name)["container"]["args"][-4:] == [*default_args, worker_plugin, sdk_image]
     dataflow_args = ["--runner=DataflowRunner", "--project=p", "--region=r", "--temp_location=gs://b/tmp"]
     dataflow_config = kubeflow_config(f"kubeflow.beam_pipeline_args={json.dumps(dataflow_args)}")
     output = compile_pipeline(dataflow_config, tmp_path / "dataflow.json")
@@ -197,8 +209,9 @@ def test_schema_is_named_by_content_hash_where_the_image_stages_it(config, spec,
     assert re.fullmatch(r"/pipeline/schemas/[0-9a-f]{16}/schema\.pbtxt", schema_file)
     # The Dockerfile's staging command, with a temporary folder for the image's /pipeline.
     staging = dockerfile_schema_staging()
-    subprocess.run([sys.executable, *staging[1:-1], str(tmp_path / SCHEMAS_DIR)], cwd=REPO_ROOT, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, *staging[1:-1], str(tmp_path / SCHEMAS_DIR)], cwd=REPO_ROOT, check=True, capture_output=True
+    )
     staged = tmp_path / PurePosixPath(schema_file).relative_to(compiler.IMAGE_PROJECT_ROOT)
     assert staged.read_bytes() == config.validation.schema_path.read_bytes()
 
@@ -268,7 +281,8 @@ def test_local_paths_are_refused(tmp_path, capsys, data_dir):
     assert run_cli("compile", "--output", output, *KUBEFLOW_ARGS, "--data-dir", data_dir) == 1
     error = capsys.readouterr().err
     assert error_lines(error) == [
-        f"error: kubeflow.data_dir (--data-dir) must be an object-storage URI such as gs://BUCKET/PATH, got '{data_dir}'"
+        "error: kubeflow.data_dir (--data-dir) must be an object-storage URI such as gs://BUCKET/PATH, "
+        f"got '{data_dir}'"
     ]
     assert "Traceback" not in error and not output.exists()
 
@@ -297,7 +311,8 @@ def test_task_env_and_secret_env_reach_every_task(tmp_path):
     json_format.ParseDict(platform, pipeline_spec_pb2.PlatformSpec())
     containers = container_executors(spec)
     assert all(
-        container["env"] == [
+        container["env"]
+        == [
             {"name": "AWS_ENDPOINT_URL_S3", "value": "http://minio-service.kubeflow:9000"},
             {"name": "AWS_REGION", "value": "us-east-1"},
         ]
@@ -306,13 +321,16 @@ def test_task_env_and_secret_env_reach_every_task(tmp_path):
     executors = platform["platforms"]["kubernetes"]["deploymentSpec"]["executors"]
     assert set(executors) == set(containers)
     assert all(
-        executor["secretAsEnv"] == [{
-            "secretName": "mlpipeline-minio-artifact",
-            "keyToEnv": [
-                {"secretKey": "accesskey", "envVar": "AWS_ACCESS_KEY_ID"},
-                {"secretKey": "secretkey", "envVar": "AWS_SECRET_ACCESS_KEY"},
-            ],
-        }]
+        executor["secretAsEnv"]
+        == [
+            {
+                "secretName": "mlpipeline-minio-artifact",
+                "keyToEnv": [
+                    {"secretKey": "accesskey", "envVar": "AWS_ACCESS_KEY_ID"},
+                    {"secretKey": "secretkey", "envVar": "AWS_SECRET_ACCESS_KEY"},
+                ],
+            }
+        ]
         for executor in executors.values()
     )
 
@@ -329,12 +347,15 @@ def test_secret_env_is_refused_for_vertex_ais_json(tmp_path, capsys):
     assert not (tmp_path / "pipeline.json").exists()
 
 
-@pytest.mark.parametrize("setting, value", [
-    ("task_env", "AWS_REGION"),
-    ("task_env", "not a name=1"),
-    ("task_secret_env", "AWS_ACCESS_KEY_ID=just-a-secret"),
-    ("task_secret_env", "AWS_ACCESS_KEY_ID=/key"),
-])
+@pytest.mark.parametrize(
+    "setting, value",
+    [
+        ("task_env", "AWS_REGION"),
+        ("task_env", "not a name=1"),
+        ("task_secret_env", "AWS_ACCESS_KEY_ID=just-a-secret"),
+        ("task_secret_env", "AWS_ACCESS_KEY_ID=/key"),
+    ],
+)
 def test_malformed_task_env_is_one_clear_error(tmp_path, capsys, setting, value):
     args = ["--set", f"kubeflow.{setting}={json.dumps([value])}"]
     assert run_cli("compile", "--output", tmp_path / "pipeline.yaml", *KUBEFLOW_ARGS, *args) == 1
@@ -355,14 +376,19 @@ def test_every_task_name_is_an_argo_task_name(spec):
 def test_every_producer_is_a_task_of_the_dag_that_runs_before(spec):
     """KFP's driver finds an input's producer among the DAG's tasks by name, else fails."""
     tasks = spec["root"]["dag"]["tasks"]
-    for name, task in tasks.items():
-        inputs = task.get("inputs", {})
-        sources = [*(source["taskOutputArtifact"] for source in inputs.get("artifacts", {}).values()),
-                   *(source["taskOutputParameter"] for source in inputs.get("parameters", {}).values()
-                     if "taskOutputParameter" in source)]
+    for name, task_spec in tasks.items():
+        inputs = task_spec.get("inputs", {})
+        sources = [
+            *(source["taskOutputArtifact"] for source in inputs.get("artifacts", {}).values()),
+            *(
+                source["taskOutputParameter"]
+                for source in inputs.get("parameters", {}).values()
+                if "taskOutputParameter" in source
+            ),
+        ]
         for source in sources:
             assert source["producerTask"] in tasks, (name, source)
-            assert source["producerTask"] in task["dependentTasks"], (name, source)
+            assert source["producerTask"] in task_spec["dependentTasks"], (name, source)
 
 
 def test_a_pipeline_root_with_a_query_string_is_refused(job, capsys, tmp_path):
@@ -371,7 +397,8 @@ def test_a_pipeline_root_with_a_query_string_is_refused(job, capsys, tmp_path):
     assert run_cli("compile", "--output", tmp_path / "p.yaml", *KUBEFLOW_ARGS, "--pipeline-root", root) == 1
     assert error_lines(capsys.readouterr().err) == [
         f"error: kubeflow.pipeline_root (--pipeline-root) must not hold a query string, got {root!r}: give an S3 "
-        "endpoint through kubeflow.task_env and KFP's kfp-launcher ConfigMap (see docs/kubeflow.md)"]
+        "endpoint through kubeflow.task_env and KFP's kfp-launcher ConfigMap (see docs/kubeflow.md)"
+    ]
 
 
 def test_every_input_artifacts_type_is_recoverable_from_its_tasks_own_arguments(spec):
@@ -385,7 +412,9 @@ def test_every_input_artifacts_type_is_recoverable_from_its_tasks_own_arguments(
         inputs_spec = json.loads(args[args.index("--json_serialized_inputs_spec_args") + 1])
         for key in task_spec.get("inputs", {}).get("artifacts", {}):
             executor_input = {"inputs": {"artifacts": {key: {"artifacts": [untyped]}}}}
-            [recovered] = task.adapt_executor_input(executor_input, inputs_spec)["inputs"]["artifacts"][key]["artifacts"]
+            [recovered] = task.adapt_executor_input(executor_input, inputs_spec)["inputs"]["artifacts"][key][
+                "artifacts"
+            ]
             assert recovered["type"] == component["inputDefinitions"]["artifacts"][key]["artifactType"], (name, key)
             artifact_type = json_format.ParseDict(recovered["type"], pipeline_spec_pb2.ArtifactTypeSchema())
             import_utils.import_class_by_path(kubeflow_v2_entrypoint_utils._retrieve_class_path(artifact_type))
@@ -403,13 +432,18 @@ def dockerfile_instructions() -> list[tuple[str, str]]:
 
 def dockerfile_run_commands() -> list[list[str]]:
     """Every command of the Dockerfile's RUN instructions (split at &&), as words."""
-    return [shlex.split(command) for name, arguments in dockerfile_instructions() if name == "RUN"
-            for command in arguments.split("&&")]
+    return [
+        shlex.split(command)
+        for name, arguments in dockerfile_instructions()
+        if name == "RUN"
+        for command in arguments.split("&&")
+    ]
 
 
 def dockerfile_schema_staging() -> list[str]:
-    [command] = [words for words in dockerfile_run_commands()
-                 if words[:3] == ["python", "-m", "pipeline.schema_staging"]]
+    [command] = [
+        words for words in dockerfile_run_commands() if words[:3] == ["python", "-m", "pipeline.schema_staging"]
+    ]
     return command
 
 
@@ -457,7 +491,7 @@ def test_image_installs_the_locked_versions():
     assert pip_installs, "the Dockerfile installs nothing with pip"
     for words in pip_installs:
         assert {"--requirement", "-r", "--constraint", "-c"} & set(words), words
-        assert words[words.index("install") + 1:].count("requirements.lock") == 1, words
+        assert words[words.index("install") + 1 :].count("requirements.lock") == 1, words
         pins = [word.split("==") for word in words if "==" in word]
         assert all(locked.get(_normalize(name)) == version for name, version in pins), pins
 
@@ -479,8 +513,9 @@ def test_image_lock_is_the_venv_lock_without_the_dev_only_packages():
 def test_image_holds_the_project_where_the_spec_expects_it():
     instructions = dockerfile_instructions()
     assert ("WORKDIR", str(compiler.IMAGE_PROJECT_ROOT)) in instructions
-    assert any(name == "ENV" and f"PYTHONPATH={compiler.IMAGE_PROJECT_ROOT}" in arguments
-               for name, arguments in instructions)
+    assert any(
+        name == "ENV" and f"PYTHONPATH={compiler.IMAGE_PROJECT_ROOT}" in arguments for name, arguments in instructions
+    )
     copied = [arguments.split()[0] for name, arguments in instructions if name == "COPY"]
     assert {"configs", "components", "pipeline", "requirements.lock"} <= set(copied)
     # The schemas go where the compiled spec names them (image_schema_file).

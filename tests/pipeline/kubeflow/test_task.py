@@ -19,14 +19,21 @@ from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
 
-from kfp_launcher import EXECUTOR_LOGS, MetadataStore
 from pipeline.kubeflow.task import adapt_executor_input, output_uris, remove_folder_markers
 
+from kfp_launcher import EXECUTOR_LOGS, MetadataStore
+
 EXAMPLES_TYPE = {"instanceSchema": "title: tfx.Examples\ntype: object\n"}
-INPUTS_SPEC = {"artifacts": {"examples": {"artifactType": EXAMPLES_TYPE}},
-               "parameters": {"run_fn": {"parameterType": "STRING"}}}
-WRITTEN_METADATA = {"shard_sha256": {"train": {"a.gz": "0f"}}, "splits": ["train"], "num_examples_train": 5,
-                    "split_names": '["train"]'}
+INPUTS_SPEC = {
+    "artifacts": {"examples": {"artifactType": EXAMPLES_TYPE}},
+    "parameters": {"run_fn": {"parameterType": "STRING"}},
+}
+WRITTEN_METADATA = {
+    "shard_sha256": {"train": {"a.gz": "0f"}},
+    "splits": ["train"],
+    "num_examples_train": 5,
+    "split_names": '["train"]',
+}
 
 
 def kfp_executor_input() -> dict:
@@ -34,13 +41,25 @@ def kfp_executor_input() -> dict:
     store = MetadataStore()
     examples_id = store.record_artifact("examples", {"uri": "s3://b/examples", "metadata": WRITTEN_METADATA})
     return {
-        "inputs": {"artifacts": {"examples": {"artifacts": [store.runtime_artifact(examples_id)]}},
-                   "parameterValues": {"run_fn": "m.run_fn"}},
-        "outputs": {"artifacts": {
-            "model": {"artifacts": [{"name": "model", "uri": "s3://b/t/1/model", "type": {"instanceSchema": "x"}}]},
-            EXECUTOR_LOGS: {"artifacts": [{"name": EXECUTOR_LOGS, "uri": "s3://b/t/1/executor-logs",
-                                           "type": {"schemaTitle": "system.Artifact"}}]},
-        }, "outputFile": "/s3/b/t/1/output_metadata.json"},
+        "inputs": {
+            "artifacts": {"examples": {"artifacts": [store.runtime_artifact(examples_id)]}},
+            "parameterValues": {"run_fn": "m.run_fn"},
+        },
+        "outputs": {
+            "artifacts": {
+                "model": {"artifacts": [{"name": "model", "uri": "s3://b/t/1/model", "type": {"instanceSchema": "x"}}]},
+                EXECUTOR_LOGS: {
+                    "artifacts": [
+                        {
+                            "name": EXECUTOR_LOGS,
+                            "uri": "s3://b/t/1/executor-logs",
+                            "type": {"schemaTitle": "system.Artifact"},
+                        }
+                    ]
+                },
+            },
+            "outputFile": "/s3/b/t/1/output_metadata.json",
+        },
     }
 
 
@@ -99,12 +118,18 @@ def gcs(monkeypatch) -> Iterator[storage.Bucket]:
 
 def test_folder_markers_under_an_output_are_removed_on_gcs(gcs):
     """The empty `name/` objects TensorFlow's GCS filesystem writes, on which KFP's launcher fails."""
-    for name, content in [("root/task/examples/", b""), ("root/task/examples/Split-train/", b""),
-                          ("root/task/examples/Split-train/data.gz", b"data"), ("root/other/", b"")]:
+    for name, content in [
+        ("root/task/examples/", b""),
+        ("root/task/examples/Split-train/", b""),
+        ("root/task/examples/Split-train/data.gz", b"data"),
+        ("root/other/", b""),
+    ]:
         gcs.blob(name).upload_from_string(content)
 
     removed = remove_folder_markers("gs://bucket/root/task/examples")
 
     assert removed == ["gs://bucket/root/task/examples/", "gs://bucket/root/task/examples/Split-train/"]
     assert sorted(blob.name for blob in gcs.client.list_blobs("bucket")) == [
-        "root/other/", "root/task/examples/Split-train/data.gz"]
+        "root/other/",
+        "root/task/examples/Split-train/data.gz",
+    ]

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT
 from pipeline.local.download import (
     MNIST_FILES,
     DownloadError,
@@ -22,6 +21,8 @@ from pipeline.local.download import (
     ensure_mnist,
     verify_file,
 )
+
+from conftest import REPO_ROOT
 
 SHARED_MNIST = REPO_ROOT.parent / "shared" / "data" / "mnist"
 WRONG_HASH = "0" * 64
@@ -80,9 +81,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     srv.url = f"http://127.0.0.1:{httpd.server_port}/"
-    thread = threading.Thread(
-        target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True
-    )
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True)
     thread.start()
     try:
         yield srv
@@ -125,9 +124,7 @@ def leftovers(data_dir: Path) -> list[str]:
 
 
 @pytest.mark.parametrize("check", ["gz", "content"])
-def test_download_success_and_checksum_accepted(
-    server: Server, tmp_path: Path, check: str
-) -> None:
+def test_download_success_and_checksum_accepted(server: Server, tmp_path: Path, check: str) -> None:
     files, payloads = fake_dataset(check)
     mirror = server.mirror("m1", payloads)
     data_dir = tmp_path / "new" / "data"  # does not exist yet
@@ -230,9 +227,7 @@ def test_existing_files_are_not_downloaded_again(server: Server, tmp_path: Path)
     ],
     ids=["wrong-checksum", "not-gzip", "truncated"],
 )
-def test_verify_file_names_file_and_problem(
-    tmp_path: Path, payload: bytes, problem: str
-) -> None:
+def test_verify_file_names_file_and_problem(tmp_path: Path, payload: bytes, problem: str) -> None:
     files, _ = fake_dataset("content")
     expected = next(iter(files.values()))
     path = tmp_path / expected.name

@@ -11,9 +11,10 @@ import pytest
 
 from components.errors import PipelineError
 from components.idx_example_gen.idx import IdxFormatError
-from fake_mnist import write_fake_mnist
 from pipeline.config import ConfigError, load_config
 from pipeline.local.preflight import MissingDataError, check_inputs
+
+from fake_mnist import write_fake_mnist
 
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 
@@ -73,7 +74,9 @@ def test_split_sizes_that_do_not_fit_name_the_setting(data_dir, override, proble
 
 
 def test_a_batch_larger_than_the_train_split_names_training_batch_size(data_dir):
-    with pytest.raises(ConfigError, match=r"^'training\.batch_size' is 501, more than the 500 examples of the training split$"):
+    with pytest.raises(
+        ConfigError, match=r"^'training\.batch_size' is 501, more than the 500 examples of the training split$"
+    ):
         check(config("training.batch_size=501"), data_dir)
     check(config("training.batch_size=500"), data_dir)  # exactly the split: fits
 
@@ -93,21 +96,29 @@ def test_a_file_too_short_for_its_header_is_named(data_dir):
 
 
 def test_an_image_shape_other_than_the_files_names_data_image_shape(data_dir):
-    with pytest.raises(ConfigError, match=r"^'data.image_shape' is \[32, 32\], but .*train-images-idx3-ubyte.gz holds "
-                                          r"images of \[28, 28\]$"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^'data.image_shape' is \[32, 32\], but .*train-images-idx3-ubyte.gz holds "
+        r"images of \[28, 28\]$",
+    ):
         check(config("data.image_shape=[32, 32]"), data_dir)
 
 
 @pytest.mark.parametrize("name", ["", "MNIST", "my_pipeline", "-mnist"])
 def test_a_pipeline_name_kubeflow_would_refuse_is_named(data_dir, name):
-    with pytest.raises(ConfigError, match=rf"^'pipeline_name' must be lower-case letters, digits and '-' .*, got '{name}'$"):
+    with pytest.raises(
+        ConfigError, match=rf"^'pipeline_name' must be lower-case letters, digits and '-' .*, got '{name}'$"
+    ):
         check(config(f"pipeline_name={name!r}"), data_dir)
 
 
-@pytest.mark.parametrize("beam_args, reason", [
-    (["--direct_num_workers=abc"], "argument --direct_num_workers: invalid int value: 'abc'"),
-    (["--runner=DataflowRunner"], "Missing required option: project"),
-])
+@pytest.mark.parametrize(
+    "beam_args, reason",
+    [
+        (["--direct_num_workers=abc"], "argument --direct_num_workers: invalid int value: 'abc'"),
+        (["--runner=DataflowRunner"], "Missing required option: project"),
+    ],
+)
 def test_beam_flags_beam_would_refuse_are_refused_with_its_reasons(data_dir, beam_args, reason):
     with pytest.raises(ConfigError) as error:
         check(config(), data_dir, beam_args)
@@ -117,7 +128,9 @@ def test_beam_flags_beam_would_refuse_are_refused_with_its_reasons(data_dir, bea
 
 
 def test_a_missing_or_broken_schema_file_is_named(data_dir, tmp_path):
-    with pytest.raises(ConfigError, match=r"missing.pbtxt: cannot read the schema file set by 'validation.schema_file'"):
+    with pytest.raises(
+        ConfigError, match=r"missing.pbtxt: cannot read the schema file set by 'validation.schema_file'"
+    ):
         check(config(f"validation.schema_file={tmp_path / 'missing.pbtxt'}"), data_dir)
     (tmp_path / "broken.pbtxt").write_text('feature {\n  name: "image"\n  type: PIXELS\n}\n')
     with pytest.raises(ConfigError, match=r"broken.pbtxt: not a valid schema \(3:9 : .*PIXELS"):

@@ -29,12 +29,17 @@ def artifact_folders(root: Path, *relative: str) -> list[Path]:
 def test_artifact_folders_no_record_names_are_removed(tmp_path):
     root = tmp_path / "pipeline"
     recorded, value, unrecorded = artifact_folders(
-        root, "IdxExampleGen/examples/3", "DataProbe/value/1", "Trainer/model/7")
+        root, "IdxExampleGen/examples/3", "DataProbe/value/1", "Trainer/model/7"
+    )
     (root / "Trainer" / ".system" / "executor_execution" / "7").mkdir(parents=True)  # TFX's own, not an output
     store = new_store(tmp_path / "metadata.sqlite")
     type_id = store.put_artifact_type(metadata_store_pb2.ArtifactType(name="Examples"))
-    store.put_artifacts([metadata_store_pb2.Artifact(type_id=type_id, uri=str(recorded)),
-                         metadata_store_pb2.Artifact(type_id=type_id, uri=str(value / "value"))])
+    store.put_artifacts(
+        [
+            metadata_store_pb2.Artifact(type_id=type_id, uri=str(recorded)),
+            metadata_store_pb2.Artifact(type_id=type_id, uri=str(value / "value")),
+        ]
+    )
 
     removed = recovery.remove_unrecorded(str(root), store)
 
@@ -54,6 +59,9 @@ def test_a_pipeline_root_belongs_to_one_store(tmp_path):
     root = str(tmp_path / "shared-root")
     recovery.claim_pipeline_root(root, tmp_path / "a" / "metadata.sqlite")
     recovery.claim_pipeline_root(root, tmp_path / "a" / "metadata.sqlite")  # its own: fine
-    with pytest.raises(recovery.PipelineRootTaken, match=r"holds the artifacts of the metadata store .*a/metadata.sqlite, "
-                                                         r"not of .*b/metadata.sqlite; give each output dir"):
+    with pytest.raises(
+        recovery.PipelineRootTaken,
+        match=r"holds the artifacts of the metadata store .*a/metadata.sqlite, "
+        r"not of .*b/metadata.sqlite; give each output dir",
+    ):
         recovery.claim_pipeline_root(root, tmp_path / "b" / "metadata.sqlite")

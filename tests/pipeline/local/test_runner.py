@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from pipeline.local import runner
-from pipeline.local.runner import RunFailed, RunInterrupted, new_run_id
 from pipeline.local.run_log import ComponentProgress
+from pipeline.local.runner import RunFailed, RunInterrupted, new_run_id
 
 
 def test_run_ids_are_local_time_to_the_microsecond():
