@@ -49,15 +49,19 @@ import numpy as np
 from components.idx_example_gen import idx
 from components.idx_example_gen.layout import locate_idx_file
 from components.trainer.settings import TrainerSettings
+from pipeline import node_ids
 from pipeline.config import PipelineConfig, load_config
+from pipeline.inspect.run_summary import RunSummary
+from pipeline.inspect.states import ComponentStatus
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the tests' synthetic MNIST
+from fake_mnist import write_large_fake_mnist
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
 WORKLOADS = BENCH_DIR / "workloads.py"
 REFERENCE_DIR = BENCH_DIR.parent.parent / "shared" / "reference"
 PIPELINE_CLI = Path(sys.executable).with_name("mnist-pipeline")
-TRAINED_LINE = re.compile(r"Trained (\d+) steps in ([\d.]+) s")  # components/trainer/module.py
-FIRST_STEPS_LINE = re.compile(r"Step \d+: loss = [\d.]+ \(([\d.]+) sec\)")
 PLAIN_LINE = re.compile(r"wall ([\d.]+) s, fit ([\d.]+) s, Precision@1 train [\d.]+ validation [\d.]+ test ([\d.]+)")
 EDITED_LEARNING_RATE_FACTOR = 1.1
 SCALE_FACTORS = (1, 2, 4)
@@ -242,18 +246,20 @@ def pipeline_repetition(
         figures["reference.wall_s"] = measure_reference(reference, args.data_dir, work_dir / "reference", logs)
 
     cold = measure(run_command, logs / "cold.log")
-    cold_summary, cold_log = newest_run(output_dir)
-    steps, fit_s = trainer_fit(cold_log)
+    cold_summary = newest_run(output_dir)
+    fit = cold_summary.training
+    if fit is None:
+        raise BenchmarkError(f"{output_dir}: the cold run's summary has no Trainer fit: did the Trainer run?")
     figures.update(
         {
             "cold.wall_s": cold.wall_s,
             "cold.peak_rss_mib": cold.peak_rss_mib,
-            "cold.test_precision_at_1": cold_summary["evaluation"]["test"]["precision_at_1"],
-            **{f"cold.component_s.{c['component']}": c["seconds"] for c in cold_summary["components"]},
-            "ingest.images_per_s": images / _seconds(cold_summary, "IdxExampleGen"),
-            "trainer.fit_s": fit_s,
-            "trainer.first_log_interval_s": first_log_interval(cold_log),
-            "trainer.examples_per_s": steps * config.training.batch_size / fit_s,
+            "cold.test_precision_at_1": cold_summary.evaluation["test"].precision_at_1,
+            **{f"cold.component_s.{c.component}": c.seconds for c in cold_summary.components},
+            "ingest.images_per_s": images / _seconds(cold_summary, node_ids.INGEST),
+            "trainer.fit_s": fit.seconds,
+            "trainer.first_log_interval_s": fit.first_interval_seconds or float("nan"),
+            "trainer.examples_per_s": fit.examples / fit.seconds,
         }
     )
 
@@ -261,17 +267,17 @@ def pipeline_repetition(
     edited = measure(
         [*run_command, "--set", f"training.learning_rate={edited_settings.learning_rate!r}"], logs / "edited.log"
     )
-    edited_summary, _ = newest_run(output_dir)
+    edited_summary = newest_run(output_dir)
     figures.update(
         {
             "edited.wall_s": edited.wall_s,
-            **{f"edited.component_s.{c['component']}": c["seconds"] for c in edited_summary["components"]},
+            **{f"edited.component_s.{c.component}": c.seconds for c in edited_summary.components},
         }
     )
     problems = [
-        f"edited run: {c['component']} ran, it should have been cached"
-        for c in edited_summary["components"]
-        if c["status"] == "ran" and c["component"] in ("IdxExampleGen", "StatisticsGen")
+        f"edited run: {node} ran, it should have been cached"
+        for node in (node_ids.INGEST, node_ids.STATISTICS)
+        if edited_summary.status_of(node) == ComponentStatus.RAN
     ]
 
     if reference:
@@ -332,8 +338,8 @@ def _edited(training: TrainerSettings) -> TrainerSettings:
     return dataclasses.replace(training, learning_rate=round(training.learning_rate * EDITED_LEARNING_RATE_FACTOR, 6))
 
 
-def _seconds(summary: dict[str, Any], component: str) -> float:
-    return next(c["seconds"] for c in summary["components"] if c["component"] == component)
+def _seconds(summary: RunSummary, component: str) -> float:
+    return next(c.seconds for c in summary.components if c.component == component)
 
 
 def count_images(config: PipelineConfig, data_dir: Path) -> int:
@@ -344,24 +350,10 @@ def count_images(config: PipelineConfig, data_dir: Path) -> int:
     )
 
 
-def newest_run(output_dir: Path) -> tuple[dict[str, Any], Path]:
-    """The newest run's summary and the path of its log (runs/<run id>.json and .log)."""
+def newest_run(output_dir: Path) -> RunSummary:
+    """The newest run's summary (runs/<run id>.json)."""
     summary_path = max((output_dir / "runs").glob("*.json"))  # run ids sort by time
-    return json.loads(summary_path.read_text()), summary_path.with_suffix(".log")
-
-
-def trainer_fit(run_log: Path) -> tuple[int, float]:
-    """Steps and seconds of the Trainer's model.fit, from its log line (0.01 s resolution)."""
-    match = TRAINED_LINE.search(run_log.read_text())
-    if match is None:
-        raise BenchmarkError(f"{run_log}: no 'Trained N steps in S s' line: did the Trainer run?")
-    return int(match[1]), float(match[2])
-
-
-def first_log_interval(run_log: Path) -> float:
-    """Seconds of the Trainer's first logged interval (its first 100 steps by default)."""
-    match = FIRST_STEPS_LINE.search(run_log.read_text())
-    return float(match[1]) if match else float("nan")
+    return RunSummary.from_json(json.loads(summary_path.read_text()))
 
 
 # --- make bench-scale -----------------------------------------------------------------------
@@ -377,7 +369,7 @@ def bench_scale(config: PipelineConfig, args: argparse.Namespace, work_dir: Path
         flush=True,
     )
     for factor in SCALE_FACTORS:
-        write_synthetic_mnist(work_dir / f"data-{factor}x", config, factor * args.scale_images, test_images)
+        write_large_fake_mnist(work_dir / f"data-{factor}x", factor * args.scale_images, test_images)
     repetitions = []
     for repetition in range(1, args.repeat + 1):
         figures = scale_repetition(args, work_dir, sizes, repetition)
@@ -409,7 +401,7 @@ def scale_repetition(
     figures: dict[str, float] = {}
     for factor, images in sizes.items():
         output_dir = work_dir / f"rep{repetition}" / f"output-{factor}x"
-        for step, node in (("ingest", "IdxExampleGen"), ("statistics", "StatisticsGen")):
+        for step, node in (("ingest", node_ids.INGEST), ("statistics", node_ids.STATISTICS)):
             result_json = output_dir.with_name(f"{output_dir.name}-{step}.json")
             measured = measure(
                 [
@@ -441,34 +433,6 @@ def scale_repetition(
             figures[f"{largest}x.{step}_peak_rss_mib"] / figures[f"1x.{step}_peak_rss_mib"]
         )
     return figures
-
-
-def write_synthetic_mnist(directory: Path, config: PipelineConfig, train_images: int, test_images: int) -> None:
-    """Uncompressed MNIST-shaped IDX files, written in chunks: noise with a bright row at the label's
-    position (as tests/fake_mnist.py draws them), labels uniform over the classes."""
-    directory.mkdir(parents=True)
-    rng = np.random.default_rng(seed=train_images)
-    shape, num_classes = config.data.image_shape, config.data.num_classes
-    for source, count in (("train", train_images), ("test", test_images)):
-        labels = rng.integers(0, num_classes, size=count, dtype=np.uint8)
-        _write_idx(directory / getattr(config.ingest, f"{source}_labels"), (count,), [labels])
-        chunks = (
-            _fake_images(rng, labels[start : start + 10_000], shape, num_classes) for start in range(0, count, 10_000)
-        )
-        _write_idx(directory / getattr(config.ingest, f"{source}_images"), (count, *shape), chunks)
-
-
-def _fake_images(rng: np.random.Generator, labels: np.ndarray, shape: tuple[int, ...], num_classes: int) -> np.ndarray:
-    images = rng.integers(0, 64, size=(len(labels), *shape), dtype=np.uint8)
-    images[np.arange(len(labels)), labels.astype(int) * shape[0] // num_classes, :] = 255
-    return images
-
-
-def _write_idx(path: Path, dims: tuple[int, ...], chunks) -> None:
-    with path.open("wb") as idx_file:
-        idx_file.write(idx.IdxHeader(str(path), dims).to_bytes())
-        for chunk in chunks:
-            idx_file.write(chunk.tobytes())
 
 
 # --- measuring and reporting ----------------------------------------------------------------

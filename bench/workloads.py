@@ -38,7 +38,9 @@ def main() -> None:
         beam_args=[],
         to_nodes=[args.to_node],
     )
-    result = {c["component"]: {"status": c["status"], "seconds": c["seconds"]} for c in summary["components"]}
+    if summary is None:
+        raise SystemExit(f"{args.output_dir}: the run reached no ML Metadata record")
+    result = {c.component: {"status": c.status, "seconds": c.seconds} for c in summary.components}
     args.result.write_text(json.dumps(result, indent=2) + "\n")
 
 

@@ -17,6 +17,7 @@ from absl import logging as absl_logging
 from components.errors import PipelineError
 from components.object_storage import exit_process, is_uri
 from pipeline.config import ConfigError, load_config
+from pipeline.inspect.states import RunStatus
 from pipeline.local.runner import RunFailed, RunInterrupted
 
 RUN_HELP = "a run: its id (a prefix is enough) or the number `lineage runs` shows (1 is the oldest)"
@@ -225,7 +226,7 @@ def _run(args: argparse.Namespace) -> int:
     summary = run_pipeline(
         config, args.data_dir, layout, args.beam_arg, runner=args.runner, use_cache=not args.no_cache
     )
-    return 0 if all(component["status"] != "failed" for component in summary["components"]) else 1
+    return 0 if summary and summary.status != RunStatus.FAILED else 1
 
 
 def _compile(args: argparse.Namespace) -> int:

@@ -42,6 +42,19 @@ def balanced_labels(count: int, seed: int, num_classes: int = 10) -> np.ndarray:
     return labels.astype(np.uint8)
 
 
+def write_large_fake_mnist(directory: Path, train_count: int, test_count: int, chunk: int = 10_000) -> None:
+    """Uncompressed MNIST-named IDX files of any size (the benchmark's scaling runs), written
+    chunk by chunk in bounded memory: the same images as fake_images draws, labels balanced."""
+    directory.mkdir(parents=True)
+    for source, count, seed in (("train", train_count, 1), ("t10k", test_count, 2)):
+        labels = balanced_labels(count, seed)
+        write_idx(directory / f"{source}-labels-idx1-ubyte", labels, compress=False)
+        with (directory / f"{source}-images-idx3-ubyte").open("wb") as images:
+            images.write(struct.pack(">HBB3I", 0, 0x08, 3, count, *IMAGE_SHAPE))  # the IDX header
+            for start in range(0, count, chunk):
+                images.write(fake_images(labels[start : start + chunk], seed=seed + start).tobytes())
+
+
 def write_fake_mnist(
     directory: Path,
     train_count: int = 600,

@@ -23,6 +23,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 from components.trainer.data import PARSE_BATCH, load_split, read_split, training_batches
 from components.trainer.model import BATCH_ACCURACY, build_model, export_serving_model
 from components.trainer.settings import (
+    FIT_FILE,
     METRICS_FILE,
     MISCLASSIFIED_FILE,
     TENSORBOARD_DIR,
@@ -47,6 +48,13 @@ def run_fn(fn_args: FnArgs) -> None:
     started = time.monotonic()
     model.fit(train_data, epochs=1, steps_per_epoch=settings.train_steps, callbacks=[progress], verbose=0)
     fit_seconds = time.monotonic() - started
+    fit = {
+        "steps": settings.train_steps,
+        "examples": settings.train_steps * settings.batch_size,
+        "seconds": round(fit_seconds, 3),
+        "first_interval_seconds": progress.first_interval_seconds,
+    }
+    _write_json(os.path.join(fn_args.model_run_dir, FIT_FILE), fit)
     log.info(
         "Trained %d steps in %.2f s (%.0f examples/s)",
         settings.train_steps,
@@ -92,6 +100,7 @@ class TrainingProgress(keras.callbacks.Callback):
         self._writer = tf.summary.create_file_writer(os.path.join(model_run_dir, TENSORBOARD_DIR))
         self._last_step, self._last_sums = 0, {"loss": 0.0, BATCH_ACCURACY: 0.0}
         self._last_time = time.monotonic()
+        self.first_interval_seconds: float | None = None
 
     def on_train_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
         step = batch + 1
@@ -108,6 +117,8 @@ class TrainingProgress(keras.callbacks.Callback):
         means = {name: (sums[name] - self._last_sums[name]) / steps for name in sums}
         now = time.monotonic()
         log.info("Step %d: loss = %.4f (%.2f sec)", step, means["loss"], now - self._last_time)
+        if self.first_interval_seconds is None:
+            self.first_interval_seconds = round(now - self._last_time, 3)
         with self._writer.as_default(step=step):
             for name, value in means.items():
                 tf.summary.scalar(name, value)

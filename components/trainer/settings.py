@@ -20,6 +20,9 @@ METRICS_FILE = "precision_at_1.json"  # Precision@1 per split, in the ModelRun a
 # index counting the test split's records in file-name order (what the run report shows).
 MISCLASSIFIED_FILE = "misclassified_test.json"
 TENSORBOARD_DIR = "train"  # TensorBoard logs, in the ModelRun artifact
+# How the fit went, in the ModelRun artifact: {"steps", "examples", "seconds", "first_interval_seconds"}
+# (the first interval: the first log_every_steps steps, which include TensorFlow's tracing).
+FIT_FILE = "fit.json"
 
 
 @dataclass(frozen=True)

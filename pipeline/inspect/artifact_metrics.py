@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from components.evaluator.settings import CONFUSION_METRIC_NAME, METRIC_NAME
-from components.trainer.settings import METRICS_FILE, MISCLASSIFIED_FILE
+from components.trainer.settings import FIT_FILE, METRICS_FILE, MISCLASSIFIED_FILE
 
 BASELINE_MODEL_NAME = "baseline"  # TFMA's name for the Evaluator's baseline_model
 
@@ -19,6 +19,11 @@ BASELINE_MODEL_NAME = "baseline"  # TFMA's name for the Evaluator's baseline_mod
 def trainer_metrics(model_run_uri: str) -> dict[str, Any]:
     """{split: {num_examples, num_correct, precision_at_1}}; {} when the file is not there."""
     return _read_json(os.path.join(model_run_uri, METRICS_FILE), {})
+
+
+def trainer_fit(model_run_uri: str) -> dict[str, Any]:
+    """{steps, examples, seconds, first_interval_seconds} of the Trainer's fit; {} when not recorded."""
+    return _read_json(os.path.join(model_run_uri, FIT_FILE), {})
 
 
 def misclassified_test_examples(model_run_uri: str) -> list[dict[str, int]]:

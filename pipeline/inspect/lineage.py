@@ -26,17 +26,15 @@ from components.errors import PipelineError
 from components.idx_example_gen.settings import IDX_ROLES
 from pipeline import node_ids
 from pipeline.inspect import artifact_metrics
+from pipeline.inspect.states import ComponentStatus, RunStatus
 
 RUN_CONTEXT_TYPE = "pipeline_run"  # the context LocalDagRunner and Kubeflow give each run
 NODE_CONTEXT_TYPE = "node"
-# A run's status: the first of these its executions have.
-RUN_STATUSES = (("failed", "failed"), ("interrupted", "interrupted"), ("running", "unfinished"))
 STATUS_BY_STATE = {
-    metadata_store_pb2.Execution.COMPLETE: "ran",
-    metadata_store_pb2.Execution.CACHED: "cached",
-    metadata_store_pb2.Execution.FAILED: "failed",
-    # Left running by a run that stopped (pipeline/inspect/interrupted.py).
-    metadata_store_pb2.Execution.CANCELED: "interrupted",
+    metadata_store_pb2.Execution.COMPLETE: ComponentStatus.RAN,
+    metadata_store_pb2.Execution.CACHED: ComponentStatus.CACHED,
+    metadata_store_pb2.Execution.FAILED: ComponentStatus.FAILED,
+    metadata_store_pb2.Execution.CANCELED: ComponentStatus.INTERRUPTED,  # see pipeline/inspect/interrupted.py
 }
 OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
 PUSHED_LATEST = "pushed:latest"
@@ -67,7 +65,7 @@ class ExecutionInfo:
     id: int
     node_id: str
     type: str  # the component's class, e.g. tfx.components.trainer.component.Trainer
-    status: str  # ran | cached | failed | interrupted | running
+    status: ComponentStatus
     started_ms: int
     seconds: float
     properties: dict[str, Any]
@@ -81,7 +79,7 @@ class RunInfo:
     id: str
     started_ms: int
     seconds: float
-    status: str  # complete | failed | interrupted | unfinished (still running, or killed and not yet recorded so)
+    status: RunStatus
     components: list[ExecutionInfo]
 
 
@@ -214,7 +212,7 @@ def run_info(
     started = min((e.started_ms for e in executions), default=run.create_time_since_epoch)
     ended = max((e.started_ms + e.seconds * 1000 for e in executions), default=started)
     statuses = {execution.status for execution in executions}
-    status = next((status for key, status in RUN_STATUSES if key in statuses), "complete")
+    status = RunStatus.of(statuses)
     return RunInfo(
         id=run.name,
         started_ms=started,
@@ -302,7 +300,7 @@ def _execution_info(store: metadata_store.MetadataStore, execution: metadata_sto
     nodes = names_by_type.get(NODE_CONTEXT_TYPE, [])
     node_id = node_ids.current(nodes[0].split(".", 1)[-1]) if nodes else f"execution-{execution.id}"
     [execution_type] = store.get_execution_types_by_id([execution.type_id])
-    status = STATUS_BY_STATE.get(execution.last_known_state, "running")
+    status = STATUS_BY_STATE.get(execution.last_known_state, ComponentStatus.RUNNING)
     return ExecutionInfo(
         id=execution.id,
         node_id=node_id,

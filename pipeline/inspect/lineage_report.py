@@ -23,11 +23,16 @@ from ml_metadata import metadata_store
 
 from pipeline.config import load_config
 from pipeline.inspect import interrupted, lineage, run_summary
+from pipeline.inspect.states import ComponentStatus
 from pipeline.output_dir import OutputLayout
 
 MATRIX_RUNS = 8  # `runs` shows the components of this many newest runs side by side
-STATUS_ORDER = ("ran", "cached", "failed", "interrupted", "running")
-STATUS_COLORS = {"ran": "palegreen", "cached": "lightgrey", "failed": "salmon", "interrupted": "orange"}
+STATUS_COLORS = {
+    ComponentStatus.RAN: "palegreen",
+    ComponentStatus.CACHED: "lightgrey",
+    ComponentStatus.FAILED: "salmon",
+    ComponentStatus.INTERRUPTED: "orange",
+}
 HIDDEN_PROPERTIES = ("is_external",)  # always 0 for a pipeline's own artifacts
 
 
@@ -82,7 +87,7 @@ def format_runs(runs: list[lineage.RunInfo]) -> str:
 
 def _status_counts(run: lineage.RunInfo) -> str:
     counts = Counter(execution.status for execution in run.components)
-    return ", ".join(f"{counts[status]} {status}" for status in STATUS_ORDER if counts[status])
+    return ", ".join(f"{counts[status]} {status}" for status in ComponentStatus if counts[status])
 
 
 # --- artifacts ------------------------------------------------------------------------------

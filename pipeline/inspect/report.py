@@ -159,7 +159,7 @@ def _failure(report: RunReport) -> dict[str, str] | None:
 
 
 def _data(report: RunReport) -> dict[str, Any] | None:
-    examples = report.summary["examples"]
+    examples = report.summary.examples
     if not examples:
         return None
     digits = sorted({digit for counts in report.label_counts.values() for digit in counts})
@@ -206,33 +206,27 @@ def _training(report: RunReport) -> dict[str, Any] | None:
             for name, value in report.training_settings.items()
         ],
         "precision_rows": [
-            [
-                split,
-                NumberCell(f["num_examples"]),
-                NumberCell(f["num_correct"]),
-                NumberCell(f"{f['precision_at_1']:.4f}"),
-            ]
-            for split, f in report.summary["trainer_precision_at_1"].items()
+            [split, NumberCell(f.num_examples), NumberCell(f.num_correct), NumberCell(f"{f.precision_at_1:.4f}")]
+            for split, f in report.summary.trainer_precision_at_1.items()
         ],
     }
 
 
 def _evaluation(report: RunReport) -> dict[str, Any] | None:
-    evaluated = report.summary["evaluation"]
-    evaluation = {split: evaluated[split] for split in report.summary["examples"] if evaluated.get(split)}
+    evaluated = report.summary.evaluation
+    evaluation = {split: evaluated[split] for split in report.summary.examples if split in evaluated}
     if not evaluation:
         return None
-    digits = sorted({digit for f in evaluation.values() for digit in f["precision_at_1_per_digit"]}, key=int)
+    digits = sorted({digit for f in evaluation.values() for digit in f.precision_at_1_per_digit}, key=int)
     matrix = report.confusion_matrix
-    test = report.summary["trainer_precision_at_1"].get("test")
+    test = report.summary.trainer_precision_at_1.get("test")
     return {
         "split_rows": [
-            [split, NumberCell(f["examples"]), NumberCell(f"{f['precision_at_1']:.4f}")]
-            for split, f in evaluation.items()
+            [split, NumberCell(f.examples), NumberCell(f"{f.precision_at_1:.4f}")] for split, f in evaluation.items()
         ],
         "digit_headers": ["digit", *evaluation],
         "digit_rows": [
-            [digit, *(ShadedCell(f["precision_at_1_per_digit"].get(digit)) for f in evaluation.values())]
+            [digit, *(ShadedCell(f.precision_at_1_per_digit.get(digit)) for f in evaluation.values())]
             for digit in digits
         ],
         "matrix": report_plots.confusion_matrix(matrix) if matrix else None,
@@ -243,5 +237,5 @@ def _evaluation(report: RunReport) -> dict[str, Any] | None:
             {"uri": report_plots.digit(m.image), "index": m.index, "label": m.label, "predicted": m.predicted}
             for m in report.misclassified
         ],
-        "wrong": test["num_examples"] - test["num_correct"] if test else 0,
+        "wrong": test.num_examples - test.num_correct if test else 0,
     }

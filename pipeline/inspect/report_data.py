@@ -24,22 +24,21 @@ from components.example_format import LABEL_KEY, ExampleFormat
 from components.settings import from_dict
 from pipeline import node_ids
 from pipeline.inspect import artifact_metrics, lineage
-from pipeline.inspect.run_summary import summarize_run
+from pipeline.inspect.run_summary import RunSummary, summarize_run
+from pipeline.inspect.states import FINISHED, STOPPED, ComponentStatus
 
 if TYPE_CHECKING:
     from tensorflow_metadata.proto.v0.statistics_pb2 import DatasetFeatureStatistics
     from tfx.types.artifact import Artifact
 
 SAMPLES_PER_DIGIT = 8
-FINISHED = ("ran", "cached")
-STOPPED = ("failed", "interrupted", "running")  # running: the run was killed and no command recorded it yet
 TRACEBACK_HEADER = "Traceback (most recent call last):"
 
 
 @dataclass
 class Component:
     node_id: str
-    status: str  # ran | cached | failed | interrupted | running
+    status: ComponentStatus
     seconds: float
     made_in_run: str | None  # cached: the run whose execution made the outputs it reused
     outputs: list[str]  # "Type id" of each output artifact
@@ -77,7 +76,7 @@ class Misclassified:
 
 @dataclass
 class RunReport:
-    summary: dict[str, Any]  # pipeline.inspect.run_summary: statuses, examples, Precision@1, blessing, push
+    summary: RunSummary
     started: datetime.datetime
     log_path: Path  # the run's full log
     components: list[Component]

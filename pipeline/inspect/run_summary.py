@@ -8,6 +8,7 @@ was blessed, why, and against which served model; where it was pushed.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,116 @@ from components.evaluator.settings import MAX_TEST_GAP_KEY
 from components.served_model import executor as served_model
 from pipeline import node_ids
 from pipeline.inspect import artifact_metrics, lineage
+from pipeline.inspect.states import ComponentStatus, RunStatus
+
+
+@dataclass(frozen=True)
+class ComponentOutcome:
+    component: str
+    status: ComponentStatus
+    seconds: float
+
+
+@dataclass(frozen=True)
+class TrainerFigures:
+    """Precision@1 of one split as the Trainer computed it."""
+
+    num_examples: int
+    num_correct: int
+    precision_at_1: float
+
+
+@dataclass(frozen=True)
+class TrainerFit:
+    """How long the Trainer's fit took."""
+
+    steps: int
+    examples: int
+    seconds: float
+    first_interval_seconds: float | None  # the first logged interval, TensorFlow's tracing included
+
+
+@dataclass(frozen=True)
+class EvaluatorFigures:
+    """Precision@1 of one split as its Evaluator (TFMA) computed it, overall and per true digit."""
+
+    precision_at_1: float
+    examples: int
+    precision_at_1_per_digit: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """The served model the candidate was compared with."""
+
+    served_version: int
+    served_path: str
+    model_uri: str
+    artifact_id: int
+
+
+@dataclass(frozen=True)
+class Blessing:
+    blessed: bool
+    reason: str
+    baseline: Baseline | None  # None: nothing was served, the threshold alone decided
+
+
+@dataclass(frozen=True)
+class Push:
+    pushed: bool  # False: the model was not blessed
+    destination: str | None
+    version: str | None
+    served: bool  # the serving dir still holds that version
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """What a run did and what came of it; printed after the run and kept as runs/<run id>.json."""
+
+    run_id: str
+    status: RunStatus
+    seconds: float
+    components: list[ComponentOutcome]
+    examples: dict[str, int]  # per split
+    trainer_precision_at_1: dict[str, TrainerFigures]  # per split
+    training: TrainerFit | None  # None: the Trainer did not finish, or the run predates the record
+    evaluation: dict[str, EvaluatorFigures]  # per split, of the Evaluators that finished
+    blessing: Blessing | None  # None: the validation Evaluator did not finish
+    pushed: Push | None  # None: the Pusher did not finish
+    warnings: list[str]
+
+    def status_of(self, component: str) -> ComponentStatus | None:
+        return next((outcome.status for outcome in self.components if outcome.component == component), None)
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)  # the enums are strings
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> RunSummary:
+        """A summary read back from its JSON file."""
+        blessing = data["blessing"]
+        return cls(
+            run_id=data["run_id"],
+            status=RunStatus(data["status"]),
+            seconds=data["seconds"],
+            components=[
+                ComponentOutcome(c["component"], ComponentStatus(c["status"]), c["seconds"]) for c in data["components"]
+            ],
+            examples=data["examples"],
+            trainer_precision_at_1={split: TrainerFigures(**f) for split, f in data["trainer_precision_at_1"].items()},
+            training=TrainerFit(**data["training"]) if data.get("training") else None,
+            evaluation={split: EvaluatorFigures(**f) for split, f in data["evaluation"].items()},
+            blessing=Blessing(
+                blessing["blessed"],
+                blessing["reason"],
+                Baseline(**blessing["baseline"]) if blessing["baseline"] else None,
+            )
+            if blessing
+            else None,
+            pushed=Push(**data["pushed"]) if data["pushed"] else None,
+            warnings=data["warnings"],
+        )
 
 
 @dataclass
@@ -35,58 +146,53 @@ class RunDiff:
     sections: dict[str, list[DiffRow]]  # inputs, settings, metrics, blessing
 
 
-def summarize_run(store: metadata_store.MetadataStore, run: metadata_store_pb2.Context) -> dict[str, Any]:
+def summarize_run(store: metadata_store.MetadataStore, run: metadata_store_pb2.Context) -> RunSummary:
     info = lineage.run_info(store, run, with_artifacts=True)
     by_node = {execution.node_id: execution for execution in info.components}
     evaluation = {
-        node_id.removeprefix(node_ids.EVALUATOR_PREFIX): _evaluation_metrics(execution)
+        node_id.removeprefix(node_ids.EVALUATOR_PREFIX): figures
         for node_id, execution in by_node.items()
-        if node_id.startswith(node_ids.EVALUATOR_PREFIX)
+        if node_id.startswith(node_ids.EVALUATOR_PREFIX) and (figures := _evaluation_figures(execution))
     }
-    return {
-        "run_id": info.id,
-        "status": info.status,
-        "seconds": info.seconds,
-        "components": [
-            {"component": e.node_id, "status": e.status, "seconds": round(e.seconds, 1)} for e in info.components
-        ],
-        "examples": _split_sizes(by_node.get(node_ids.INGEST)),
-        "trainer_precision_at_1": _trainer_metrics(by_node.get(node_ids.TRAINER)),
-        "evaluation": evaluation,
-        "blessing": _blessing(store, by_node.get(node_ids.BLESSING_EVALUATOR), by_node.get(node_ids.SERVED_MODEL)),
-        "pushed": _pushed(by_node.get(node_ids.PUSHER)),
-        "warnings": _test_gap(by_node.get(node_ids.TEST_EVALUATOR), evaluation),
-    }
+    return RunSummary(
+        run_id=info.id,
+        status=info.status,
+        seconds=info.seconds,
+        components=[ComponentOutcome(e.node_id, e.status, round(e.seconds, 1)) for e in info.components],
+        examples=_split_sizes(by_node.get(node_ids.INGEST)),
+        trainer_precision_at_1=_trainer_figures(by_node.get(node_ids.TRAINER)),
+        training=_trainer_fit(by_node.get(node_ids.TRAINER)),
+        evaluation=evaluation,
+        blessing=_blessing(store, by_node.get(node_ids.BLESSING_EVALUATOR)),
+        pushed=_pushed(by_node.get(node_ids.PUSHER)),
+        warnings=_test_gap(by_node.get(node_ids.TEST_EVALUATOR), evaluation),
+    )
 
 
-def format_summary(summary: dict[str, Any]) -> str:
+def format_summary(summary: RunSummary) -> str:
     """The summary as a few readable lines for the console."""
-    lines = [f"Run {summary['run_id']}: {summary['status']}, {summary['seconds']:.1f} s"]
-    width = max((len(component["component"]) for component in summary["components"]), default=0) + 2
-    for component in summary["components"]:
-        lines.append(f"  {component['component']:<{width}} {component['status']:<7} {component['seconds']:6.1f} s")
-    if summary["examples"]:
-        sizes = ", ".join(f"{split} {count:,}" for split, count in summary["examples"].items())
+    lines = [f"Run {summary.run_id}: {summary.status}, {summary.seconds:.1f} s"]
+    width = max((len(outcome.component) for outcome in summary.components), default=0) + 2
+    for outcome in summary.components:
+        lines.append(f"  {outcome.component:<{width}} {outcome.status:<7} {outcome.seconds:6.1f} s")
+    if summary.examples:
+        sizes = ", ".join(f"{split} {count:,}" for split, count in summary.examples.items())
         lines.append(f"Examples: {sizes}")
-    trainer = summary["trainer_precision_at_1"]
-    if trainer:
-        figures = "  ".join(f"{split} {values['precision_at_1']:.4f}" for split, values in trainer.items())
+    if summary.trainer_precision_at_1:
+        figures = "  ".join(f"{split} {f.precision_at_1:.4f}" for split, f in summary.trainer_precision_at_1.items())
         lines.append(f"Precision@1 (Trainer):   {figures}")
-    for split, evaluation in summary["evaluation"].items():
-        if evaluation:
-            lines.append(
-                f"Precision@1 (Evaluator): {split} {evaluation['precision_at_1']:.4f} "
-                f"on {evaluation['examples']} examples"
-            )
-    blessing = summary["blessing"]
-    if blessing:
-        lines.append(f"Blessed: {'yes' if blessing['blessed'] else 'no'} ({blessing['reason']})")
-    pushed = summary["pushed"]
-    if pushed and not pushed["pushed"]:
+    for split, evaluated in summary.evaluation.items():
+        lines.append(
+            f"Precision@1 (Evaluator): {split} {evaluated.precision_at_1:.4f} on {evaluated.examples} examples"
+        )
+    if summary.blessing:
+        lines.append(f"Blessed: {'yes' if summary.blessing.blessed else 'no'} ({summary.blessing.reason})")
+    pushed = summary.pushed
+    if pushed and not pushed.pushed:
         lines.append("Pushed: no (model not blessed)")
     elif pushed:
-        lines.append(f"Pushed: {pushed['destination']}" + ("" if pushed["served"] else " (removed since: not served)"))
-    lines += [f"Warning: {warning}" for warning in summary["warnings"]]
+        lines.append(f"Pushed: {pushed.destination}" + ("" if pushed.served else " (removed since: not served)"))
+    lines += [f"Warning: {warning}" for warning in summary.warnings]
     return "\n".join(lines)
 
 
@@ -98,25 +204,29 @@ def _split_sizes(example_gen: lineage.ExecutionInfo | None) -> dict[str, int]:
     return {split: properties[f"num_examples_{split}"] for split in lineage.split_names(properties)}
 
 
-def _trainer_metrics(trainer: lineage.ExecutionInfo | None) -> dict[str, Any]:
+def _trainer_figures(trainer: lineage.ExecutionInfo | None) -> dict[str, TrainerFigures]:
     if trainer is None or "model_run" not in trainer.outputs:
         return {}
-    return artifact_metrics.trainer_metrics(trainer.outputs["model_run"][0].uri)
+    metrics = artifact_metrics.trainer_metrics(trainer.outputs["model_run"][0].uri)
+    return {split: TrainerFigures(**figures) for split, figures in metrics.items()}
 
 
-def _evaluation_metrics(evaluator: lineage.ExecutionInfo) -> dict[str, Any]:
-    if evaluator.status == "failed" or "evaluation" not in evaluator.outputs:
-        return {}
-    return artifact_metrics.evaluation_metrics(evaluator.outputs["evaluation"][0].uri)
+def _trainer_fit(trainer: lineage.ExecutionInfo | None) -> TrainerFit | None:
+    if trainer is None or "model_run" not in trainer.outputs:
+        return None
+    fit = artifact_metrics.trainer_fit(trainer.outputs["model_run"][0].uri)
+    return TrainerFit(**fit) if fit else None
 
 
-def _blessing(
-    store: metadata_store.MetadataStore,
-    evaluator: lineage.ExecutionInfo | None,
-    served: lineage.ExecutionInfo | None,
-) -> dict[str, Any]:
+def _evaluation_figures(evaluator: lineage.ExecutionInfo) -> EvaluatorFigures | None:
+    if evaluator.status == ComponentStatus.FAILED or "evaluation" not in evaluator.outputs:
+        return None
+    return EvaluatorFigures(**artifact_metrics.evaluation_metrics(evaluator.outputs["evaluation"][0].uri))
+
+
+def _blessing(store: metadata_store.MetadataStore, evaluator: lineage.ExecutionInfo | None) -> Blessing | None:
     if evaluator is None or "blessing" not in evaluator.outputs:
-        return {}
+        return None
     blessing = evaluator.outputs["blessing"][0]
     blessed = blessing.properties.get("blessed") == 1
     baseline = _baseline(evaluator)
@@ -126,46 +236,48 @@ def _blessing(
             or "validation failed"
         )
     elif baseline:
-        reason = f"passed the Precision@1 threshold and the comparison with served version {baseline['served_version']}"
+        reason = f"passed the Precision@1 threshold and the comparison with served version {baseline.served_version}"
     else:
         reason = "passed the Precision@1 threshold; no model was served yet"
-    if evaluator.status == "cached":
+    if evaluator.status == ComponentStatus.CACHED:
         reason += f"; cached: decided in run {lineage.producer_run(store, blessing.id)}"
-    return {"blessed": blessed, "reason": reason, "baseline": baseline}
+    return Blessing(blessed, reason, baseline)
 
 
-def _baseline(evaluator: lineage.ExecutionInfo) -> dict[str, Any]:
-    """The served model the candidate was compared with: {} when nothing was served."""
+def _baseline(evaluator: lineage.ExecutionInfo) -> Baseline | None:
+    """The served model the candidate was compared with: None when nothing was served."""
     baselines = evaluator.inputs.get("baseline_model", [])
     if not baselines or baselines[0].properties.get(served_model.SERVED_KEY) != 1:
-        return {}
+        return None
     properties = baselines[0].properties
-    return {
-        "served_version": properties.get(served_model.SERVED_VERSION_KEY),
-        "served_path": properties.get(served_model.SERVED_PATH_KEY),
-        "model_uri": properties.get(served_model.SOURCE_MODEL_KEY),
-        "artifact_id": baselines[0].id,
-    }
+    return Baseline(
+        served_version=properties[served_model.SERVED_VERSION_KEY],
+        served_path=properties[served_model.SERVED_PATH_KEY],
+        model_uri=properties.get(served_model.SOURCE_MODEL_KEY, ""),
+        artifact_id=baselines[0].id,
+    )
 
 
-def _pushed(pusher: lineage.ExecutionInfo | None) -> dict[str, Any]:
+def _pushed(pusher: lineage.ExecutionInfo | None) -> Push | None:
     """Where the model was pushed, and whether the serving dir still holds that version."""
     if pusher is None or "pushed_model" not in pusher.outputs:
-        return {}
+        return None
     pushed_model = pusher.outputs["pushed_model"][0]
     destination = pushed_model.properties.get("pushed_destination")
-    return {
-        "pushed": pushed_model.properties.get("pushed") == 1,
-        "destination": destination,
-        "version": pushed_model.properties.get("pushed_version"),
-        "served": isinstance(destination, str) and lineage.is_complete_version(destination),
-    }
+    return Push(
+        pushed=pushed_model.properties.get("pushed") == 1,
+        destination=destination,
+        version=pushed_model.properties.get("pushed_version"),
+        served=isinstance(destination, str) and lineage.is_complete_version(destination),
+    )
 
 
-def _test_gap(test_evaluator: lineage.ExecutionInfo | None, evaluation: dict[str, Any]) -> list[str]:
+def _test_gap(test_evaluator: lineage.ExecutionInfo | None, evaluation: dict[str, EvaluatorFigures]) -> list[str]:
     """A warning when test Precision@1 is further from validation's than the test Evaluator's limit."""
     limit = lineage.parameters(test_evaluator).get(MAX_TEST_GAP_KEY) if test_evaluator else None
-    validation, test = (evaluation.get(split, {}).get("precision_at_1") for split in ("validation", "test"))
+    validation, test = (
+        evaluation[split].precision_at_1 if split in evaluation else None for split in ("validation", "test")
+    )
     if limit is None or validation is None or test is None or abs(validation - test) <= limit:
         return []
     return [
@@ -197,17 +309,17 @@ def _comparable(store: metadata_store.MetadataStore, run: metadata_store_pb2.Con
     executions = lineage.run_executions(store, run, with_artifacts=True)
     examples = [a for a in lineage.artifacts_of(executions, "outputs") if a.type == "Examples"]
     metrics = {
-        f"trainer.precision_at_1.{split}": values["precision_at_1"]
-        for split, values in summary["trainer_precision_at_1"].items()
+        f"trainer.precision_at_1.{split}": figures.precision_at_1
+        for split, figures in summary.trainer_precision_at_1.items()
     }
     metrics.update(
-        {
-            f"evaluator.precision_at_1.{split}": values["precision_at_1"]
-            for split, values in summary["evaluation"].items()
-            if values
-        }
+        {f"evaluator.precision_at_1.{split}": figures.precision_at_1 for split, figures in summary.evaluation.items()}
     )
-    blessing = {key: value for key, value in summary["blessing"].items() if key != "reason"}
+    blessing = (
+        {key: value for key, value in dataclasses.asdict(summary.blessing).items() if key != "reason"}
+        if (summary.blessing)
+        else {}
+    )
     return {
         "inputs": {
             key: value
@@ -220,5 +332,7 @@ def _comparable(store: metadata_store.MetadataStore, run: metadata_store_pb2.Con
             for key, value in lineage.flatten(lineage.parameters(info)).items()
         },
         "metrics": metrics,
-        "blessing": lineage.flatten({"blessing": blessing, "pushed": summary["pushed"]}),
+        "blessing": lineage.flatten(
+            {"blessing": blessing, "pushed": dataclasses.asdict(summary.pushed) if summary.pushed else {}}
+        ),
     }

@@ -19,10 +19,14 @@ import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from components.errors import PipelineError
 from components.object_storage import BEAM_WORKER_PLUGIN_ARG, enable_s3, is_uri
 from pipeline.config import PipelineConfig
+
+if TYPE_CHECKING:  # the summary's module loads ML Metadata: imported when a run ends
+    from pipeline.inspect.run_summary import RunSummary
 from pipeline.local.run_log import ComponentProgress, RunLog
 from pipeline.output_dir import OutputDirLock, OutputLayout
 from pipeline.schema_staging import stage_schema
@@ -62,9 +66,10 @@ def run_pipeline(
     runner: str = "local",
     to_nodes: list[str] | None = None,
     use_cache: bool = True,
-) -> dict:
+) -> RunSummary | None:
     """Runs the pipeline once, up to `to_nodes` if given (a TFX partial run), reusing cached
-    results unless `use_cache` is False; returns the run summary (also runs/<run id>.json)."""
+    results unless `use_cache` is False; returns the run summary (also runs/<run id>.json), None
+    when the run never reached ML Metadata."""
     from pipeline.local.preflight import check_inputs
 
     data_dir = data_dir if is_uri(data_dir) else os.path.abspath(data_dir)
@@ -175,20 +180,20 @@ def _partial_run(to_nodes: list[str] | None):
     return options
 
 
-def _write_summary(layout: OutputLayout, run_id: str) -> dict:
-    """Prints the summary of run `run_id` and writes it as JSON; {} when MLMD never recorded the run."""
+def _write_summary(layout: OutputLayout, run_id: str) -> RunSummary | None:
+    """Prints the summary of run `run_id` and writes it as JSON; None when MLMD never recorded the run."""
     from pipeline.inspect import lineage
     from pipeline.inspect.run_summary import format_summary, summarize_run
 
     if not layout.metadata_path.exists():
-        return {}
+        return None
     store = lineage.open_store(layout.metadata_path)
     run = lineage.find_run_context(store, run_id)
     if run is None:
-        return {}
+        return None
     summary = summarize_run(store, run)
     summary_path = layout.run_file(run_id, ".json")
-    summary_path.write_text(json.dumps(summary, indent=2) + "\n")
+    summary_path.write_text(json.dumps(summary.to_json(), indent=2) + "\n")
     log.info("%s\nSummary: %s", format_summary(summary), summary_path)
     _write_report(store, run, layout)
     return summary

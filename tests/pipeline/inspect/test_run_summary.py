@@ -13,12 +13,23 @@ from components.served_model.executor import SERVED_KEY, SERVED_PATH_KEY, SERVED
 from pipeline import node_ids
 from pipeline.inspect import artifact_metrics, lineage, run_summary
 from pipeline.inspect.lineage import ArtifactInfo, ExecutionInfo, RunInfo
+from pipeline.inspect.run_summary import (
+    Blessing,
+    ComponentOutcome,
+    EvaluatorFigures,
+    Push,
+    RunSummary,
+    TrainerFigures,
+    TrainerFit,
+)
+from pipeline.inspect.states import ComponentStatus, RunStatus
 
 RUN_ID = "20261123-173202-370954"
 TRAINER_METRICS = {
     "train": {"num_examples": 500, "num_correct": 450, "precision_at_1": 0.9},
     "validation": {"num_examples": 100, "num_correct": 88, "precision_at_1": 0.88},
 }
+FIT = {"steps": 60, "examples": 1200, "seconds": 1.07, "first_interval_seconds": 0.9}
 ids = itertools.count(1)
 
 
@@ -26,7 +37,9 @@ def artifact(kind: str, uri: str = "/a", **properties) -> ArtifactInfo:
     return ArtifactInfo(id=next(ids), type=kind, uri=uri, state="LIVE", created_ms=0, properties=properties)
 
 
-def execution(node_id: str, status: str = "ran", inputs=None, outputs=None, **properties) -> ExecutionInfo:
+def execution(
+    node_id: str, status: ComponentStatus = ComponentStatus.RAN, inputs=None, outputs=None, **properties
+) -> ExecutionInfo:
     return ExecutionInfo(
         id=next(ids),
         node_id=node_id,
@@ -66,17 +79,22 @@ def summarize(monkeypatch, tmp_path):
     model_run = tmp_path / "model_run"
     model_run.mkdir()
     (model_run / "precision_at_1.json").write_text(json.dumps(TRAINER_METRICS))
+    (model_run / "fit.json").write_text(json.dumps(FIT))
     accuracy = {"/eval/validation": 0.87, "/eval/test": 0.86}  # 0.01 apart
     monkeypatch.setattr(
         artifact_metrics,
         "evaluation_metrics",
-        lambda uri: {"precision_at_1": accuracy.get(uri, 0.87), "examples": 100, "uri": uri},
+        lambda uri: {
+            "precision_at_1": accuracy.get(uri, 0.87),
+            "examples": 100,
+            "precision_at_1_per_digit": {"0": 1.0},
+        },
     )
     monkeypatch.setattr(lineage, "is_complete_version", lambda path: True)
     monkeypatch.setattr(artifact_metrics, "validation_failures", lambda uri: ["precision_at_1 0.4000 below 0.95"])
     monkeypatch.setattr(lineage, "producer_run", lambda store, artifact_id: "20261122-101010-000001")
 
-    def summarize_executions(*executions: ExecutionInfo, status: str = "complete") -> dict:
+    def summarize_executions(*executions: ExecutionInfo, status: RunStatus = RunStatus.COMPLETE) -> RunSummary:
         run = RunInfo(id=RUN_ID, started_ms=0, seconds=12.34, status=status, components=list(executions))
         monkeypatch.setattr(lineage, "run_info", lambda store, context, with_artifacts=False: run)
         return run_summary.summarize_run(store=None, run=None)
@@ -86,7 +104,12 @@ def summarize(monkeypatch, tmp_path):
     return summarize_executions
 
 
-def full_run(summarize, blessed: int = 1, served_version: int | None = None, evaluator_status: str = "ran"):
+def full_run(
+    summarize,
+    blessed: int = 1,
+    served_version: int | None = None,
+    evaluator_status: ComponentStatus = ComponentStatus.RAN,
+) -> RunSummary:
     return summarize(
         execution(
             node_ids.INGEST,
@@ -135,52 +158,56 @@ def full_run(summarize, blessed: int = 1, served_version: int | None = None, eva
 
 def test_the_summary_holds_statuses_sizes_and_metrics(summarize):
     summary = full_run(summarize)
-    assert (summary["run_id"], summary["status"], summary["seconds"]) == (RUN_ID, "complete", 12.34)
-    assert summary["components"][0] == {"component": node_ids.INGEST, "status": "ran", "seconds": 1.3}
-    assert summary["examples"] == {"train": 500, "validation": 100, "test": 200}
-    assert summary["trainer_precision_at_1"] == TRAINER_METRICS
-    assert summary["evaluation"]["validation"]["uri"] == "/eval/validation"
-    assert summary["evaluation"]["test"]["uri"] == "/eval/test"
-    assert summary["pushed"] == {
-        "pushed": True,
-        "destination": "/serving/1700000000",
-        "version": "1700000000",
-        "served": True,
+    assert (summary.run_id, summary.status, summary.seconds) == (RUN_ID, RunStatus.COMPLETE, 12.34)
+    assert summary.components[0] == ComponentOutcome(node_ids.INGEST, ComponentStatus.RAN, 1.3)
+    assert summary.examples == {"train": 500, "validation": 100, "test": 200}
+    assert summary.trainer_precision_at_1 == {split: TrainerFigures(**f) for split, f in TRAINER_METRICS.items()}
+    assert summary.training == TrainerFit(**FIT)
+    assert summary.evaluation == {
+        "validation": EvaluatorFigures(0.87, 100, {"0": 1.0}),
+        "test": EvaluatorFigures(0.86, 100, {"0": 1.0}),
     }
-    assert summary["warnings"] == []  # test and validation 0.01 apart, within 0.03
+    assert summary.pushed == Push(pushed=True, destination="/serving/1700000000", version="1700000000", served=True)
+    assert summary.warnings == []  # test and validation 0.01 apart, within 0.03
+
+
+def test_the_summary_reads_back_from_its_json(summarize):
+    summary = full_run(summarize, served_version=7)
+    assert RunSummary.from_json(json.loads(json.dumps(summary.to_json()))) == summary
+    assert json.loads(json.dumps(summary.to_json()))["components"][0] == {
+        "component": node_ids.INGEST,
+        "status": "ran",
+        "seconds": 1.3,
+    }
 
 
 def test_blessed_with_nothing_served_yet(summarize):
-    blessing = full_run(summarize, served_version=None)["blessing"]
-    assert blessing == {
-        "blessed": True,
-        "reason": "passed the Precision@1 threshold; no model was served yet",
-        "baseline": {},
-    }
+    blessing = full_run(summarize, served_version=None).blessing
+    assert blessing == Blessing(True, "passed the Precision@1 threshold; no model was served yet", None)
 
 
 def test_blessed_against_a_served_version_names_it(summarize):
-    blessing = full_run(summarize, served_version=1699999999)["blessing"]
-    assert blessing["reason"] == "passed the Precision@1 threshold and the comparison with served version 1699999999"
-    assert blessing["baseline"]["served_version"] == 1699999999
-    assert blessing["baseline"]["model_uri"] == "/root/Trainer/model/3"
+    blessing = full_run(summarize, served_version=1699999999).blessing
+    assert blessing.reason == "passed the Precision@1 threshold and the comparison with served version 1699999999"
+    assert blessing.baseline.served_version == 1699999999
+    assert blessing.baseline.model_uri == "/root/Trainer/model/3"
 
 
 def test_not_blessed_gives_the_failed_thresholds(summarize):
     summary = full_run(summarize, blessed=0)
-    assert summary["blessing"]["reason"] == "precision_at_1 0.4000 below 0.95"
-    assert summary["pushed"]["pushed"] is False
+    assert summary.blessing.reason == "precision_at_1 0.4000 below 0.95"
+    assert summary.pushed.pushed is False
 
 
 def test_a_cached_blessing_names_the_run_that_decided_it(summarize):
-    reason = full_run(summarize, evaluator_status="cached")["blessing"]["reason"]
+    reason = full_run(summarize, evaluator_status=ComponentStatus.CACHED).blessing.reason
     assert reason.endswith("; cached: decided in run 20261122-101010-000001")
 
 
 def test_a_run_that_stopped_early_has_empty_sections(summarize):
-    summary = summarize(execution(node_ids.INGEST, "failed"), status="failed")
-    assert summary["examples"] == {} and summary["trainer_precision_at_1"] == {}
-    assert summary["evaluation"] == {} and summary["blessing"] == {} and summary["pushed"] == {}
+    summary = summarize(execution(node_ids.INGEST, ComponentStatus.FAILED), status=RunStatus.FAILED)
+    assert summary.examples == {} and summary.trainer_precision_at_1 == {} and summary.evaluation == {}
+    assert summary.blessing is None and summary.pushed is None
 
 
 def test_format_summary_gives_one_line_per_component_then_the_results(summarize):
@@ -198,7 +225,7 @@ def test_format_summary_gives_one_line_per_component_then_the_results(summarize)
 def test_a_pushed_version_the_serving_dir_no_longer_holds_is_not_called_pushed(summarize, monkeypatch):
     monkeypatch.setattr(lineage, "is_complete_version", lambda path: False)
     summary = full_run(summarize)
-    assert summary["pushed"]["served"] is False
+    assert summary.pushed.served is False
     assert (
         run_summary.format_summary(summary).splitlines()[-1]
         == "Pushed: /serving/1700000000 (removed since: not served)"
@@ -208,11 +235,11 @@ def test_a_pushed_version_the_serving_dir_no_longer_holds_is_not_called_pushed(s
 def test_a_test_split_far_from_validation_gives_a_warning(summarize):
     summarize.accuracy["/eval/test"] = 0.0985
     summary = full_run(summarize)
-    assert summary["warnings"] == [
+    assert summary.warnings == [
         "test Precision@1 0.0985 is 0.7715 from validation's 0.8700, more than evaluation.max_test_gap 0.03: "
         "are the test files what they should be?"
     ]
-    assert run_summary.format_summary(summary).splitlines()[-1] == f"Warning: {summary['warnings'][0]}"
+    assert run_summary.format_summary(summary).splitlines()[-1] == f"Warning: {summary.warnings[0]}"
 
 
 def test_format_summary_of_a_model_not_blessed(summarize):
@@ -222,18 +249,19 @@ def test_format_summary_of_a_model_not_blessed(summarize):
 
 
 def test_format_summary_of_a_failed_run_without_results():
-    summary = {
-        "run_id": RUN_ID,
-        "status": "failed",
-        "seconds": 3.0,
-        "components": [{"component": "IdxExampleGen", "status": "failed", "seconds": 3.0}],
-        "examples": {},
-        "trainer_precision_at_1": {},
-        "evaluation": {},
-        "blessing": {},
-        "pushed": {},
-        "warnings": [],
-    }
+    summary = RunSummary(
+        RUN_ID,
+        RunStatus.FAILED,
+        3.0,
+        [ComponentOutcome("IdxExampleGen", ComponentStatus.FAILED, 3.0)],
+        examples={},
+        trainer_precision_at_1={},
+        training=None,
+        evaluation={},
+        blessing=None,
+        pushed=None,
+        warnings=[],
+    )
     assert run_summary.format_summary(summary).splitlines() == [
         f"Run {RUN_ID}: failed, 3.0 s",
         "  IdxExampleGen   failed     3.0 s",
