@@ -102,6 +102,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(command=_run)
 
+    download = commands.add_parser(
+        "download", help="download the four MNIST IDX files (checked by SHA-256) into a folder, unless there"
+    )
+    download.add_argument("--data-dir", default="data/mnist", type=_location, help="the folder (default: data/mnist)")
+    download.set_defaults(command=_download)
+
     compile_ = commands.add_parser("compile", help="compile the pipeline for Kubeflow Pipelines (KFP v2 spec)")
     compile_.add_argument("--output", type=Path, default=Path("pipeline.json"), help="the pipeline spec to write")
     _add_kubeflow_arguments(compile_)
@@ -229,6 +235,14 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if summary and summary.status != RunStatus.FAILED else 1
 
 
+def _download(args: argparse.Namespace) -> int:
+    from pipeline.local.download import ensure_mnist
+
+    for path in ensure_mnist(Path(args.data_dir)):
+        print(path)
+    return 0
+
+
 def _compile(args: argparse.Namespace) -> int:
     from pipeline.kubeflow import compiler
 
@@ -280,7 +294,17 @@ def _kubeflow_config(args: argparse.Namespace):
 def _lineage(args: argparse.Namespace) -> int:
     from pipeline.inspect import lineage_report
 
-    print(lineage_report.report(args))
+    request = lineage_report.Request(
+        query=args.query,
+        output_dir=args.output_dir,
+        as_json=args.json,
+        **{
+            name: getattr(args, name)
+            for name in ("artifact_type", "run", "artifact", "serving_dir", "run_a", "run_b", "output")
+            if hasattr(args, name)
+        },
+    )
+    print(lineage_report.report(request, load_config(args.config, args.overrides).metadata))
     return 0
 
 

@@ -7,7 +7,6 @@ Tables are plain aligned text; --json prints the same data as pipeline/inspect/l
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import shutil
@@ -15,13 +14,14 @@ import subprocess
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ml_metadata import errors as mlmd_errors
 from ml_metadata import metadata_store
 
-from pipeline.config import load_config
+from pipeline.config import MetadataConfig
 from pipeline.inspect import interrupted, lineage, run_summary
 from pipeline.inspect.states import ComponentStatus
 from pipeline.output_dir import OutputLayout
@@ -36,30 +36,45 @@ STATUS_COLORS = {
 HIDDEN_PROPERTIES = ("is_external",)  # always 0 for a pipeline's own artifacts
 
 
-def report(args: argparse.Namespace) -> str:
+@dataclass(frozen=True)
+class Request:
+    """One `lineage` query and what it was given (the CLI's flags, by name)."""
+
+    query: str  # a key of QUERIES
+    output_dir: Path
+    as_json: bool = False
+    artifact_type: str | None = None  # artifacts
+    run: str | None = None  # artifacts, graph
+    artifact: str = ""  # trace
+    serving_dir: str | None = None  # trace
+    run_a: str = ""  # diff
+    run_b: str = ""
+    output: Path | None = None  # graph
+
+
+def report(request: Request, metadata: MetadataConfig) -> str:
     """Answers one `lineage` query; returns the text to print."""
-    store = _open_store(args)
-    query, formatter = QUERIES[args.query]
+    store = _open_store(request.output_dir, metadata)
+    query, formatter = QUERIES[request.query]
     try:
-        data = query(store, args)
+        data = query(store, request)
     except mlmd_errors.StatusError as error:  # e.g. the gRPC service went away mid-query
         raise lineage.LineageError(f"metadata store query failed: {error}") from error
-    if args.query == "graph":
-        output = args.output
+    if request.query == "graph":
+        output = request.output
         if output is not None and output.parent == Path("."):  # a bare name: beside the run's other files
-            output = OutputLayout(args.output_dir).runs_dir / output.name
-        return _graph(data, output, args.json)
-    return _json(data) if args.json else formatter(data)
+            output = OutputLayout(request.output_dir).runs_dir / output.name
+        return _graph(data, output, request.as_json)
+    return _json(data) if request.as_json else formatter(data)
 
 
-def _open_store(args: argparse.Namespace) -> metadata_store.MetadataStore:
+def _open_store(output_dir: Path, metadata: MetadataConfig) -> metadata_store.MetadataStore:
     """Kubeflow's store when the config names an MLMD gRPC service, else the output dir's SQLite,
     with what a killed run left running recorded as interrupted first, when no run is live."""
-    settings = load_config(args.config, args.overrides).metadata
-    if settings.grpc_host:
-        return lineage.open_grpc_store(settings.grpc_host, settings.grpc_port)
-    interrupted.record_killed_runs(args.output_dir)
-    return lineage.open_store(OutputLayout(args.output_dir).metadata_path)
+    if metadata.grpc_host:
+        return lineage.open_grpc_store(metadata.grpc_host, metadata.grpc_port)
+    interrupted.record_killed_runs(output_dir)
+    return lineage.open_store(OutputLayout(output_dir).metadata_path)
 
 
 # --- runs -----------------------------------------------------------------------------------
@@ -335,19 +350,22 @@ def _json(data: Any) -> str:
     return json.dumps([plain(item) for item in data] if isinstance(data, list) else plain(data), indent=2, default=str)
 
 
-Query = Callable[[metadata_store.MetadataStore, argparse.Namespace], Any]
+Query = Callable[[metadata_store.MetadataStore, Request], Any]
 QUERIES: dict[str, tuple[Query, Callable[[Any], str]]] = {
-    "runs": (lambda store, args: lineage.list_runs(store), format_runs),
-    "artifacts": (lambda store, args: lineage.list_artifacts(store, args.artifact_type, args.run), format_artifacts),
+    "runs": (lambda store, request: lineage.list_runs(store), format_runs),
+    "artifacts": (
+        lambda store, request: lineage.list_artifacts(store, request.artifact_type, request.run),
+        format_artifacts,
+    ),
     "trace": (
-        lambda store, args: lineage.trace(
-            store, args.artifact, args.serving_dir or OutputLayout(args.output_dir).serving_dir
+        lambda store, request: lineage.trace(
+            store, request.artifact, request.serving_dir or OutputLayout(request.output_dir).serving_dir
         ),
         format_trace,
     ),
-    "diff": (lambda store, args: run_summary.diff_runs(store, args.run_a, args.run_b), format_diff),
+    "diff": (lambda store, request: run_summary.diff_runs(store, request.run_a, request.run_b), format_diff),
     "graph": (
-        lambda store, args: lineage.run_info(store, lineage.find_run(store, args.run), with_artifacts=True),
+        lambda store, request: lineage.run_info(store, lineage.find_run(store, request.run), with_artifacts=True),
         to_dot,
     ),
 }

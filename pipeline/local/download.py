@@ -3,8 +3,7 @@
 Missing files are downloaded from public mirrors (tried in turn) into a
 temporary file next to their final name, verified by SHA-256, and only then
 renamed into place, so a partial download never appears under the real name.
-
-Usage:  python -m pipeline.local.download DATA_DIR
+`mnist-pipeline download` and `mnist-pipeline run --download` call ensure_mnist.
 """
 
 from __future__ import annotations
@@ -129,36 +128,21 @@ def verify_file(path: Path, expected: MnistFile) -> None:
         )
 
 
-def _progress_line(name: str, done: int, total: int | None, width: int = 10) -> str:
-    """E.g. 'train-images-idx3-ubyte.gz  [#####.....]  48% 4.8/9.9 MB'."""
-    if not total:
-        return f"{name}  {done / 1e6:.1f} MB"
-    fraction = min(done / total, 1.0)
-    filled = int(fraction * width)
-    bar = "#" * filled + "." * (width - filled)
-    return f"{name}  [{bar}] {fraction:4.0%} {done / 1e6:.1f}/{total / 1e6:.1f} MB"
-
-
 def _fetch(url: str, out: IO[bytes], name: str, live: bool) -> int:
-    """Stream `url` into `out`; return the number of bytes written.
+    """Stream `url` into `out`; return the number of bytes written. With `live`, tqdm's progress
+    bar on stderr."""
+    from tqdm import tqdm
 
-    With `live`, draws a progress bar on stderr, redrawn in place with '\\r'.
-    """
     request = urllib.request.Request(url, headers={"User-Agent": USER_AGENT})
     done = 0
     with urllib.request.urlopen(request, timeout=TIMEOUT_SECONDS) as response:
         length = response.headers.get("Content-Length")
         total = int(length) if length and length.isdigit() else None
-        try:
+        with tqdm(total=total, desc=name, unit="B", unit_scale=True, disable=not live, file=sys.stderr) as bar:
             while chunk := response.read(CHUNK_SIZE):
                 out.write(chunk)
                 done += len(chunk)
-                if live:
-                    sys.stderr.write("\r" + _progress_line(name, done, total))
-                    sys.stderr.flush()
-        finally:
-            if live and done:
-                sys.stderr.write("\n")  # leave the bar; later output starts clean
+                bar.update(len(chunk))
     if total is not None and done != total:
         raise DownloadError(f"{name}: truncated: got {done} of {total} bytes")
     return done
@@ -233,22 +217,3 @@ def ensure_mnist(
             folder.rmdir()
         raise
     return paths
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command line entry point: download MNIST into the given directory."""
-    args = sys.argv[1:] if argv is None else list(argv)
-    if len(args) != 1:
-        print("usage: python -m pipeline.local.download DATA_DIR", file=sys.stderr)
-        return 2
-    try:
-        for path in ensure_mnist(Path(args[0])):
-            print(path)
-    except DownloadError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

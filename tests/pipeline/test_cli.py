@@ -129,3 +129,10 @@ def test_a_failed_run_exits_1_with_one_line(run_raising):
 def test_a_bug_keeps_its_traceback(run_raising):
     with pytest.raises(ZeroDivisionError):
         run_raising(ZeroDivisionError("a bug"))
+
+
+def test_download_names_the_files_already_there_without_fetching(fake_mnist_dir, capsys):
+    expected = sorted(str(path) for path in fake_mnist_dir.iterdir() if path.name.endswith(".gz"))
+    assert len(expected) == 4
+    assert cli.main(["download", "--data-dir", str(fake_mnist_dir)]) == 0
+    assert sorted(capsys.readouterr().out.split()) == expected

@@ -17,7 +17,6 @@ from pipeline.local.download import (
     MNIST_FILES,
     DownloadError,
     MnistFile,
-    _progress_line,
     ensure_mnist,
     verify_file,
 )
@@ -252,13 +251,6 @@ def test_verify_file_checks_decompressed_copy_by_content(tmp_path: Path) -> None
         verify_file(path, expected)
 
 
-def test_progress_line_format() -> None:
-    line = _progress_line("train-images-idx3-ubyte.gz", 4_800_000, 9_912_422)
-    assert line == "train-images-idx3-ubyte.gz  [####......]  48% 4.8/9.9 MB"
-    assert _progress_line("x.gz", 2_500_000, None) == "x.gz  2.5 MB"
-
-
-@pytest.mark.skipif(not SHARED_MNIST.is_dir(), reason=f"{SHARED_MNIST} not present")
 def test_verify_file_accepts_real_mnist_copies() -> None:
     for name, expected in MNIST_FILES.items():
         verify_file(SHARED_MNIST / name, expected)  # raises on failure
