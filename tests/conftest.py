@@ -6,6 +6,7 @@ tests/unit_test_guard.py (registered here) fails any test not marked e2e that st
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 from pathlib import Path
@@ -79,6 +80,11 @@ def reported_run(tmp_path_factory: pytest.TempPathFactory) -> ReportedRun:
     assert run_cli("run", "--data-dir", data, "--output-dir", output_dir, *SMALL_RUN) == 0
     [log] = (output_dir / "runs").glob("*.log")
     return ReportedRun(data, output_dir, log.stem)
+
+
+def newest_summary(output_dir: Path) -> dict:
+    """The summary JSON of the newest run in an output dir (run ids sort by time)."""
+    return json.loads(max((output_dir / "runs").glob("*.json")).read_text())
 
 
 def run_cli(*args: str | Path) -> int:

@@ -9,6 +9,13 @@ from pathlib import Path
 import numpy as np
 
 IMAGE_SHAPE = (28, 28)
+# MNIST's file names by role (configs/pipeline.yaml's defaults; each may also be NAME.gz).
+FILE_NAMES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
 
 
 def idx_bytes(array: np.ndarray, magic: bytes | None = None) -> bytes:
@@ -46,10 +53,10 @@ def write_large_fake_mnist(directory: Path, train_count: int, test_count: int, c
     """Uncompressed MNIST-named IDX files of any size (the benchmark's scaling runs), written
     chunk by chunk in bounded memory: the same images as fake_images draws, labels balanced."""
     directory.mkdir(parents=True)
-    for source, count, seed in (("train", train_count, 1), ("t10k", test_count, 2)):
+    for source, count, seed in (("train", train_count, 1), ("test", test_count, 2)):
         labels = balanced_labels(count, seed)
-        write_idx(directory / f"{source}-labels-idx1-ubyte", labels, compress=False)
-        with (directory / f"{source}-images-idx3-ubyte").open("wb") as images:
+        write_idx(directory / FILE_NAMES[f"{source}_labels"], labels, compress=False)
+        with (directory / FILE_NAMES[f"{source}_images"]).open("wb") as images:
             images.write(struct.pack(">HBB3I", 0, 0x08, 3, count, *IMAGE_SHAPE))  # the IDX header
             for start in range(0, count, chunk):
                 images.write(fake_images(labels[start : start + chunk], seed=seed + start).tobytes())
@@ -69,9 +76,9 @@ def write_fake_mnist(
     if test_labels is None:
         test_labels = balanced_labels(test_count, seed=2)
     arrays = {
-        "train_images": ("train-images-idx3-ubyte", fake_images(train_labels, seed=3)),
-        "train_labels": ("train-labels-idx1-ubyte", train_labels),
-        "test_images": ("t10k-images-idx3-ubyte", fake_images(test_labels, seed=4)),
-        "test_labels": ("t10k-labels-idx1-ubyte", test_labels),
+        "train_images": fake_images(train_labels, seed=3),
+        "train_labels": train_labels,
+        "test_images": fake_images(test_labels, seed=4),
+        "test_labels": test_labels,
     }
-    return {role: write_idx(directory / (name + suffix), array, compress) for role, (name, array) in arrays.items()}
+    return {role: write_idx(directory / (FILE_NAMES[role] + suffix), array, compress) for role, array in arrays.items()}

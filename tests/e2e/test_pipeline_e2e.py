@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import hashlib
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -19,7 +18,7 @@ import pytest
 
 from components.idx_example_gen import idx
 
-from conftest import run_cli
+from conftest import newest_summary, run_cli
 
 pytestmark = pytest.mark.e2e
 
@@ -36,7 +35,7 @@ def mnist_run(real_mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
     """The default pipeline on real MNIST: (output dir, run summary)."""
     output = tmp_path_factory.mktemp("mnist_e2e")
     assert run_cli("run", "--data-dir", real_mnist_dir, "--output-dir", output) == 0
-    return output, _newest_summary(output)
+    return output, newest_summary(output)
 
 
 def test_ingest_writes_the_three_splits_with_input_checksums(mnist_run, real_mnist_dir):
@@ -142,7 +141,7 @@ def test_rerun_checks_against_the_served_model_then_is_fully_cached(mnist_run, r
     version again; from then on nothing changed and every component is cached."""
     output, first = mnist_run
     assert run_cli("run", "--data-dir", real_mnist_dir, "--output-dir", output) == 0
-    second = _newest_summary(output)
+    second = newest_summary(output)
     assert second["run_id"] != first["run_id"]
     statuses = {c["component"]: c["status"] for c in second["components"]}
     assert {node for node, status in statuses.items() if status == "ran"} == {
@@ -155,7 +154,7 @@ def test_rerun_checks_against_the_served_model_then_is_fully_cached(mnist_run, r
     assert second["pushed"]["destination"] == first["pushed"]["destination"]  # not pushed twice
 
     assert run_cli("run", "--data-dir", real_mnist_dir, "--output-dir", output) == 0
-    third = _newest_summary(output)
+    third = newest_summary(output)
     assert {c["status"] for c in third["components"]} == {"cached"}, third["components"]
     assert "cached: decided in run " + second["run_id"] in third["blessing"]["reason"]
 
@@ -164,7 +163,7 @@ def test_weak_model_is_neither_blessed_nor_pushed(mnist_run, real_mnist_dir):
     output, first = mnist_run
     versions_before = sorted(p.name for p in (output / "serving").iterdir())
     assert run_cli("run", "--data-dir", real_mnist_dir, "--output-dir", output, "--set", "training.train_steps=1") == 0
-    weak = _newest_summary(output)
+    weak = newest_summary(output)
     statuses = {c["component"]: c["status"] for c in weak["components"]}
     assert {statuses[node] for node in ("IdxExampleGen", "StatisticsGen", "ExampleValidator", "DataGate")} == {"cached"}
     assert statuses["Trainer"] == statuses["Evaluator-validation"] == "ran"
@@ -174,10 +173,6 @@ def test_weak_model_is_neither_blessed_nor_pushed(mnist_run, real_mnist_dir):
     assert weak["blessing"]["baseline"]["served_version"] == int(first["pushed"]["version"])  # compared with production
     assert weak["pushed"]["pushed"] is False
     assert sorted(p.name for p in (output / "serving").iterdir()) == versions_before
-
-
-def _newest_summary(output: Path) -> dict:
-    return json.loads(max((output / "runs").glob("*.json")).read_text())  # run ids sort by time
 
 
 def _artifacts(output: Path, type_name: str):

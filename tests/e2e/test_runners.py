@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from conftest import SMALL_RUN, run_cli
+from conftest import SMALL_RUN, newest_summary, run_cli
 
 pytestmark = pytest.mark.e2e
 
 
 def _run(runner: str, data: Path, output: Path) -> dict:
     assert run_cli("run", "--runner", runner, "--data-dir", data, "--output-dir", output, *SMALL_RUN) == 0
-    return json.loads(max((output / "runs").glob("*.json")).read_text())  # run ids sort by time
+    return newest_summary(output)
 
 
 def test_beam_and_local_runners_make_the_same_artifacts(fake_mnist_dir, tmp_path):

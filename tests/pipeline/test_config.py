@@ -254,78 +254,28 @@ def test_wrong_type_for_optional_int():
         load_config(overrides=["ingest.train_size=all"])
 
 
-# --- ranges -----------------------------------------------------------------------------------
+# --- ranges: each settings type checks its own (tests/components/.../test_settings.py); the
+# config reports them all at once, with their sections ------------------------------------------
 
 
-def test_negative_size():
-    with pytest.raises(ConfigError, match=r"'ingest\.validation_size' must be >= 0, got -1"):
-        load_config(overrides=["ingest.validation_size=-1"])
-
-
-def test_negative_optional_size():
-    with pytest.raises(ConfigError, match=r"'ingest\.test_size' must be >= 0, got -5"):
-        load_config(overrides=["ingest.test_size=-5"])
-
-
-def test_zero_validation_size_passes_the_config_check():
-    assert load_config(overrides=["ingest.validation_size=0"]).ingest.validation_size == 0
-
-
-@pytest.mark.parametrize(
-    "key", ["training.batch_size", "training.train_steps", "ingest.records_per_shard", "data.num_classes"]
-)
-def test_non_positive_counts(key):
-    with pytest.raises(ConfigError, match=rf"'{key}' must be > 0, got 0"):
-        load_config(overrides=[f"{key}=0"])
-
-
-def test_non_positive_learning_rate():
-    with pytest.raises(ConfigError, match=r"'training\.learning_rate' must be > 0, got -0\.1"):
-        load_config(overrides=["training.learning_rate=-0.1"])
-
-
-def test_optimizer_not_in_the_list():
-    with pytest.raises(ConfigError, match=r"'training\.optimizer' must be one of adam, sgd, rmsprop, got 'adagrad'"):
-        load_config(overrides=["training.optimizer=adagrad"])
-
-
-@pytest.mark.parametrize("value", ["1.5", "-0.01"])
-def test_accuracy_threshold_outside_0_1(value):
-    with pytest.raises(ConfigError, match=rf"'evaluation\.min_precision_at_1' must be in 0\.\.1, got {value}"):
-        load_config(overrides=[f"evaluation.min_precision_at_1={value}"])
-
-
-def test_max_accuracy_regression_outside_0_1():
-    with pytest.raises(ConfigError, match=r"'evaluation\.max_precision_at_1_regression' must be in 0\.\.1, got 2\.0"):
-        load_config(overrides=["evaluation.max_precision_at_1_regression=2"])
-
-
-@pytest.mark.parametrize("value", ["0", "1"])
-def test_threshold_bounds_are_inclusive(value):
-    config = load_config(overrides=[f"evaluation.min_precision_at_1={value}"])
-    assert config.evaluation.min_precision_at_1 == float(value)
-
-
-def test_gzip_level_outside_0_9():
-    with pytest.raises(ConfigError, match=r"'ingest\.gzip_level' must be in 0\.\.9, got 10"):
-        load_config(overrides=["ingest.gzip_level=10"])
-
-
-def test_empty_hidden_units():
-    with pytest.raises(ConfigError, match=r"'training\.hidden_units' must be positive sizes, got \[\]"):
-        load_config(overrides=["training.hidden_units=[]"])
-
-
-def test_zero_image_dimension():
-    with pytest.raises(ConfigError, match=r"'data\.image_shape' must be positive sizes, got \[28, 0\]"):
-        load_config(overrides=["data.image_shape=[28, 0]"])
-
-
-def test_all_range_problems_are_reported_together():
+def test_all_range_problems_are_reported_together_with_their_sections():
     with pytest.raises(ConfigError) as error:
-        load_config(overrides=["training.batch_size=0", "training.optimizer=adagrad"])
-    assert "'training.batch_size' must be > 0" in str(error.value)
-    assert "'training.optimizer' must be one of" in str(error.value)
+        load_config(
+            overrides=[
+                "training.batch_size=0",
+                "training.optimizer=adagrad",
+                "ingest.gzip_level=10",
+                "evaluation.max_test_gap=2",
+                "data.image_shape=[28, 0]",
+            ]
+        )
+    assert str(error.value).split("; ") == [
+        "'data.image_shape' must be positive sizes, got [28, 0]",
+        "'ingest.gzip_level' must be in 0..9, got 10",
+        "'training.batch_size' must be > 0, got 0",
+        "'training.optimizer' must be one of adam, sgd, rmsprop, got 'adagrad'",
+        "'evaluation.max_test_gap' must be in 0..1, got 2.0",
+    ]
 
 
 # --- malformed overrides and files ------------------------------------------------------------

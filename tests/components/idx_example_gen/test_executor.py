@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from fake_mnist import balanced_labels, fake_images, idx_bytes, write_fake_mnist, write_idx
+from fake_mnist import FILE_NAMES, balanced_labels, fake_images, idx_bytes, write_fake_mnist, write_idx
 
 tf = pytest.importorskip("tensorflow")
 
@@ -30,12 +30,6 @@ from components.idx_example_gen.layout import SplitSizeError
 from components.idx_example_gen.settings import IDX_ROLES, IngestSettings
 
 TRAIN_COUNT, TEST_COUNT, VALIDATION_SIZE, RECORDS_PER_SHARD = 600, 200, 100, 150
-FILE_NAMES = {
-    "train_images": "train-images-idx3-ubyte",
-    "train_labels": "train-labels-idx1-ubyte",
-    "test_images": "t10k-images-idx3-ubyte",
-    "test_labels": "t10k-labels-idx1-ubyte",
-}
 SETTINGS = IngestSettings(
     **FILE_NAMES,
     validation_size=VALIDATION_SIZE,

@@ -13,13 +13,10 @@ from components.idx_example_gen.probe import DataProbe, Executor, fingerprint
 from components.idx_example_gen.settings import IngestSettings
 
 from fake_artifacts import artifact
-from fake_mnist import balanced_labels, write_fake_mnist, write_idx
+from fake_mnist import FILE_NAMES, balanced_labels, write_fake_mnist, write_idx
 
 SETTINGS = IngestSettings(
-    train_images="train-images-idx3-ubyte",
-    train_labels="train-labels-idx1-ubyte",
-    test_images="t10k-images-idx3-ubyte",
-    test_labels="t10k-labels-idx1-ubyte",
+    **FILE_NAMES,
     validation_size=10,
     train_size=None,
     test_size=None,

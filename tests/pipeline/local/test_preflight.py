@@ -14,9 +14,9 @@ from components.idx_example_gen.idx import IdxFormatError
 from pipeline.config import ConfigError, load_config
 from pipeline.local.preflight import MissingDataError, check_inputs
 
-from fake_mnist import write_fake_mnist
+from fake_mnist import FILE_NAMES, write_fake_mnist
 
-FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+FILES = tuple(FILE_NAMES.values())
 
 
 @pytest.fixture
