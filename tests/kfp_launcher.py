@@ -41,9 +41,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from conftest import REPO_ROOT  # the project, where the image has /pipeline
 from s3_server import S3Server
 
-REPO_ROOT = Path(__file__).resolve().parents[1]  # the project, where the image has /pipeline
 TASK_TIMEOUT_SECONDS = 600
 EXECUTOR_INPUT_PLACEHOLDER = "{{$}}"
 # Argo's rule for a DAG task's name (argo-workflows workflow/common/util.go, IsValidWorkflowFieldName).

@@ -2,7 +2,7 @@
 
 One Evaluator per split: given several example_splits, TFMA pools them into one figure.
 The validation split decides the blessing; the test split is only reported, with its confusion
-matrix (a TFMA plot) for the run report.
+matrix (counted by our own metric, components/evaluator/precision_at_1.py) for the run report.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def eval_config(blessing: EvaluationSettings | None = None, confusion_matrix: bo
     model is served, may fall at most max_precision_at_1_regression below it. With `confusion_matrix`,
     also the count of every (true digit, top predicted digit) pair.
     """
-    accuracy = tfma.MetricConfig(class_name=precision_at_1.PrecisionAt1.__name__, module=precision_at_1.__name__)
+    precision = tfma.MetricConfig(class_name=precision_at_1.PrecisionAt1.__name__, module=precision_at_1.__name__)
     if blessing is not None:
         threshold = tfma.MetricThreshold(
             value_threshold=tfma.GenericValueThreshold(lower_bound={"value": blessing.min_precision_at_1}),
@@ -32,10 +32,10 @@ def eval_config(blessing: EvaluationSettings | None = None, confusion_matrix: bo
             ),
         )
         # On the whole split only: a plain `threshold` would apply to every digit's slice too.
-        accuracy.per_slice_thresholds.append(
+        precision.per_slice_thresholds.append(
             tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=threshold)
         )
-    metrics = [tfma.MetricConfig(class_name="ExampleCount"), accuracy]
+    metrics = [tfma.MetricConfig(class_name="ExampleCount"), precision]
     if confusion_matrix:
         metrics.append(
             tfma.MetricConfig(class_name=precision_at_1.ConfusionCounts.__name__, module=precision_at_1.__name__)

@@ -1,9 +1,9 @@
 """Tests for `mnist-pipeline lineage`: runs, artifacts, trace, diff and graph, read from MLMD.
 
-Three pipeline runs on the synthetic data, shared by the module (hence e2e): a first run; an
+Three pipeline runs on the synthetic data, shared by the tests marked e2e: a first run; an
 identical second run, which finds the first one's model served now, checks the candidate
 against it and records the same version again (all else cached); and a third with another
-learning rate.
+learning rate. The tests of stores that hold no run need none.
 """
 
 from __future__ import annotations
@@ -27,16 +27,10 @@ from pipeline.inspect import lineage
 from pipeline.pipeline import CODE_MODULES
 
 from conftest import SMALL_RUN, run_cli
+from fake_mnist import FILE_NAMES
 from system_packages import why_missing
 
-pytestmark = pytest.mark.e2e
-
-IDX_FILES = {
-    "train_images": "train-images-idx3-ubyte.gz",
-    "train_labels": "train-labels-idx1-ubyte.gz",
-    "test_images": "t10k-images-idx3-ubyte.gz",
-    "test_labels": "t10k-labels-idx1-ubyte.gz",
-}
+IDX_FILES = {role: f"{name}.gz" for role, name in FILE_NAMES.items()}  # as fake_mnist_dir holds them
 RUN_ID = re.compile(r"\d{8}-\d{6}-\d{6}")  # local time to the microsecond
 # What the second run re-runs: the served model changed (the first run pushed), so the blessing
 # is checked against it and the push recorded again; everything else is cached.
@@ -89,6 +83,7 @@ def summary_of(runs: Runs, run_id: str) -> dict[str, Any]:
 # --- runs -----------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_runs_newest_first_and_the_second_run_rechecks_only_the_served_model(runs, capsys):
     listed = lineage_json(capsys, runs.output_dir, "runs")
     assert [run["id"] for run in listed] == [runs.third, runs.second, runs.first]
@@ -103,6 +98,7 @@ def test_runs_newest_first_and_the_second_run_rechecks_only_the_served_model(run
     assert listed[2]["seconds"] > listed[1]["seconds"]  # the mostly cached run is the quick one
 
 
+@pytest.mark.e2e
 def test_the_blessing_says_what_it_was_compared_with(runs):
     first, second, third = (summary_of(runs, run_id) for run_id in (runs.first, runs.second, runs.third))
     assert first["blessing"]["reason"] == "passed the Precision@1 threshold; no model was served yet"
@@ -116,6 +112,7 @@ def test_the_blessing_says_what_it_was_compared_with(runs):
     assert int(third["pushed"]["version"]) > served
 
 
+@pytest.mark.e2e
 def test_runs_table(runs, capsys):
     capsys.readouterr()
     assert run_cli("lineage", "runs", "--output-dir", runs.output_dir) == 0
@@ -129,6 +126,7 @@ def test_runs_table(runs, capsys):
 # --- artifacts ------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_artifacts_of_a_run_by_type(runs, capsys, fake_mnist_dir):
     [examples] = lineage_json(capsys, runs.output_dir, "artifacts", "--type", "examples", "--run", runs.first)
     assert examples["type"] == "Examples" and examples["state"] == "LIVE"
@@ -142,6 +140,7 @@ def test_artifacts_of_a_run_by_type(runs, capsys, fake_mnist_dir):
         assert properties[f"input_sha256_{role}"] == decompressed_sha256(fake_mnist_dir / name)
 
 
+@pytest.mark.e2e
 def test_artifacts_carry_metrics_and_blessing(runs, capsys):
     listed = lineage_json(capsys, runs.output_dir, "artifacts", "--type", "Model")
     assert [model["id"] for model in listed] == sorted((model["id"] for model in listed), reverse=True)  # newest first
@@ -166,6 +165,7 @@ def decompressed_sha256(path: Path) -> str:
     return hashlib.sha256(gzip.decompress(path.read_bytes())).hexdigest()
 
 
+@pytest.mark.e2e
 def test_trace_pushed_latest_reaches_the_idx_files(runs, capsys, fake_mnist_dir):
     trace = lineage_json(capsys, runs.output_dir, "trace", "pushed:latest")
     pushed = trace["artifact"]
@@ -190,6 +190,7 @@ def test_trace_pushed_latest_reaches_the_idx_files(runs, capsys, fake_mnist_dir)
     assert trace["downstream"] == []  # nothing uses a pushed model
 
 
+@pytest.mark.e2e
 def test_trace_of_a_model_by_uri_lists_its_evaluations_blessing_and_push(runs, capsys):
     by_id = lineage_json(capsys, runs.output_dir, "trace", "pushed:latest")
     [model] = [
@@ -208,6 +209,7 @@ def test_trace_of_a_model_by_uri_lists_its_evaluations_blessing_and_push(runs, c
     assert {"ModelEvaluation", "ModelBlessing", "PushedModel"} <= made
 
 
+@pytest.mark.e2e
 def test_trace_table_shows_the_chain(runs, capsys, fake_mnist_dir):
     capsys.readouterr()
     assert run_cli("lineage", "trace", "--output-dir", runs.output_dir, "pushed:latest") == 0
@@ -226,6 +228,7 @@ def rows_of(section: list[dict[str, Any]], changed: bool | None = None) -> dict[
     return {row["key"]: (row["a"], row["b"]) for row in section if changed is None or row["changed"] == changed}
 
 
+@pytest.mark.e2e
 def test_diff_shows_the_changed_learning_rate_and_the_new_metrics(runs, capsys):
     diff = lineage_json(capsys, runs.output_dir, "diff", runs.first, runs.third)
     assert (diff["run_a"], diff["run_b"]) == (runs.first, runs.third)
@@ -253,6 +256,7 @@ def test_diff_shows_the_changed_learning_rate_and_the_new_metrics(runs, capsys):
     assert "pushed.version" in rows_of(sections["blessing"], changed=True)
 
 
+@pytest.mark.e2e
 def test_diff_of_a_rerun_shows_only_the_model_it_was_compared_with(runs, capsys):
     diff = lineage_json(capsys, runs.output_dir, "diff", runs.first, runs.second)
     sections = diff["sections"]
@@ -272,6 +276,7 @@ def test_diff_of_a_rerun_shows_only_the_model_it_was_compared_with(runs, capsys)
 # --- graph ----------------------------------------------------------------------------------
 
 
+@pytest.mark.e2e
 def test_graph_writes_dot_that_graphviz_parses(runs, capsys, tmp_path):
     dot_file = tmp_path / "lineage.dot"
     capsys.readouterr()
@@ -293,6 +298,7 @@ def graphviz_installed() -> None:
         pytest.skip(reason)
 
 
+@pytest.mark.e2e
 def test_graph_renders_svg_with_graphviz(runs, graphviz_installed, tmp_path):
     dot_file = tmp_path / "lineage.dot"
     assert run_cli("lineage", "graph", "--output-dir", runs.output_dir, "--output", dot_file) == 0
@@ -302,6 +308,7 @@ def test_graph_renders_svg_with_graphviz(runs, graphviz_installed, tmp_path):
     assert "<svg" in svg.read_text()
 
 
+@pytest.mark.e2e
 def test_graph_rendering_without_graphviz_says_how_to_get_it(runs, capsys, tmp_path, monkeypatch):
     from pipeline.inspect import lineage_report
 
@@ -326,6 +333,7 @@ def test_graph_rendering_without_graphviz_says_how_to_get_it(runs, capsys, tmp_p
         (["graph", "--output", "graph.pdf"], "must end in .dot, .svg or .png"),
     ],
 )
+@pytest.mark.e2e
 def test_unknown_ids_fail_clearly(runs, capsys, query, message):
     assert message in lineage_fails(capsys, runs.output_dir, *query)
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-from html.parser import HTMLParser
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
@@ -24,75 +22,9 @@ from pipeline.output_dir import OutputLayout
 
 from conftest import MISDRAWN_EVERY, SMALL_RUN, ReportedRun, run_cli
 from fake_mnist import balanced_labels, write_fake_mnist
+from report_page import Page
 
 pytestmark = pytest.mark.e2e
-
-
-class Page(HTMLParser):
-    """What the tests read from a report: each table under the heading before it, the text of
-    each section (a space where an element starts, as a browser shows it), the images and every
-    src/href."""
-
-    INLINE = ("code", "strong", "b")
-
-    def __init__(self, path: Path):
-        super().__init__()
-        self.tables: dict[str, list[list[str]]] = {}
-        self.section_text: dict[str, str] = {}
-        self.images: list[dict[str, str]] = []
-        self.links: list[str] = []
-        self._heading: str | None = None
-        self._last_heading = ""
-        self._section: str | None = None
-        self._row: list[str] | None = None
-        self._cell: str | None = None
-        self.feed(path.read_text(encoding="utf-8"))
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = {name: value or "" for name, value in attrs}
-        self.links += [attributes[name] for name in ("src", "href") if name in attributes]
-        if self._section is not None and tag not in self.INLINE:
-            self.section_text[self._section] += " "
-        if tag == "section":
-            self._section = attributes["id"]
-            self.section_text[self._section] = ""
-        elif tag in ("h2", "h3"):
-            self._heading = ""
-        elif tag == "table":
-            self.tables[self._last_heading] = []
-        elif tag == "tr":
-            self._row = []
-        elif tag in ("td", "th"):
-            self._cell = ""
-        elif tag == "img":
-            self.images.append(attributes)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in ("h2", "h3") and self._heading is not None:
-            self._last_heading, self._heading = self._heading.strip(), None
-        elif tag in ("td", "th") and self._row is not None and self._cell is not None:
-            self._row.append(" ".join(self._cell.split()))
-            self._cell = None
-        elif tag == "tr" and self._row is not None:
-            self.tables[self._last_heading].append(self._row)
-            self._row = None
-        elif tag == "section":
-            self._section = None
-
-    def handle_data(self, data: str) -> None:
-        for attribute in ("_heading", "_cell"):
-            if getattr(self, attribute) is not None:
-                setattr(self, attribute, getattr(self, attribute) + data)
-        if self._section is not None:
-            self.section_text[self._section] += data
-
-    def table(self, heading_start: str) -> list[dict[str, str]]:
-        """The rows of the table under the heading that starts so, by column name."""
-        [header, *rows] = next(rows for heading, rows in self.tables.items() if heading.startswith(heading_start))
-        return [dict(zip(header, row)) for row in rows]
-
-    def text(self, section: str) -> str:
-        return " ".join(self.section_text[section].split())
 
 
 class Reported(NamedTuple):
@@ -110,7 +42,7 @@ def complete(reported_run: ReportedRun) -> Reported:
         store, lineage.find_run(store, reported_run.run_id), layout.run_file(reported_run.run_id, ".log")
     )
     summary = json.loads(layout.run_file(reported_run.run_id, ".json").read_text())
-    return Reported(reported_run, Page(layout.run_file(reported_run.run_id, ".html")), gathered, summary)
+    return Reported(reported_run, Page.read(layout.run_file(reported_run.run_id, ".html")), gathered, summary)
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +53,7 @@ def failed_page(tmp_path_factory: pytest.TempPathFactory) -> Page:
     output_dir = tmp_path_factory.mktemp("failed_run") / "outputs"
     assert run_cli("run", "--data-dir", data, "--output-dir", output_dir, *SMALL_RUN) == 1
     [page] = (output_dir / "runs").glob("*.html")
-    return Page(page)
+    return Page.read(page)
 
 
 # --- a complete run -------------------------------------------------------------------------
@@ -256,7 +188,7 @@ def test_a_cached_rerun_names_the_run_that_made_what_it_reused(reported_run):
     assert run_cli("run", "--data-dir", reported_run.data_dir, "--output-dir", reported_run.output_dir, *SMALL_RUN) == 0
     store = lineage.open_store(OutputLayout(reported_run.output_dir).metadata_path)
     rerun = lineage.find_run(store).name
-    page = Page(OutputLayout(reported_run.output_dir).run_file(rerun, ".html"))
+    page = Page.read(OutputLayout(reported_run.output_dir).run_file(rerun, ".html"))
     statuses = {row["component"]: row["status"] for row in page.table("Components")}
     for component in ("IdxExampleGen", "StatisticsGen", "Trainer"):
         assert statuses[component] == f"cached (made in run {reported_run.run_id})"
