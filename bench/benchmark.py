@@ -8,10 +8,12 @@ make bench: each repetition runs, on the same data, one program after the other:
                now warm output dir: what a user waits for after an edit
     plain      ../shared/reference/plain_keras_idx.py with the edited run's training settings:
                the same training and evaluation with no pipeline at all
-and reports the four targets of the performance issue: cold / reference and edited / plain
-(ratios taken within one repetition, since the machines drift), the test Precision@1, the
-Trainer's throughput over the plain script's (model.fit, first steps included) and the peak RSS;
-with the seconds of each component of the cold and edited runs. Without ../shared/reference/
+    inspect    `lineage runs`, `lineage trace pushed:latest` and a run refused for a missing data
+               dir, on the warm output dir, against Python importing ML Metadata's client
+and reports the targets: cold / reference and edited / plain (ratios taken within one
+repetition, since the machines drift), the test Precision@1, the Trainer's throughput over the
+plain script's (model.fit, first steps included), the peak RSS, and the inspection ratios; with
+the seconds of each component of the cold and edited runs. Without ../shared/reference/
 the reference and plain programs are skipped and the table says so.
 
 make bench-scale (--scale): ingest, then statistics, on synthetic IDX files of 1x, 2x and 4x
@@ -73,7 +75,12 @@ PIPELINE_TARGETS = {
     "cold.test_precision_at_1": (">=", 0.980),
     "trainer_vs_plain.throughput_ratio": (">=", 0.9),
     "cold.peak_rss_mib": ("<=", 1536.0),
+    # Answers at the speed of a query: against Python importing ML Metadata's client.
+    "lineage_runs_vs_mlmd_import.ratio": ("<=", 3.0),
+    "refused_run_vs_mlmd_import.ratio": ("<=", 3.0),
+    "lineage_trace_vs_mlmd_import.ratio": ("<=", 4.0),
 }
+MLMD_IMPORT = "import ml_metadata; from ml_metadata import metadata_store"
 SCALE_TARGETS = {  # "memory stays flat": 4x within 20% of 1x
     "4x_vs_1x.ingest_peak_rss_ratio": ("<=", 1.2),
     "4x_vs_1x.statistics_peak_rss_ratio": ("<=", 1.2),
@@ -274,6 +281,7 @@ def pipeline_repetition(
             **{f"edited.component_s.{c.component}": c.seconds for c in edited_summary.components},
         }
     )
+    figures.update(measure_inspection(output_dir, logs))
     problems = [
         f"edited run: {node} ran, it should have been cached"
         for node in (node_ids.INGEST, node_ids.STATISTICS)
@@ -290,6 +298,28 @@ def pipeline_repetition(
     (output_dir / "runs").rename(logs / "runs")  # the runs' logs, summaries and reports stay, the artifacts go
     shutil.rmtree(output_dir)
     return figures, problems
+
+
+def measure_inspection(output_dir: Path, logs: Path) -> dict[str, float]:
+    """What a user waits for to read runs, or to be told a run cannot start, on the warm output dir."""
+    cli = [str(PIPELINE_CLI)]
+    figures = {
+        "mlmd_import.wall_s": measure([sys.executable, "-c", MLMD_IMPORT], logs / "mlmd-import.log").wall_s,
+        "lineage_runs.wall_s": measure(
+            [*cli, "lineage", "runs", "--output-dir", str(output_dir)], logs / "runs.log"
+        ).wall_s,
+        "lineage_trace.wall_s": measure(
+            [*cli, "lineage", "trace", "pushed:latest", "--output-dir", str(output_dir)], logs / "trace.log"
+        ).wall_s,
+        "refused_run.wall_s": measure(
+            [*cli, "run", "--data-dir", str(output_dir / "no-data"), "--output-dir", str(output_dir)],
+            logs / "refused.log",
+            expected_exit=1,
+        ).wall_s,
+    }
+    for name in ("lineage_runs", "refused_run", "lineage_trace"):
+        figures[f"{name}_vs_mlmd_import.ratio"] = figures[f"{name}.wall_s"] / figures["mlmd_import.wall_s"]
+    return figures
 
 
 def measure_reference(reference: Path, data_dir: Path, ref_dir: Path, logs: Path) -> float:
@@ -438,7 +468,7 @@ def scale_repetition(
 # --- measuring and reporting ----------------------------------------------------------------
 
 
-def measure(command: list[str], log_path: Path, env: dict[str, str] | None = None) -> Measured:
+def measure(command: list[str], log_path: Path, env: dict[str, str] | None = None, expected_exit: int = 0) -> Measured:
     """Runs `command` to its end, its output into `log_path`: wall seconds and the child's peak RSS."""
     with log_path.open("w") as log:
         started = time.monotonic()
@@ -446,7 +476,7 @@ def measure(command: list[str], log_path: Path, env: dict[str, str] | None = Non
         _, status, usage = os.wait4(process.pid, 0)  # the rusage of this child alone
         wall_s = time.monotonic() - started
     process.returncode = os.waitstatus_to_exitcode(status)
-    if process.returncode != 0:
+    if process.returncode != expected_exit:
         tail = "\n".join(log_path.read_text().splitlines()[-20:])
         raise BenchmarkError(f"{' '.join(command)}\nexited with {process.returncode}; the end of {log_path}:\n{tail}")
     return Measured(wall_s, usage.ru_maxrss / 1024)  # Linux gives KiB

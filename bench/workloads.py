@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 from pipeline.config import load_config
-from pipeline.local.runner import run_pipeline
+from pipeline.local.runner import PartialRun, run_pipeline
 from pipeline.output_dir import OutputLayout
 
 
@@ -36,7 +36,7 @@ def main() -> None:
         str(args.data_dir),
         OutputLayout(args.output_dir),
         beam_args=[],
-        to_nodes=[args.to_node],
+        partial=PartialRun(to_nodes=(args.to_node,)),
     )
     if summary is None:
         raise SystemExit(f"{args.output_dir}: the run reached no ML Metadata record")

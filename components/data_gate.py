@@ -8,16 +8,13 @@ artifact, so validation stands on the lineage path of every model (MLMD and Kube
 inputs and outputs, not ordering).
 """
 
-import os
-
-from tensorflow_data_validation.utils import anomalies_util
 from tfx.dsl.component.experimental.annotations import InputArtifact, OutputArtifact, Parameter
 from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact, artifact_utils, standard_artifacts
 from tfx.utils import io_utils
 
+from components import data_reports
 from components.errors import PipelineError
-from components.split_validator import ANOMALIES_FILE
 
 
 class DataValidationError(PipelineError):
@@ -45,16 +42,6 @@ def DataGate(
 
 def describe_anomalies(anomalies: artifact.Artifact, check: str) -> list[str]:
     """One line per anomaly: `split 'S', feature 'F' (check): description`."""
-    lines = []
-    for split in artifact_utils.decode_split_names(anomalies.split_names):
-        path = os.path.join(artifact_utils.get_split_uri([anomalies], split), ANOMALIES_FILE)
-        report = anomalies_util.load_anomalies_binary(path)
-        for feature, info in sorted(report.anomaly_info.items()):
-            lines.append(f"split '{split}', feature '{feature}' ({check}): {_text(info)}")
-        if report.HasField("dataset_anomaly_info"):
-            lines.append(f"split '{split}', whole dataset ({check}): {_text(report.dataset_anomaly_info)}")
-    return lines
-
-
-def _text(info) -> str:
-    return " / ".join(reason.description or reason.short_description for reason in info.reason) or info.description
+    return data_reports.describe_anomalies(
+        anomalies.uri, artifact_utils.decode_split_names(anomalies.split_names), check
+    )

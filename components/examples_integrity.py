@@ -13,12 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from typing import TYPE_CHECKING
 
-from tfx import types
-from tfx.dsl.io import fileio
-from tfx.types import artifact_utils
-
+from components import files
 from components.errors import PipelineError
+
+if TYPE_CHECKING:  # the report verifies files too, and imports no TFX
+    from tfx import types
 
 SHARDS_PROPERTY = "shard_sha256"  # {split: {file name: sha256}}
 READ_BYTES = 1 << 20
@@ -31,7 +32,7 @@ class ExamplesIntegrityError(PipelineError):
 
 def record(examples: types.Artifact) -> None:
     """Records the SHA-256 of every file of every split (the ingest calls it once all are written)."""
-    splits = artifact_utils.decode_split_names(examples.split_names)
+    splits = json.loads(examples.split_names or "[]")  # artifact_utils.decode_split_names
     shards = {split: {name: _sha256(path) for name, path in _files(examples.uri, split).items()} for split in splits}
     examples.set_json_value_custom_property(SHARDS_PROPERTY, shards)
 
@@ -57,12 +58,13 @@ def verify_files(examples_uri: str, recorded: dict[str, dict[str, str]], splits:
             else:
                 continue
             raise ExamplesIntegrityError(
-                f"split '{split}': {_split_dir(examples_uri, split)}/{name} {problem}: the cached Examples "
+                f"split '{split}': {files.split_uri(examples_uri, split)}/{name} {problem}: the cached Examples "
                 f"are damaged; {RECOVERY}"
             )
         for name in sorted(set(found) - set(expected)):
             raise ExamplesIntegrityError(
-                f"split '{split}': {_split_dir(examples_uri, split)}/{name} was not written by the ingest; {RECOVERY}"
+                f"split '{split}': {files.split_uri(examples_uri, split)}/{name} was not written by the ingest; "
+                f"{RECOVERY}"
             )
 
 
@@ -71,20 +73,16 @@ def _recorded(examples: types.Artifact) -> dict[str, dict[str, str]]:
     return json.loads(json.dumps(value)) if value else {}  # protobuf Struct -> plain dicts
 
 
-def _split_dir(examples_uri: str, split: str) -> str:
-    return os.path.join(examples_uri, f"Split-{split}")  # TFX's layout (artifact_utils.get_split_uri)
-
-
 def _files(examples_uri: str, split: str) -> dict[str, str]:
-    directory = _split_dir(examples_uri, split)
-    if not fileio.exists(directory):
+    directory = files.split_uri(examples_uri, split)
+    if not files.exists(directory):
         return {}
-    return {name.rstrip("/"): os.path.join(directory, name.rstrip("/")) for name in fileio.listdir(directory)}
+    return {name: os.path.join(directory, name) for name in files.listdir(directory)}
 
 
 def _sha256(path: str) -> str:
     digest = hashlib.sha256()
-    with fileio.open(path, "rb") as shard:
+    with files.open(path, "rb") as shard:
         while chunk := shard.read(READ_BYTES):
             digest.update(chunk)
     return digest.hexdigest()

@@ -27,9 +27,9 @@ import logging
 import os
 from dataclasses import dataclass
 
-from tfx.dsl.io import fileio
-
+from components import files
 from components.errors import PipelineError
+from components.object_storage import is_uri
 
 STAGING_PREFIX = ".staging-"
 NOTHING_SERVED = "none"  # what is served, as a fingerprint, before the first push
@@ -69,18 +69,18 @@ def is_version_name(name: str) -> bool:
 
 def complete_versions(serving_dir: str) -> list[ServedVersion]:
     """The complete versions, oldest first; logs one line naming the entries it skips."""
-    if not fileio.exists(serving_dir):
+    if not files.exists(serving_dir):
         return []
     found, skipped = [], []
-    for name in sorted(entry.rstrip("/") for entry in fileio.listdir(serving_dir)):
+    for name in sorted(files.listdir(serving_dir)):
         path = os.path.join(serving_dir, name)
         if name.startswith("."):
             continue  # staging folders and the PublishLock: the Pusher's own
         if not is_version_name(name):
             skipped.append(f"{name} (not a version number)")
-        elif not fileio.isdir(path):
+        elif not files.isdir(path):
             skipped.append(f"{name} (a file)")
-        elif not fileio.exists(os.path.join(path, MARKER_FILE)):
+        elif not files.exists(os.path.join(path, MARKER_FILE)):
             skipped.append(f"{name} (no {MARKER_FILE}: incomplete, or not pushed by this pipeline)")
         else:
             recorded = read_marker(path)
@@ -94,7 +94,7 @@ def complete_versions(serving_dir: str) -> list[ServedVersion]:
 
 def highest_number(serving_dir: str) -> int | None:
     """The highest version number any entry has, complete or not: a new version must be higher."""
-    names = [entry.rstrip("/") for entry in fileio.listdir(serving_dir)] if fileio.exists(serving_dir) else []
+    names = files.listdir(serving_dir) if files.exists(serving_dir) else []
     return max((int(name) for name in names if is_version_name(name)), default=None)
 
 
@@ -105,13 +105,13 @@ def latest(serving_dir: str) -> ServedVersion | None:
 
 
 def read_marker(version_dir: str) -> dict:
-    with fileio.open(os.path.join(version_dir, MARKER_FILE)) as marker:
+    with files.open(os.path.join(version_dir, MARKER_FILE)) as marker:
         return json.loads(marker.read())
 
 
 def write_marker(version_dir: str, model_uri: str, model_sha256: str) -> None:
-    fileio.makedirs(os.path.dirname(os.path.join(version_dir, MARKER_FILE)))
-    with fileio.open(os.path.join(version_dir, MARKER_FILE), "w") as marker:
+    files.makedirs(os.path.dirname(os.path.join(version_dir, MARKER_FILE)))
+    with files.open(os.path.join(version_dir, MARKER_FILE), "w") as marker:
         marker.write(json.dumps({"model_uri": model_uri, "model_sha256": model_sha256}))
 
 
@@ -121,8 +121,8 @@ def model_digest(saved_model_dir: str) -> str:
     digest = hashlib.sha256()
     for relative in (SAVED_MODEL_FILE, os.path.join("variables", "variables.index")):
         path = os.path.join(saved_model_dir, relative)
-        if fileio.exists(path):
-            with fileio.open(path, "rb") as file:
+        if files.exists(path):
+            with files.open(path, "rb") as file:
                 digest.update(relative.encode() + b"\0" + file.read())
     return digest.hexdigest()
 
@@ -135,35 +135,35 @@ def publish(staging_dir: str, version_dir: str, model_uri: str) -> None:
     every other file, then saved_model.pb, then the marker; the staging folder goes last.
     """
     model_sha256 = model_digest(staging_dir)
-    if "://" not in version_dir:
+    if not is_uri(version_dir):
         write_marker(staging_dir, model_uri, model_sha256)
-        fileio.rename(staging_dir, version_dir)
+        files.rename(staging_dir, version_dir)
         return
-    files = sorted(os.path.relpath(path, staging_dir) for path in _files_under(staging_dir))
-    for relative in sorted(files, key=lambda name: name == SAVED_MODEL_FILE):
-        fileio.makedirs(os.path.dirname(os.path.join(version_dir, relative)))
-        fileio.copy(os.path.join(staging_dir, relative), os.path.join(version_dir, relative), overwrite=True)
+    relative_paths = sorted(os.path.relpath(path, staging_dir) for path in _files_under(staging_dir))
+    for relative in sorted(relative_paths, key=lambda name: name == SAVED_MODEL_FILE):
+        files.makedirs(os.path.dirname(os.path.join(version_dir, relative)))
+        files.copy(os.path.join(staging_dir, relative), os.path.join(version_dir, relative), overwrite=True)
     write_marker(version_dir, model_uri, model_sha256)
-    fileio.rmtree(staging_dir)
+    files.rmtree(staging_dir)
 
 
 def remove_unfinished(serving_dir: str) -> list[str]:
     """Removes what pushes that died left: their staging folders, and the version folders their
     publish left without a marker. Only under the PublishLock: no other push is writing then."""
-    if not fileio.exists(serving_dir):
+    if not files.exists(serving_dir):
         return []
     removed = []
-    for name in [entry.rstrip("/") for entry in fileio.listdir(serving_dir)]:
+    for name in files.listdir(serving_dir):
         if not name.startswith(STAGING_PREFIX):
             continue
         version_dir = os.path.join(serving_dir, name.removeprefix(STAGING_PREFIX))
-        if fileio.exists(version_dir) and not fileio.exists(os.path.join(version_dir, MARKER_FILE)):
-            fileio.rmtree(version_dir)
+        if files.exists(version_dir) and not files.exists(os.path.join(version_dir, MARKER_FILE)):
+            files.rmtree(version_dir)
             removed.append(version_dir)
-        fileio.rmtree(os.path.join(serving_dir, name))
+        files.rmtree(os.path.join(serving_dir, name))
         removed.append(os.path.join(serving_dir, name))
     return removed
 
 
 def _files_under(directory: str) -> list[str]:
-    return [os.path.join(root, name) for root, _, names in fileio.walk(directory) for name in names]
+    return [os.path.join(root, name) for root, _, names in files.walk(directory) for name in names]

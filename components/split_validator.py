@@ -16,7 +16,7 @@ from tfx.dsl.component.experimental.decorators import component
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.utils import io_utils, writer_utils
 
-ANOMALIES_FILE = "SchemaDiff.pb"  # the name ExampleValidator uses
+from components.data_reports import ANOMALIES_FILE
 
 
 @component

@@ -89,6 +89,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--download", action="store_true", help="download missing MNIST files first")
     run.add_argument(
+        "--no-push",
+        action="store_true",
+        help="stop after the evaluation: nothing is published (`push RUN` publishes the model later)",
+    )
+    run.add_argument(
         "--no-cache",
         action="store_true",
         help="run every component again instead of reusing cached results (rebuilds damaged artifacts)",
@@ -101,6 +106,18 @@ def _parser() -> argparse.ArgumentParser:
         help="extra Beam pipeline argument, e.g. --beam-arg=--direct_num_workers=2",
     )
     run.set_defaults(command=_run)
+
+    push = commands.add_parser(
+        "push",
+        help="publish the model of an earlier run (say, one made with --no-push): compared with the model "
+        "served now first, pushed only if blessed",
+    )
+    push.add_argument("run", help=RUN_HELP)
+    _add_output_dir(push)
+    push.add_argument("--pipeline-root", type=_location, help="as the run had it (default: OUTPUT_DIR/pipeline)")
+    push.add_argument("--serving-dir", type=_location, help="where pushed models go (default: OUTPUT_DIR/serving)")
+    _add_config_arguments(push)
+    push.set_defaults(command=_push)
 
     download = commands.add_parser(
         "download", help="download the four MNIST IDX files (checked by SHA-256) into a folder, unless there"
@@ -154,11 +171,21 @@ def _parser() -> argparse.ArgumentParser:
     )
     lineage.set_defaults(command=_lineage)
 
-    predict = commands.add_parser("predict", help="classify PNG images or the images of an IDX file")
-    predict.add_argument(
-        "--model", type=Path, required=True, help="a SavedModel, or a serving dir (its newest version is used)"
+    predict = commands.add_parser(
+        "predict",
+        help="classify pictures of digits (PNG) or the images of an IDX file",
+        description="Classifies each image with a pushed model. A PNG is a picture of one digit: any size, "
+        "colour or grey, dark on light or light on dark; it is prepared as MNIST's digits were made (the "
+        "digit scaled into a 20x20 box, centred by its centre of mass in 28x28, light on black), and the line "
+        "says when its grey levels were inverted. An IDX file's images (MNIST's own format) are used as they are.",
     )
-    predict.add_argument("inputs", nargs="+", type=Path, help="PNG files or IDX image files")
+    predict.add_argument(
+        "--model",
+        type=Path,
+        help="a SavedModel, or a serving dir: its newest version is used (default: OUTPUT_DIR/serving)",
+    )
+    _add_output_dir(predict)
+    predict.add_argument("inputs", nargs="+", type=Path, help="PNG pictures of digits, or IDX image files")
     predict.add_argument("--limit", type=int, default=10, help="at most this many images per IDX file")
     predict.set_defaults(command=_predict)
 
@@ -225,13 +252,28 @@ def _run(args: argparse.Namespace) -> int:
         if is_uri(args.data_dir):
             raise ConfigError(f"--download writes to a local folder, not to {args.data_dir}")
         ensure_mnist(Path(args.data_dir))
-    from pipeline.local.runner import run_pipeline
+    from pipeline.local.runner import NO_PUSH, run_pipeline
     from pipeline.output_dir import OutputLayout
 
     layout = OutputLayout(args.output_dir, args.pipeline_root, args.serving_dir)
     summary = run_pipeline(
-        config, args.data_dir, layout, args.beam_arg, runner=args.runner, use_cache=not args.no_cache
+        config,
+        args.data_dir,
+        layout,
+        args.beam_arg,
+        runner=args.runner,
+        partial=NO_PUSH if args.no_push else None,
+        use_cache=not args.no_cache,
     )
+    return 0 if summary and summary.status != RunStatus.FAILED else 1
+
+
+def _push(args: argparse.Namespace) -> int:
+    from pipeline.local.runner import push_run
+    from pipeline.output_dir import OutputLayout
+
+    layout = OutputLayout(args.output_dir, args.pipeline_root, args.serving_dir)
+    summary = push_run(load_config(args.config, args.overrides), layout, args.run)
     return 0 if summary and summary.status != RunStatus.FAILED else 1
 
 
@@ -317,8 +359,10 @@ def _report(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     from pipeline.inspect.predict import predict_inputs
+    from pipeline.output_dir import OutputLayout
 
-    for line in predict_inputs(args.model, args.inputs, args.limit):
+    model = args.model or Path(OutputLayout(args.output_dir).serving_dir)
+    for line in predict_inputs(model, args.inputs, args.limit):
         print(line)
     return 0
 

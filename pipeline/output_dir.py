@@ -51,6 +51,11 @@ class OutputLayout:
         return self.serving_dir_uri or str(self.output_dir / "serving")
 
     @property
+    def tensorboard_dir(self) -> Path:
+        """A link per run that trained a model, to its TensorBoard logs, named by the run id."""
+        return self.output_dir / "tensorboard"
+
+    @property
     def runs_dir(self) -> Path:
         return self.output_dir / "runs"
 
@@ -77,13 +82,8 @@ class OutputDirLock:
         except OSError as error:
             if error.errno not in (errno.EAGAIN, errno.EACCES):
                 raise
-            lock_file.seek(0)
-            holder = lock_file.read().strip() or "another process"
             lock_file.close()
-            raise OutputDirBusy(
-                f"{self._path.parent}: another run (process {holder}) is using this output dir; "
-                "wait for it to end or give another --output-dir"
-            ) from error
+            raise _busy(self._path.parent) from error
         lock_file.seek(0)
         lock_file.truncate()
         lock_file.write(str(os.getpid()))
@@ -96,6 +96,13 @@ class OutputDirLock:
         fcntl.flock(self._file, fcntl.LOCK_UN)
         self._file.close()
         self._file = None
+
+    @staticmethod
+    def check_idle(output_dir: Path) -> None:
+        """Raises OutputDirBusy when a run holds `output_dir` now: a run's checks refuse a busy dir
+        before anything slow (the lock itself is taken later, and refuses a run that came between)."""
+        if not OutputDirLock.idle(output_dir):
+            raise _busy(output_dir)
 
     @staticmethod
     def idle(output_dir: Path) -> bool:
@@ -112,3 +119,12 @@ class OutputDirLock:
                 return False
             fcntl.flock(lock_file, fcntl.LOCK_UN)
             return True
+
+
+def _busy(output_dir: Path) -> OutputDirBusy:
+    """The error naming the process that holds `output_dir` (its PID is in the lock file)."""
+    holder = (output_dir / LOCK_FILE).read_text().strip() or "another process"
+    return OutputDirBusy(
+        f"{output_dir}: another run (process {holder}) is using this output dir; "
+        "wait for it to end or give another --output-dir"
+    )

@@ -5,7 +5,8 @@ change threshold is then skipped); ServedModel always outputs an artifact, so th
 one that says "none served" before TFX's executor sees its inputs. The splits it evaluates are
 first checked against the checksums the ingest recorded (components/examples_integrity.py).
 The blessing records which served model the candidate was compared with: the Pusher publishes
-only while that model is still served (components/pusher/executor.py).
+only while that model is still served (components/pusher/executor.py). The evaluation records
+its figures in MLMD (components/evaluator/figures.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import json_utils
 
 from components import examples_integrity, serving_dir
-from components.served_model.executor import FINGERPRINT_KEY, is_served
+from components.evaluator import figures
+from components.served_model.properties import FINGERPRINT_KEY, is_served
 
 BASELINE_SERVED_KEY = "compared_with_served"  # on the blessing: serving_dir.fingerprint of the baseline
 
@@ -40,6 +42,8 @@ class Executor(evaluator_executor.Executor):
                 key: value for key, value in input_dict.items() if key != standard_component_specs.BASELINE_MODEL_KEY
             }
         super().Do(input_dict, output_dict, exec_properties)
+        evaluation = artifact_utils.get_single_instance(output_dict[standard_component_specs.EVALUATION_KEY])
+        figures.record(evaluation)
         if baselines:
             blessing = artifact_utils.get_single_instance(output_dict[standard_component_specs.BLESSING_KEY])
             compared_with = baselines[0].get_string_custom_property(FINGERPRINT_KEY) or serving_dir.NOTHING_SERVED

@@ -1,7 +1,8 @@
-"""The blessing rule of the validation Evaluator, and the name of the metric both Evaluators report.
+"""The blessing rule of the validation Evaluator, the name of the metric both Evaluators report,
+and the properties under which they record their figures in MLMD (components/evaluator/figures.py).
 
-The `evaluation` section of the config. No TensorFlow here: the config and the run summary
-import it.
+The `evaluation` section of the config. No TensorFlow here: the config and the tools that read
+runs import it.
 """
 
 from __future__ import annotations
@@ -10,6 +11,12 @@ from dataclasses import dataclass
 
 METRIC_NAME = "precision_at_1"  # components.evaluator.precision_at_1.PrecisionAt1's key
 CONFUSION_METRIC_NAME = "confusion_counts"  # ... and ConfusionCounts': an int64 [true, predicted] array
+# Custom properties of each Evaluator's ModelEvaluation.
+PRECISION_PROPERTY = "precision_at_1"  # over the whole split
+EXAMPLES_PROPERTY = "example_count"
+PER_DIGIT_PROPERTY = "precision_at_1_per_digit"  # {"0": ..., "9": ...}, by true digit
+CONFUSION_MATRIX_PROPERTY = "confusion_matrix"  # [true][predicted] counts; the test Evaluator's only
+VALIDATION_FAILURES_PROPERTY = "validation_failures"  # one line per threshold the model failed
 MAX_TEST_GAP_KEY = "max_test_gap"  # the test Evaluator's parameter holding EvaluationSettings.max_test_gap
 
 

@@ -19,7 +19,7 @@ import struct
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO
 
 import numpy as np
 
@@ -33,10 +33,10 @@ MAX_SEEK_POSITION = 2**63 - 1  # a seek takes a signed 64-bit offset; no file re
 GZIP_ERRORS = (EOFError, OSError, zlib.error)
 
 # Opens a path for binary reading; the ingest passes tf.io.gfile.GFile so that gs:// and s3:// work.
-Opener = Callable[[str], BinaryIO]
+Opener = Callable[[str], IO[bytes]]
 
 
-def _open_local(path: str) -> BinaryIO:
+def _open_local(path: str) -> IO[bytes]:
     return open(path, "rb")
 
 
@@ -90,7 +90,7 @@ class IdxCheck:
     max_value: int
 
 
-def _open_stream(path: str, opener: Opener) -> BinaryIO:
+def _open_stream(path: str, opener: Opener) -> IO[bytes]:
     """Opens `path`, transparently decompressing gzip content."""
     raw = opener(path)
     magic = raw.read(2)
@@ -103,7 +103,7 @@ def _open_stream(path: str, opener: Opener) -> BinaryIO:
     return raw
 
 
-def _read_exactly(stream: BinaryIO, size: int, path: str, what: str) -> bytearray:
+def _read_exactly(stream: IO[bytes], size: int, path: str, what: str) -> bytearray:
     """Reads `size` bytes in pieces, so that a header promising more than the file holds costs
     memory for what the file holds, not for what the header promises."""
     data = bytearray()
@@ -120,7 +120,7 @@ def _read_exactly(stream: BinaryIO, size: int, path: str, what: str) -> bytearra
     return data
 
 
-def read_header(stream: BinaryIO, path: str, expected_dims: int) -> IdxHeader:
+def read_header(stream: IO[bytes], path: str, expected_dims: int) -> IdxHeader:
     """Reads and checks the header at the start of `stream`."""
     magic = _read_exactly(stream, 4, path, "the 4-byte magic number")
     zero, type_code, ndim = struct.unpack(">HBB", magic)
@@ -198,7 +198,7 @@ def iter_records(
             yield np.frombuffer(data, dtype=np.uint8).reshape((count, *header.record_shape))
 
 
-def _seek(stream: BinaryIO, position: int, path: str, what: str) -> None:
+def _seek(stream: IO[bytes], position: int, path: str, what: str) -> None:
     """Seeks to `position`; beyond the end of the data, the next read finds nothing."""
     if position > MAX_SEEK_POSITION:
         raise IdxFormatError(path, f"file ends early: {what} would start at byte {position}")

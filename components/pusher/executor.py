@@ -30,6 +30,7 @@ from tfx.utils import io_utils, proto_utils
 from components import serving_dir
 from components.evaluator.executor import BASELINE_SERVED_KEY
 from components.publish_lock import PublishLock
+from components.pusher.properties import NEW_VERSION_KEY
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class Executor(pusher_executor.Executor):
                 serving_dir.model_digest(model_path),
             ):
                 log.info("Version %d already holds this model: recorded, not copied again", served.version)
-                version, serving_path = served.version, served.path
+                version, serving_path, new_version = served.version, served.path, False
             else:
                 served_now = serving_dir.fingerprint(served)
                 if served_now != compared_with:
@@ -78,9 +79,11 @@ class Executor(pusher_executor.Executor):
                 staging_path = os.path.join(base_directory, f"{serving_dir.STAGING_PREFIX}{version}")
                 io_utils.copy_dir(model_path, staging_path)
                 serving_dir.publish(staging_path, serving_path, model_uri)
+                new_version = True
 
         io_utils.copy_dir(serving_path, pushed_model.uri)
         self._MarkPushed(pushed_model, pushed_destination=serving_path, pushed_version=str(version))
+        pushed_model.set_int_custom_property(NEW_VERSION_KEY, int(new_version))
 
 
 def next_version(highest_number: int | None) -> int:

@@ -17,13 +17,13 @@ from tfx.dsl.placeholder import placeholder as ph
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
-from components.served_model import executor
+from components.served_model import executor, properties
 
 
 class ServedModelSpec(ComponentSpec):
     PARAMETERS = {
         executor.SERVING_DIR_KEY: ExecutionParameter(type=str),
-        executor.FINGERPRINT_KEY: ExecutionParameter(type=str),
+        properties.FINGERPRINT_KEY: ExecutionParameter(type=str),
         executor.CODE_KEY: ExecutionParameter(type=str),
     }
     INPUTS: dict[str, ChannelParameter] = {}

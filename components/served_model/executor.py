@@ -12,16 +12,16 @@ from tfx.utils import io_utils, path_utils
 
 from components import serving_dir
 from components.served_model.probe import SERVING_DIR_KEY
+from components.served_model.properties import (
+    FINGERPRINT_KEY,
+    SERVED_KEY,
+    SERVED_PATH_KEY,
+    SERVED_VERSION_KEY,
+    SOURCE_MODEL_KEY,
+)
 
 CODE_KEY = "code_sha256"
-# What ServingProbe saw (serving_dir.fingerprint); a parameter, and a property of the baseline.
-FINGERPRINT_KEY = "served_fingerprint"
 BASELINE_KEY = "baseline"
-# Custom properties of the baseline artifact.
-SERVED_KEY = "served"  # 1: a served model; 0: nothing was pushed yet
-SERVED_VERSION_KEY = "served_version"
-SERVED_PATH_KEY = "served_path"
-SOURCE_MODEL_KEY = "source_model_uri"  # the Trainer's Model artifact the served version came from
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,3 @@ class Executor(base_executor.BaseExecutor):
         baseline.set_string_custom_property(SERVED_PATH_KEY, served.path)
         baseline.set_string_custom_property(SOURCE_MODEL_KEY, served.model_uri or "")
         log.info("Baseline: version %d in %s (model %s)", served.version, served.path, served.model_uri or "unknown")
-
-
-def is_served(baseline: types.Artifact) -> bool:
-    """False for the artifact that says nothing was served."""
-    return baseline.get_int_custom_property(SERVED_KEY) == 1

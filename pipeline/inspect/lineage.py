@@ -22,6 +22,8 @@ from ml_metadata import errors as mlmd_errors
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from components import files
+from components import serving_dir as serving
 from components.errors import PipelineError
 from components.idx_example_gen.settings import IDX_ROLES
 from pipeline import node_ids
@@ -376,10 +378,11 @@ def find_artifact(store: metadata_store.MetadataStore, reference: str, serving_d
 
 
 def add_metrics(store: metadata_store.MetadataStore, infos: list[ArtifactInfo]) -> None:
-    """Adds the metrics kept in files: Precision@1 to the Trainer's models, TFMA's to evaluations."""
+    """Adds the metrics: Precision@1 per split to the Trainer's models (from its files), the
+    Evaluators' figures to evaluations (from their properties)."""
     for info in infos:
         if info.type == "ModelEvaluation":
-            info.metrics = artifact_metrics.evaluation_metrics(info.uri)
+            info.metrics = artifact_metrics.evaluation_metrics(info.properties)
         elif info.type == "Model":
             for producer_id in _linked_executions(store, info.id, producer=True):
                 model_runs = execution(store, producer_id).outputs.get("model_run", [])
@@ -403,8 +406,6 @@ def _latest_pushed(store: metadata_store.MetadataStore, serving_dir: str | None)
         if not pushed:
             raise LineageError(f"{PUSHED_LATEST}: no model has been pushed yet")
         return pushed[-1]
-    from components import serving_dir as serving  # TensorFlow's file system: loaded only here
-
     served = serving.latest(serving_dir)
     if served is None:
         raise LineageError(
@@ -426,9 +427,7 @@ def _latest_pushed(store: metadata_store.MetadataStore, serving_dir: str | None)
 
 def is_complete_version(path: str) -> bool:
     """Whether the serving dir still holds version `path` whole (its marker is there)."""
-    from components import serving_dir  # TensorFlow's file system: loaded only here
-
-    return serving_dir.fileio.exists(os.path.join(path, serving_dir.MARKER_FILE))
+    return files.exists(os.path.join(path, serving.MARKER_FILE))
 
 
 def _same_place(a: str | None, b: str | None) -> bool:
@@ -524,8 +523,10 @@ def _values(properties) -> dict[str, Any]:
         kind = value.WhichOneof("value")
         if kind == "struct_value":
             data = json_format.MessageToDict(value.struct_value)
-            # TFX wraps JSON custom properties as {"__value__": "<json>"}.
-            result[name] = json.loads(data["__value__"]) if set(data) == {"__value__"} else data
+            # TFX wraps a JSON custom property that is not an object as {"__value__": value}
+            # (set_json_value_custom_property): a list as it is, a string holding JSON.
+            wrapped = data.get("__value__") if set(data) == {"__value__"} else data
+            result[name] = json.loads(wrapped) if isinstance(wrapped, str) else wrapped
         elif kind is not None:
             result[name] = getattr(value, kind)
     return result

@@ -21,6 +21,14 @@ from typing import Any
 from ml_metadata import errors as mlmd_errors
 from ml_metadata import metadata_store
 
+from components.evaluator.settings import (
+    CONFUSION_MATRIX_PROPERTY,
+    EXAMPLES_PROPERTY,
+    PER_DIGIT_PROPERTY,
+    PRECISION_PROPERTY,
+    VALIDATION_FAILURES_PROPERTY,
+)
+from components.served_model.properties import SERVED_KEY
 from pipeline.config import MetadataConfig
 from pipeline.inspect import interrupted, lineage, run_summary
 from pipeline.inspect.states import ComponentStatus
@@ -33,7 +41,19 @@ STATUS_COLORS = {
     ComponentStatus.FAILED: "salmon",
     ComponentStatus.INTERRUPTED: "orange",
 }
-HIDDEN_PROPERTIES = ("is_external",)  # always 0 for a pipeline's own artifacts
+HIDDEN_PROPERTIES = (
+    "is_external",  # always 0 for a pipeline's own artifacts
+    # The Evaluators' figures: shown as metrics.*; the confusion matrix is the report's.
+    PRECISION_PROPERTY,
+    EXAMPLES_PROPERTY,
+    PER_DIGIT_PROPERTY,
+    CONFUSION_MATRIX_PROPERTY,
+    VALIDATION_FAILURES_PROPERTY,
+)
+# Properties whose bare value reads wrong, with what it means.
+MEANINGS: dict[tuple[str, Any], str] = {
+    (SERVED_KEY, 0): "0 (nothing was served yet: no baseline, the threshold alone blesses)"
+}
 
 
 @dataclass(frozen=True)
@@ -123,7 +143,11 @@ def format_artifacts(artifacts: list[lineage.ArtifactInfo]) -> str:
 
 
 def _property_rows(artifact: lineage.ArtifactInfo) -> list[list[Any]]:
-    properties = [[name, value] for name, value in sorted(artifact.properties.items()) if name not in HIDDEN_PROPERTIES]
+    properties = [
+        [name, MEANINGS.get((name, value), value) if isinstance(value, (int, float, str)) else value]
+        for name, value in sorted(artifact.properties.items())
+        if name not in HIDDEN_PROPERTIES
+    ]
     return properties + [[f"metrics.{name}", value] for name, value in artifact.metrics.items()]
 
 

@@ -1,7 +1,9 @@
 """`mnist-pipeline predict`: classify PNG images or the images of an IDX file with a pushed model.
 
 Every input is read and checked before the model is loaded (loading takes seconds); the image
-shape comes from the model's own `predict_images` signature.
+shape comes from the model's own `predict_images` signature. An IDX file's images are MNIST's
+already; a PNG is a picture of a digit of any size, dark on light or light on dark, prepared as
+MNIST's digits were made (pipeline/inspect/digit_image.py).
 """
 
 from __future__ import annotations
@@ -12,8 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
+from components import serving_dir
 from components.errors import PipelineError
 from components.idx_example_gen import idx
+from pipeline.inspect import digit_image
 
 SIGNATURE = "predict_images"
 
@@ -27,6 +31,7 @@ class Images:
     path: Path
     names: list[str]
     pixels: np.ndarray  # uint8 [N, rows, columns]
+    is_picture: bool = False  # a PNG, prepared as an MNIST digit before the model sees it
 
 
 def predict_inputs(model_path: Path, inputs: list[Path], limit: int) -> Iterator[str]:
@@ -42,22 +47,33 @@ def predict_inputs(model_path: Path, inputs: list[Path], limit: int) -> Iterator
     image_shape = tuple(predict_images.structured_input_signature[1]["images"].shape[1:])
     yield f"Model: {model_dir}"
     for batch in batches:
+        pixels, notes = _as_the_model_takes(batch, image_shape)
+        outputs = predict_images(images=tf.constant(pixels))
+        classes, probabilities = outputs["classes"].numpy(), outputs["probabilities"].numpy()
+        for name, digit, row, note in zip(batch.names, classes, probabilities, notes):
+            yield f"{name}: {digit} (p={row[digit]:.3f}){note}"
+
+
+def _as_the_model_takes(batch: Images, image_shape: tuple[int, ...]) -> tuple[np.ndarray, list[str]]:
+    """The batch's pixels in the model's shape, and a note per image on what was done to it."""
+    if not batch.is_picture:
         if batch.pixels.shape[1:] != image_shape:
             raise PredictError(
                 f"{batch.path}: images are {_shape(batch.pixels.shape[1:])}, the model takes {_shape(image_shape)}"
             )
-        outputs = predict_images(images=tf.constant(batch.pixels))
-        classes, probabilities = outputs["classes"].numpy(), outputs["probabilities"].numpy()
-        for name, digit, row in zip(batch.names, classes, probabilities):
-            yield f"{name}: {digit} (p={row[digit]:.3f})"
+        return batch.pixels, [""] * len(batch.pixels)
+    try:
+        prepared = digit_image.prepare(batch.pixels[0], (image_shape[0], image_shape[1]))
+    except digit_image.NoDigitError as error:
+        raise PredictError(f"{batch.path}: {error}") from None
+    note = " (inverted: a dark digit on a light background; MNIST's are light on dark)" if prepared.inverted else ""
+    return prepared.pixels[np.newaxis], [note]
 
 
 def resolve_model_dir(model_path: Path) -> Path:
     """A SavedModel dir as is; a serving dir as the version TF Serving serves (its newest)."""
     if (model_path / "saved_model.pb").is_file():
         return model_path
-    from components import serving_dir  # TFX's file system, hence TensorFlow: only once the inputs are read
-
     served = serving_dir.latest(str(model_path)) if model_path.is_dir() else None
     if served is None:
         raise PredictError(f"{model_path}: neither a SavedModel nor a folder of numbered model versions")
@@ -78,7 +94,7 @@ def load_images(path: Path, limit: int) -> Images:
                 pixels = np.asarray(image.convert("L"), dtype=np.uint8)
         except (UnidentifiedImageError, OSError, ValueError) as error:
             raise PredictError(f"{path}: not a readable PNG image ({error})") from error
-        return Images(path, [str(path)], pixels[np.newaxis])
+        return Images(path, [str(path)], pixels[np.newaxis], is_picture=True)
     header = idx.check_file(str(path), expected_dims=3).header
     count = min(limit, header.count)
     if count == 0:

@@ -22,7 +22,7 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from pipeline import node_ids
-from pipeline.inspect import interrupted, lineage, report_plots
+from pipeline.inspect import interrupted, lineage, report_plots, run_summary
 from pipeline.inspect.report_data import Component, RunReport, gather
 from pipeline.output_dir import OutputLayout
 
@@ -91,9 +91,6 @@ def _environment() -> jinja2.Environment:
 
 def write_run_report(output_dir: Path, run_reference: str | None, output: Path | None = None) -> Path:
     """`mnist-pipeline report`: the report of a run of `output_dir`'s store (lineage.find_run)."""
-    from components.object_storage import enable_s3
-
-    enable_s3()  # the artifacts may live in s3://
     layout = OutputLayout(output_dir)
     interrupted.record_killed_runs(output_dir)
     store = lineage.open_store(layout.metadata_path)
@@ -135,6 +132,7 @@ def render(report: RunReport) -> str:
         training=_training(report),
         evaluation=_evaluation(report),
         blessing_rule=report.blessing_rule,
+        push_line=run_summary.push_line(summary) if summary.pushed or summary.push_held_back else None,
         input_file_rows=[[f.role, f.name, CodeCell(f.sha256), f.examples_id] for f in report.input_files],
         component_rows=[
             [c.node_id, StatusCell(c), NumberCell(f"{c.seconds:.1f}"), ", ".join(c.outputs)] for c in report.components

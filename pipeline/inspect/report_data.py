@@ -13,23 +13,22 @@ import datetime
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
+from tensorboard.util import tensor_util
+from tensorflow_metadata.proto.v0.statistics_pb2 import DatasetFeatureStatistics
 
-from components import examples_integrity
+from components import data_reports, examples_integrity, files
 from components.example_format import LABEL_KEY, ExampleFormat
 from components.settings import from_dict
+from components.trainer.settings import TENSORBOARD_DIR
 from pipeline import node_ids
-from pipeline.inspect import artifact_metrics, lineage
+from pipeline.inspect import artifact_metrics, lineage, records
 from pipeline.inspect.run_summary import RunSummary, summarize_run
 from pipeline.inspect.states import FINISHED, STOPPED, ComponentStatus
-
-if TYPE_CHECKING:
-    from tensorflow_metadata.proto.v0.statistics_pb2 import DatasetFeatureStatistics
-    from tfx.types.artifact import Artifact
 
 SAMPLES_PER_DIGIT = 8
 TRACEBACK_HEADER = "Traceback (most recent call last):"
@@ -125,7 +124,7 @@ def gather(store: metadata_store.MetadataStore, run: metadata_store_pb2.Context,
         training_settings=_training_settings(by_node[node_ids.TRAINER]) if model_run else {},
         blessing_rule=_blessing_rule(by_node.get(node_ids.BLESSING_EVALUATOR)),
         confusion_matrix=(
-            artifact_metrics.confusion_matrix(test_evaluation.uri) if test_evaluation and example_format else []
+            artifact_metrics.confusion_matrix(test_evaluation.properties) if test_evaluation and example_format else []
         ),
         misclassified=(
             _misclassified(model_run, examples, example_format)
@@ -203,34 +202,14 @@ def _example_format(ingest: lineage.ExecutionInfo) -> ExampleFormat:
     return from_dict(ExampleFormat, lineage.parameters(ingest)["custom_config"]["data"], "data.")
 
 
-def _tfx_artifact(info: lineage.ArtifactInfo, artifact_type: str) -> Artifact:
-    """The TFX Artifact that TFX's and our readers take: type, URI and splits from MLMD."""
-    from tfx.types import standard_artifacts
-
-    artifact = getattr(standard_artifacts, artifact_type)()
-    artifact.uri = info.uri
-    artifact.split_names = info.properties["split_names"]
-    return artifact
-
-
-def _split_dir(examples: lineage.ArtifactInfo, split: str) -> str:
-    from tfx.types import artifact_utils
-
-    return artifact_utils.get_split_uri([_tfx_artifact(examples, "Examples")], split)
-
-
 def _first_of_each_digit(examples: lineage.ArtifactInfo, example_format: ExampleFormat) -> dict[int, list[np.ndarray]]:
     """The first SAMPLES_PER_DIGIT images of each digit in the train split, read until all are found."""
-    from components.trainer.data import read_split
-
     samples: dict[int, list[np.ndarray]] = {digit: [] for digit in range(example_format.num_classes)}
-    files = os.path.join(_split_dir(examples, "train"), "*")
-    for images, labels in read_split(files, example_format.num_pixels):
-        for image, label in zip(images.numpy(), labels.numpy()):
-            if len(samples[int(label)]) < SAMPLES_PER_DIGIT:
-                samples[int(label)].append(image.reshape(example_format.image_shape))
-        if all(len(images_of_digit) == SAMPLES_PER_DIGIT for images_of_digit in samples.values()):
-            break
+    for image, label in records.examples(files.split_uri(examples.uri, "train")):
+        if len(samples[label]) < SAMPLES_PER_DIGIT:
+            samples[label].append(image.reshape(example_format.image_shape))
+            if all(len(images_of_digit) == SAMPLES_PER_DIGIT for images_of_digit in samples.values()):
+                break
     return samples
 
 
@@ -238,12 +217,8 @@ def _split_statistics(statistics: lineage.ArtifactInfo | None) -> dict[str, Data
     """Each split's DatasetFeatureStatistics, as StatisticsGen wrote it."""
     if statistics is None:
         return {}
-    from tfx.components.statistics_gen import stats_artifact_utils
-
-    artifact = _tfx_artifact(statistics, "ExampleStatistics")
     return {
-        split: stats_artifact_utils.load_statistics(artifact, split).proto().datasets[0]
-        for split in lineage.split_names(statistics.properties)
+        split: data_reports.statistics(statistics.uri, split) for split in lineage.split_names(statistics.properties)
     }
 
 
@@ -296,13 +271,11 @@ def _anomalies(by_node: dict[str, lineage.ExecutionInfo]) -> list[str] | None:
     reports = {check: _output(by_node, node_id, "anomalies") for node_id, check in checks.items()}
     if not any(reports.values()):
         return None
-    from components.data_gate import describe_anomalies
-
     return [
         line
         for check, report in reports.items()
         if report is not None
-        for line in describe_anomalies(_tfx_artifact(report, "ExampleAnomalies"), check)
+        for line in data_reports.describe_anomalies(report.uri, lineage.split_names(report.properties), check)
     ]
 
 
@@ -311,16 +284,12 @@ def _anomalies(by_node: dict[str, lineage.ExecutionInfo]) -> list[str] | None:
 
 def _training_curves(model_run_uri: str) -> TrainingCurves | None:
     """The scalars the Trainer wrote for TensorBoard, every log_every_steps steps."""
-    import tensorflow as tf
-
-    from components.trainer.settings import TENSORBOARD_DIR
-
     scalars: dict[str, list[tuple[int, float]]] = {}
     wall_times = []
-    for path in sorted(tf.io.gfile.glob(os.path.join(model_run_uri, TENSORBOARD_DIR, "events.out.tfevents.*"))):
-        for event in tf.compat.v1.train.summary_iterator(path):
+    for path in sorted(files.glob(os.path.join(model_run_uri, TENSORBOARD_DIR, "events.out.tfevents.*"))):
+        for event in records.events(path):
             for value in event.summary.value:
-                scalars.setdefault(value.tag, []).append((event.step, float(tf.make_ndarray(value.tensor))))
+                scalars.setdefault(value.tag, []).append((event.step, float(tensor_util.make_ndarray(value.tensor))))
                 wall_times.append(event.wall_time)
     if not scalars:
         return None
@@ -352,26 +321,14 @@ def _misclassified(
     model_run: lineage.ArtifactInfo, examples: lineage.ArtifactInfo, example_format: ExampleFormat
 ) -> list[Misclassified]:
     """The misclassified test examples the Trainer recorded, with their images from the test split."""
-    from components.trainer.data import read_split
-
     wanted = {record["index"]: record for record in artifact_metrics.misclassified_test_examples(model_run.uri)}
-    if not wanted:
-        return []
     found: list[Misclassified] = []
-    start = 0
-    for images, _ in read_split(os.path.join(_split_dir(examples, "test"), "*"), example_format.num_pixels):
-        batch = images.numpy()
-        found += [
-            Misclassified(
-                index,
-                wanted[index]["label"],
-                wanted[index]["predicted"],
-                batch[index - start].reshape(example_format.image_shape),
-            )
-            for index in sorted(wanted)
-            if start <= index < start + len(batch)
-        ]
-        start += len(batch)
-        if start > max(wanted):
+    for index, (image, _) in enumerate(records.examples(files.split_uri(examples.uri, "test"))):
+        if len(found) == len(wanted):
             break
+        if index in wanted:
+            record = wanted[index]
+            found.append(
+                Misclassified(index, record["label"], record["predicted"], image.reshape(example_format.image_shape))
+            )
     return found

@@ -66,7 +66,7 @@ def confusion_matrix(matrix: list[list[int]]) -> str:
     scaled on its own so that a handful of mistakes stays visible next to thousands of hits."""
     counts = np.array(matrix)
     diagonal = np.eye(len(counts), dtype=bool)
-    figure = Figure(figsize=(4.6, 4.2), dpi=DPI)
+    figure = Figure(figsize=(5.2, 4.8), dpi=DPI)
     axes = figure.add_subplot()
     axes.imshow(np.ma.masked_where(~diagonal, counts), cmap=CORRECT_CMAP, vmin=0, vmax=max(counts.max(), 1))
     worst_mistake = max(int(np.where(diagonal, 0, counts).max()), 1)
@@ -74,7 +74,9 @@ def confusion_matrix(matrix: list[list[int]]) -> str:
     for (row, column), count in np.ndenumerate(counts):
         if count:
             dark = diagonal[row, column] or count > 0.6 * worst_mistake
-            axes.text(column, row, str(count), ha="center", va="center", fontsize=7, color="white" if dark else "black")
+            axes.text(
+                column, row, str(count), ha="center", va="center", fontsize=10, color="white" if dark else "black"
+            )
     axes.set_xticks(range(len(counts)))
     axes.set_yticks(range(len(counts)))
     axes.set_xlabel("predicted digit")

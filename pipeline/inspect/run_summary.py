@@ -16,7 +16,8 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from components.evaluator.settings import MAX_TEST_GAP_KEY
-from components.served_model import executor as served_model
+from components.pusher.properties import NEW_VERSION_KEY
+from components.served_model import properties as served_model
 from pipeline import node_ids
 from pipeline.inspect import artifact_metrics, lineage
 from pipeline.inspect.states import ComponentStatus, RunStatus
@@ -80,6 +81,7 @@ class Push:
     destination: str | None
     version: str | None
     served: bool  # the serving dir still holds that version
+    new_version: bool = True  # False: that version already held the model (a rerun): nothing new was published
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,11 @@ class RunSummary:
     blessing: Blessing | None  # None: the validation Evaluator did not finish
     pushed: Push | None  # None: the Pusher did not finish
     warnings: list[str]
+
+    @property
+    def push_held_back(self) -> bool:
+        """A complete run without the Pusher: `run --no-push`, whose model `push RUN` may publish later."""
+        return self.status == RunStatus.COMPLETE and self.status_of(node_ids.PUSHER) is None
 
     def status_of(self, component: str) -> ComponentStatus | None:
         return next((outcome.status for outcome in self.components if outcome.component == component), None)
@@ -187,11 +194,7 @@ def format_summary(summary: RunSummary) -> str:
         )
     if summary.blessing:
         lines.append(f"Blessed: {'yes' if summary.blessing.blessed else 'no'} ({summary.blessing.reason})")
-    pushed = summary.pushed
-    if pushed and not pushed.pushed:
-        lines.append("Pushed: no (model not blessed)")
-    elif pushed:
-        lines.append(f"Pushed: {pushed.destination}" + ("" if pushed.served else " (removed since: not served)"))
+    lines += [f"Pushed: {push_line(summary)}"] if summary.pushed or summary.push_held_back else []
     lines += [f"Warning: {warning}" for warning in summary.warnings]
     return "\n".join(lines)
 
@@ -221,7 +224,8 @@ def _trainer_fit(trainer: lineage.ExecutionInfo | None) -> TrainerFit | None:
 def _evaluation_figures(evaluator: lineage.ExecutionInfo) -> EvaluatorFigures | None:
     if evaluator.status == ComponentStatus.FAILED or "evaluation" not in evaluator.outputs:
         return None
-    return EvaluatorFigures(**artifact_metrics.evaluation_metrics(evaluator.outputs["evaluation"][0].uri))
+    figures = artifact_metrics.evaluation_metrics(evaluator.outputs["evaluation"][0].properties)
+    return EvaluatorFigures(**figures) if figures else None
 
 
 def _blessing(store: metadata_store.MetadataStore, evaluator: lineage.ExecutionInfo | None) -> Blessing | None:
@@ -232,7 +236,7 @@ def _blessing(store: metadata_store.MetadataStore, evaluator: lineage.ExecutionI
     baseline = _baseline(evaluator)
     if not blessed:
         reason = (
-            "; ".join(artifact_metrics.validation_failures(evaluator.outputs["evaluation"][0].uri))
+            "; ".join(artifact_metrics.validation_failures(evaluator.outputs["evaluation"][0].properties))
             or "validation failed"
         )
     elif baseline:
@@ -258,6 +262,20 @@ def _baseline(evaluator: lineage.ExecutionInfo) -> Baseline | None:
     )
 
 
+def push_line(summary: RunSummary) -> str:
+    """What came of the push, in words (the console's and the report's)."""
+    pushed = summary.pushed
+    if pushed is None:
+        return f"no: run with --no-push; `mnist-pipeline push {summary.run_id}` publishes its model if blessed"
+    if not pushed.pushed:
+        return "no (model not blessed)"
+    if not pushed.new_version:
+        line = f"nothing new: version {pushed.version} already serves this model ({pushed.destination})"
+    else:
+        line = f"version {pushed.version}, to {pushed.destination}"
+    return line + ("" if pushed.served else "; removed since: not served")
+
+
 def _pushed(pusher: lineage.ExecutionInfo | None) -> Push | None:
     """Where the model was pushed, and whether the serving dir still holds that version."""
     if pusher is None or "pushed_model" not in pusher.outputs:
@@ -269,6 +287,7 @@ def _pushed(pusher: lineage.ExecutionInfo | None) -> Push | None:
         destination=destination,
         version=pushed_model.properties.get("pushed_version"),
         served=isinstance(destination, str) and lineage.is_complete_version(destination),
+        new_version=pusher.status == ComponentStatus.RAN and pushed_model.properties.get(NEW_VERSION_KEY, 1) == 1,
     )
 
 

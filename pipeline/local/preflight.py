@@ -13,15 +13,16 @@ import contextlib
 import io
 import os
 import re
-from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
+from components import files
 from components.errors import PipelineError
 from components.idx_example_gen import idx
 from components.idx_example_gen.layout import SplitSizeError, candidate_paths, plan_splits
 from components.object_storage import is_uri
 from pipeline.config import ConfigError, PipelineConfig
+from pipeline.output_dir import OutputDirLock, OutputLayout
 
 # A name Kubeflow Pipelines and Vertex AI take for a pipeline (Vertex AI's rule is the narrower).
 PIPELINE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,127}")
@@ -32,18 +33,26 @@ class MissingDataError(PipelineError):
     """Input files are missing or unreadable; the message says which and what to do."""
 
 
-def check_inputs(config: PipelineConfig, data_dir: str, beam_args: list[str], metadata_path: Path) -> None:
-    """Raises a PipelineError naming the first setting, file or store that would fail the run."""
+def check_inputs(
+    config: PipelineConfig, data_dir: str, beam_args: list[str], layout: OutputLayout, with_data: bool = True
+) -> None:
+    """Raises a PipelineError naming the first setting, file or store that would fail the run;
+    the data files only `with_data` (a push reuses what an earlier run ingested).
+
+    Cheapest first: all but the Beam arguments answer in well under a second (no TensorFlow);
+    Beam's parser costs its import (3 s here).
+    """
     if not PIPELINE_NAME.fullmatch(config.pipeline_name):
         raise ConfigError(
             f"'pipeline_name' must be lower-case letters, digits and '-' (a name Kubeflow and "
             f"Vertex AI take), got {config.pipeline_name!r}"
         )
-    check_beam_args(beam_args)
     check_schema(config.validation.schema_path)
-    check_store(metadata_path)
-    headers = check_data(config, data_dir)
-    check_fit(config, data_dir, headers)
+    check_store(layout.metadata_path)
+    if with_data:
+        check_fit(config, data_dir, check_data(config, data_dir))
+    OutputDirLock.check_idle(layout.output_dir)
+    check_beam_args(beam_args)
 
 
 def check_beam_args(beam_args: list[str]) -> None:
@@ -101,12 +110,11 @@ def check_store(metadata_path: Path) -> None:
 
 def check_data(config: PipelineConfig, data_dir: str) -> dict[str, idx.IdxHeader]:
     """The four files, found and readable; their headers, by role."""
-    exists, opener = _file_system(data_dir)
     if not is_uri(data_dir) and os.path.isdir(data_dir) and not os.access(data_dir, os.R_OK | os.X_OK):
         raise MissingDataError(f"{data_dir}: cannot read this folder (permission denied)")
     found, missing = {}, []
     for role, name in config.ingest.file_names().items():
-        paths = [path for path in candidate_paths(data_dir, name) if exists(path)]
+        paths = [path for path in candidate_paths(data_dir, name) if files.exists(path)]
         if paths:
             found[role] = paths[0]
         else:
@@ -117,7 +125,7 @@ def check_data(config: PipelineConfig, data_dir: str) -> dict[str, idx.IdxHeader
             "point --data-dir at a folder that has them" + ("" if is_uri(data_dir) else ", or add --download")
         )
     return {
-        role: idx.read_file_header(path, 3 if role.endswith("images") else 1, opener=opener)
+        role: idx.read_file_header(path, 3 if role.endswith("images") else 1, opener=_open)
         for role, path in found.items()
     }
 
@@ -149,26 +157,11 @@ def check_fit(config: PipelineConfig, data_dir: str, headers: dict[str, idx.IdxH
         )
 
 
-def _file_system(data_dir: str) -> tuple[Callable[[str], bool], Callable[[str], BinaryIO]]:
-    """(exists, open) for the data dir: Python's own for local paths, TensorFlow's for URIs."""
-    if not is_uri(data_dir):
-        return os.path.exists, _open_local
-    import tensorflow as tf
-
-    from components.object_storage import enable_s3
-
-    enable_s3()
-
-    def open_uri(path: str) -> BinaryIO:
-        if tf.io.gfile.isdir(path):  # GFile opens a folder and fails on the first read with a TF error
-            raise IsADirectoryError(path)
-        return tf.io.gfile.GFile(path, "rb")
-
-    return tf.io.gfile.exists, open_uri
-
-
-def _open_local(path: str) -> BinaryIO:
+def _open(path: str) -> IO[bytes]:
+    """A data file, opened for its header; a folder or an unreadable file is named."""
+    if files.isdir(path):  # GFile opens a folder and fails on the first read with a TF error
+        raise IsADirectoryError(path)
     try:
-        return open(path, "rb")
+        return files.open(path, "rb")
     except PermissionError:
         raise MissingDataError(f"{path}: cannot read this file (permission denied)") from None

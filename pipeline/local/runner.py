@@ -18,11 +18,13 @@ import os
 import signal
 import threading
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from components.errors import PipelineError
 from components.object_storage import BEAM_WORKER_PLUGIN_ARG, enable_s3, is_uri
+from pipeline import node_ids
 from pipeline.config import PipelineConfig
 
 if TYPE_CHECKING:  # the summary's module loads ML Metadata: imported when a run ends
@@ -58,27 +60,54 @@ def new_run_id() -> str:
     return datetime.datetime.now().strftime("%Y%m%d-%H%M%S-%f")
 
 
+@dataclass(frozen=True)
+class PartialRun:
+    """A TFX partial run: the nodes between `from_nodes` and `to_nodes` (either may be empty: from
+    the sources, to the sinks); what they need from the nodes before them is reused from run
+    `base_run_id` (default: the latest run)."""
+
+    to_nodes: tuple[str, ...] = ()
+    from_nodes: tuple[str, ...] = ()
+    base_run_id: str | None = None
+
+    @property
+    def reads_data(self) -> bool:
+        """Whether the ingest runs, so the data dir must be there."""
+        return not self.from_nodes
+
+
+# `run --no-push`: everything up to the blessing and the test figures; nothing is published.
+NO_PUSH = PartialRun(to_nodes=(node_ids.BLESSING_EVALUATOR, node_ids.TEST_EVALUATOR))
+
+
+def push_of(run_id: str) -> PartialRun:
+    """`push RUN`: RUN's model compared with what is served now, and pushed if blessed."""
+    return PartialRun(from_nodes=(node_ids.SERVING_PROBE,), to_nodes=(node_ids.PUSHER,), base_run_id=run_id)
+
+
 def run_pipeline(
     config: PipelineConfig,
     data_dir: str,
     layout: OutputLayout,
     beam_args: list[str],
     runner: str = "local",
-    to_nodes: list[str] | None = None,
+    partial: PartialRun | None = None,
     use_cache: bool = True,
 ) -> RunSummary | None:
-    """Runs the pipeline once, up to `to_nodes` if given (a TFX partial run), reusing cached
-    results unless `use_cache` is False; returns the run summary (also runs/<run id>.json), None
-    when the run never reached ML Metadata."""
+    """Runs the pipeline once, or the part of it `partial` says, reusing cached results unless
+    `use_cache` is False; returns the run summary (also runs/<run id>.json), None when the run
+    never reached ML Metadata."""
     from pipeline.local.preflight import check_inputs
 
     data_dir = data_dir if is_uri(data_dir) else os.path.abspath(data_dir)
     layout = dataclasses.replace(layout, output_dir=layout.output_dir.absolute())
     beam_args = [*config.beam.pipeline_args, *beam_args]
-    check_inputs(config, data_dir, beam_args, layout.metadata_path)  # first: a refused run leaves no output dir
-    enable_s3()
+    check_inputs(
+        config, data_dir, beam_args, layout, with_data=partial is None or partial.reads_data
+    )  # first: a refused run leaves no output dir
     layout.output_dir.mkdir(parents=True, exist_ok=True)
     with OutputDirLock(layout.output_dir):
+        enable_s3()
         _recover(layout)
         run_id = new_run_id()
         ir = _compile(config, data_dir, layout, beam_args, run_id, use_cache)
@@ -91,7 +120,7 @@ def run_pipeline(
             _beam_packaging(beam_args),
         ):
             try:
-                _dag_runner(runner).run_with_ir(ir, run_options=_partial_run(to_nodes))
+                _dag_runner(runner).run_with_ir(ir, run_options=_run_options(partial))
             except BaseException as error:
                 run_log.write_traceback(error)
                 _mark_interrupted(layout)
@@ -100,6 +129,22 @@ def run_pipeline(
                     raise
                 raise RunFailed(log_path, progress.current) from error
             return _write_summary(layout, run_id)
+
+
+def push_run(config: PipelineConfig, layout: OutputLayout, run_reference: str) -> RunSummary | None:
+    """`mnist-pipeline push RUN`: a partial run (push_of) from RUN's Examples and model, checked
+    as a run's push is: compared with the model served now, pushed only if blessed."""
+    from pipeline.inspect import lineage
+    from pipeline.inspect.states import FINISHED
+
+    store = lineage.open_store(layout.metadata_path)
+    run = lineage.run_info(store, lineage.find_run(store, run_reference))
+    finished = {execution.node_id: execution for execution in run.components if execution.status in FINISHED}
+    for needed in (node_ids.INGEST, node_ids.TRAINER):
+        if needed not in finished:
+            raise PipelineError(f"run {run.id}: its {needed} did not finish, so it has no model to push")
+    data_dir = lineage.parameters(finished[node_ids.INGEST])["input_base"]  # not read: recorded as the run's
+    return run_pipeline(config, data_dir, layout, beam_args=[], partial=push_of(run.id))
 
 
 def _recover(layout: OutputLayout) -> None:
@@ -169,14 +214,20 @@ def _compile(
     return ir
 
 
-def _partial_run(to_nodes: list[str] | None):
-    if not to_nodes:
+def _run_options(partial: PartialRun | None):
+    """TFX's RunOptions for a partial run; None for a whole run."""
+    if partial is None:
         return None
     from tfx.proto.orchestration import pipeline_pb2
 
     options = pipeline_pb2.RunOptions()
-    options.partial_run.to_nodes.extend(to_nodes)
-    options.partial_run.snapshot_settings.latest_pipeline_run_strategy.SetInParent()
+    options.partial_run.from_nodes.extend(partial.from_nodes)
+    options.partial_run.to_nodes.extend(partial.to_nodes)
+    snapshot = options.partial_run.snapshot_settings
+    if partial.base_run_id:
+        snapshot.base_pipeline_run_strategy.base_run_id = partial.base_run_id
+    else:
+        snapshot.latest_pipeline_run_strategy.SetInParent()
     return options
 
 
@@ -196,7 +247,30 @@ def _write_summary(layout: OutputLayout, run_id: str) -> RunSummary | None:
     summary_path.write_text(json.dumps(summary.to_json(), indent=2) + "\n")
     log.info("%s\nSummary: %s", format_summary(summary), summary_path)
     _write_report(store, run, layout)
+    _link_training_logs(store, run, layout)
     return summary
+
+
+def _link_training_logs(store, run, layout: OutputLayout) -> None:
+    """tensorboard/<run id> -> the TensorBoard logs of the model this run trained, so that
+    `tensorboard --logdir outputs/tensorboard` names each curve by its run, not by an execution id.
+    A run whose Trainer was cached trained nothing (its curves are under the run that did)."""
+    from components.trainer.settings import TENSORBOARD_DIR
+    from pipeline.inspect import lineage
+    from pipeline.inspect.states import ComponentStatus
+
+    trainer = next(
+        (e for e in lineage.run_info(store, run, with_artifacts=True).components if e.node_id == node_ids.TRAINER), None
+    )
+    if trainer is None or trainer.status != ComponentStatus.RAN or not trainer.outputs.get("model_run"):
+        return
+    logs = os.path.join(trainer.outputs["model_run"][0].uri, TENSORBOARD_DIR)
+    if is_uri(logs):
+        return  # no link into object storage; TensorBoard reads it there
+    layout.tensorboard_dir.mkdir(exist_ok=True)
+    link = layout.tensorboard_dir / run.name
+    if not link.is_symlink():
+        link.symlink_to(logs, target_is_directory=True)
 
 
 def _write_report(store, run, layout: OutputLayout) -> None:

@@ -11,8 +11,8 @@ from tfx.types import standard_artifacts
 from tfx.utils import writer_utils
 
 from components.data_gate import DataGate, DataValidationError, describe_anomalies
+from components.data_reports import ANOMALIES_FILE
 from components.errors import PipelineError
-from components.split_validator import ANOMALIES_FILE
 
 from fake_artifacts import artifact, read_files, write_files
 

@@ -90,13 +90,13 @@ def test_an_object_store_publish_copies_saved_model_pb_after_the_rest_and_the_ma
     """Where a rename is a copy; `ram://` is TensorFlow's in-memory filesystem, a URI like s3://."""
     staging, version = "ram://serving/.staging-5", "ram://serving/5"
     for relative, content in SAVED_MODEL_FILES.items():
-        serving_dir.fileio.makedirs(f"{staging}/{Path(relative).parent}")
-        with serving_dir.fileio.open(f"{staging}/{relative}", "wb") as file:
+        serving_dir.files.makedirs(f"{staging}/{Path(relative).parent}")
+        with serving_dir.files.open(f"{staging}/{relative}", "wb") as file:
             file.write(content)
     written = []
-    copy, write_marker = serving_dir.fileio.copy, serving_dir.write_marker
+    copy, write_marker = serving_dir.files.copy, serving_dir.write_marker
     monkeypatch.setattr(
-        serving_dir.fileio, "copy", lambda src, dst, overwrite: (written.append(dst), copy(src, dst, overwrite))
+        serving_dir.files, "copy", lambda src, dst, overwrite: (written.append(dst), copy(src, dst, overwrite))
     )
     monkeypatch.setattr(
         serving_dir,
@@ -107,7 +107,7 @@ def test_an_object_store_publish_copies_saved_model_pb_after_the_rest_and_the_ma
     serving_dir.publish(staging, version, "/model")
 
     assert written == [f"{version}/variables/variables.index", f"{version}/saved_model.pb", "marker"]
-    assert not serving_dir.fileio.exists(staging)
+    assert not serving_dir.files.exists(staging)
     assert serving_dir.latest("ram://serving") == ServedVersion(5, version, "/model", serving_dir.model_digest(version))
 
 

@@ -13,7 +13,8 @@ from tensorflow_metadata.proto.v0 import anomalies_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import io_utils
 
-from components.split_validator import ANOMALIES_FILE, SplitValidator, drift_anomalies
+from components.data_reports import ANOMALIES_FILE
+from components.split_validator import SplitValidator, drift_anomalies
 
 from conftest import REPO_ROOT
 from fake_artifacts import artifact

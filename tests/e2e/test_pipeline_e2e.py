@@ -19,15 +19,11 @@ import pytest
 from components.idx_example_gen import idx
 
 from conftest import newest_summary, run_cli
+from fake_mnist import FILE_NAMES
 
 pytestmark = pytest.mark.e2e
 
-FILES = {
-    "train_images": "train-images-idx3-ubyte.gz",
-    "train_labels": "train-labels-idx1-ubyte.gz",
-    "test_images": "t10k-images-idx3-ubyte.gz",
-    "test_labels": "t10k-labels-idx1-ubyte.gz",
-}
+FILES = {role: f"{name}.gz" for role, name in FILE_NAMES.items()}  # as ../shared/data/mnist holds them
 
 
 @pytest.fixture(scope="module")
@@ -119,6 +115,30 @@ def test_predict_reads_png_and_idx_files(mnist_run, real_mnist_dir, tmp_path, ca
     predicted = [int(line.split(": ")[1].split()[0]) for line in lines[1:]]
     assert predicted == [labels[0], *labels[:3]]
     assert lines[2].startswith(f"{FILES['test_images']}[0]: ")
+
+
+@pytest.mark.parametrize("size", [28, 280])
+def test_predict_reads_digits_drawn_dark_on_light_at_any_size(mnist_run, real_mnist_dir, tmp_path, capsys, size):
+    """Test digits saved as people draw them (black on white), at MNIST's size and ten times it,
+    are prepared as MNIST's digits and read nearly as well as the test split itself."""
+    from PIL import Image
+
+    count = 100
+    images = _first_records(real_mnist_dir / FILES["test_images"], 3, count)
+    labels = _first_records(real_mnist_dir / FILES["test_labels"], 1, count)
+    paths = []
+    for index, image in enumerate(images):
+        picture = Image.fromarray(255 - image).resize((size, size), Image.Resampling.BILINEAR)
+        picture.save(tmp_path / f"{index}.png")
+        paths.append(tmp_path / f"{index}.png")
+    capsys.readouterr()
+    assert run_cli("predict", "--output-dir", mnist_run[0], *paths) == 0
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert all(
+        line.endswith("(inverted: a dark digit on a light background; MNIST's are light on dark)") for line in lines
+    )
+    predicted = np.array([int(line.split(": ")[1].split()[0]) for line in lines])
+    assert np.mean(predicted == labels) >= 0.95
 
 
 def test_tensorboard_reads_the_training_logs(mnist_run):

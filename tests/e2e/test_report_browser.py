@@ -40,8 +40,8 @@ CHROMIUM_ARGUMENTS = [
 
 
 @pytest.fixture(scope="session")
-def chromium_installed() -> None:
-    reason = why_missing(PACKAGES, [str(CHROMIUM), str(CHROMEDRIVER)])
+def chromium_installed(pytestconfig: pytest.Config) -> None:
+    reason = why_missing(PACKAGES, [str(CHROMIUM), str(CHROMEDRIVER)], pytestconfig)
     if reason:
         pytest.skip(reason)
 

@@ -24,6 +24,7 @@ from components.serving_dir import MARKER_FILE, STAGING_PREFIX
 from cli_process import Result, cli, held
 from conftest import SMALL_RUN
 from fake_mnist import balanced_labels, fake_images, write_fake_mnist, write_idx
+from report_page import Page
 from s3_server import BUCKET, S3Server, environment_with
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("frozen_project", "kill_leftovers")]
@@ -79,7 +80,7 @@ def test_a_removed_version_is_pushed_again_never_reported_as_pushed(fake_mnist_d
     assert {name for name, status in statuses(summary).items() if status == "ran"} == {"Pusher"}
     destination = Path(summary["pushed"]["destination"])
     assert summary["pushed"]["served"] and complete_versions(output / "serving") == [destination.name]
-    assert f"Pushed: {destination}\n" in again.stderr + "\n"
+    assert f"Pushed: version {destination.name}, to {destination}\n" in again.stderr + "\n"
     assert not Path(first["pushed"]["destination"]).exists() or destination == Path(first["pushed"]["destination"])
     assert str(destination) in lineage_served(tmp_path, "--output-dir", output)
 
@@ -167,7 +168,7 @@ def test_stray_and_unfinished_entries_are_skipped_and_named_not_served(fake_mnis
         "9999999999 (a file), ² (not a version number)"
     ) in result.stderr
     summary = result.summary(output)
-    assert summary["blessing"]["baseline"] == {}  # nothing complete was served
+    assert summary["blessing"]["baseline"] is None  # nothing complete was served
     assert complete_versions(serving) == [Path(summary["pushed"]["destination"]).name] == ["10000000000"]
     assert "10000000000" in lineage_served(tmp_path, "--output-dir", output)
     png = tmp_path / "digit.png"
@@ -324,5 +325,5 @@ def test_a_test_split_far_from_validation_is_warned_about_on_the_console_and_in_
         r"evaluation\.max_test_gap 0\.03: are the test files what they should be\?",
         warning,
     )
-    report = (tmp_path / "out" / "runs" / f"{result.run_id()}.html").read_text()
-    assert warning.removeprefix("Warning: ").replace("'", "&#x27;") in report
+    report = Page.read(tmp_path / "out" / "runs" / f"{result.run_id()}.html")
+    assert warning in report.text("evaluation")

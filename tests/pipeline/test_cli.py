@@ -1,10 +1,15 @@
 """pipeline/cli.py: bad input and machine faults end in one line and an exit code; bugs keep
-their traceback; an interrupted run exits 128 + the signal. No pipeline runs: the runner is replaced."""
+their traceback; an interrupted run exits 128 + the signal; the commands that read runs, and
+every check before a run, import no TensorFlow. No pipeline runs here but the shared
+reported_run of the e2e tests: the runner is replaced."""
 
 from __future__ import annotations
 
 import errno
+import json
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,6 +18,8 @@ from components.errors import PipelineError
 from pipeline import cli
 from pipeline.local import runner
 from pipeline.local.runner import RunFailed, RunInterrupted
+
+from conftest import REPO_ROOT
 
 LOG = Path("/out/runs/20261123-173202-370954.log")
 
@@ -136,3 +143,75 @@ def test_download_names_the_files_already_there_without_fetching(fake_mnist_dir,
     assert len(expected) == 4
     assert cli.main(["download", "--data-dir", str(fake_mnist_dir)]) == 0
     assert sorted(capsys.readouterr().out.split()) == expected
+
+
+# --- what a command imports -----------------------------------------------------------------
+
+# Runs `mnist-pipeline ARGS` in a fresh interpreter; prints its exit code and the heavy packages
+# it imported.
+IMPORTS_OF_A_COMMAND = """
+import json, sys
+from pipeline import cli
+code = cli.main(sys.argv[1:])
+heavy = ("tensorflow", "tfx", "keras", "tensorflow_model_analysis", "tensorflow_data_validation", "apache_beam")
+print(json.dumps({"code": code, "imported": [name for name in heavy if name in sys.modules]}))
+"""
+
+
+def imports_of(*args: str | Path) -> dict:
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORTS_OF_A_COMMAND, *map(str, args)],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.stdout, result.stderr[-3000:]
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_a_refused_run_imports_no_tensorflow(tmp_path, fake_mnist_dir):
+    """Every check before a run (settings, data dir, output dir in use) answers before TensorFlow loads."""
+    busy = tmp_path / "busy"
+    busy.mkdir()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_OUTPUT_DIR, str(busy)], cwd=REPO_ROOT, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        for args in (
+            ["--set", "training.learning_rate=nan"],
+            ["--data-dir", tmp_path / "no-data"],
+            ["--data-dir", fake_mnist_dir, "--output-dir", busy],
+        ):
+            assert imports_of("run", "--output-dir", tmp_path / "out", *args) == {"code": 1, "imported": []}, args
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+HOLD_OUTPUT_DIR = """
+import sys, time
+from pathlib import Path
+from pipeline.output_dir import OutputDirLock
+with OutputDirLock(Path(sys.argv[1])):
+    print("held", flush=True)
+    time.sleep(600)
+"""
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["lineage", "runs"],
+        ["lineage", "artifacts"],
+        ["lineage", "trace", "pushed:latest"],
+        ["lineage", "diff", "1", "1"],
+        ["lineage", "graph", "--output", "graph.dot"],
+        ["report", "1"],
+    ],
+)
+def test_reading_runs_imports_no_tensorflow(reported_run, command):
+    assert imports_of(*command, "--output-dir", reported_run.output_dir) == {"code": 0, "imported": []}

@@ -10,8 +10,8 @@ from tfx.components.evaluator import executor as tfx_evaluator
 from tfx.types import standard_artifacts
 
 from components import examples_integrity
-from components.evaluator import executor
-from components.served_model.executor import FINGERPRINT_KEY, SERVED_KEY
+from components.evaluator import executor, figures
+from components.served_model.properties import FINGERPRINT_KEY, SERVED_KEY
 from components.serving_dir import NOTHING_SERVED
 
 from fake_artifacts import artifact, write_files
@@ -19,9 +19,11 @@ from fake_artifacts import artifact, write_files
 
 @pytest.fixture
 def inputs_seen_by_tfx(monkeypatch) -> list[dict]:
-    """The input_dict that TFX's Evaluator executor receives (it is not run)."""
+    """The input_dict that TFX's Evaluator executor receives (it is not run, so neither is the
+    recording of its figures)."""
     seen: list[dict] = []
     monkeypatch.setattr(tfx_evaluator.Executor, "Do", lambda self, inputs, outputs, properties: seen.append(inputs))
+    monkeypatch.setattr(figures, "record", lambda evaluation: None)
     return seen
 
 
@@ -43,7 +45,9 @@ def evaluate(tmp_path, baseline_served: int | None, damage: bool = False):
             )
         ]
     blessing = artifact(standard_artifacts.ModelBlessing, tmp_path / "blessing")
-    executor.Executor().Do(inputs, {"blessing": [blessing]}, {"example_splits": '["validation"]'})
+    evaluation = artifact(standard_artifacts.ModelEvaluation, tmp_path / "evaluation")
+    outputs = {"blessing": [blessing], "evaluation": [evaluation]}
+    executor.Executor().Do(inputs, outputs, {"example_splits": '["validation"]'})
     return blessing
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tfx.types import standard_artifacts
 
-from components.served_model import executor
+from components.served_model import executor, properties
 from components.served_model.component import ServedModel
 
 
@@ -12,7 +12,7 @@ def test_it_takes_the_serving_dir_what_the_probe_saw_and_its_code_hash_and_outpu
     component = ServedModel(serving_dir="/serving", served_fingerprint="5:/model", code_sha256="abc")
     assert component.exec_properties == {
         executor.SERVING_DIR_KEY: "/serving",
-        executor.FINGERPRINT_KEY: "5:/model",
+        properties.FINGERPRINT_KEY: "5:/model",
         executor.CODE_KEY: "abc",
     }
     assert component.inputs == {}

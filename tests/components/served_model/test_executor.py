@@ -10,8 +10,9 @@ from tfx.utils import path_utils
 
 from components import serving_dir
 from components.served_model import executor
-from components.served_model.executor import (
-    BASELINE_KEY,
+from components.served_model.executor import BASELINE_KEY
+from components.served_model.probe import SERVING_DIR_KEY, served_now
+from components.served_model.properties import (
     FINGERPRINT_KEY,
     SERVED_KEY,
     SERVED_PATH_KEY,
@@ -19,7 +20,6 @@ from components.served_model.executor import (
     SOURCE_MODEL_KEY,
     is_served,
 )
-from components.served_model.probe import SERVING_DIR_KEY, served_now
 from components.serving_dir import NOTHING_SERVED, ServedModelChanged
 
 from fake_artifacts import SAVED_MODEL_FILES, artifact, read_files, write_files

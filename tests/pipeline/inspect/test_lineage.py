@@ -158,6 +158,17 @@ def test_artifacts_carry_metrics_and_blessing(runs, capsys):
     assert any(blessing["properties"].get("blessed") == 1 for blessing in blessings)
 
 
+@pytest.mark.e2e
+def test_the_artifacts_table_says_what_an_empty_baseline_means(runs, capsys):
+    capsys.readouterr()
+    assert run_cli("lineage", "artifacts", "--type", "Model", "--run", runs.first, "--output-dir", runs.output_dir) == 0
+    table = capsys.readouterr().out
+    assert re.search(
+        r"^\s+served\s+0 \(nothing was served yet: no baseline, the threshold alone blesses\)$", table, re.M
+    )
+    assert "confusion_matrix" not in table  # the Evaluators' figures show as metrics.*, not twice
+
+
 # --- trace ----------------------------------------------------------------------------------
 
 
@@ -267,6 +278,7 @@ def test_diff_of_a_rerun_shows_only_the_model_it_was_compared_with(runs, capsys)
     }
     assert rows_of(sections["inputs"], changed=True) == rows_of(sections["metrics"], changed=True) == {}
     blessing_changes = rows_of(sections["blessing"], changed=True)
+    assert blessing_changes.pop("pushed.new_version") == (True, False)  # the same version, recorded again
     assert blessing_changes and all(key.startswith("blessing.baseline") for key in blessing_changes)
     capsys.readouterr()
     assert run_cli("lineage", "diff", "--output-dir", runs.output_dir, runs.first, runs.second) == 0
@@ -292,8 +304,8 @@ def test_graph_writes_dot_that_graphviz_parses(runs, capsys, tmp_path):
 
 
 @pytest.fixture(scope="session")
-def graphviz_installed() -> None:
-    reason = why_missing(["graphviz"], ["dot"])
+def graphviz_installed(pytestconfig: pytest.Config) -> None:
+    reason = why_missing(["graphviz"], ["dot"], pytestconfig)
     if reason:
         pytest.skip(reason)
 

@@ -139,3 +139,40 @@ def test_with_good_inputs_the_model_is_loaded_next(model_dir, png, monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorflow", None)
     with pytest.raises(ImportError):
         list(predict_inputs(model_dir, [png], limit=10))
+
+
+@pytest.fixture
+def background_model(tmp_path):
+    """A SavedModel whose predict_images says 1 when the image's corner is black (MNIST's
+    background), else 0; it takes 28x28 images."""
+    import tensorflow as tf
+
+    class BackgroundModel(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, 28, 28], tf.uint8, name="images")])
+        def predict_images(self, images):
+            black = tf.cast(images[:, 0, 0] == 0, tf.int64)
+            return {"classes": black, "probabilities": tf.one_hot(black, 10)}
+
+    model = BackgroundModel()
+    path = tmp_path / "background_model"
+    tf.saved_model.save(model, str(path), signatures={"predict_images": model.predict_images})
+    return path
+
+
+def test_a_picture_of_any_size_reaches_the_model_as_an_mnist_digit(background_model, tmp_path):
+    picture = np.full((280, 280), 255, dtype=np.uint8)  # dark ink on white paper, ten times MNIST's size
+    picture[40:240, 120:160] = 0
+    Image.fromarray(picture).save(tmp_path / "one.png")
+    Image.fromarray(255 - picture).save(tmp_path / "one-light.png")
+    lines = list(predict_inputs(background_model, [tmp_path / "one.png", tmp_path / "one-light.png"], limit=1))
+    assert lines[1:] == [
+        f"{tmp_path / 'one.png'}: 1 (p=1.000) "
+        "(inverted: a dark digit on a light background; MNIST's are light on dark)",
+        f"{tmp_path / 'one-light.png'}: 1 (p=1.000)",
+    ]
+
+
+def test_a_blank_picture_is_named(background_model, tmp_path):
+    Image.fromarray(np.full((28, 28), 255, dtype=np.uint8)).save(tmp_path / "blank.png")
+    with pytest.raises(PredictError, match=rf"^{tmp_path / 'blank.png'}: no digit found"):
+        list(predict_inputs(background_model, [tmp_path / "blank.png"], limit=1))

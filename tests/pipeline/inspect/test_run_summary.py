@@ -9,9 +9,16 @@ import json
 
 import pytest
 
-from components.served_model.executor import SERVED_KEY, SERVED_PATH_KEY, SERVED_VERSION_KEY, SOURCE_MODEL_KEY
+from components.evaluator.settings import (
+    EXAMPLES_PROPERTY,
+    PER_DIGIT_PROPERTY,
+    PRECISION_PROPERTY,
+    VALIDATION_FAILURES_PROPERTY,
+)
+from components.pusher.properties import NEW_VERSION_KEY
+from components.served_model.properties import SERVED_KEY, SERVED_PATH_KEY, SERVED_VERSION_KEY, SOURCE_MODEL_KEY
 from pipeline import node_ids
-from pipeline.inspect import artifact_metrics, lineage, run_summary
+from pipeline.inspect import lineage, run_summary
 from pipeline.inspect.lineage import ArtifactInfo, ExecutionInfo, RunInfo
 from pipeline.inspect.run_summary import (
     Blessing,
@@ -80,18 +87,7 @@ def summarize(monkeypatch, tmp_path):
     model_run.mkdir()
     (model_run / "precision_at_1.json").write_text(json.dumps(TRAINER_METRICS))
     (model_run / "fit.json").write_text(json.dumps(FIT))
-    accuracy = {"/eval/validation": 0.87, "/eval/test": 0.86}  # 0.01 apart
-    monkeypatch.setattr(
-        artifact_metrics,
-        "evaluation_metrics",
-        lambda uri: {
-            "precision_at_1": accuracy.get(uri, 0.87),
-            "examples": 100,
-            "precision_at_1_per_digit": {"0": 1.0},
-        },
-    )
     monkeypatch.setattr(lineage, "is_complete_version", lambda path: True)
-    monkeypatch.setattr(artifact_metrics, "validation_failures", lambda uri: ["precision_at_1 0.4000 below 0.95"])
     monkeypatch.setattr(lineage, "producer_run", lambda store, artifact_id: "20261122-101010-000001")
 
     def summarize_executions(*executions: ExecutionInfo, status: RunStatus = RunStatus.COMPLETE) -> RunSummary:
@@ -100,8 +96,22 @@ def summarize(monkeypatch, tmp_path):
         return run_summary.summarize_run(store=None, run=None)
 
     summarize_executions.model_run_uri = str(model_run)
-    summarize_executions.accuracy = accuracy
+    summarize_executions.precision_at_1 = {"validation": 0.87, "test": 0.86}  # 0.01 apart
     return summarize_executions
+
+
+def evaluation(precision_at_1: float, blessed: int = 1) -> ArtifactInfo:
+    """A ModelEvaluation with the figures the Evaluator records (components/evaluator/figures.py)."""
+    return artifact(
+        "ModelEvaluation",
+        "/eval",
+        **{
+            PRECISION_PROPERTY: precision_at_1,
+            EXAMPLES_PROPERTY: 100,
+            PER_DIGIT_PROPERTY: {"0": 1.0},
+            VALIDATION_FAILURES_PROPERTY: [] if blessed else ["precision_at_1 0.4000 below 0.95"],
+        },
+    )
 
 
 def full_run(
@@ -109,7 +119,10 @@ def full_run(
     blessed: int = 1,
     served_version: int | None = None,
     evaluator_status: ComponentStatus = ComponentStatus.RAN,
+    pusher: ExecutionInfo | None = None,
+    no_push: bool = False,
 ) -> RunSummary:
+    """A complete run; `pusher` replaces the default (a push of a new version); no_push leaves it out."""
     return summarize(
         execution(
             node_ids.INGEST,
@@ -131,29 +144,32 @@ def full_run(
             evaluator_status,
             inputs=served_baseline(served_version),
             outputs={
-                "evaluation": [artifact("ModelEvaluation", "/eval/validation")],
+                "evaluation": [evaluation(summarize.precision_at_1["validation"], blessed)],
                 "blessing": [artifact("ModelBlessing", blessed=blessed)],
             },
         ),
         execution(
             node_ids.TEST_EVALUATOR,
-            outputs={"evaluation": [artifact("ModelEvaluation", "/eval/test")]},
+            outputs={"evaluation": [evaluation(summarize.precision_at_1["test"])]},
             max_test_gap=0.03,
         ),
-        execution(
-            node_ids.PUSHER,
-            outputs={
-                "pushed_model": [
-                    artifact(
-                        "PushedModel",
-                        pushed=blessed,
-                        pushed_destination="/serving/1700000000",
-                        pushed_version="1700000000",
-                    )
-                ]
-            },
-        ),
+        *([] if no_push else [pusher or pushed(blessed)]),
     )
+
+
+def pushed(blessed: int = 1, status: ComponentStatus = ComponentStatus.RAN, new_version: int = 1) -> ExecutionInfo:
+    outputs = {
+        "pushed_model": [
+            artifact(
+                "PushedModel",
+                pushed=blessed,
+                pushed_destination="/serving/1700000000",
+                pushed_version="1700000000",
+                **{NEW_VERSION_KEY: new_version},
+            )
+        ]
+    }
+    return execution(node_ids.PUSHER, status, outputs=outputs)
 
 
 def test_the_summary_holds_statuses_sizes_and_metrics(summarize):
@@ -167,7 +183,9 @@ def test_the_summary_holds_statuses_sizes_and_metrics(summarize):
         "validation": EvaluatorFigures(0.87, 100, {"0": 1.0}),
         "test": EvaluatorFigures(0.86, 100, {"0": 1.0}),
     }
-    assert summary.pushed == Push(pushed=True, destination="/serving/1700000000", version="1700000000", served=True)
+    assert summary.pushed == Push(
+        pushed=True, destination="/serving/1700000000", version="1700000000", served=True, new_version=True
+    )
     assert summary.warnings == []  # test and validation 0.01 apart, within 0.03
 
 
@@ -219,7 +237,7 @@ def test_format_summary_gives_one_line_per_component_then_the_results(summarize)
     assert "Precision@1 (Trainer):   train 0.9000  validation 0.8800" in lines
     assert "Precision@1 (Evaluator): validation 0.8700 on 100 examples" in lines
     assert "Blessed: yes (passed the Precision@1 threshold and the comparison with served version 7)" in lines
-    assert lines[-1] == "Pushed: /serving/1700000000"
+    assert lines[-1] == "Pushed: version 1700000000, to /serving/1700000000"
 
 
 def test_a_pushed_version_the_serving_dir_no_longer_holds_is_not_called_pushed(summarize, monkeypatch):
@@ -228,12 +246,31 @@ def test_a_pushed_version_the_serving_dir_no_longer_holds_is_not_called_pushed(s
     assert summary.pushed.served is False
     assert (
         run_summary.format_summary(summary).splitlines()[-1]
-        == "Pushed: /serving/1700000000 (removed since: not served)"
+        == "Pushed: version 1700000000, to /serving/1700000000; removed since: not served"
+    )
+
+
+@pytest.mark.parametrize(
+    "pusher", [pushed(new_version=0), pushed(status=ComponentStatus.CACHED)], ids=["version-held-it", "cached"]
+)
+def test_a_rerun_that_published_nothing_says_so(summarize, pusher):
+    summary = full_run(summarize, pusher=pusher)
+    assert summary.pushed.new_version is False
+    assert run_summary.format_summary(summary).splitlines()[-1] == (
+        "Pushed: nothing new: version 1700000000 already serves this model (/serving/1700000000)"
+    )
+
+
+def test_a_run_without_its_push_says_how_to_publish_it(summarize):
+    summary = full_run(summarize, no_push=True)
+    assert summary.pushed is None and summary.push_held_back
+    assert run_summary.format_summary(summary).splitlines()[-1] == (
+        f"Pushed: no: run with --no-push; `mnist-pipeline push {RUN_ID}` publishes its model if blessed"
     )
 
 
 def test_a_test_split_far_from_validation_gives_a_warning(summarize):
-    summarize.accuracy["/eval/test"] = 0.0985
+    summarize.precision_at_1["test"] = 0.0985
     summary = full_run(summarize)
     assert summary.warnings == [
         "test Precision@1 0.0985 is 0.7715 from validation's 0.8700, more than evaluation.max_test_gap 0.03: "

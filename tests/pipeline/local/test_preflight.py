@@ -13,6 +13,7 @@ from components.errors import PipelineError
 from components.idx_example_gen.idx import IdxFormatError
 from pipeline.config import ConfigError, load_config
 from pipeline.local.preflight import MissingDataError, check_inputs
+from pipeline.output_dir import OutputDirBusy, OutputDirLock, OutputLayout
 
 from fake_mnist import FILE_NAMES, write_fake_mnist
 
@@ -29,8 +30,8 @@ def config(*overrides: str):
     return load_config(overrides=["ingest.validation_size=100", "training.batch_size=20", *overrides])
 
 
-def check(configured, data_dir, beam_args: list[str] = (), metadata_path: Path = Path("/no/such/metadata.sqlite")):
-    check_inputs(configured, str(data_dir), list(beam_args), metadata_path)
+def check(configured, data_dir, beam_args: list[str] = (), output_dir: Path = Path("/no/such/outputs")):
+    check_inputs(configured, str(data_dir), list(beam_args), OutputLayout(output_dir))
 
 
 def test_files_that_fit_pass(data_dir):
@@ -141,4 +142,9 @@ def test_a_file_that_is_no_metadata_store_is_named(data_dir, tmp_path):
     store = tmp_path / "metadata.sqlite"
     store.write_text("not a database")
     with pytest.raises(PipelineError, match=rf"^{store}: not an ML Metadata store; move it away"):
-        check(config(), data_dir, metadata_path=store)
+        check(config(), data_dir, output_dir=tmp_path)
+
+
+def test_an_output_dir_in_use_is_refused_before_the_beam_arguments_are_read(data_dir, tmp_path):
+    with OutputDirLock(tmp_path), pytest.raises(OutputDirBusy, match=rf"^{tmp_path}: another run \(process \d+\)"):
+        check(config(), data_dir, beam_args=["--runner=NoSuchRunner"], output_dir=tmp_path)

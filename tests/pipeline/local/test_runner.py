@@ -28,15 +28,23 @@ def test_run_ids_sort_in_time_order():
 
 
 def test_a_whole_run_has_no_run_options():
-    assert runner._partial_run(None) is None
-    assert runner._partial_run([]) is None
+    assert runner._run_options(None) is None
 
 
-def test_a_partial_run_stops_at_the_given_nodes_and_reuses_the_latest_run():
-    options = runner._partial_run(["IdxExampleGen", "StatisticsGen"])
-    assert list(options.partial_run.to_nodes) == ["IdxExampleGen", "StatisticsGen"]
-    assert not options.partial_run.from_nodes  # from the start
-    assert options.partial_run.snapshot_settings.HasField("latest_pipeline_run_strategy")
+def test_no_push_stops_at_the_evaluators_and_reuses_the_latest_run():
+    options = runner._run_options(runner.NO_PUSH).partial_run
+    assert list(options.to_nodes) == ["Evaluator-validation", "Evaluator-test"]
+    assert not options.from_nodes  # from the start
+    assert options.snapshot_settings.HasField("latest_pipeline_run_strategy")
+    assert runner.NO_PUSH.reads_data
+
+
+def test_a_push_runs_from_the_serving_probe_to_the_pusher_on_the_runs_artifacts():
+    partial = runner.push_of("20261129-120000-000001")
+    options = runner._run_options(partial).partial_run
+    assert (list(options.from_nodes), list(options.to_nodes)) == (["ServingProbe"], ["Pusher"])
+    assert options.snapshot_settings.base_pipeline_run_strategy.base_run_id == "20261129-120000-000001"
+    assert not partial.reads_data  # the data dir is not checked: the ingest does not run
 
 
 @pytest.mark.parametrize("signal_number", [signal.SIGINT, signal.SIGTERM])
