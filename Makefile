@@ -38,8 +38,9 @@ $(VENV)/.installed: requirements-dev.lock pyproject.toml
 run: setup
 	$(VENV)/bin/mnist-pipeline run --data-dir $(DATA_DIR) --output-dir $(OUTPUT_DIR) --download $(ARGS)
 
+# -v names each test as it starts: an end-to-end test runs pipelines for minutes.
 test: setup lint
-	$(PY) -m pytest $(ARGS)
+	$(PY) -m pytest -v $(ARGS)
 
 # Lint, format and types (configured in pyproject.toml); `make test` runs them first.
 lint: setup

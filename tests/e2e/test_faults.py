@@ -241,6 +241,7 @@ def test_killed_pushes_leave_nothing_half_served_and_are_recorded_not_copied_aga
         "destination": str(version_dir),
         "version": str(version),
         "served": True,
+        "new_version": False,  # recorded, not copied again
     }
     assert served_versions(restored) == [*versions, version]
     assert recorded_pushes(restored) == {**pushes, str(version): str(version_dir)}

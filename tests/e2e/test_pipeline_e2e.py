@@ -142,17 +142,18 @@ def test_predict_reads_digits_drawn_dark_on_light_at_any_size(mnist_run, real_mn
 
 
 def test_tensorboard_reads_the_training_logs(mnist_run):
-    """The README's TensorBoard command works: it starts and finds the loss and accuracy scalars."""
-    output, _ = mnist_run
-    [model_run] = _artifacts(output, "ModelRun")
+    """The README's TensorBoard command works: it starts and finds the loss and accuracy scalars,
+    under the id of the run that trained the model."""
+    output, summary = mnist_run
     result = subprocess.run(
-        [str(Path(sys.executable).with_name("tensorboard")), "--inspect", "--logdir", model_run.uri],
+        [str(Path(sys.executable).with_name("tensorboard")), "--inspect", "--logdir", output / "tensorboard"],
         capture_output=True,
         text=True,
         timeout=120,
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+    assert f"tensorboard/{summary['run_id']}" in result.stdout, result.stdout[-2000:]
     assert "loss" in result.stdout and "training_batch_accuracy" in result.stdout, result.stdout[-2000:]
 
 

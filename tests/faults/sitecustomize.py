@@ -4,11 +4,11 @@ Python imports `sitecustomize` at start-up from the PYTHONPATH, so a CLI process
 tests/faults on its PYTHONPATH loads this file. It does nothing unless MNIST_TEST_FAULT names
 one of the faults below; then it patches one call, when the module that holds it is imported:
 
-  kill_after_rename  tfx.dsl.io.fileio.rename: SIGKILL right after a rename of .staging-<v> to <v>
+  kill_after_rename  components.files.rename: SIGKILL right after a rename of .staging-<v> to <v>
                      (a complete serving/<v>/ that MLMD never recorded, as after a power cut)
-  kill_during_copy   tfx.dsl.io.fileio.copy: SIGKILL right after the first file copied into a
-                     .staging-<v>/ folder (a push that died midway)
-  kill_during_publish  tfx.dsl.io.fileio.copy: SIGKILL right after the first file copied out of a
+  kill_during_copy   tfx.dsl.io.fileio.copy (TFX's io_utils.copy_dir, the Pusher's copy): SIGKILL
+                     right after the first file copied into a .staging-<v>/ folder (a push that died midway)
+  kill_during_publish  components.files.copy: SIGKILL right after the first file copied out of a
                      .staging-<v>/ folder (a publish to object storage, a copy there, that died midway)
   hold:<Component>   when the run starts <Component> (the runners' "Component X is running." log
                      line), create the file $MNIST_TEST_RELEASE.held, then wait until the file
@@ -71,29 +71,30 @@ def _kill():
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-def _kill_after_rename(fileio):
-    rename = fileio.rename
+def _kill_after_rename(files):
+    rename = files.rename
 
-    def rename_then_die(src, dst, overwrite=False):
-        rename(src, dst, overwrite)
+    def rename_then_die(src, dst):
+        rename(src, dst)
         if os.path.basename(str(src).rstrip("/")).startswith(STAGING_PREFIX):
             _kill()
 
-    fileio.rename = rename_then_die
+    files.rename = rename_then_die
 
 
 def _kill_when_copying(side):
-    """Patches fileio.copy to die after the first copy whose `side` ("src" or "dst") is in a staging folder."""
+    """Patches a module's copy (TFX's fileio, or components.files: the same signature) to die after
+    the first copy whose `side` ("src" or "dst") is in a staging folder."""
 
-    def patch(fileio):
-        copy = fileio.copy
+    def patch(module):
+        copy = module.copy
 
         def copy_then_die(src, dst, overwrite=False):
             copy(src, dst, overwrite)
             if f"/{STAGING_PREFIX}" in str({"src": src, "dst": dst}[side]):
                 _kill()
 
-        fileio.copy = copy_then_die
+        module.copy = copy_then_die
 
     return patch
 
@@ -124,11 +125,11 @@ def _component_starts(component):
 
 
 if FAULT == "kill_after_rename":
-    _after_import("tfx.dsl.io.fileio", _kill_after_rename)
+    _after_import("components.files", _kill_after_rename)
 elif FAULT == "kill_during_copy":
     _after_import("tfx.dsl.io.fileio", _kill_when_copying("dst"))
 elif FAULT == "kill_during_publish":
-    _after_import("tfx.dsl.io.fileio", _kill_when_copying("src"))
+    _after_import("components.files", _kill_when_copying("src"))
 elif FAULT == "hold:training":
     _after_import(TRAINER_MODULE, lambda module: module.log.addHandler(_Hold(lambda record: record.msg == DATA_READ)))
 elif FAULT.startswith("hold:"):
