@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import sys
 from pathlib import Path
 from typing import NamedTuple
+from unittest import mock
 
 import pytest
 
@@ -88,10 +90,16 @@ def newest_summary(output_dir: Path) -> dict:
 
 
 def run_cli(*args: str | Path) -> int:
-    """Runs `mnist-pipeline ARGS` in this process (imports are paid once per test session)."""
+    """Runs `mnist-pipeline ARGS` in this process (imports are paid once per test session).
+
+    `sys.argv` is what the console script would have: TFX's Beam executors parse it with absl
+    (`base_beam_executor.__init__`), so pytest's own `-v` must not reach them.
+    """
     from pipeline import cli
 
-    return cli.main([str(arg) for arg in args])
+    argv = ["mnist-pipeline", *(str(arg) for arg in args)]
+    with mock.patch.object(sys, "argv", argv):
+        return cli.main(argv[1:])
 
 
 def copy_project(destination: Path) -> Path:
