@@ -14,7 +14,7 @@ import math
 import types
 import typing
 from collections.abc import Mapping
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from components.errors import PipelineError
 
@@ -23,6 +23,19 @@ Settings = TypeVar("Settings")
 
 class SettingsError(PipelineError, ValueError):
     """A setting is unknown, missing or has a bad value; the message names it."""
+
+
+class FrozenMap(dict[str, Any]):
+    """A section whose keys the user names (a `Mapping[str, X]` field), read-only and hashable
+    as the rest of the settings are (frozen dataclasses, tuples)."""
+
+    def __hash__(self) -> int:  # type: ignore[override]  # dict's is None
+        return hash(frozenset(self.items()))
+
+    def _read_only(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("settings are read-only")
+
+    __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _read_only
 
 
 def from_dict(cls: type[Settings], values: Any, path: str = "") -> Settings:
@@ -55,6 +68,13 @@ def check(settings: Any, path: str = "") -> list[str]:
         value = getattr(settings, field.name)
         if dataclasses.is_dataclass(value):
             found += check(value, f"{path}{field.name}.")
+        elif isinstance(value, Mapping):
+            found += [
+                problem
+                for key, item in value.items()
+                if dataclasses.is_dataclass(item)
+                for problem in check(item, f"{path}{field.name}.{key}.")
+            ]
     return found
 
 
@@ -68,6 +88,10 @@ def _convert(value: Any, hint: Any, key: str) -> Any:
         if not isinstance(value, (list, tuple)):
             raise SettingsError(f"'{key}' must be a list, got {value!r}")
         return tuple(_convert(item, args[0], f"{key}[{index}]") for index, item in enumerate(value))
+    if origin is Mapping:  # Mapping[str, X]: a section whose keys the user names
+        if not isinstance(value, Mapping):
+            raise SettingsError(f"'{key}' must be a section of settings, got {value!r}")
+        return FrozenMap({str(name): _convert(item, args[1], f"{key}.{name}") for name, item in value.items()})
     if hint is float:
         return _float(value, key)
     if hint is int and isinstance(value, float) and value.is_integer():

@@ -134,9 +134,24 @@ def _parser() -> argparse.ArgumentParser:
     submit.add_argument("--host", required=True, help="KFP API endpoint, e.g. http://localhost:8080")
     submit.add_argument("--namespace", help="Kubeflow namespace (multi-user installs)")
     submit.add_argument("--experiment", default="mnist", help="experiment name; created when missing")
-    submit.add_argument("--run-name", help="name of the run (default: pipeline name and time)")
+    submit.add_argument("--run-name", help="name of the run or recurring run (default: pipeline name and time)")
     submit.add_argument("--wait", action="store_true", help="wait for the run to end; fail when it fails")
     submit.add_argument("--timeout", type=int, default=3600, help="seconds to wait with --wait")
+    submit.add_argument(
+        "--no-cache", action="store_true", help="reuse no cached results: every task of this run runs again"
+    )
+    submit.add_argument("--service-account", help="Kubernetes service account the run's pods run as")
+    submit.add_argument(
+        "--schedule",
+        metavar="CRON",
+        help="a recurring run instead of one run; KFP's cron has seconds first, e.g. '0 0 2 * * *' "
+        "(02:00 every day), or is a descriptor such as @daily",
+    )
+    submit.add_argument(
+        "--upload",
+        metavar="VERSION",
+        help="upload the spec as this version of the pipeline (created when missing) and run that version",
+    )
     _add_kubeflow_arguments(submit)
     submit.set_defaults(command=_submit)
 
@@ -198,6 +213,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.add_argument("run", nargs="?", metavar="RUN", help=RUN_HELP + " (default: the newest)")
     _add_output_dir(report)
+    _add_config_arguments(report)  # metadata.grpc_host: a Kubeflow run's report
     report.add_argument(
         "--output", type=Path, metavar="FILE", help="where to write the page (default: OUTPUT_DIR/runs/RUN_ID.html)"
     )
@@ -303,14 +319,21 @@ def _compile(args: argparse.Namespace) -> int:
 def _submit(args: argparse.Namespace) -> int:
     from pipeline.kubeflow import client, compiler
 
-    run = compiler.submit_pipeline(
-        _kubeflow_config(args),
-        host=args.host,
-        namespace=args.namespace,
+    if args.wait and args.schedule:
+        raise ConfigError("--wait follows one run; a recurring run (--schedule) starts its runs later")
+    submission = client.Submission(
         experiment=args.experiment,
         run_name=args.run_name,
+        namespace=args.namespace,
+        service_account=args.service_account,
+        schedule=args.schedule,
+        version=args.upload,
+        use_cache=not args.no_cache,
     )
-    print(f"Submitted run {run.run_id}: {run.url}")
+    run = compiler.submit_pipeline(_kubeflow_config(args), args.host, submission)
+    if run.version_url:
+        print(f"Uploaded version {args.upload}: {run.version_url}")
+    print(f"Submitted {'recurring run' if run.recurring else 'run'} {run.run_id}: {run.url}")
     if not args.wait:
         return 0
     state = client.wait_for_run(args.host, run.run_id, namespace=args.namespace, timeout=args.timeout)
@@ -353,7 +376,8 @@ def _lineage(args: argparse.Namespace) -> int:
 def _report(args: argparse.Namespace) -> int:
     from pipeline.inspect.report import write_run_report
 
-    print(f"Report: {write_run_report(args.output_dir, args.run, args.output)}")
+    metadata = load_config(args.config, args.overrides).metadata
+    print(f"Report: {write_run_report(args.output_dir, args.run, metadata, args.output)}")
     return 0
 
 

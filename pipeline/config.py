@@ -24,6 +24,8 @@ from components.trainer.settings import TrainerSettings
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "configs" / "pipeline.yaml"
 ConfigError = SettingsError  # one error type for every bad setting, wherever it is found
+# The DirectRunner's worker count: on Kubeflow the compiler sets it per Beam task from its CPU limit.
+BEAM_WORKERS_FLAG = "--direct_num_workers"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,6 +43,62 @@ class BeamConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class TaskResources:
+    """What one Kubeflow task's pod requests and may use at most: CPU in cores, memory in GB
+    (10^9 bytes: KFP's driver reads the spec's numbers as "<n>G", driver.go getPodResource)."""
+
+    cpu_request: float
+    cpu_limit: float
+    memory_request_gb: float
+    memory_limit_gb: float
+
+    def problems(self) -> list[tuple[str, str]]:
+        found = [(name, f"must be > 0, got {value}") for name, value in dataclasses.asdict(self).items() if value <= 0]
+        found += [
+            (f"{kind}_request{unit}", f"must not exceed {kind}_limit{unit}, got {request} > {limit}")
+            for kind, unit, request, limit in (
+                ("cpu", "", self.cpu_request, self.cpu_limit),
+                ("memory", "_gb", self.memory_request_gb, self.memory_limit_gb),
+            )
+            if request > limit
+        ]
+        return found
+
+
+@dataclasses.dataclass(frozen=True)
+class Accelerator:
+    """Accelerators for one task: on KFP a Kubernetes resource name, e.g. nvidia.com/gpu."""
+
+    type: str
+    count: int
+
+    def problems(self) -> list[tuple[str, str]]:
+        found = [("type", "must name a resource, e.g. nvidia.com/gpu")] if not self.type.strip() else []
+        return found + ([("count", f"must be > 0, got {self.count}")] if self.count <= 0 else [])
+
+
+@dataclasses.dataclass(frozen=True)
+class RetryPolicy:
+    """How often a failed task runs again, and when."""
+
+    max_retries: int  # 0: a failed task fails the run
+    backoff_seconds: int  # the wait before the first retry; times backoff_factor before each next one
+    backoff_factor: float
+    window_seconds: int  # no retry starts later than this after the task's first attempt started
+
+    def problems(self) -> list[tuple[str, str]]:
+        found = [
+            (name, f"must be >= 0, got {value}")
+            for name, value in (("max_retries", self.max_retries), ("backoff_seconds", self.backoff_seconds))
+            if value < 0
+        ]
+        found += [("backoff_factor", f"must be >= 1, got {self.backoff_factor}")] if self.backoff_factor < 1 else []
+        if self.window_seconds <= self.backoff_seconds:
+            found.append(("window_seconds", f"must be > backoff_seconds, got {self.window_seconds}"))
+        return found
+
+
+@dataclasses.dataclass(frozen=True)
 class KubeflowSettings:
     """Where and how the pipeline runs on Kubeflow; `compile` and `submit` flags override these."""
 
@@ -51,6 +109,9 @@ class KubeflowSettings:
     beam_pipeline_args: tuple[str, ...]
     task_env: tuple[str, ...]  # NAME=VALUE
     task_secret_env: tuple[str, ...]  # NAME=SECRET/KEY
+    resources: Mapping[str, TaskResources]  # by task (node id)
+    trainer_accelerator: Accelerator | None
+    retry: RetryPolicy
 
     def env(self) -> list[tuple[str, str]]:
         """task_env as (NAME, VALUE)."""
@@ -79,6 +140,11 @@ class KubeflowSettings:
             ("task_secret_env", f"expected NAME=SECRET/KEY, got {item!r}")
             for item in self.task_secret_env
             if not re.fullmatch(r"[^/]+/[^/]+", (_assignment(item) or ("", ""))[1])
+        ]
+        found += [
+            ("beam_pipeline_args", f"must not set {arg}: each Beam task runs one worker per core of its cpu_limit")
+            for arg in self.beam_pipeline_args
+            if arg.startswith(BEAM_WORKERS_FLAG)
         ]
         return found
 

@@ -21,6 +21,7 @@ EVALUATOR_PREFIX = "Evaluator-"
 BLESSING_EVALUATOR = EVALUATOR_PREFIX + "validation"  # blesses against the model served now
 TEST_EVALUATOR = EVALUATOR_PREFIX + "test"  # reports only
 PUSHER = "Pusher"
+REPORT = "RunReport"  # Kubeflow only: the report page and metrics for the KFP UI (pipeline/kubeflow/run_report.py)
 # Look outside the pipeline (components/probe.py): never cached on Kubeflow.
 PROBES = (DATA_PROBE, SERVING_PROBE)
 

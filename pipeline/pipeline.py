@@ -11,6 +11,7 @@ Beam arguments and call it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ml_metadata.proto import metadata_store_pb2
@@ -18,8 +19,8 @@ from tfx.components.example_validator.component import ExampleValidator
 from tfx.components.pusher.component import Pusher
 from tfx.components.schema_gen.import_schema_gen.component import ImportSchemaGen
 from tfx.components.statistics_gen.component import StatisticsGen
-from tfx.components.trainer.component import Trainer
-from tfx.dsl.components.base import executor_spec
+from tfx.dsl.components.base import base_node, executor_spec
+from tfx.orchestration import data_types
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.proto import pusher_pb2, trainer_pb2
 
@@ -33,8 +34,8 @@ from components.pusher import executor as pusher_executor
 from components.served_model.component import ServedModel
 from components.served_model.probe import ServingProbe
 from components.split_validator import SplitValidator
-from components.trainer import executor as trainer_executor
 from components.trainer import settings as trainer_settings
+from components.trainer.component import Trainer
 from pipeline import node_ids
 from pipeline.config import PipelineConfig
 from pipeline.fingerprint import code_sha256
@@ -58,12 +59,29 @@ CODE_MODULES = {
 
 @dataclass(frozen=True)
 class PipelinePaths:
-    """Where a run reads and writes; local paths or gs:// / s3:// URIs."""
+    """Where a run reads and writes; local paths or gs:// / s3:// URIs (the data dir may be a
+    run's own, as RunSettings' values)."""
 
-    data_dir: str
+    data_dir: str | data_types.RuntimeParameter
     pipeline_root: str
     serving_dir: str
     schema_file: str
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """The settings each run may change without rebuilding the pipeline: the config's values
+    (`of`), or TFX RuntimeParameters that default to them (Kubeflow's run-time parameters,
+    pipeline/kubeflow/compiler.py). Each is a parameter of its own of the component that uses
+    it, so its value stands in the component's cache key and in MLMD."""
+
+    learning_rate: float | data_types.RuntimeParameter
+    train_steps: int | data_types.RuntimeParameter
+    min_precision_at_1: float | data_types.RuntimeParameter
+
+    @classmethod
+    def of(cls, config: PipelineConfig) -> RunSettings:
+        return cls(config.training.learning_rate, config.training.train_steps, config.evaluation.min_precision_at_1)
 
 
 def create_pipeline(
@@ -72,9 +90,15 @@ def create_pipeline(
     beam_pipeline_args: list[str],
     metadata_connection_config: metadata_store_pb2.ConnectionConfig | None = None,
     enable_cache: bool = True,
+    run_settings: RunSettings | None = None,
+    add_nodes: Callable[[dict[str, base_node.BaseNode]], list[base_node.BaseNode]] | None = None,
 ) -> tfx_pipeline.Pipeline:
-    """Builds the MNIST pipeline; runners only choose where and how it runs, and whether to
-    reuse cached results (`enable_cache=False` rebuilds every artifact, e.g. damaged ones)."""
+    """Builds the MNIST pipeline; runners only choose where and how it runs, whether to
+    reuse cached results (`enable_cache=False` rebuilds every artifact, e.g. damaged ones), and
+    what an orchestrator adds after the DAG (`add_nodes`: given the nodes by id, e.g. Kubeflow's
+    report task; a TFX pipeline takes no node once built). `run_settings`: what each run may set
+    (RunSettings), by default the config's values."""
+    run = run_settings or RunSettings.of(config)
     code = {node_id: code_sha256(*modules) for node_id, modules in CODE_MODULES.items()}
     data_probe = DataProbe(
         input_base=paths.data_dir, settings=config.ingest, code_sha256=code[node_ids.DATA_PROBE]
@@ -113,11 +137,12 @@ def create_pipeline(
         # A module path, not a module_file: TFX would package a module_file as a wheel and
         # pip-install it on every run. The code's hash in custom_config keeps the cache honest.
         run_fn=TRAINER_RUN_FN,
-        train_args=trainer_pb2.TrainArgs(splits=["train"], num_steps=config.training.train_steps),
+        train_args=trainer_pb2.TrainArgs(splits=["train"]),  # num_steps: train_steps
         # eval_files reach run_fn in this order: validation, then test.
         eval_args=trainer_pb2.EvalArgs(splits=["validation", "test"]),
         custom_config=trainer_settings.custom_config(config.training, config.data, code[node_ids.TRAINER]),
-        custom_executor_spec=executor_spec.ExecutorClassSpec(trainer_executor.Executor),
+        learning_rate=run.learning_rate,
+        train_steps=run.train_steps,
     ).with_id(node_ids.TRAINER)
     serving_probe = ServingProbe(serving_dir=paths.serving_dir, code_sha256=code[node_ids.SERVING_PROBE]).with_id(
         node_ids.SERVING_PROBE
@@ -132,8 +157,9 @@ def create_pipeline(
         model=trainer.outputs["model"],
         baseline_model=served_model.outputs["baseline"],
         example_splits=["validation"],
-        eval_config=eval_config(config.evaluation),
+        eval_config=eval_config(config.evaluation.max_precision_at_1_regression),
         code_sha256=code[node_ids.BLESSING_EVALUATOR],
+        min_precision_at_1=run.min_precision_at_1,
     ).with_id(node_ids.BLESSING_EVALUATOR)
     test_evaluator = Evaluator(
         examples=example_gen.outputs["examples"],
@@ -152,24 +178,27 @@ def create_pipeline(
         custom_config={"code_sha256": code[node_ids.PUSHER]},
         custom_executor_spec=executor_spec.ExecutorClassSpec(pusher_executor.Executor),
     ).with_id(node_ids.PUSHER)
+    nodes = [
+        data_probe,
+        example_gen,
+        schema_importer,
+        statistics_gen,
+        example_validator,
+        split_validator,
+        data_gate,
+        trainer,
+        serving_probe,
+        served_model,
+        blessing_evaluator,
+        test_evaluator,
+        pusher,
+    ]
+    if add_nodes is not None:
+        nodes += add_nodes({node.id: node for node in nodes})
     return tfx_pipeline.Pipeline(
         pipeline_name=config.pipeline_name,
         pipeline_root=paths.pipeline_root,
-        components=[
-            data_probe,
-            example_gen,
-            schema_importer,
-            statistics_gen,
-            example_validator,
-            split_validator,
-            data_gate,
-            trainer,
-            serving_probe,
-            served_model,
-            blessing_evaluator,
-            test_evaluator,
-            pusher,
-        ],
+        components=nodes,
         enable_cache=enable_cache,
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=beam_pipeline_args,

@@ -5,14 +5,21 @@ backend's driver and launcher do around the task's container, in one of two mode
 
 OPEN_SOURCE_KFP: Kubeflow Pipelines 2.17.0, the newest 2.x release (kubeflow/pipelines, tag
   2.17.0; paths below are under backend/src/). Each behaviour names the Go file and function it
-  follows: task names validated as Argo does when the API server creates the run; inputs
-  resolved by the driver from an ML Metadata store, so upstream artifacts arrive with an empty
-  type, named by their MLMD id, and with metadata that went through MLMD's value types; the cache
-  key and cache reuse; outputs provisioned under `<root>/<pipeline>/<run id>/<task>/<uuid>/`
+  follows: task names validated as Argo does when the API server creates the run, and the
+  run's parameters checked and given their defaults (runtime_parameters); inputs resolved by the
+  driver, the root's inputs from those parameters, the others from an ML Metadata store, so
+  upstream artifacts arrive with an empty type, named by their MLMD id, and with metadata that
+  went through MLMD's value types; the cache key and cache reuse; outputs provisioned under
+  `<root>/<pipeline>/<run id>/<task>/<uuid>/`
   with the launcher's own `executor-logs` output; every input artifact downloaded into the pod
-  before the command runs; no `lifecycle` hooks (no code of the backend reads them).
+  before the command runs; no `lifecycle` hooks (no code of the backend reads them). Every run
+  is recorded in a real ML Metadata store as the driver and launcher record it
+  (tests/kfp_metadata.py), served during the run as KFP's metadata-grpc-service
+  (tests/mlmd_grpc.py) at the address KFP names to every task.
 VERTEX: Vertex AI Pipelines where it differs: inputs carry their declared types and the
   producer's metadata verbatim; nothing is downloaded; every task runs (no cache).
+What the driver and Argo would make of a task's pod, without a pod: its resources
+(pod_resources) and its retry strategy (retry_strategy).
 
 Where the harness cannot be a cluster: a pod's filesystem is a folder of its own per task (a
 path the launcher would put at `/s3/...` is `<pod folder>/s3/...`); each task runs as a process
@@ -24,7 +31,9 @@ Tasks that are ready at the same time run side by side, as Argo would start thei
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import copy
+import decimal
 import enum
 import graphlib
 import hashlib
@@ -33,15 +42,16 @@ import os
 import re
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import mlmd_grpc
 from conftest import REPO_ROOT  # the project, where the image has /pipeline
+from kfp_metadata import KfpMetadata
 from s3_server import S3Server
 
 TASK_TIMEOUT_SECONDS = 600
@@ -55,8 +65,11 @@ DRIVER_SUFFIX = "-driver"
 # PUBLISH_LOGS is "true", as KFP's manifests set it (manifests/kustomize/base/pipeline/
 # ml-pipeline-apiserver-deployment.yaml).
 EXECUTOR_LOGS = "executor-logs"
-# v2/config/s3.go, S3ProviderConfig.ProvideSessionInfo: no `kfp-launcher` providers -> credentials from the env.
-S3_SESSION_INFO = {"Provider": "s3", "Params": {"fromEnv": "true"}}
+# v2/driver/resolve.go resolveInputParameter: a constant the driver replaces with the run's id.
+RUN_ID_PLACEHOLDER = "{{$.pipeline_job_uuid}}"
+# v2/compiler/argocompiler/common.go metadataEnvFrom: every task's container gets the variables of
+# the metadata-grpc-configmap (manifests/kustomize/base/metadata/base/metadata-grpc-configmap.yaml).
+METADATA_SERVICE_VARIABLES = ("METADATA_GRPC_SERVICE_HOST", "METADATA_GRPC_SERVICE_PORT")
 
 
 class Mode(enum.Enum):
@@ -82,6 +95,7 @@ class TaskRun:
     log: Path  # what its command printed (the launcher's log, for a task that ran)
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> runtime artifact, as a consumer gets it
     output_parameters: dict[str, Any] = field(default_factory=dict)
+    artifact_ids: dict[str, int] = field(default_factory=dict)  # key -> MLMD id (open-source KFP)
     pod: Path | None = None  # the pod's filesystem, for a task that ran
     started: float = 0.0  # time.monotonic()
     finished: float = 0.0
@@ -99,88 +113,11 @@ class TaskRun:
 class PipelineRun:
     run_id: str
     root: str  # <pipeline root>/<pipeline name>/<run id>
+    parameters: dict[str, Any] = field(default_factory=dict)  # the run's runtime config
     tasks: dict[str, TaskRun] = field(default_factory=dict)  # in the order they finished
 
     def statuses(self) -> dict[str, str]:
         return {name: task.status for name, task in self.tasks.items()}
-
-
-class MetadataStore:
-    """The part of ML Metadata the driver and launcher use, with KFP's conversions (v2/metadata)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._artifacts: dict[int, dict[str, Any]] = {}
-        self._executions: dict[int, dict[str, Any]] = {}
-        self._cache: dict[str, int] = {}  # fingerprint -> execution id (the API server's task table)
-
-    def record_artifact(self, output_key: str, artifact: dict[str, Any]) -> int:
-        """client.go RecordArtifact: the runtime artifact's metadata become custom properties
-        (converter.go toMLMDArtifact), with `display_name` and `store_session_info` added."""
-        properties = {name: _to_mlmd_value(value) for name, value in artifact.get("metadata", {}).items()}
-        properties.setdefault("display_name", ("string_value", output_key))
-        properties.setdefault("store_session_info", ("string_value", json.dumps(S3_SESSION_INFO)))
-        with self._lock:
-            artifact_id = len(self._artifacts) + 1
-            self._artifacts[artifact_id] = {"uri": artifact["uri"], "custom_properties": properties}
-        return artifact_id
-
-    def runtime_artifact(self, artifact_id: int) -> dict[str, Any]:
-        """client.go OutputArtifact.ToRuntimeArtifact after GetOutputArtifactsByExecutionId: the
-        type's schema is "" ("TODO(Bobgy): figure out how to get schema"), the name is the id, the
-        metadata what converter.go toRuntimeArtifact makes of the custom properties."""
-        stored = self._artifacts[artifact_id]
-        return {
-            "name": str(artifact_id),
-            "uri": stored["uri"],
-            "type": {"instanceSchema": ""},
-            "metadata": {
-                name: _from_mlmd_value(kind, value) for name, (kind, value) in stored["custom_properties"].items()
-            },
-        }
-
-    def publish(
-        self, task: str, state: str, outputs: dict[str, int], parameters: dict[str, Any], fingerprint: str | None
-    ) -> int:
-        """client.go PublishExecution, then (launcher_v2.go Execute) the cache entry of a task
-        that enables the cache and ran."""
-        with self._lock:
-            execution_id = len(self._executions) + 1
-            self._executions[execution_id] = {
-                "task": task,
-                "state": state,
-                "outputs": outputs,
-                "parameters": parameters,
-            }
-            if fingerprint and state == "COMPLETE":
-                self._cache[fingerprint] = execution_id
-        return execution_id
-
-    def cached_execution(self, fingerprint: str) -> dict[str, Any] | None:
-        """cacheutils/cache.go GetExecutionCache: the newest execution recorded under the fingerprint."""
-        execution_id = self._cache.get(fingerprint)
-        return self._executions[execution_id] if execution_id else None
-
-
-def _to_mlmd_value(value: Any) -> tuple[str, Any]:
-    """converter.go StructValueToMLMDValue: string, number -> double, bool -> int 0/1, list and
-    struct wrapped in a struct under "list" / "struct"; null is refused."""
-    if isinstance(value, str):
-        return "string_value", value
-    if isinstance(value, bool):
-        return "int_value", int(value)
-    if isinstance(value, (int, float)):
-        return "double_value", float(value)
-    if isinstance(value, list):
-        return "struct_value", {"list": value}
-    if isinstance(value, dict):
-        return "struct_value", {"struct": value}
-    raise TaskFailed(f"unknown/unsupported value type {type(value).__name__} (metadata value {value!r})")
-
-
-def _from_mlmd_value(kind: str, value: Any) -> Any:
-    """converter.go toRuntimeArtifact: string, double and int (as a number) and struct as they are."""
-    return float(value) if kind in ("int_value", "double_value") else value
 
 
 class Harness:
@@ -203,21 +140,25 @@ class Harness:
         self.work_dir = work_dir
         self.env = dict(env)
         self.parallelism = parallelism
-        self.metadata = MetadataStore()
+        self.metadata = KfpMetadata(work_dir / "metadata.sqlite")
         self.pipeline_name = spec["pipelineInfo"]["name"]
 
-    def run(self, run_id: str | None = None, tasks: Iterable[str] | None = None) -> PipelineRun:
+    def run(
+        self, run_id: str | None = None, tasks: Iterable[str] | None = None, parameters: Mapping[str, Any] | None = None
+    ) -> PipelineRun:
         """Runs `tasks` (default: all), each after the tasks it depends on, which must be among
-        them; stops at the first task that fails (TaskFailed)."""
+        them; stops at the first task that fails (TaskFailed). `parameters`: the values of the
+        spec's root inputs the run is created with (its runtime config), the others' defaults."""
         dag = self.spec["root"]["dag"]["tasks"]
         if self.mode is Mode.OPEN_SOURCE_KFP:
             _check_argo_names(dag)
+        runtime_config = runtime_parameters(self.spec, parameters or {})
         run_id = run_id or str(uuid.uuid4())
         wanted = set(dag if tasks is None else tasks)
         order = graphlib.TopologicalSorter({name: dag[name].get("dependentTasks", []) for name in sorted(wanted)})
         order.prepare()
-        run = PipelineRun(run_id, f"{self.pipeline_root}/{self.pipeline_name}/{run_id}")
-        with concurrent.futures.ThreadPoolExecutor(self.parallelism) as pool:
+        run = PipelineRun(run_id, f"{self.pipeline_root}/{self.pipeline_name}/{run_id}", parameters=runtime_config)
+        with self._metadata_service(), concurrent.futures.ThreadPoolExecutor(self.parallelism) as pool:
             running: dict[concurrent.futures.Future, str] = {}
             while order.is_active():
                 for name in order.get_ready():
@@ -228,6 +169,21 @@ class Harness:
                     run.tasks[task.name] = task
                     order.done(running.pop(future))
         return run
+
+    @contextlib.contextmanager
+    def _metadata_service(self) -> Iterator[None]:
+        """KFP's metadata-grpc-service, serving this harness's store while a run runs, named to
+        every task as the metadata-grpc-configmap names it (see METADATA_SERVICE_VARIABLES)."""
+        if self.mode is not Mode.OPEN_SOURCE_KFP:
+            yield
+            return
+        with mlmd_grpc.serve(self.metadata.store, self.metadata.lock) as (host, port):
+            self.env.update(zip(METADATA_SERVICE_VARIABLES, (host, str(port))))
+            try:
+                yield
+            finally:
+                for variable in METADATA_SERVICE_VARIABLES:
+                    self.env.pop(variable)
 
     # --- one task: the driver's part, then the launcher's -------------------------------------------
 
@@ -245,15 +201,26 @@ class Harness:
         executor_input = {"inputs": inputs, "outputs": outputs}
         log = task_dir / "task.log"
 
-        fingerprint = None
-        if self.mode is Mode.OPEN_SOURCE_KFP and task_spec.get("cachingOptions", {}).get("enableCache"):
-            # v2/driver/container.go Container: with the cache on for the task and an entry for its
-            # fingerprint, the cached execution's outputs are reused and no pod runs the command.
-            fingerprint = _fingerprint(executor_input, component, container)
-            cached = self.metadata.cached_execution(fingerprint)
+        fingerprint = execution_id = None
+        if self.mode is Mode.OPEN_SOURCE_KFP:
+            contexts = self.metadata.run_contexts(self.pipeline_name, run.run_id, run.root, run.parameters)
+            cached = None
+            if task_spec.get("cachingOptions", {}).get("enableCache"):
+                # v2/driver/container.go Container: with the cache on for the task and an entry for its
+                # fingerprint, the cached execution's outputs are reused and no pod runs the command.
+                fingerprint = _fingerprint(executor_input, component, container)
+                cached = self.metadata.cached_execution(fingerprint)
+            input_ids = {
+                key: [int(artifact["name"]) for artifact in artifact_list["artifacts"]]
+                for key, artifact_list in inputs["artifacts"].items()
+            }
+            execution_id = self.metadata.create_execution(
+                contexts, name, container["image"], inputs["parameterValues"], input_ids, fingerprint
+            )
             if cached:
                 # v2/driver/cache.go reuseCachedOutputs: the same MLMD artifacts and output parameters.
-                self.metadata.publish(name, "CACHED", cached["outputs"], cached["parameters"], None)
+                artifact_ids, parameters = self.metadata.execution_outputs(cached)
+                self.metadata.publish(contexts, execution_id, "CACHED", artifact_ids, parameters, None)
                 log.write_text(f"cached: fingerprint {fingerprint}\n")
                 return TaskRun(
                     name,
@@ -261,10 +228,9 @@ class Harness:
                     executor_input,
                     log,
                     outputs={
-                        key: self.metadata.runtime_artifact(artifact_id)
-                        for key, artifact_id in cached["outputs"].items()
+                        key: self.metadata.runtime_artifact(artifact_id) for key, artifact_id in artifact_ids.items()
                     },
-                    output_parameters=dict(cached["parameters"]),
+                    output_parameters=parameters,
                     started=started,
                     finished=time.monotonic(),
                 )
@@ -277,7 +243,11 @@ class Harness:
         self._download_inputs(inputs, pod)
         executor_output = self._execute(name, container, executor_input, pod, log, env)
         task = TaskRun(name, "ran", executor_input, log, pod=pod, started=started)
-        self._record_outputs(task, component, executor_output, fingerprint)
+        self._record_outputs(task, executor_output)
+        if self.mode is Mode.OPEN_SOURCE_KFP:
+            self.metadata.publish(
+                contexts, execution_id, "COMPLETE", task.artifact_ids, task.output_parameters, fingerprint
+            )
         task.finished = time.monotonic()
         return task
 
@@ -286,13 +256,24 @@ class Harness:
         declared = component.get("inputDefinitions", {})
         parameters = {}
         for name, source in task_spec.get("inputs", {}).get("parameters", {}).items():
-            if "runtimeValue" in source:  # resolveInputParameter: a constant
+            if "runtimeValue" in source:  # resolveInputParameter: a constant, or a placeholder of the run
                 value = source["runtimeValue"]["constant"]
+                if value == RUN_ID_PLACEHOLDER:
+                    value = run.run_id
             elif "taskOutputParameter" in source:  # resolveUpstreamParameters
                 producer = source["taskOutputParameter"]["producerTask"]
                 if producer not in run.tasks:
                     raise TaskFailed(f"failed to resolve inputs: producer task, {producer}, not in tasks")
                 value = run.tasks[producer].output_parameters[source["taskOutputParameter"]["outputParameterKey"]]
+            elif "componentInputParameter" in source:  # resolveInputParameter: the root DAG's input
+                root_input = source["componentInputParameter"]
+                if root_input not in run.parameters:
+                    raise TaskFailed(f"failed to resolve inputs: parent DAG does not have input parameter {root_input}")
+                value = run.parameters[root_input]
+                if value is None:  # ErrResolvedParameterNull: left out for an optional input, else an error
+                    if declared.get("parameters", {}).get(name, {}).get("isOptional"):
+                        continue
+                    raise TaskFailed(f"failed to resolve inputs: resolved parameter is null: {root_input}")
             else:
                 raise TaskFailed(f"{name}: this harness does not model the parameter source {sorted(source)}")
             parameters[name] = _typed(name, value, declared.get("parameters", {}).get(name, {}))
@@ -401,20 +382,18 @@ class Harness:
             raise TaskFailed(f"{name}: {command[-1]} exited with {result.returncode} (log {log}):\n{tail}")
         return json.loads(output_file.read_text()) if output_file.exists() else {}
 
-    def _record_outputs(self, task: TaskRun, component: dict, executor_output: dict, fingerprint: str | None) -> None:
+    def _record_outputs(self, task: TaskRun, executor_output: dict) -> None:
         """What the backend keeps of a task that ran and what its consumers get.
 
         KFP: v2/component/launcher_v2.go uploadOutputArtifacts (mergeRuntimeArtifacts, then the
         local output folder uploaded if the command wrote one, then RecordArtifact) and
-        collectOutputParameters; the execution published with them (PublishExecution) and, with a
-        fingerprint, a cache entry. Vertex: the merged artifacts as they are.
+        collectOutputParameters. Vertex: the merged artifacts as they are.
         """
         parameters = dict(executor_output.get("parameterValues", {}))
         for key, parameter in task.executor_input["outputs"]["parameters"].items():
             if key not in parameters:
                 parameters[key] = Path(parameter["outputFile"]).read_text()
         task.output_parameters = parameters
-        recorded = {}
         for key, artifact_list in task.executor_input["outputs"]["artifacts"].items():
             [artifact] = copy.deepcopy(artifact_list["artifacts"])
             written = executor_output.get("artifacts", {}).get(key, {}).get("artifacts", [])
@@ -428,10 +407,8 @@ class Harness:
                 local_dir.write_text(task.log.read_text())  # getLogWriter wrote the command's output here
             if local_dir.exists():
                 self._upload(local_dir, artifact["uri"])
-            recorded[key] = self.metadata.record_artifact(key, artifact)
-            task.outputs[key] = self.metadata.runtime_artifact(recorded[key])
-        if self.mode is Mode.OPEN_SOURCE_KFP:
-            self.metadata.publish(task.name, "COMPLETE", recorded, parameters, fingerprint)
+            task.artifact_ids[key] = self.metadata.record_artifact(key, artifact["type"], artifact)
+            task.outputs[key] = self.metadata.runtime_artifact(task.artifact_ids[key])
 
     def _upload(self, local_path: Path, uri: str) -> None:
         """objectstore/object_store.go UploadBlob: a file, or every file under a folder."""
@@ -440,6 +417,100 @@ class Harness:
         for path in files:
             relative = "" if path == local_path else "/" + path.relative_to(local_path).as_posix()
             self.storage.client().upload_file(str(path), bucket, key + relative)
+
+
+def runtime_parameters(spec: Mapping[str, Any], given: Mapping[str, Any]) -> dict[str, Any]:
+    """The root inputs of a run created with `given` as its runtime config's parameters.
+
+    What CreateRun refuses (apiserver/template/v2_template.go validatePipelineJobInputs: a
+    parameter the spec does not have, a value of another type, a required one left out), then
+    the defaults of those left out (compiler/argocompiler/argo.go Compile: `defaultValue`, or
+    null for an optional one without), which the root DAG driver records as its inputs
+    (driver/root_dag.go RootDAG) and tasks read (see _resolve_inputs).
+    """
+    declared = spec["root"].get("inputDefinitions", {}).get("parameters", {})
+    kinds = {
+        "NUMBER_DOUBLE": (int, float),
+        "NUMBER_INTEGER": (int, float),
+        "STRING": (str,),
+        "BOOLEAN": (bool,),
+        "LIST": (list,),
+        "STRUCT": (dict,),
+    }
+    for name, value in given.items():
+        if name not in declared:
+            raise RunRejected(f"parameter(s) provided are not required by pipeline: {name}")
+        kind = declared[name].get("parameterType")
+        if kind not in kinds:
+            raise RunRejected(f"input parameter {name} has unspecified type")
+        if not isinstance(value, kinds[kind]) or (kind != "BOOLEAN" and isinstance(value, bool)):
+            raise RunRejected(f"input parameter {name} requires type {kind}, but the parameter value is {value!r}")
+    parameters = dict(given)
+    for name, parameter in declared.items():
+        if name in parameters:
+            continue
+        if "defaultValue" in parameter:
+            parameters[name] = parameter["defaultValue"]
+        elif parameter.get("isOptional"):
+            parameters[name] = None
+        else:
+            raise RunRejected(
+                f"parameter {name} is not optional, yet has neither default value nor user provided value"
+            )
+    return parameters
+
+
+def pod_resources(container: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """The resources of the pod that runs `container` (a spec's executor container), as KFP's
+    driver writes them into the pod spec patch (driver/driver.go initPodSpecPatch): the spec's
+    numbers formatted by getPodResource, memory as "%vG" and CPU as "%v"; an accelerator a
+    limit named by its type, when it has a type and a count above 0."""
+    resources = container.get("resources", {})
+    patch: dict[str, dict[str, str]] = {"limits": {}, "requests": {}}
+    for kind, field_name, unit in (
+        ("limits", "memoryLimit", "G"),
+        ("requests", "memoryRequest", "G"),
+        ("limits", "cpuLimit", ""),
+        ("requests", "cpuRequest", ""),
+    ):
+        if resources.get(field_name):  # 0 or unset: no such resource
+            resource = "memory" if field_name.startswith("memory") else "cpu"
+            patch[kind][resource] = _go_float(resources[field_name]) + unit
+    accelerator = resources.get("accelerator", {})
+    if accelerator.get("type") and int(accelerator.get("count", 0)) > 0:
+        patch["limits"][accelerator["type"]] = str(int(accelerator["count"]))
+    return patch
+
+
+def retry_strategy(task_spec: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The Argo retryStrategy of the pod that runs the task (compiler/argocompiler/container.go:
+    getTaskRetryParametersWithValues, then getTaskRetryStrategyFromInput on the retry template,
+    whose inputs default to "0"); None without a retryPolicy."""
+    policy = task_spec.get("retryPolicy")
+    if policy is None:
+        return None
+
+    def seconds(duration: str | None) -> str:  # Duration.Seconds, an int64
+        return str(int(float(duration.removesuffix("s")))) if duration else "0"
+
+    return {
+        "limit": str(policy.get("maxRetryCount", 0)),
+        "backoff": {
+            "duration": seconds(policy.get("backoffDuration")),
+            "factor": _go_float(policy.get("backoffFactor", 0)),
+            "maxDuration": seconds(policy.get("backoffMaxDuration")),
+        },
+    }
+
+
+def _go_float(value: float) -> str:
+    """Go's fmt "%v" of a float64 (strconv.FormatFloat 'g' with the shortest digits): 4.0 -> "4",
+    0.5 -> "0.5", 1e6 -> "1e+06" (the exponent form from 10^6 up, or below 10^-4)."""
+    number = decimal.Decimal(repr(float(value))).normalize()  # Python's repr: the shortest digits too
+    if number == 0 or -4 <= number.adjusted() < 6:
+        return format(number, "f")
+    mantissa, _, exponent = format(number, "e").partition("e")
+    return f"{mantissa}e{int(exponent):+03d}"
 
 
 def _check_argo_names(dag: Mapping[str, Any]) -> None:

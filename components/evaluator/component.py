@@ -9,12 +9,13 @@ from __future__ import annotations
 import tensorflow_model_analysis as tfma
 from tfx import types
 from tfx.dsl.components.base import base_beam_component, executor_spec
+from tfx.orchestration import data_types
 from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import json_utils
 
 from components.evaluator import executor
-from components.evaluator.settings import MAX_TEST_GAP_KEY
+from components.evaluator.settings import MAX_TEST_GAP_KEY, MIN_PRECISION_KEY
 
 CODE_KEY = "code_sha256"
 
@@ -24,6 +25,7 @@ class EvaluatorSpec(standard_component_specs.EvaluatorSpec):
         **standard_component_specs.EvaluatorSpec.PARAMETERS,
         CODE_KEY: ExecutionParameter(type=str),
         MAX_TEST_GAP_KEY: ExecutionParameter(type=float, optional=True),
+        MIN_PRECISION_KEY: ExecutionParameter(type=float, optional=True),
     }
 
 
@@ -42,9 +44,12 @@ class Evaluator(base_beam_component.BaseBeamComponent):
         code_sha256: str,
         baseline_model: types.BaseChannel | None = None,
         max_test_gap: float | None = None,
+        min_precision_at_1: float | data_types.RuntimeParameter | None = None,
     ):
         """`max_test_gap`: the test Evaluator's, recorded in MLMD so that the run summary warns
-        with the limit the run was given (EvaluationSettings.max_test_gap)."""
+        with the limit the run was given (EvaluationSettings.max_test_gap). `min_precision_at_1`:
+        the validation Evaluator's, the Precision@1 a model needs to be blessed, which the
+        executor adds to eval_config's thresholds (eval_config.with_min_precision_at_1)."""
         super().__init__(
             spec=EvaluatorSpec(
                 examples=examples,
@@ -56,5 +61,6 @@ class Evaluator(base_beam_component.BaseBeamComponent):
                 blessing=types.Channel(type=standard_artifacts.ModelBlessing),
                 code_sha256=code_sha256,
                 max_test_gap=max_test_gap,
+                min_precision_at_1=min_precision_at_1,
             )
         )

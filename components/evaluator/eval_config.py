@@ -10,25 +10,24 @@ from __future__ import annotations
 import tensorflow_model_analysis as tfma
 
 from components.evaluator import precision_at_1
-from components.evaluator.settings import EvaluationSettings
 from components.example_format import LABEL_KEY
 
 
-def eval_config(blessing: EvaluationSettings | None = None, confusion_matrix: bool = False) -> tfma.EvalConfig:
+def eval_config(max_precision_at_1_regression: float | None = None, confusion_matrix: bool = False) -> tfma.EvalConfig:
     """Precision@1 (= accuracy) and example count, overall and per true digit.
 
-    With `blessing`, a model needs at least its min_precision_at_1 to be blessed, and, when a
-    model is served, may fall at most max_precision_at_1_regression below it. With `confusion_matrix`,
+    With `max_precision_at_1_regression` (the blessing rule), a model served now is the
+    baseline a model may fall at most that far below; the floor every model needs is the run's
+    own parameter, added by the executor (with_min_precision_at_1). With `confusion_matrix`,
     also the count of every (true digit, top predicted digit) pair.
     """
     precision = tfma.MetricConfig(class_name=precision_at_1.PrecisionAt1.__name__, module=precision_at_1.__name__)
-    if blessing is not None:
+    if max_precision_at_1_regression is not None:
+        # TFX's Evaluator skips the change threshold when it has no baseline (nothing served).
         threshold = tfma.MetricThreshold(
-            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": blessing.min_precision_at_1}),
-            # TFX's Evaluator skips the change threshold when it has no baseline (nothing served).
             change_threshold=tfma.GenericChangeThreshold(
                 direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-                absolute={"value": -blessing.max_precision_at_1_regression},
+                absolute={"value": -max_precision_at_1_regression},
             ),
         )
         # On the whole split only: a plain `threshold` would apply to every digit's slice too.
@@ -47,3 +46,19 @@ def eval_config(blessing: EvaluationSettings | None = None, confusion_matrix: bo
         slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[LABEL_KEY])],
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
     )
+
+
+def with_min_precision_at_1(config: tfma.EvalConfig, min_precision_at_1: float) -> tfma.EvalConfig:
+    """`config`, built with a blessing rule, in which a model also needs at least
+    `min_precision_at_1` on the whole split to be blessed."""
+    result = tfma.EvalConfig()
+    result.CopyFrom(config)
+    [precision] = [
+        metric
+        for spec in result.metrics_specs
+        for metric in spec.metrics
+        if metric.class_name == precision_at_1.PrecisionAt1.__name__
+    ]
+    [overall] = precision.per_slice_thresholds
+    overall.threshold.value_threshold.lower_bound.value = min_precision_at_1
+    return result

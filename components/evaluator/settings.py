@@ -18,6 +18,9 @@ PER_DIGIT_PROPERTY = "precision_at_1_per_digit"  # {"0": ..., "9": ...}, by true
 CONFUSION_MATRIX_PROPERTY = "confusion_matrix"  # [true][predicted] counts; the test Evaluator's only
 VALIDATION_FAILURES_PROPERTY = "validation_failures"  # one line per threshold the model failed
 MAX_TEST_GAP_KEY = "max_test_gap"  # the test Evaluator's parameter holding EvaluationSettings.max_test_gap
+# The validation Evaluator's parameter holding EvaluationSettings.min_precision_at_1: one of its
+# own, not a field of its eval_config, so that each run may set it (Kubeflow's run-time parameters).
+MIN_PRECISION_KEY = "min_precision_at_1"
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ import json
 from tfx import types
 from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.dsl.placeholder import placeholder as ph
+from tfx.orchestration import data_types
 from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
@@ -42,7 +43,7 @@ class IdxExampleGen(base_beam_component.BaseBeamComponent):
 
     def __init__(
         self,
-        input_base: str,
+        input_base: str | data_types.RuntimeParameter,
         settings: IngestSettings,
         example_format: ExampleFormat,
         data_fingerprint: str | ph.Placeholder,

@@ -15,6 +15,7 @@ from typing import Any
 import tensorflow as tf
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
+from tfx.orchestration import data_types
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
 from components import probe
@@ -69,7 +70,7 @@ class DataProbe(base_component.BaseComponent):
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(Executor)
     DRIVER_CLASS = Driver
 
-    def __init__(self, input_base: str, settings: IngestSettings, code_sha256: str):
+    def __init__(self, input_base: str | data_types.RuntimeParameter, settings: IngestSettings, code_sha256: str):
         super().__init__(
             DataProbeSpec(
                 input_base=input_base,

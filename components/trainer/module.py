@@ -38,6 +38,8 @@ MISCLASSIFIED_KEPT = 50  # misclassified test examples recorded for the run repo
 def run_fn(fn_args: FnArgs) -> None:
     """TFX Trainer entry point."""
     settings, example_format = read_custom_config(fn_args.custom_config)
+    # What the run set (a Kubeflow run may set both), in its log.
+    log.info("Training %d steps, learning rate %g", settings.train_steps, settings.learning_rate)
     model = build_model(example_format, settings)
     started = time.monotonic()
     train_images, train_labels = load_split(fn_args.train_files, example_format.num_pixels)

@@ -1,12 +1,15 @@
 """The Trainer module's settings: the model and how it is trained.
 
-The `training` section of the config; the Trainer carries it in its custom_config and run_fn
-rebuilds it (components.settings.from_dict). No TensorFlow here: the config imports it.
+The `training` section of the config. The Trainer carries it in its custom_config, except the
+RUN_SETTINGS, which are parameters of their own (components/trainer/component.py); its executor
+puts them back, and run_fn rebuilds the settings (components.settings.from_dict). No TensorFlow
+here: the config imports it.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +26,10 @@ TENSORBOARD_DIR = "train"  # TensorBoard logs, in the ModelRun artifact
 # How the fit went, in the ModelRun artifact: {"steps", "examples", "seconds", "first_interval_seconds"}
 # (the first interval: the first log_every_steps steps, which include TensorFlow's tracing).
 FIT_FILE = "fit.json"
+# The settings a run may change without rebuilding the pipeline (Kubeflow's run-time parameters):
+# each a parameter of the Trainer's own, since a parameter is replaced whole and the custom_config
+# is one JSON string.
+RUN_SETTINGS = ("learning_rate", "train_steps")
 
 
 @dataclass(frozen=True)
@@ -53,12 +60,19 @@ class TrainerSettings:
 
 
 def custom_config(training: TrainerSettings, example_format: ExampleFormat, code_sha256: str) -> dict[str, Any]:
-    """What the Trainer carries to run_fn; the code's hash makes changed code miss the cache."""
-    return {"training": to_dict(training), "data": to_dict(example_format), "code_sha256": code_sha256}
+    """What the Trainer carries to run_fn, except the RUN_SETTINGS; the code's hash makes changed
+    code miss the cache."""
+    carried = {name: value for name, value in to_dict(training).items() if name not in RUN_SETTINGS}
+    return {"training": carried, "data": to_dict(example_format), "code_sha256": code_sha256}
+
+
+def with_run_settings(values: dict[str, Any], run_settings: Mapping[str, Any]) -> dict[str, Any]:
+    """The custom_config's values with the run's RUN_SETTINGS put back, as run_fn reads them."""
+    return {**values, "training": {**values["training"], **{name: run_settings[name] for name in RUN_SETTINGS}}}
 
 
 def read_custom_config(values: dict[str, Any]) -> tuple[TrainerSettings, ExampleFormat]:
-    """The settings `custom_config` packed, rebuilt in run_fn."""
+    """The settings `custom_config` packed (with the RUN_SETTINGS put back), rebuilt in run_fn."""
     return from_dict(TrainerSettings, values["training"], "training."), from_dict(
         ExampleFormat, values["data"], "data."
     )

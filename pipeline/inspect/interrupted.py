@@ -14,12 +14,23 @@ from pathlib import Path
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from pipeline.config import MetadataConfig
 from pipeline.inspect import lineage
 from pipeline.output_dir import OutputDirLock, OutputLayout
 
 LEFT_RUNNING = (metadata_store_pb2.Execution.NEW, metadata_store_pb2.Execution.RUNNING)
 
 log = logging.getLogger(__name__)
+
+
+def open_for_reading(output_dir: Path, metadata: MetadataConfig) -> metadata_store.MetadataStore:
+    """The store `lineage` and `report` read: Kubeflow's when the config names an MLMD gRPC
+    service (KFP records its runs itself), else the output dir's SQLite, with what a killed run
+    left running recorded as interrupted first."""
+    if metadata.grpc_host:
+        return lineage.open_grpc_store(metadata.grpc_host, metadata.grpc_port)
+    record_killed_runs(output_dir)
+    return lineage.open_store(OutputLayout(output_dir).metadata_path)
 
 
 def open_writable(metadata_path: Path) -> metadata_store.MetadataStore:

@@ -3,6 +3,15 @@
 The run summary and `mnist-pipeline lineage` read the store through these functions only.
 They return plain data (dataclasses); pipeline/inspect/lineage_report.py turns it into tables, JSON
 and Graphviz DOT.
+
+Two layouts are read alike. TFX's local runners give each run a `pipeline_run` context and each
+component a `node` context, typed executions, TFX-named artifact types and properties. Kubeflow
+Pipelines' launcher (kubeflow/pipelines 2.x, backend/src/v2/metadata/client.go) records a run
+as a `system.PipelineRun` context named by the run's id, with a root `system.DAGExecution` and
+one `system.ContainerExecution` per task that names it (`task_name`) and holds its parameters
+(`inputs`); artifact types take the schema's title (`tfx.Examples`), and every property comes
+back as a custom property through its converter (numbers as doubles, lists and objects wrapped
+as {"list": ...} / {"struct": ...}).
 """
 
 from __future__ import annotations
@@ -30,8 +39,13 @@ from pipeline import node_ids
 from pipeline.inspect import artifact_metrics
 from pipeline.inspect.states import ComponentStatus, RunStatus
 
-RUN_CONTEXT_TYPE = "pipeline_run"  # the context LocalDagRunner and Kubeflow give each run
+RUN_CONTEXT_TYPES = ("pipeline_run", "system.PipelineRun")  # TFX's local runners', KFP's launcher's
 NODE_CONTEXT_TYPE = "node"
+KFP_TASK_NAME = "task_name"  # the custom property naming a KFP execution's task (our node id)
+KFP_PARAMETERS = "inputs"  # a KFP execution's parameter values, one struct
+KFP_DAG_EXECUTION = "system.DAGExecution"  # a KFP run's root: no component of ours
+KFP_TYPE_PREFIX = "tfx."  # what a TFX artifact type's schema title adds to its name
+KFP_WRAPPERS = ("struct", "list")  # the keys KFP's converter wraps objects and lists in
 STATUS_BY_STATE = {
     metadata_store_pb2.Execution.COMPLETE: ComponentStatus.RAN,
     metadata_store_pb2.Execution.CACHED: ComponentStatus.CACHED,
@@ -171,14 +185,14 @@ def _first_line(error: BaseException) -> str:
 
 def run_contexts(store: metadata_store.MetadataStore) -> list[metadata_store_pb2.Context]:
     """All pipeline runs, newest first."""
-    return sorted(
-        store.get_contexts_by_type(RUN_CONTEXT_TYPE), key=lambda run: run.create_time_since_epoch, reverse=True
-    )
+    runs = [run for context_type in RUN_CONTEXT_TYPES for run in store.get_contexts_by_type(context_type)]
+    return sorted(runs, key=lambda run: run.create_time_since_epoch, reverse=True)
 
 
 def find_run_context(store: metadata_store.MetadataStore, run_id: str) -> metadata_store_pb2.Context | None:
     """The run named exactly `run_id`, or None."""
-    return store.get_context_by_type_and_name(RUN_CONTEXT_TYPE, run_id)
+    found = (store.get_context_by_type_and_name(context_type, run_id) for context_type in RUN_CONTEXT_TYPES)
+    return next((run for run in found if run is not None), None)
 
 
 def find_run(store: metadata_store.MetadataStore, run_id: str | None = None) -> metadata_store_pb2.Context:
@@ -207,10 +221,14 @@ def list_runs(store: metadata_store.MetadataStore) -> list[RunInfo]:
 
 
 def run_info(
-    store: metadata_store.MetadataStore, run: metadata_store_pb2.Context, with_artifacts: bool = False
+    store: metadata_store.MetadataStore,
+    run: metadata_store_pb2.Context,
+    with_artifacts: bool = False,
+    leave_out: str | None = None,
 ) -> RunInfo:
-    """One run: when it started, how long it took, and how it ended."""
-    executions = run_executions(store, run, with_artifacts)
+    """One run: when it started, how long it took, and how it ended; without the node
+    `leave_out` (a node that describes the run while it runs: the Kubeflow report task)."""
+    executions = [e for e in run_executions(store, run, with_artifacts) if e.node_id != leave_out]
     started = min((e.started_ms for e in executions), default=run.create_time_since_epoch)
     ended = max((e.started_ms + e.seconds * 1000 for e in executions), default=started)
     statuses = {execution.status for execution in executions}
@@ -230,6 +248,7 @@ def run_executions(
     """The executions of one run, in the order they started."""
     executions = sorted(store.get_executions_by_context(run.id), key=lambda e: (e.create_time_since_epoch, e.id))
     infos = [_execution_info(store, execution) for execution in executions]
+    infos = [info for info in infos if info.type != KFP_DAG_EXECUTION]
     if with_artifacts:
         for info in infos:
             info.inputs, info.outputs = execution_artifacts(store, info.id)
@@ -300,7 +319,16 @@ def _execution_info(store: metadata_store.MetadataStore, execution: metadata_sto
     for context in contexts:
         names_by_type.setdefault(type_names[context.type_id], []).append(context.name)
     nodes = names_by_type.get(NODE_CONTEXT_TYPE, [])
-    node_id = node_ids.current(nodes[0].split(".", 1)[-1]) if nodes else f"execution-{execution.id}"
+    kfp_task = execution.custom_properties.get(KFP_TASK_NAME)
+    if nodes:
+        node_id = node_ids.current(nodes[0].split(".", 1)[-1])
+    else:
+        node_id = kfp_task.string_value if kfp_task and kfp_task.string_value else f"execution-{execution.id}"
+    if kfp_task is not None:  # KFP's bookkeeping (pod, image, cache) is no parameter of ours
+        parameters = execution.custom_properties.get(KFP_PARAMETERS)
+        properties = json_format.MessageToDict(parameters.struct_value) if parameters else {}
+    else:
+        properties = {**_values(execution.properties), **_values(execution.custom_properties)}
     [execution_type] = store.get_execution_types_by_id([execution.type_id])
     status = STATUS_BY_STATE.get(execution.last_known_state, ComponentStatus.RUNNING)
     return ExecutionInfo(
@@ -310,8 +338,8 @@ def _execution_info(store: metadata_store.MetadataStore, execution: metadata_sto
         status=status,
         started_ms=execution.create_time_since_epoch,
         seconds=(execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000,
-        properties={**_values(execution.properties), **_values(execution.custom_properties)},
-        run_ids=names_by_type.get(RUN_CONTEXT_TYPE, []),
+        properties=properties,
+        run_ids=[name for context_type in RUN_CONTEXT_TYPES for name in names_by_type.get(context_type, [])],
     )
 
 
@@ -322,7 +350,7 @@ def artifact_info(store: metadata_store.MetadataStore, artifact: metadata_store_
     [artifact_type] = store.get_artifact_types_by_id([artifact.type_id])
     return ArtifactInfo(
         id=artifact.id,
-        type=artifact_type.name,
+        type=artifact_type.name.removeprefix(KFP_TYPE_PREFIX),
         uri=artifact.uri,
         state=metadata_store_pb2.Artifact.State.Name(artifact.state),
         created_ms=artifact.create_time_since_epoch,
@@ -342,7 +370,8 @@ def list_artifacts(
         artifacts = store.get_artifacts()
     infos = [artifact_info(store, artifact) for artifact in sorted(artifacts, key=lambda a: a.id, reverse=True)]
     if artifact_type is not None:
-        known = {t.name.lower(): t.name for t in store.get_artifact_types()}
+        names = {t.name.removeprefix(KFP_TYPE_PREFIX) for t in store.get_artifact_types()}
+        known = {name.lower(): name for name in names}
         if artifact_type.lower() not in known:
             raise LineageError(f"unknown artifact type '{artifact_type}' (known: {', '.join(sorted(known.values()))})")
         infos = [info for info in infos if info.type == known[artifact_type.lower()]]
@@ -391,7 +420,11 @@ def add_metrics(store: metadata_store.MetadataStore, infos: list[ArtifactInfo]) 
 
 def _pushed_models(store: metadata_store.MetadataStore) -> list[ArtifactInfo]:
     """The models pushed to serving whose version is still there (recovery.mark_removed_pushes), oldest first."""
-    infos = [artifact_info(store, artifact) for artifact in store.get_artifacts_by_type("PushedModel")]
+    infos = [
+        artifact_info(store, artifact)
+        for type_name in ("PushedModel", KFP_TYPE_PREFIX + "PushedModel")
+        for artifact in store.get_artifacts_by_type(type_name)
+    ]
     pushed = [info for info in infos if info.properties.get("pushed") == 1 and info.state == "LIVE"]
     return sorted(pushed, key=lambda info: (int(info.properties.get("pushed_version") or 0), info.id))
 
@@ -523,9 +556,11 @@ def _values(properties) -> dict[str, Any]:
         kind = value.WhichOneof("value")
         if kind == "struct_value":
             data = json_format.MessageToDict(value.struct_value)
+            if len(data) == 1 and next(iter(data)) in KFP_WRAPPERS:
+                data = next(iter(data.values()))
             # TFX wraps a JSON custom property that is not an object as {"__value__": value}
             # (set_json_value_custom_property): a list as it is, a string holding JSON.
-            wrapped = data.get("__value__") if set(data) == {"__value__"} else data
+            wrapped = data.get("__value__") if isinstance(data, dict) and set(data) == {"__value__"} else data
             result[name] = json.loads(wrapped) if isinstance(wrapped, str) else wrapped
         elif kind is not None:
             result[name] = getattr(value, kind)

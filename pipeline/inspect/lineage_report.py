@@ -74,7 +74,7 @@ class Request:
 
 def report(request: Request, metadata: MetadataConfig) -> str:
     """Answers one `lineage` query; returns the text to print."""
-    store = _open_store(request.output_dir, metadata)
+    store = interrupted.open_for_reading(request.output_dir, metadata)
     query, formatter = QUERIES[request.query]
     try:
         data = query(store, request)
@@ -86,15 +86,6 @@ def report(request: Request, metadata: MetadataConfig) -> str:
             output = OutputLayout(request.output_dir).runs_dir / output.name
         return _graph(data, output, request.as_json)
     return _json(data) if request.as_json else formatter(data)
-
-
-def _open_store(output_dir: Path, metadata: MetadataConfig) -> metadata_store.MetadataStore:
-    """Kubeflow's store when the config names an MLMD gRPC service, else the output dir's SQLite,
-    with what a killed run left running recorded as interrupted first, when no run is live."""
-    if metadata.grpc_host:
-        return lineage.open_grpc_store(metadata.grpc_host, metadata.grpc_port)
-    interrupted.record_killed_runs(output_dir)
-    return lineage.open_store(OutputLayout(output_dir).metadata_path)
 
 
 # --- runs -----------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from pipeline import node_ids
+from pipeline.config import MetadataConfig
 from pipeline.inspect import interrupted, lineage, report_plots, run_summary
 from pipeline.inspect.report_data import Component, RunReport, gather
 from pipeline.output_dir import OutputLayout
@@ -89,12 +90,13 @@ def _environment() -> jinja2.Environment:
     return environment
 
 
-def write_run_report(output_dir: Path, run_reference: str | None, output: Path | None = None) -> Path:
-    """`mnist-pipeline report`: the report of a run of `output_dir`'s store (lineage.find_run)."""
-    layout = OutputLayout(output_dir)
-    interrupted.record_killed_runs(output_dir)
-    store = lineage.open_store(layout.metadata_path)
-    return write_report(store, lineage.find_run(store, run_reference), layout, output)
+def write_run_report(
+    output_dir: Path, run_reference: str | None, metadata: MetadataConfig, output: Path | None = None
+) -> Path:
+    """`mnist-pipeline report`: the report of a run (lineage.find_run) of `output_dir`'s store,
+    or of Kubeflow's when the config names its MLMD service (interrupted.open_for_reading)."""
+    store = interrupted.open_for_reading(output_dir, metadata)
+    return write_report(store, lineage.find_run(store, run_reference), OutputLayout(output_dir), output)
 
 
 def write_report(
@@ -106,7 +108,8 @@ def write_report(
     """Writes the report of `run` to `output`, by default runs/<run id>.html; returns its path."""
     path = output or layout.run_file(run.name, ".html")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(gather(store, run, layout.run_file(run.name, ".log"))), encoding="utf-8")
+    log_path = layout.run_file(run.name, ".log")
+    path.write_text(render(gather(store, run, log_path if log_path.is_file() else None)), encoding="utf-8")
     return path
 
 
@@ -118,7 +121,7 @@ def render(report: RunReport) -> str:
         css=Markup((TEMPLATES / "report.css").read_text()),  # the project's own file, not run data
         summary=summary,
         started=f"{report.started:%Y-%m-%d %H:%M:%S}",
-        log_path=str(report.log_path),
+        log_path=str(report.log_path) if report.log_path else None,
         component_counts=", ".join(
             f"{count} {status}" for status, count in Counter(c.status for c in report.components).items()
         ),

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,10 @@ from tensorboard.util import tensor_util
 from tensorflow_metadata.proto.v0.statistics_pb2 import DatasetFeatureStatistics
 
 from components import data_reports, examples_integrity, files
+from components.evaluator.settings import MIN_PRECISION_KEY
 from components.example_format import LABEL_KEY, ExampleFormat
 from components.settings import from_dict
-from components.trainer.settings import TENSORBOARD_DIR
+from components.trainer.settings import RUN_SETTINGS, TENSORBOARD_DIR, TrainerSettings
 from pipeline import node_ids
 from pipeline.inspect import artifact_metrics, lineage, records
 from pipeline.inspect.run_summary import RunSummary, summarize_run
@@ -77,7 +78,7 @@ class Misclassified:
 class RunReport:
     summary: RunSummary
     started: datetime.datetime
-    log_path: Path  # the run's full log
+    log_path: Path | None  # the run's full log; None on Kubeflow (each task's log is in the KFP UI)
     components: list[Component]
     failure: Failure | None
     input_files: list[lineage.InputFile]
@@ -95,10 +96,15 @@ class RunReport:
         return next((component for component in self.components if component.node_id == node_id), None)
 
 
-def gather(store: metadata_store.MetadataStore, run: metadata_store_pb2.Context, log_path: Path) -> RunReport:
+def gather(
+    store: metadata_store.MetadataStore,
+    run: metadata_store_pb2.Context,
+    log_path: Path | None,
+    leave_out: str | None = None,
+) -> RunReport:
     """What the report shows, from MLMD and the artifacts; a section whose components did not
-    run stays empty."""
-    info = lineage.run_info(store, run, with_artifacts=True)
+    run stays empty. `leave_out`: a node the report leaves out (see lineage.run_info)."""
+    info = lineage.run_info(store, run, with_artifacts=True, leave_out=leave_out)
     by_node = {execution.node_id: execution for execution in info.components}
     examples = _output(by_node, node_ids.INGEST, "examples")
     example_format = _example_format(by_node[node_ids.INGEST]) if examples else None
@@ -106,7 +112,7 @@ def gather(store: metadata_store.MetadataStore, run: metadata_store_pb2.Context,
     model_run = _output(by_node, node_ids.TRAINER, "model_run")
     test_evaluation = _output(by_node, node_ids.TEST_EVALUATOR, "evaluation")
     return RunReport(
-        summary=summarize_run(store, run),
+        summary=summarize_run(store, run, leave_out),
         started=datetime.datetime.fromtimestamp(info.started_ms / 1000),
         log_path=log_path,
         components=[_component(store, execution) for execution in info.components],
@@ -171,7 +177,7 @@ def _component(store: metadata_store.MetadataStore, execution: lineage.Execution
     )
 
 
-def _failure(info: lineage.RunInfo, log_path: Path) -> Failure | None:
+def _failure(info: lineage.RunInfo, log_path: Path | None) -> Failure | None:
     """What stopped a run that did not complete: the component, and the error its log ends with."""
     if info.status == "complete":
         return None
@@ -183,9 +189,9 @@ def _failure(info: lineage.RunInfo, log_path: Path) -> Failure | None:
     )
 
 
-def _last_error_line(log_path: Path) -> str | None:
+def _last_error_line(log_path: Path | None) -> str | None:
     """The exception line of the last traceback in the log: the first unindented line after its header."""
-    if not log_path.is_file():
+    if log_path is None or not log_path.is_file():
         return None
     lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
     headers = [number for number, line in enumerate(lines) if line.startswith(TRACEBACK_HEADER)]
@@ -297,18 +303,23 @@ def _training_curves(model_run_uri: str) -> TrainingCurves | None:
 
 
 def _training_settings(trainer: lineage.ExecutionInfo) -> dict[str, Any]:
-    """The `training` settings the Trainer ran with (its custom_config in MLMD)."""
-    return lineage.parameters(trainer)["custom_config"]["training"]
+    """The `training` settings the Trainer ran with, in TrainerSettings' order: its custom_config
+    in MLMD, and the RUN_SETTINGS, parameters of their own (in the custom_config in older runs)."""
+    parameters = lineage.parameters(trainer)
+    given = {**parameters["custom_config"]["training"], **{n: parameters[n] for n in RUN_SETTINGS if n in parameters}}
+    return {field.name: given[field.name] for field in fields(TrainerSettings) if field.name in given}
 
 
 def _blessing_rule(evaluator: lineage.ExecutionInfo | None) -> str:
-    """The thresholds the blessing Evaluator ran with, in words (from its eval_config in MLMD)."""
-    config = lineage.parameters(evaluator).get("eval_config", {}) if evaluator else {}
+    """The thresholds the blessing Evaluator ran with, in words (its eval_config and floor in MLMD)."""
+    parameters = lineage.parameters(evaluator) if evaluator else {}
+    config = parameters.get("eval_config", {})
     for spec in config.get("metrics_specs", []):
         for metric in spec.get("metrics", []):
             for per_slice in metric.get("per_slice_thresholds", []):
                 threshold = per_slice["threshold"]
-                floor = threshold.get("value_threshold", {}).get("lower_bound")
+                # A parameter of its own; in older runs the eval_config's value threshold.
+                floor = parameters.get(MIN_PRECISION_KEY, threshold.get("value_threshold", {}).get("lower_bound"))
                 drop = -threshold.get("change_threshold", {}).get("absolute", 0)
                 return (
                     f"validation Precision@1 at least {floor}, and at most {drop} below the served "

@@ -153,8 +153,10 @@ class RunDiff:
     sections: dict[str, list[DiffRow]]  # inputs, settings, metrics, blessing
 
 
-def summarize_run(store: metadata_store.MetadataStore, run: metadata_store_pb2.Context) -> RunSummary:
-    info = lineage.run_info(store, run, with_artifacts=True)
+def summarize_run(
+    store: metadata_store.MetadataStore, run: metadata_store_pb2.Context, leave_out: str | None = None
+) -> RunSummary:
+    info = lineage.run_info(store, run, with_artifacts=True, leave_out=leave_out)
     by_node = {execution.node_id: execution for execution in info.components}
     evaluation = {
         node_id.removeprefix(node_ids.EVALUATOR_PREFIX): figures

@@ -10,6 +10,13 @@ components/probe.py); and the parameters a probe hands on name the probe's task,
 names `<node id>_task`, a task the DAG does not have (KFP's driver then fails: "producer task
 ... not in tasks", backend/src/v2/driver/resolve.go resolveUpstreamParameters).
 
+What a user changes between runs are the spec's run-time parameters (RUN_PARAMETERS): TFX
+RuntimeParameters, compiled into root inputs that tasks read (`componentInputParameter`), given
+here the config's values as defaults, which TFX 1.16 never writes (KFP refuses a run without a
+value for each: apiserver/template/v2_template.go validatePipelineJobInputs). Every task gets
+the configured CPU and memory (and the Trainer an accelerator), a retry policy, and each Beam
+task as many DirectRunner workers as its CPU limit.
+
 Output formats, both from KubeflowV2DagRunner:
     *.json  a PipelineJob (spec plus runtime config), the template Vertex AI Pipelines takes
     *.yaml  the PipelineSpec alone, the package the KFP API and UI take (what `submit` sends)
@@ -18,23 +25,37 @@ Output formats, both from KubeflowV2DagRunner:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
+import operator
 import tempfile
-import time
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import tensorflow as tf
 import yaml
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2
+from tfx.dsl.components.base import base_beam_component, base_node
+from tfx.orchestration import data_types
+from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
 from components.errors import PipelineError
 from components.object_storage import BEAM_WORKER_PLUGIN_ARG, enable_s3
 from pipeline import node_ids
-from pipeline.config import PROJECT_ROOT, KubeflowSettings, PipelineConfig
+from pipeline.config import (
+    BEAM_WORKERS_FLAG,
+    PROJECT_ROOT,
+    KubeflowSettings,
+    PipelineConfig,
+    RetryPolicy,
+    TaskResources,
+)
 from pipeline.kubeflow import client
-from pipeline.pipeline import PipelinePaths, create_pipeline
+from pipeline.kubeflow.run_report import RUN_ID_PLACEHOLDER, RunReport
+from pipeline.pipeline import PipelinePaths, RunSettings, create_pipeline
 from pipeline.schema_staging import SCHEMAS_DIR, staged_path
 
 log = logging.getLogger(__name__)
@@ -46,6 +67,15 @@ IMAGE_PROJECT_ROOT = PurePosixPath("/pipeline")  # the Dockerfile's WORKDIR and 
 OUTPUT_SUFFIXES = (".json", ".yaml", ".yml")
 # The placeholders configs/pipeline.yaml ships with: a run with them could only fail.
 PLACEHOLDERS = ("YOUR_BUCKET", "ghcr.io/example/")
+# The spec's run-time parameters, what a run may set (KFP's "Create run" form, `submit --set`):
+# root input -> the setting that is its default.
+RUN_PARAMETERS = {
+    "data_dir": "kubeflow.data_dir",
+    "learning_rate": "training.learning_rate",
+    "train_steps": "training.train_steps",
+    "min_precision_at_1": "evaluation.min_precision_at_1",
+}
+ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
 
 
 class KubeflowError(PipelineError):
@@ -64,50 +94,87 @@ def placeholders_in(settings: KubeflowSettings) -> list[str]:
     return [f"{name}={value}" for name, value in values.items() if any(p in value for p in PLACEHOLDERS)]
 
 
-def compile_pipeline(config: PipelineConfig, output: Path) -> Path:
-    """Writes the KFP v2 spec of the pipeline to `output` (.json or .yaml, see the module doc)."""
+def run_parameters(config: PipelineConfig) -> dict[str, Any]:
+    """The value of each run-time parameter in `config`: the spec's defaults, and what `submit`
+    gives the run (so the run's page shows them)."""
+    settings = config.as_dict()
+    return {name: functools.reduce(operator.getitem, key.split("."), settings) for name, key in RUN_PARAMETERS.items()}
+
+
+def compile_pipeline(config: PipelineConfig, output: Path, enable_cache: bool = True) -> Path:
+    """Writes the KFP v2 spec of the pipeline to `output` (.json or .yaml, see the module doc).
+
+    With `enable_cache=False` no task has `cachingOptions`, which KFP reads as "never reuse"
+    (backend/src/v2/driver/cache.go): the spec's runs reuse nothing (`submit --no-cache`)."""
     settings = config.kubeflow
     if output.suffix not in OUTPUT_SUFFIXES:
         raise KubeflowError(f"{output}: the spec file must end with one of {', '.join(OUTPUT_SUFFIXES)}")
     if not settings.image:
         raise KubeflowError("no image: set kubeflow.image or --image")
     _check_storage(settings)
+    defaults = run_parameters(config)
+    parameters = {
+        name: data_types.RuntimeParameter(name, ptype=type(value), default=value) for name, value in defaults.items()
+    }
     paths = PipelinePaths(
-        data_dir=settings.data_dir,
+        data_dir=parameters["data_dir"],
         pipeline_root=settings.pipeline_root,
         serving_dir=settings.serving_dir,
         schema_file=str(image_schema_file(config.validation.schema_path)),
     )
-    tfx_pipeline = create_pipeline(config, paths, _beam_args(settings))
+    # The report task is KFP's only: Vertex AI has no MLMD service for it to read.
+    pipeline = create_pipeline(
+        config,
+        paths,
+        _beam_args(settings),
+        enable_cache=enable_cache,
+        run_settings=RunSettings(
+            learning_rate=parameters["learning_rate"],
+            train_steps=parameters["train_steps"],
+            min_precision_at_1=parameters["min_precision_at_1"],
+        ),
+        add_nodes=None if output.suffix == ".json" else _run_report,
+    )
+    _bound_beam_workers(pipeline, settings)
     runner = kubeflow_v2_dag_runner.KubeflowV2DagRunner(
         # Schema 2.1 is what the KFP 2 backend reads (`constant` parameter values); Vertex AI reads it too.
         kubeflow_v2_dag_runner.KubeflowV2DagRunnerConfig(
             default_image=settings.image, default_commands=TASK_COMMAND, use_pipeline_spec_2_1=True
         )
     )
-    job = runner.run(tfx_pipeline, write_out=False)
+    job = runner.run(pipeline, write_out=False)
     spec = job["pipelineSpec"]
     _set_task_env(spec, settings.env())
     _connect_probes(spec["root"]["dag"]["tasks"])
+    _declare_run_parameters(spec, defaults)
+    _set_resources(spec, settings)
+    _set_retries(spec["root"]["dag"]["tasks"], settings.retry)
+    spec["root"]["dag"]["tasks"].get(node_ids.REPORT, {}).pop("cachingOptions", None)  # it describes this run
     _write_spec(job, _platform_spec(spec, settings.secret_env()), output)
     return output
 
 
-def submit_pipeline(
-    config: PipelineConfig,
-    host: str,
-    namespace: str | None = None,
-    experiment: str = "mnist",
-    run_name: str | None = None,
-) -> client.SubmittedRun:
-    """Compiles the pipeline and starts a run of it in `experiment` (created when missing)."""
+def submit_pipeline(config: PipelineConfig, host: str, submission: client.Submission) -> client.Submitted:
+    """Compiles the pipeline and submits it as `submission` asks: a run, a recurring run, of the
+    spec or of a version uploaded first (client.submit)."""
     placeholders = placeholders_in(config.kubeflow)
     if placeholders:
         raise KubeflowError(f"still the example value: {', '.join(placeholders)}; give your own (see docs/kubeflow.md)")
-    run_name = run_name or f"{config.pipeline_name} {time.strftime('%Y-%m-%d %H-%M-%S')}"
     with tempfile.TemporaryDirectory() as work_dir:
-        package = compile_pipeline(config, Path(work_dir) / "pipeline.yaml")
-        return client.submit(package, host, config.kubeflow.pipeline_root, run_name, namespace, experiment)
+        package = compile_pipeline(config, Path(work_dir) / "pipeline.yaml", enable_cache=submission.use_cache)
+        return client.submit(
+            package, host, config.kubeflow.pipeline_root, config.pipeline_name, submission, run_parameters(config)
+        )
+
+
+def _run_report(nodes: dict[str, base_node.BaseNode]) -> list[base_node.BaseNode]:
+    """The report task (pipeline/kubeflow/run_report.py), after the test Evaluator and the Pusher."""
+    report = RunReport(
+        test_evaluation=nodes[node_ids.TEST_EVALUATOR].outputs["evaluation"],
+        pushed_model=nodes[node_ids.PUSHER].outputs["pushed_model"],
+        run_id=RUN_ID_PLACEHOLDER,
+    )
+    return [report.with_id(node_ids.REPORT)]
 
 
 def _beam_args(settings: KubeflowSettings) -> list[str]:
@@ -133,6 +200,71 @@ def image_schema_file(schema_path: Path) -> PurePosixPath:
     if not schema_path.is_file():
         raise KubeflowError(f"{schema_path}: schema file not found")
     return PurePosixPath(staged_path(schema_path, IMAGE_PROJECT_ROOT / SCHEMAS_DIR))
+
+
+def _resources(settings: KubeflowSettings, task: str) -> TaskResources:
+    """The task's entry in kubeflow.resources: configs/pipeline.yaml names every task."""
+    if task not in settings.resources:
+        raise KubeflowError(f"kubeflow.resources has no entry for task {task}: give its cpu and memory")
+    return settings.resources[task]
+
+
+def _bound_beam_workers(pipeline: tfx_pipeline.Pipeline, settings: KubeflowSettings) -> None:
+    """Gives each Beam task as many DirectRunner workers as its CPU limit, at least one: by
+    default Beam starts one per core of the node, not of the pod's share, each importing
+    TensorFlow (apache_beam fn_runner.py: multiprocessing.cpu_count()). Other runners ignore it."""
+    for node in pipeline.components:
+        if isinstance(node, base_beam_component.BaseBeamComponent):
+            workers = max(1, int(_resources(settings, node.id).cpu_limit))
+            node.with_beam_pipeline_args([f"{BEAM_WORKERS_FLAG}={workers}"])
+
+
+def _declare_run_parameters(spec: dict, defaults: dict[str, Any]) -> None:
+    """Gives each root input its default and the setting it comes from, and makes it optional:
+    TFX 1.16 compiles a RuntimeParameter into a root input with its type only, and KFP then
+    refuses a run that does not give it (v2_template.go validatePipelineJobInputs), while it
+    fills a default in (compiler/argocompiler/argo.go Compile)."""
+    inputs = spec["root"]["inputDefinitions"]["parameters"]
+    for name, value in defaults.items():
+        inputs[name].update(
+            defaultValue=value, isOptional=True, description=f"{RUN_PARAMETERS[name]} (configs/pipeline.yaml)"
+        )
+
+
+def _set_resources(spec: dict, settings: KubeflowSettings) -> None:
+    """Every task's CPU and memory (kubeflow.resources) and the Trainer's accelerator, in TFX's
+    ResourceSpec, which KFP's driver reads (driver.go initPodSpecPatch). Written here for every
+    task: TFX's with_platform_config writes the same, but not on every compile path."""
+    for name, task in spec["root"]["dag"]["tasks"].items():
+        wanted = _resources(settings, name)
+        resources = ResourceSpec(
+            cpu_request=wanted.cpu_request,
+            cpu_limit=wanted.cpu_limit,
+            memory_request=wanted.memory_request_gb,
+            memory_limit=wanted.memory_limit_gb,
+        )
+        if name == node_ids.TRAINER and settings.trainer_accelerator:
+            resources.accelerator.type = settings.trainer_accelerator.type
+            resources.accelerator.count = settings.trainer_accelerator.count
+        label = spec["components"][task["componentRef"]["name"]]["executorLabel"]
+        spec["deploymentSpec"]["executors"][label]["container"]["resources"] = json_format.MessageToDict(resources)
+
+
+def _set_retries(tasks: dict[str, dict], retry: RetryPolicy) -> None:
+    """Every task runs again after it failed, as `retry` says (KFP: compiler/argocompiler/
+    container.go, an Argo retryStrategy on the task's pod). Every task may: each writes only its
+    own outputs (the Trainer empties them first, components/trainer/executor.py), and the Pusher
+    publishes by compare-and-swap under the serving dir's lock, recording a version its failed
+    attempt published instead of publishing again (components/pusher/executor.py)."""
+    if retry.max_retries == 0:
+        return
+    policy = pipeline_spec_pb2.PipelineTaskSpec.RetryPolicy(
+        max_retry_count=retry.max_retries, backoff_factor=retry.backoff_factor
+    )
+    policy.backoff_duration.FromSeconds(retry.backoff_seconds)
+    policy.backoff_max_duration.FromSeconds(retry.window_seconds)  # Argo's maxDuration: since the first attempt
+    for task in tasks.values():
+        task["retryPolicy"] = json_format.MessageToDict(policy)
 
 
 def _set_task_env(spec: dict, task_env: list[tuple[str, str]]) -> None:

@@ -124,8 +124,13 @@ def run_then_exit(main: Callable[[Any], object], parsed_argv: Any, what: str) ->
 
 def _run_task(parsed_argv: tuple[Any, list[str]]) -> None:
     """Adapts the executor input, runs TFX's executor runner, then removes folder markers."""
+    from tfx.orchestration.kubeflow.v2 import compiler_utils
     from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor
 
+    from pipeline.kubeflow.run_report import UI_ARTIFACT_CLASSES
+
+    # TFX's entrypoint imports an artifact's class by its schema title: the KFP UI's types are ours.
+    compiler_utils.TITLE_TO_CLASS_PATH.update(UI_ARTIFACT_CLASSES)
     args, beam_args = parsed_argv
     executor_input = adapt_executor_input(
         json.loads(args.json_serialized_invocation_args), json.loads(args.json_serialized_inputs_spec_args or "{}")

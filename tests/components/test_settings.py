@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import pytest
@@ -134,3 +135,27 @@ def test_check_passes_types_without_problems():
         value: int
 
     assert check(Plain(1)) == []
+
+
+@dataclass(frozen=True)
+class ByName:
+    """A section whose keys the user names, e.g. kubeflow.resources by task."""
+
+    items: Mapping[str, Inner]
+
+
+def test_a_mapping_section_converts_each_value_and_stays_hashable_and_read_only():
+    settings = from_dict(ByName, {"items": {"a": {"rate": 1, "sizes": [2]}, "b-c": {"rate": 0.5, "sizes": []}}})
+    assert settings.items == {"a": Inner(1.0, (2,)), "b-c": Inner(0.5, ())}
+    assert hash(settings) == hash(from_dict(ByName, to_dict(settings)))
+    with pytest.raises(TypeError, match="read-only"):
+        settings.items["d"] = Inner(1.0, ())  # type: ignore[index]
+
+
+def test_a_mapping_sections_values_are_checked_and_named_by_their_key():
+    with pytest.raises(SettingsError, match=r"^'p\.items\.a\.rate' must be of type float, got 'x'$"):
+        from_dict(ByName, {"items": {"a": {"rate": "x", "sizes": []}}}, "p.")
+    with pytest.raises(SettingsError, match=r"^'p\.items' must be a section of settings, got \[1\]$"):
+        from_dict(ByName, {"items": [1]}, "p.")
+    settings = from_dict(ByName, {"items": {"a": {"rate": -1, "sizes": []}}})
+    assert check(settings, "p.") == ["'p.items.a.rate' must be > 0, got -1.0"]

@@ -25,14 +25,19 @@ import yaml
 
 from components import serving_dir
 from components.idx_example_gen import idx
+from components.trainer.settings import FIT_FILE
 from pipeline import node_ids
 from pipeline.config import load_config
+from pipeline.inspect import lineage
 from pipeline.kubeflow import compiler, task
 from pipeline.schema_staging import SCHEMAS_DIR
 
+import mlmd_grpc
+from cli_process import cli
 from conftest import REPO_ROOT, SMALL_RUN, run_cli
 from fake_mnist import balanced_labels, fake_images, write_idx
 from kfp_launcher import EXECUTOR_LOGS, Harness, Mode, PipelineRun, RunRejected, TaskFailed
+from report_page import Page
 from s3_server import BUCKET, S3Server, environment_with
 
 pytestmark = pytest.mark.e2e
@@ -40,8 +45,9 @@ pytestmark = pytest.mark.e2e
 IMAGE = "registry.example.com/team/mnist-pipeline:test"  # named in the spec, never pulled here
 # Beam in each task's own process: the default starts a worker process per core, each importing
 # TensorFlow again (tests/e2e/test_object_storage.py runs such workers on s3://).
-IN_PROCESS_BEAM = ["--set", 'kubeflow.beam_pipeline_args=["--direct_running_mode=in_memory", "--direct_num_workers=1"]']
+IN_PROCESS_BEAM = ["--set", 'kubeflow.beam_pipeline_args=["--direct_running_mode=in_memory"]']
 REPLACED_FILE = "train-images-idx3-ubyte.gz"  # what the fourth KFP run finds changed
+REPLACED_ROLE = "train_images"  # its role, as the ingest records it
 # Loads a pushed version from s3:// as a serving side with tensorflow-io would, and prints its
 # Precision@1 on the images and labels of an .npz file. In a process of its own: after using s3://,
 # tensorflow-io aborts the process that exits without components.object_storage.exit_process.
@@ -58,7 +64,8 @@ classes = predict(images=tf.constant(data["images"]))["classes"].numpy()
 print(json.dumps({"precision_at_1": float(np.mean(classes == data["labels"]))}))
 exit_process(0)
 """
-PROBES_ONLY = {node_ids.DATA_PROBE, node_ids.SERVING_PROBE}
+# Look outside the pipeline (the probes) or describe the run (the report): run every time.
+NEVER_CACHED = {node_ids.DATA_PROBE, node_ids.SERVING_PROBE, node_ids.REPORT}
 # What reads the Examples, directly or through another task (all but the schema's import and the serving side).
 AFTER_THE_INGEST = {
     node_ids.INGEST,
@@ -86,15 +93,16 @@ class Place:
 KFP, VERTEX = Place("kfp"), Place("vertex")
 
 
-def compile_spec(place: Place, image_root: Path) -> dict:
-    """`compile`'s output (the .yaml `submit` sends) for `place`, with small settings.
+def compile_spec(place: Place, image_root: Path, suffix: str) -> dict:
+    """`compile`'s output for `place` (.yaml: the spec `submit` sends to KFP; .json: Vertex AI's
+    PipelineJob, whose spec is returned), with small settings.
 
     The spec names the schema where the image holds it, /pipeline/schemas/<hash>/schema.pbtxt.
     Here the image's project root is a temporary folder: the compiler is told so
     (IMAGE_PROJECT_ROOT) and the Dockerfile's own staging command fills it, so the spec is
     otherwise exactly `compile`'s, and the staging and the compiler must agree on the path.
     """
-    output = image_root / f"{place.prefix}.yaml"
+    output = image_root / f"{place.prefix}{suffix}"
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(compiler, "IMAGE_PROJECT_ROOT", PurePosixPath(image_root))
         exit_code = run_cli(
@@ -113,7 +121,7 @@ def compile_spec(place: Place, image_root: Path) -> dict:
             *IN_PROCESS_BEAM,
         )
     assert exit_code == 0
-    return yaml.safe_load(output.read_text())
+    return json.loads(output.read_text())["pipelineSpec"] if suffix == ".json" else yaml.safe_load(output.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +138,7 @@ def image_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def kfp_spec(image_root: Path) -> dict:
-    return compile_spec(KFP, image_root)
+    return compile_spec(KFP, image_root, ".yaml")
 
 
 def harness(spec: dict, mode: Mode, place: Place, s3: S3Server, work_dir: Path) -> Harness:
@@ -138,12 +146,18 @@ def harness(spec: dict, mode: Mode, place: Place, s3: S3Server, work_dir: Path) 
 
 
 @pytest.fixture(scope="module")
+def kfp_backend(s3: S3Server, kfp_spec: dict, tmp_path_factory: pytest.TempPathFactory) -> Harness:
+    """Open-source KFP, with the ML Metadata store its launcher writes."""
+    return harness(kfp_spec, Mode.OPEN_SOURCE_KFP, KFP, s3, tmp_path_factory.mktemp("kfp"))
+
+
+@pytest.fixture(scope="module")
 def kfp_runs(
-    s3: S3Server, kfp_spec: dict, fake_mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory
+    s3: S3Server, kfp_backend: Harness, fake_mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> list[PipelineRun]:
     """The spec run four times on open-source KFP; before the fourth, REPLACED_FILE is replaced."""
     s3.upload_dir(fake_mnist_dir, BUCKET, f"{KFP.prefix}/data")
-    backend = harness(kfp_spec, Mode.OPEN_SOURCE_KFP, KFP, s3, tmp_path_factory.mktemp("kfp"))
+    backend = kfp_backend
     runs = [backend.run() for _ in range(3)]
     replaced = tmp_path_factory.mktemp("replaced")
     labels = balanced_labels(600, seed=1)  # the same labels, the images drawn anew
@@ -158,7 +172,7 @@ def vertex_run(
     s3: S3Server, image_root: Path, fake_mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> PipelineRun:
     s3.upload_dir(fake_mnist_dir, BUCKET, f"{VERTEX.prefix}/data")
-    spec = compile_spec(VERTEX, image_root)
+    spec = compile_spec(VERTEX, image_root, ".json")
     return harness(spec, Mode.VERTEX, VERTEX, s3, tmp_path_factory.mktemp("vertex")).run()
 
 
@@ -180,8 +194,8 @@ def test_argo_refuses_a_task_name_with_a_dot_and_the_compiled_spec_has_none(kfp_
 
 def test_every_task_runs_after_the_tasks_it_depends_on(kfp_spec, kfp_runs, vertex_run):
     tasks = kfp_spec["root"]["dag"]["tasks"]
+    assert set(vertex_run.tasks) == set(tasks) - {node_ids.REPORT}  # Vertex AI's spec has no report task
     for run in [*kfp_runs, vertex_run]:
-        assert set(run.tasks) == set(tasks)
         for name, task_run in run.tasks.items():
             for upstream in tasks[name].get("dependentTasks", []):
                 assert run.tasks[upstream].finished <= task_run.started, (upstream, name)
@@ -218,7 +232,7 @@ def test_the_first_kfp_run_has_no_baseline_and_pushes_its_model(s3, kfp_runs):
 
 def test_the_second_kfp_run_compares_the_cached_model_with_the_one_the_first_pushed(kfp_runs):
     first, second = kfp_runs[:2]
-    assert ran(second) == {*PROBES_ONLY, node_ids.SERVED_MODEL, node_ids.BLESSING_EVALUATOR, node_ids.PUSHER}
+    assert ran(second) == {*NEVER_CACHED, node_ids.SERVED_MODEL, node_ids.BLESSING_EVALUATOR, node_ids.PUSHER}
     baseline = second.tasks[node_ids.BLESSING_EVALUATOR].input("baseline_model")
     assert baseline["metadata"]["served_version"] == pushed_version(first)
     assert baseline["metadata"]["source_model_uri"] == first.tasks[node_ids.TRAINER].outputs["model"]["uri"]
@@ -227,10 +241,10 @@ def test_the_second_kfp_run_compares_the_cached_model_with_the_one_the_first_pus
     assert pushed_version(second) == pushed_version(first)  # the served model already: recorded, not copied
 
 
-def test_the_third_kfp_run_with_nothing_changed_runs_only_the_probes(kfp_runs):
+def test_the_third_kfp_run_with_nothing_changed_runs_only_the_probes_and_the_report(kfp_runs):
     third = kfp_runs[2]
-    assert ran(third) == PROBES_ONLY
-    for name in set(third.tasks) - PROBES_ONLY:  # the cached tasks hand on the same artifacts
+    assert ran(third) == NEVER_CACHED
+    for name in set(third.tasks) - NEVER_CACHED:  # the cached tasks hand on the same artifacts
         assert third.tasks[name].outputs == kfp_runs[1].tasks[name].outputs, name
 
 
@@ -241,7 +255,7 @@ def test_a_replaced_idx_file_reruns_the_ingest_and_everything_after_it(kfp_runs)
         json.loads(data_fingerprint)[REPLACED_FILE]
         != json.loads(third.tasks[node_ids.INGEST].parameter("data_fingerprint"))[REPLACED_FILE]
     )
-    assert ran(fourth) == {*PROBES_ONLY, *AFTER_THE_INGEST}
+    assert ran(fourth) == {*NEVER_CACHED, *AFTER_THE_INGEST}
     assert fourth.statuses()[node_ids.SERVED_MODEL] == "cached"  # the same model is served
 
 
@@ -290,3 +304,156 @@ def test_a_folder_marker_breaks_kfps_download_until_the_task_command_removes_it(
     assert removed == [f"s3://{BUCKET}/{prefix}/Split-train/"]
     backend._download_inputs(inputs, tmp_path / "pod-2")
     assert (tmp_path / "pod-2" / "s3" / BUCKET / prefix / "Split-train" / "data.gz").read_bytes() == b"data"
+
+
+# --- a run with other run-time parameters ------------------------------------------------------
+
+PARAMETERS = Place("parameters")  # a run of KFP's spec created with its own data dir, steps and learning rate
+UP_TO_THE_TRAINER = {
+    node_ids.DATA_PROBE,
+    node_ids.INGEST,
+    node_ids.SCHEMA_IMPORTER,
+    node_ids.STATISTICS,
+    node_ids.SCHEMA_VALIDATOR,
+    node_ids.SPLIT_VALIDATOR,
+    node_ids.DATA_GATE,
+    node_ids.TRAINER,
+}
+
+
+def test_a_run_created_with_other_parameters_reads_and_trains_with_them(s3, kfp_spec, fake_mnist_dir, tmp_path):
+    """What KFP's "Create run" form, or `submit --set training.train_steps=40 ...`, gives a run of
+    the same spec: the data dir reaches the ingest, the steps and the learning rate run_fn."""
+    s3.upload_dir(fake_mnist_dir, BUCKET, f"{PARAMETERS.prefix}/data")
+    backend = harness(kfp_spec, Mode.OPEN_SOURCE_KFP, PARAMETERS, s3, tmp_path)
+    given = {"data_dir": PARAMETERS.data_dir, "train_steps": 40, "learning_rate": 0.02}
+    run = backend.run(tasks=UP_TO_THE_TRAINER, parameters=given)
+
+    defaults = kfp_spec["root"]["inputDefinitions"]["parameters"]
+    assert run.parameters == {**given, "min_precision_at_1": defaults["min_precision_at_1"]["defaultValue"]}
+    assert defaults["data_dir"]["defaultValue"] == KFP.data_dir and defaults["train_steps"]["defaultValue"] == 60
+    assert run.tasks[node_ids.DATA_PROBE].parameter("input_base") == PARAMETERS.data_dir
+    assert run.tasks[node_ids.INGEST].parameter("input_base") == PARAMETERS.data_dir
+    trainer = run.tasks[node_ids.TRAINER]
+    assert (trainer.parameter("train_steps"), trainer.parameter("learning_rate")) == (40, 0.02)
+    log = trainer.log.read_text()
+    assert "Training 40 steps, learning rate 0.02" in log  # what run_fn read
+    assert "Step 40: loss" in log and "Step 60: loss" not in log
+    bucket, _, model_run = trainer.outputs["model_run"]["uri"].removeprefix("s3://").partition("/")
+    fit = json.loads(s3.client().get_object(Bucket=bucket, Key=f"{model_run}/{FIT_FILE}")["Body"].read())
+    assert fit["steps"] == 40
+
+
+def test_kfp_refuses_a_run_whose_parameter_has_another_type(kfp_spec, s3, tmp_path):
+    """apiserver/template/v2_template.go validatePipelineJobInputs: before any task runs."""
+    with pytest.raises(RunRejected, match="input parameter train_steps requires type NUMBER_INTEGER"):
+        harness(kfp_spec, Mode.OPEN_SOURCE_KFP, PARAMETERS, s3, tmp_path).run(parameters={"train_steps": "many"})
+
+
+# --- what the KFP UI shows, and lineage on KFP's store ----------------------------------------
+
+
+def ui_artifacts(backend: Harness, run: PipelineRun) -> dict[str, tuple[str, dict]]:
+    """The run's artifacts the KFP UI draws, by MLMD type name, as the UI finds them
+    (frontend/src/mlmd/MlmdUtils.ts: the run's context by its id, the executions in it, their
+    OUTPUT events' artifacts, filterLinkedArtifactsByType, only those with a display_name):
+    type name -> (URI, custom properties)."""
+    store = backend.metadata.store
+    context = store.get_context_by_type_and_name("system.PipelineRun", run.run_id)
+    executions = store.get_executions_by_context(context.id)
+    events = store.get_events_by_execution_ids([execution.id for execution in executions])
+    artifacts = store.get_artifacts_by_id([event.artifact_id for event in events if event.type == event.OUTPUT])
+    types = {t.id: t.name for t in store.get_artifact_types()}
+    return {
+        types[artifact.type_id]: (artifact.uri, lineage._values(artifact.custom_properties))
+        for artifact in artifacts
+        if types[artifact.type_id].startswith("system.") and artifact.custom_properties["display_name"].string_value
+    }
+
+
+def test_the_report_task_writes_the_page_and_figures_where_the_kfp_ui_reads_them(s3, kfp_backend, kfp_runs):
+    first = kfp_runs[0]
+    shown = ui_artifacts(kfp_backend, first)
+    assert {"system.HTML", "system.Metrics", "system.ClassificationMetrics"} <= set(shown)
+
+    # HTMLViewer reads the object at the URI itself (frontend/server/handlers/artifacts.ts): one object, no folder.
+    page_uri, _ = shown["system.HTML"]
+    bucket, _, key = page_uri.removeprefix("s3://").partition("/")
+    assert key in s3.keys(bucket, key) and not [k for k in s3.keys(bucket, key) if k.startswith(key + "/")]
+    page = Page(s3.client().get_object(Bucket=bucket, Key=key)["Body"].read().decode())
+    assert list(page.section_text) == ["data", "training", "evaluation", "lineage"]  # a complete run: no failure
+
+    # The same figures as the Evaluators recorded, on the page and in the UI's metrics table.
+    evaluated = {
+        split: first.tasks[node_ids.EVALUATOR_PREFIX + split].outputs["evaluation"]["metadata"]["precision_at_1"]
+        for split in ("validation", "test")
+    }
+    _, metrics = shown["system.Metrics"]
+    assert {split: metrics[f"{split}_precision_at_1"] for split in evaluated} == evaluated
+    assert 0 < metrics["train_precision_at_1"] <= 1
+    on_page = {row["split"]: float(row["Precision@1"]) for row in page.table("Precision@1 per split")}
+    assert on_page == pytest.approx(evaluated, abs=5e-5)
+
+    # ConfusionMatrixSection reads confusionMatrix.struct: {annotationSpecs: [{displayName}], rows: [{row}]}.
+    _, classification = shown["system.ClassificationMetrics"]
+    matrix = classification["confusionMatrix"]
+    assert [spec["displayName"] for spec in matrix["annotationSpecs"]] == [str(digit) for digit in range(10)]
+    rows = [row["row"] for row in matrix["rows"]]
+    test_examples = first.tasks[node_ids.TEST_EVALUATOR].outputs["evaluation"]["metadata"]["example_count"]
+    assert len(rows) == 10 and all(len(row) == 10 for row in rows) and sum(map(sum, rows)) == test_examples
+    correct = sum(rows[digit][digit] for digit in range(10))
+    assert correct / test_examples == pytest.approx(evaluated["test"])
+
+
+def test_the_report_task_records_a_page_per_run_and_the_ui_finds_each(kfp_backend, kfp_runs):
+    pages = {ui_artifacts(kfp_backend, run)["system.HTML"][0] for run in kfp_runs}
+    assert len(pages) == len(kfp_runs)  # never cached: each run's own page
+
+
+@pytest.fixture
+def kfp_mlmd(kfp_backend, s3, tmp_path):
+    """`mnist-pipeline ARGS` in a process of its own, as a user runs it, pointed at the harness's
+    store served as KFP's metadata-grpc-service serves it, with the S3 server's settings."""
+    with mlmd_grpc.serve(kfp_backend.metadata.store, kfp_backend.metadata.lock) as (host, port):
+        service = ["--set", f"metadata.grpc_host={host}", "--set", f"metadata.grpc_port={port}"]
+
+        def mnist_pipeline(*args: str | Path) -> str:
+            result = cli(tmp_path, *args, "--output-dir", tmp_path, *service, env=s3.env)
+            assert result.code == 0, result.stderr
+            return result.stdout
+
+        yield mnist_pipeline
+
+
+def test_lineage_runs_lists_the_kfp_runs_with_their_tasks(kfp_runs, kfp_mlmd):
+    listed = {run["id"]: run for run in json.loads(kfp_mlmd("lineage", "runs", "--json"))}
+    assert set(listed) == {run.run_id for run in kfp_runs}
+    for run in kfp_runs:
+        assert listed[run.run_id]["status"] == "complete"
+        statuses = {component["node_id"]: component["status"] for component in listed[run.run_id]["components"]}
+        assert statuses == run.statuses()  # every task, none of KFP's DAG executions
+
+
+def test_lineage_trace_follows_the_served_model_to_the_idx_files_on_kfps_store(kfp_runs, kfp_mlmd):
+    traced = json.loads(kfp_mlmd("lineage", "trace", "pushed:latest", "--serving-dir", KFP.serving_dir, "--json"))
+    last = kfp_runs[-1]
+    assert traced["artifact"]["uri"] == last.tasks[node_ids.PUSHER].outputs["pushed_model"]["uri"]
+    steps = [step["execution"]["node_id"] for step in traced["upstream"]]
+    assert {node_ids.PUSHER, node_ids.TRAINER, node_ids.DATA_GATE, node_ids.INGEST} <= set(steps)
+    trainer = next(step for step in traced["upstream"] if step["execution"]["node_id"] == node_ids.TRAINER)
+    assert trainer["parameters"]["train_steps"] == 60  # SMALL_RUN's, read from KFP's `inputs`
+    # The IDX files as the last ingest recorded them: the replaced one with its new content's hash.
+    traced_hash = {file["role"]: file["sha256"] for file in traced["input_files"]}[REPLACED_ROLE]
+    recorded = [run.tasks[node_ids.INGEST].outputs["examples"]["metadata"] for run in (kfp_runs[0], last)]
+    assert [examples[f"input_sha256_{REPLACED_ROLE}"] == traced_hash for examples in recorded] == [False, True]
+
+
+def test_lineage_diff_and_report_read_kfps_store(kfp_runs, kfp_mlmd, tmp_path):
+    first, fourth = kfp_runs[0], kfp_runs[-1]
+    assert REPLACED_FILE in kfp_mlmd("lineage", "diff", first.run_id, fourth.run_id)  # the input that changed
+
+    kfp_mlmd("report", fourth.run_id, "--output", tmp_path / "report.html")
+    rows = Page.read(tmp_path / "report.html").table("Components, in the order they started")
+    assert {row["component"]: row["status"].split()[0] for row in rows} == fourth.statuses()
+    made_in = {row["status"].partition("made in run ")[2].rstrip(")") for row in rows if "made in" in row["status"]}
+    assert made_in and made_in <= {run.run_id for run in kfp_runs[:3]}  # a cached task names the run that made it

@@ -5,21 +5,23 @@ from __future__ import annotations
 import json
 
 from tfx import types
+from tfx.orchestration import data_types
 from tfx.types import standard_artifacts
 
 from components.evaluator import executor
 from components.evaluator.component import CODE_KEY, Evaluator
 from components.evaluator.eval_config import eval_config
+from components.evaluator.settings import MIN_PRECISION_KEY
 
 
-def evaluator(**baseline) -> Evaluator:
+def evaluator(**optional) -> Evaluator:
     return Evaluator(
         examples=types.Channel(type=standard_artifacts.Examples),
         model=types.Channel(type=standard_artifacts.Model),
         example_splits=["validation"],
         eval_config=eval_config(),
         code_sha256="abc",
-        **baseline,
+        **optional,
     )
 
 
@@ -40,3 +42,10 @@ def test_the_baseline_is_optional():
     assert "baseline_model" not in evaluator().inputs
     with_baseline = evaluator(baseline_model=types.Channel(type=standard_artifacts.Model))
     assert with_baseline.inputs["baseline_model"].type is standard_artifacts.Model
+
+
+def test_the_floor_of_the_blessing_is_a_parameter_each_run_may_set():
+    assert evaluator().exec_properties.get(MIN_PRECISION_KEY) is None  # the test Evaluator's: none
+    assert evaluator(min_precision_at_1=0.9).exec_properties[MIN_PRECISION_KEY] == 0.9
+    run_time = data_types.RuntimeParameter("min_precision_at_1", ptype=float, default=0.9)
+    assert evaluator(min_precision_at_1=run_time).exec_properties[MIN_PRECISION_KEY] is run_time

@@ -5,11 +5,12 @@ from __future__ import annotations
 import tensorflow_model_analysis as tfma
 
 from components.evaluator import precision_at_1
-from components.evaluator.eval_config import eval_config
-from components.evaluator.settings import METRIC_NAME, EvaluationSettings
+from components.evaluator.eval_config import eval_config, with_min_precision_at_1
+from components.evaluator.settings import METRIC_NAME
 from components.example_format import LABEL_KEY
 
-BLESSING = EvaluationSettings(min_precision_at_1=0.9, max_precision_at_1_regression=0.02, max_test_gap=0.03)
+# The validation Evaluator's: a blessing rule, with the floor its executor adds from its parameter.
+BLESSING = with_min_precision_at_1(eval_config(max_precision_at_1_regression=0.02), 0.9)
 
 
 def metric(config: tfma.EvalConfig, class_name: str) -> tfma.MetricConfig:
@@ -50,22 +51,33 @@ def test_without_a_blessing_rule_there_is_no_threshold():
 
 
 def test_thresholds_apply_to_the_overall_slice_only():
-    [per_slice] = metric(eval_config(BLESSING), "PrecisionAt1").per_slice_thresholds
+    [per_slice] = metric(BLESSING, "PrecisionAt1").per_slice_thresholds
     assert list(per_slice.slicing_specs) == [tfma.SlicingSpec()]  # not each digit's slice
     assert per_slice.threshold.value_threshold.lower_bound.value == 0.9
 
 
+def test_the_floor_is_added_to_the_blessing_rule_not_built_into_it():
+    """The floor is a parameter of the validation Evaluator's own, which each run may set: the
+    eval_config in the spec holds none, and adding one leaves that config as it was."""
+    rule = eval_config(max_precision_at_1_regression=0.02)
+    [per_slice] = metric(rule, "PrecisionAt1").per_slice_thresholds
+    assert not per_slice.threshold.HasField("value_threshold")
+    lower = with_min_precision_at_1(rule, 0.5)
+    assert metric(lower, "PrecisionAt1").per_slice_thresholds[0].threshold.value_threshold.lower_bound.value == 0.5
+    assert not metric(rule, "PrecisionAt1").per_slice_thresholds[0].threshold.HasField("value_threshold")
+
+
 def test_the_change_threshold_allows_max_accuracy_regression():
-    [per_slice] = metric(eval_config(BLESSING), "PrecisionAt1").per_slice_thresholds
+    [per_slice] = metric(BLESSING, "PrecisionAt1").per_slice_thresholds
     change = per_slice.threshold.change_threshold
     assert change.direction == tfma.MetricDirection.HIGHER_IS_BETTER
     assert change.absolute.value == -0.02
 
 
 def test_with_a_served_model_both_thresholds_apply_without_only_the_accuracy_threshold():
-    with_baseline = thresholds_as_tfx_applies_them(eval_config(BLESSING), has_baseline=True)
+    with_baseline = thresholds_as_tfx_applies_them(BLESSING, has_baseline=True)
     assert sorted(with_baseline) == [False, True]  # value and change threshold
-    without = thresholds_as_tfx_applies_them(eval_config(BLESSING), has_baseline=False)
+    without = thresholds_as_tfx_applies_them(BLESSING, has_baseline=False)
     assert sorted(without) == [False]
     [(slicing, threshold)] = without[False]
     assert threshold.lower_bound.value == 0.9

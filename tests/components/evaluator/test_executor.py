@@ -6,11 +6,15 @@ the candidate was compared with."""
 from __future__ import annotations
 
 import pytest
+import tensorflow_model_analysis as tfma
 from tfx.components.evaluator import executor as tfx_evaluator
 from tfx.types import standard_artifacts
+from tfx.utils import proto_utils
 
 from components import examples_integrity
 from components.evaluator import executor, figures
+from components.evaluator.eval_config import eval_config, with_min_precision_at_1
+from components.evaluator.settings import MIN_PRECISION_KEY
 from components.served_model.properties import FINGERPRINT_KEY, SERVED_KEY
 from components.serving_dir import NOTHING_SERVED
 
@@ -77,3 +81,14 @@ def test_damaged_examples_stop_it_before_tfx_evaluates(tmp_path, inputs_seen_by_
     with pytest.raises(examples_integrity.ExamplesIntegrityError, match="split 'validation'.*differs"):
         evaluate(tmp_path, baseline_served=1, damage=True)
     assert inputs_seen_by_tfx == []
+
+
+def test_the_runs_floor_joins_the_eval_configs_thresholds_before_tfx_reads_them():
+    """The validation Evaluator's min_precision_at_1 is a parameter of its own (a run may set it):
+    TFX's executor gets the eval_config with the floor in it, the other Evaluator's unchanged."""
+    rule = proto_utils.proto_to_json(eval_config(max_precision_at_1_regression=0.02))
+    properties = {"eval_config": rule, MIN_PRECISION_KEY: 0.25}
+    config = tfma.EvalConfig()
+    proto_utils.json_to_proto(executor.with_blessing_floor(properties)["eval_config"], config)
+    assert config == with_min_precision_at_1(eval_config(max_precision_at_1_regression=0.02), 0.25)
+    assert executor.with_blessing_floor({"eval_config": rule}) == {"eval_config": rule}

@@ -9,7 +9,14 @@ import pytest
 
 from components.example_format import ExampleFormat
 from components.settings import SettingsError, check
-from components.trainer.settings import OPTIMIZERS, TrainerSettings, custom_config, read_custom_config
+from components.trainer.settings import (
+    OPTIMIZERS,
+    RUN_SETTINGS,
+    TrainerSettings,
+    custom_config,
+    read_custom_config,
+    with_run_settings,
+)
 
 SETTINGS = TrainerSettings(
     hidden_units=(128, 32),
@@ -66,13 +73,19 @@ def test_every_optimizer_names_a_keras_class():
 
 
 def test_custom_config_round_trips_through_json_as_tfx_carries_it():
+    """With the run's own settings put back, which the Trainer carries as parameters of their own."""
     values = json.loads(json.dumps(custom_config(SETTINGS, EXAMPLE_FORMAT, "abc")))
     assert values["code_sha256"] == "abc"
-    assert read_custom_config(values) == (SETTINGS, EXAMPLE_FORMAT)
+    assert set(RUN_SETTINGS) == {"learning_rate", "train_steps"}
+    assert set(RUN_SETTINGS).isdisjoint(values["training"])  # in one place only
+    run = {"learning_rate": 0.02, "train_steps": 300, "code_sha256": "other parameters are left out"}
+    changed = dataclasses.replace(SETTINGS, learning_rate=0.02, train_steps=300)
+    assert read_custom_config(with_run_settings(values, run)) == (changed, EXAMPLE_FORMAT)
 
 
 def test_custom_config_read_names_a_bad_key_with_its_section():
     values = json.loads(json.dumps(custom_config(SETTINGS, EXAMPLE_FORMAT, "abc")))
+    values = with_run_settings(values, {"learning_rate": 0.005, "train_steps": 2000})
     values["training"]["batch_size"] = "many"
     with pytest.raises(SettingsError, match=r"'training\.batch_size' must be of type int"):
         read_custom_config(values)

@@ -92,7 +92,7 @@ def summarize(monkeypatch, tmp_path):
 
     def summarize_executions(*executions: ExecutionInfo, status: RunStatus = RunStatus.COMPLETE) -> RunSummary:
         run = RunInfo(id=RUN_ID, started_ms=0, seconds=12.34, status=status, components=list(executions))
-        monkeypatch.setattr(lineage, "run_info", lambda store, context, with_artifacts=False: run)
+        monkeypatch.setattr(lineage, "run_info", lambda store, context, with_artifacts=False, leave_out=None: run)
         return run_summary.summarize_run(store=None, run=None)
 
     summarize_executions.model_run_uri = str(model_run)

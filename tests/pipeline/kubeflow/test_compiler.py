@@ -7,7 +7,10 @@ tests/e2e/test_kubeflow_spec.py's; submitting it, tests/pipeline/kubeflow/test_c
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import importlib.metadata
+import inspect
 import json
 import re
 import shlex
@@ -24,6 +27,7 @@ from packaging.requirements import Requirement
 from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
 from tfx.utils import import_utils
 
+from components.publish_lock import LEASE_SECONDS, PublishLock
 from pipeline import node_ids
 from pipeline.config import load_config
 from pipeline.kubeflow import compiler, task
@@ -32,7 +36,16 @@ from pipeline.pipeline import PipelinePaths, create_pipeline
 from pipeline.schema_staging import SCHEMAS_DIR
 
 from conftest import REPO_ROOT, run_cli
-from kfp_launcher import ARGO_NAME, ARGO_NAME_MAX_LENGTH, DRIVER_SUFFIX, MetadataStore
+from kfp_launcher import (
+    ARGO_NAME,
+    ARGO_NAME_MAX_LENGTH,
+    DRIVER_SUFFIX,
+    RunRejected,
+    pod_resources,
+    retry_strategy,
+    runtime_parameters,
+)
+from kfp_metadata import KfpMetadata
 from kubeflow_args import (
     DATA_DIR,
     IMAGE,
@@ -93,7 +106,13 @@ def test_compiled_files_parse_with_the_pipeline_spec_protos(compiled, job):
     assert parsed_job.pipeline_spec["schemaVersion"] == "2.1.0"
     parsed_spec = json_format.ParseDict(yaml.safe_load(compiled[".yaml"].read_text()), pipeline_spec_pb2.PipelineSpec())
     assert parsed_spec.pipeline_info.name == "mnist"
-    assert json_format.MessageToDict(parsed_spec) == job["pipelineSpec"]  # one spec, two packagings
+    # One spec, two packagings; KFP's has the report task, which reads KFP's metadata service.
+    kfp_spec = json_format.MessageToDict(parsed_spec)
+    report = kfp_spec["root"]["dag"]["tasks"].pop(node_ids.REPORT)
+    kfp_spec["deploymentSpec"]["executors"].pop(
+        kfp_spec["components"].pop(report["componentRef"]["name"])["executorLabel"]
+    )
+    assert kfp_spec == job["pipelineSpec"]
 
 
 def test_tasks_and_dependencies_are_the_local_pipelines_components_and_edges(config, spec):
@@ -180,27 +199,267 @@ def test_code_is_referenced_by_module_path_inside_the_image(spec):
 
 def test_beam_components_get_the_kubeflow_beam_args(config, spec, tmp_path):
     default_args = list(config.kubeflow.beam_pipeline_args)
-    assert default_args == ["--direct_running_mode=multi_processing", "--direct_num_workers=0"]
+    assert default_args == ["--direct_running_mode=multi_processing"]
     worker_plugin = "--beam_plugin=components.beam_worker"  # s3:// and a clean exit in each worker
     sdk_image = f"--sdk_container_image={IMAGE}"  # TFX then packages no sdist of itself for the workers
     for name in (node_ids.INGEST, node_ids.STATISTICS, node_ids.BLESSING_EVALUATOR):
-        assert executor_of(spec, name)["container"]["args"][-4:] == [*default_args, worker_plugin, sdk_image]
+        assert executor_of(spec, name)["container"]["args"][-4:-1] == [*default_args, worker_plugin, sdk_image]
     dataflow_args = ["--runner=DataflowRunner", "--project=p", "--region=r", "--temp_location=gs://b/tmp"]
     dataflow_config = kubeflow_config(f"kubeflow.beam_pipeline_args={json.dumps(dataflow_args)}")
     output = compile_pipeline(dataflow_config, tmp_path / "dataflow.json")
     dataflow_spec = json.loads(output.read_text())["pipelineSpec"]
-    assert executor_of(dataflow_spec, "StatisticsGen")["container"]["args"][-6:-2] == dataflow_args
+    assert executor_of(dataflow_spec, "StatisticsGen")["container"]["args"][-7:-3] == dataflow_args
+
+
+def beam_workers(spec: dict, task: str) -> list[str]:
+    return [arg for arg in executor_of(spec, task)["container"]["args"] if arg.startswith("--direct_num_workers")]
+
+
+def test_each_beam_task_runs_as_many_workers_as_its_cpu_limit(config, spec, tmp_path):
+    """Not one per core of the node (Beam's --direct_num_workers=0), each importing TensorFlow."""
+    beam_tasks = (node_ids.INGEST, node_ids.STATISTICS, node_ids.BLESSING_EVALUATOR, node_ids.TEST_EVALUATOR)
+    for name in beam_tasks:
+        assert beam_workers(spec, name) == [f"--direct_num_workers={int(config.kubeflow.resources[name].cpu_limit)}"]
+    assert [name for name in spec["root"]["dag"]["tasks"] if name not in beam_tasks and beam_workers(spec, name)] == []
+    smaller = kubeflow_config(
+        "kubeflow.resources.StatisticsGen.cpu_limit=3.5",
+        "kubeflow.resources.Evaluator-test.cpu_request=0.5",
+        "kubeflow.resources.Evaluator-test.cpu_limit=0.5",
+    )
+    changed = json.loads(compile_pipeline(smaller, tmp_path / "pipeline.json").read_text())["pipelineSpec"]
+    assert beam_workers(changed, node_ids.STATISTICS) == ["--direct_num_workers=3"]
+    assert beam_workers(changed, node_ids.TEST_EVALUATOR) == ["--direct_num_workers=1"]  # at least one
+
+
+def test_a_worker_count_in_the_beam_args_is_one_clear_error(tmp_path, capsys):
+    args = ["--set", 'kubeflow.beam_pipeline_args=["--direct_num_workers=0"]']
+    assert run_cli("compile", "--output", tmp_path / "pipeline.yaml", *KUBEFLOW_ARGS, *args) == 1
+    assert error_lines(capsys.readouterr().err) == [
+        "error: 'kubeflow.beam_pipeline_args' must not set --direct_num_workers=0: "
+        "each Beam task runs one worker per core of its cpu_limit"
+    ]
 
 
 def test_storage_and_runtime_settings_are_the_configured_ones(config, job, spec):
-    assert job["runtimeConfig"] == {"gcsOutputDirectory": PIPELINE_ROOT}
-    assert "inputDefinitions" not in spec["root"]  # no runtime parameters: a run takes none
-    assert parameter(spec, "IdxExampleGen", "input_base") == DATA_DIR
+    assert job["runtimeConfig"] == {"gcsOutputDirectory": PIPELINE_ROOT}  # a run's values: the defaults
+    assert root_input(spec, "data_dir")["defaultValue"] == DATA_DIR
     push_destination = json.loads(parameter(spec, "Pusher", "push_destination"))
     assert push_destination == {"filesystem": {"base_directory": SERVING_DIR}}
     custom_config = json.loads(parameter(spec, "Trainer", "custom_config"))
-    assert custom_config["training"]["train_steps"] == config.training.train_steps
-    assert json.loads(parameter(spec, "Trainer", "train_args"))["num_steps"] == config.training.train_steps
+    assert custom_config["training"]["batch_size"] == config.training.batch_size
+
+
+# --- run-time parameters ------------------------------------------------------------------
+
+
+def root_input(spec: dict, name: str) -> dict:
+    return spec["root"]["inputDefinitions"]["parameters"][name]
+
+
+def test_what_users_change_between_runs_are_root_inputs_with_the_configs_defaults(config, spec):
+    """Typed (KFP 2.17 refuses an untyped one), optional, the config's value as default (TFX 1.16
+    writes none, and KFP then refuses a run without the value: v2_template.go)."""
+    assert spec["root"]["inputDefinitions"]["parameters"] == {
+        "data_dir": {
+            "parameterType": "STRING",
+            "defaultValue": DATA_DIR,
+            "isOptional": True,
+            "description": "kubeflow.data_dir (configs/pipeline.yaml)",
+        },
+        "learning_rate": {
+            "parameterType": "NUMBER_DOUBLE",
+            "defaultValue": config.training.learning_rate,
+            "isOptional": True,
+            "description": "training.learning_rate (configs/pipeline.yaml)",
+        },
+        "train_steps": {
+            "parameterType": "NUMBER_INTEGER",
+            "defaultValue": config.training.train_steps,
+            "isOptional": True,
+            "description": "training.train_steps (configs/pipeline.yaml)",
+        },
+        "min_precision_at_1": {
+            "parameterType": "NUMBER_DOUBLE",
+            "defaultValue": config.evaluation.min_precision_at_1,
+            "isOptional": True,
+            "description": "evaluation.min_precision_at_1 (configs/pipeline.yaml)",
+        },
+    }
+    assert compiler.run_parameters(config) == {
+        name: definition["defaultValue"] for name, definition in spec["root"]["inputDefinitions"]["parameters"].items()
+    }
+
+
+def test_the_tasks_read_the_run_time_parameters_and_nothing_else_holds_their_values(config, spec):
+    """The data dir reaches both tasks that read it, the learning rate and the step count the
+    Trainer, the floor the validation Evaluator; no constant holds them besides (the Trainer's
+    custom_config and train_args, the Evaluator's eval_config), so what a run sets is what runs."""
+    read = {
+        (task, name): source["componentInputParameter"]
+        for task, task_spec in spec["root"]["dag"]["tasks"].items()
+        for name, source in task_spec.get("inputs", {}).get("parameters", {}).items()
+        if "componentInputParameter" in source
+    }
+    assert read == {
+        (node_ids.DATA_PROBE, "input_base"): "data_dir",
+        (node_ids.INGEST, "input_base"): "data_dir",
+        (node_ids.TRAINER, "learning_rate"): "learning_rate",
+        (node_ids.TRAINER, "train_steps"): "train_steps",
+        (node_ids.BLESSING_EVALUATOR, "min_precision_at_1"): "min_precision_at_1",
+    }
+    trainer_inputs = spec["components"][node_ids.TRAINER]["inputDefinitions"]["parameters"]
+    assert (trainer_inputs["learning_rate"], trainer_inputs["train_steps"]) == (
+        {"parameterType": "NUMBER_DOUBLE"},
+        {"parameterType": "NUMBER_INTEGER"},  # TFX's runner then hands the executor an int
+    )
+    custom_config = json.loads(parameter(spec, node_ids.TRAINER, "custom_config"))
+    assert {"learning_rate", "train_steps"}.isdisjoint(custom_config["training"])
+    assert "num_steps" not in json.loads(parameter(spec, node_ids.TRAINER, "train_args"))
+    eval_config = parameter(spec, node_ids.BLESSING_EVALUATOR, "eval_config")
+    assert "value_threshold" not in eval_config and "change_threshold" in eval_config
+
+
+def test_kfp_creates_a_run_with_the_values_given_and_the_defaults_of_the_others(config, spec):
+    """What the KFP API server accepts as a run's parameters (tests/kfp_launcher.py
+    runtime_parameters); without the defaults the compiler writes, a run would need every one."""
+    assert runtime_parameters(spec, {"learning_rate": 0.02}) == {
+        **compiler.run_parameters(config),
+        "learning_rate": 0.02,
+    }
+    with pytest.raises(RunRejected, match="not required by pipeline: steps"):
+        runtime_parameters(spec, {"steps": 3})
+    with pytest.raises(RunRejected, match="input parameter learning_rate requires type NUMBER_DOUBLE"):
+        runtime_parameters(spec, {"learning_rate": "fast"})
+    as_tfx_compiles_it = copy.deepcopy(spec)
+    for definition in as_tfx_compiles_it["root"]["inputDefinitions"]["parameters"].values():
+        del definition["defaultValue"], definition["isOptional"]
+    with pytest.raises(RunRejected, match="is not optional, yet has neither default value nor user provided value"):
+        runtime_parameters(as_tfx_compiles_it, {})
+
+
+def test_submit_gives_the_run_the_configs_values(config):
+    changed = kubeflow_config("training.learning_rate=0.01", "training.train_steps=300", data_dir="gs://b/other")
+    assert compiler.run_parameters(changed) == {
+        "data_dir": "gs://b/other",
+        "learning_rate": 0.01,
+        "train_steps": 300,
+        "min_precision_at_1": config.evaluation.min_precision_at_1,
+    }
+
+
+# --- resources and retries -----------------------------------------------------------------
+
+
+def test_every_task_requests_and_limits_the_configured_cpu_and_memory(config, compiled):
+    """In the fields of TFX's ResourceSpec, which KFP's driver turns into the pod's resources."""
+    [spec] = yaml.safe_load_all(compiled[".yaml"].read_text())
+    tasks = spec["root"]["dag"]["tasks"]
+    assert set(tasks) == set(config.kubeflow.resources)  # configs/pipeline.yaml names every task, no other
+    for name in tasks:
+        resources = executor_of(spec, name)["container"]["resources"]
+        json_format.ParseDict(resources, compiler.ResourceSpec())
+        wanted = config.kubeflow.resources[name]
+        assert pod_resources(executor_of(spec, name)["container"]) == {
+            "limits": {"cpu": _go(wanted.cpu_limit), "memory": f"{_go(wanted.memory_limit_gb)}G"},
+            "requests": {"cpu": _go(wanted.cpu_request), "memory": f"{_go(wanted.memory_request_gb)}G"},
+        }, name
+    assert pod_resources(executor_of(spec, node_ids.TRAINER)["container"]) == {
+        "limits": {"cpu": "4", "memory": "3G"},
+        "requests": {"cpu": "2", "memory": "1.5G"},
+    }
+
+
+def _go(number: float) -> str:
+    return f"{number:g}"
+
+
+def test_resources_follow_the_settings_and_the_trainer_may_ask_for_a_gpu(tmp_path):
+    config = kubeflow_config(
+        "kubeflow.resources.Trainer={cpu_request: 1.5, cpu_limit: 3, memory_request_gb: 0.5, memory_limit_gb: 6}",
+        "kubeflow.trainer_accelerator={type: nvidia.com/gpu, count: 1}",
+    )
+    spec = json.loads(compile_pipeline(config, tmp_path / "pipeline.json").read_text())["pipelineSpec"]
+    assert pod_resources(executor_of(spec, node_ids.TRAINER)["container"]) == {
+        "limits": {"cpu": "3", "memory": "6G", "nvidia.com/gpu": "1"},
+        "requests": {"cpu": "1.5", "memory": "0.5G"},
+    }
+    accelerated = [
+        name
+        for name in spec["root"]["dag"]["tasks"]
+        if "accelerator" in executor_of(spec, name)["container"]["resources"]
+    ]
+    assert accelerated == [node_ids.TRAINER]
+
+
+@pytest.mark.parametrize(
+    "override, error",
+    [
+        (
+            "kubeflow.resources.Trainer.cpu_request=8",
+            "'kubeflow.resources.Trainer.cpu_request' must not exceed cpu_limit, got 8.0 > 4.0",
+        ),
+        (
+            "kubeflow.resources.Pusher.memory_request_gb=0",
+            "'kubeflow.resources.Pusher.memory_request_gb' must be > 0, got 0.0",
+        ),
+        (
+            "kubeflow.trainer_accelerator={type: nvidia.com/gpu, count: 0}",
+            "'kubeflow.trainer_accelerator.count' must be > 0, got 0",
+        ),
+        ("kubeflow.retry.backoff_factor=0.5", "'kubeflow.retry.backoff_factor' must be >= 1, got 0.5"),
+    ],
+)
+def test_bad_resources_and_retries_are_one_clear_error(tmp_path, capsys, override, error):
+    assert run_cli("compile", "--output", tmp_path / "pipeline.yaml", *KUBEFLOW_ARGS, "--set", override) == 1
+    assert error_lines(capsys.readouterr().err) == [f"error: {error}"]
+
+
+def test_a_task_without_resources_is_refused(tmp_path):
+    config = kubeflow_config()
+    resources = {name: wanted for name, wanted in config.kubeflow.resources.items() if name != node_ids.PUSHER}
+    config = dataclasses.replace(config, kubeflow=dataclasses.replace(config.kubeflow, resources=resources))
+    with pytest.raises(KubeflowError, match="kubeflow.resources has no entry for task Pusher"):
+        compile_pipeline(config, tmp_path / "pipeline.json")
+
+
+def test_every_task_may_retry_with_the_configured_backoff(config, spec):
+    """Each task writes only its own outputs; the Pusher publishes by compare-and-swap and
+    records a version its failed attempt published (components/pusher/executor.py)."""
+    retry = config.kubeflow.retry
+    assert retry.max_retries > 0
+    for name, task_spec in spec["root"]["dag"]["tasks"].items():
+        assert retry_strategy(task_spec) == {
+            "limit": str(retry.max_retries),
+            "backoff": {
+                "duration": str(retry.backoff_seconds),
+                "factor": _go(retry.backoff_factor),
+                "maxDuration": str(retry.window_seconds),
+            },
+        }, name
+        json_format.ParseDict(task_spec["retryPolicy"], pipeline_spec_pb2.PipelineTaskSpec.RetryPolicy())
+
+
+def test_the_pushers_retries_outlast_the_lease_of_an_attempt_that_died_publishing(config):
+    """A killed Pusher's lease on the serving dir is taken over once LEASE_SECONDS old; each
+    attempt waits for it up to PublishLock's timeout: some retry must still be waiting then."""
+    retry = config.kubeflow.retry
+    lock_timeout = inspect.signature(PublishLock).parameters["timeout_seconds"].default
+    started, takes_over = 0.0, False  # the dead attempt took the lease at about 0
+    for retry_number in range(retry.max_retries):
+        started += retry.backoff_seconds * retry.backoff_factor**retry_number  # Argo's backoff
+        if started > retry.window_seconds:
+            break
+        if started + lock_timeout >= LEASE_SECONDS:
+            takes_over = True
+            break
+        started += lock_timeout  # this attempt gives up
+    assert takes_over
+
+
+def test_no_retries_leave_the_tasks_without_a_policy(tmp_path):
+    config = kubeflow_config("kubeflow.retry.max_retries=0")
+    spec = json.loads(compile_pipeline(config, tmp_path / "pipeline.json").read_text())["pipelineSpec"]
+    assert [name for name, task in spec["root"]["dag"]["tasks"].items() if retry_strategy(task)] == []
 
 
 def test_schema_is_named_by_content_hash_where_the_image_stages_it(config, spec, tmp_path):
@@ -234,7 +493,7 @@ def test_cli_compile_writes_the_spec_with_the_given_settings(tmp_path, capsys):
     assert run_cli("compile", "--output", output, *KUBEFLOW_ARGS, "--set", "training.train_steps=7") == 0
     spec = json.loads(output.read_text())["pipelineSpec"]
     assert executor_of(spec, "Trainer")["container"]["image"] == IMAGE
-    assert json.loads(parameter(spec, "Trainer", "train_args"))["num_steps"] == 7
+    assert root_input(spec, "train_steps")["defaultValue"] == 7
     captured = capsys.readouterr()
     assert f"Wrote {output} (image {IMAGE}, pipeline root {PIPELINE_ROOT})" in captured.out
     assert "warning" not in captured.err  # every location is the user's own
@@ -401,11 +660,13 @@ def test_a_pipeline_root_with_a_query_string_is_refused(job, capsys, tmp_path):
     ]
 
 
-def test_every_input_artifacts_type_is_recoverable_from_its_tasks_own_arguments(spec):
+def test_every_input_artifacts_type_is_recoverable_from_its_tasks_own_arguments(spec, tmp_path):
     """Open-source KFP hands inputs over untyped; the task command (pipeline/kubeflow/task.py) takes
     the type from its `--json_serialized_inputs_spec_args`, which must name a class TFX imports."""
-    store = MetadataStore()
-    untyped = store.runtime_artifact(store.record_artifact("out", {"uri": "s3://b/a"}))
+    store = KfpMetadata(tmp_path / "metadata.sqlite")
+    untyped = store.runtime_artifact(
+        store.record_artifact("out", {"schemaTitle": "system.Artifact"}, {"uri": "s3://b/a"})
+    )
     for name, task_spec in spec["root"]["dag"]["tasks"].items():
         component = spec["components"][task_spec["componentRef"]["name"]]
         args = executor_of(spec, name)["container"]["args"]

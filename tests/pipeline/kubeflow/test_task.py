@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from gcp_storage_emulator.server import create_server
@@ -21,7 +22,8 @@ from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
 
 from pipeline.kubeflow.task import adapt_executor_input, output_uris, remove_folder_markers
 
-from kfp_launcher import EXECUTOR_LOGS, MetadataStore
+from kfp_launcher import EXECUTOR_LOGS
+from kfp_metadata import KfpMetadata
 
 EXAMPLES_TYPE = {"instanceSchema": "title: tfx.Examples\ntype: object\n"}
 INPUTS_SPEC = {
@@ -36,10 +38,14 @@ WRITTEN_METADATA = {
 }
 
 
-def kfp_executor_input() -> dict:
+def kfp_executor_input(tmp_path: Path) -> dict:
     """What KFP's driver hands the Trainer: the Examples as MLMD returns them, plus the log output."""
-    store = MetadataStore()
-    examples_id = store.record_artifact("examples", {"uri": "s3://b/examples", "metadata": WRITTEN_METADATA})
+    store = KfpMetadata(tmp_path / "metadata.sqlite")
+    examples_id = store.record_artifact(
+        "examples",
+        {"instanceSchema": "title: tfx.Examples\n"},
+        {"uri": "s3://b/examples", "metadata": WRITTEN_METADATA},
+    )
     return {
         "inputs": {
             "artifacts": {"examples": {"artifacts": [store.runtime_artifact(examples_id)]}},
@@ -63,8 +69,8 @@ def kfp_executor_input() -> dict:
     }
 
 
-def test_an_untyped_input_gets_the_type_its_task_declares_and_tfx_can_read_it():
-    untyped = kfp_executor_input()
+def test_an_untyped_input_gets_the_type_its_task_declares_and_tfx_can_read_it(tmp_path):
+    untyped = kfp_executor_input(tmp_path)
     assert untyped["inputs"]["artifacts"]["examples"]["artifacts"][0]["type"] == {"instanceSchema": ""}
 
     adapted = adapt_executor_input(untyped, INPUTS_SPEC)
@@ -76,26 +82,26 @@ def test_an_untyped_input_gets_the_type_its_task_declares_and_tfx_can_read_it():
     assert tfx_examples.type_name == "Examples"
 
 
-def test_metadata_that_went_through_mlmd_reads_as_it_was_written():
-    wrapped = kfp_executor_input()["inputs"]["artifacts"]["examples"]["artifacts"][0]["metadata"]
+def test_metadata_that_went_through_mlmd_reads_as_it_was_written(tmp_path):
+    wrapped = kfp_executor_input(tmp_path)["inputs"]["artifacts"]["examples"]["artifacts"][0]["metadata"]
     assert wrapped["shard_sha256"] == {"struct": WRITTEN_METADATA["shard_sha256"]}
     assert wrapped["splits"] == {"list": ["train"]}
 
-    adapted = adapt_executor_input(kfp_executor_input(), INPUTS_SPEC)
+    adapted = adapt_executor_input(kfp_executor_input(tmp_path), INPUTS_SPEC)
 
     metadata = adapted["inputs"]["artifacts"]["examples"]["artifacts"][0]["metadata"]
     assert {name: metadata[name] for name in WRITTEN_METADATA} == {**WRITTEN_METADATA, "num_examples_train": 5.0}
 
 
-def test_the_launchers_own_log_output_is_not_handed_to_tfx():
-    adapted = adapt_executor_input(kfp_executor_input(), INPUTS_SPEC)
+def test_the_launchers_own_log_output_is_not_handed_to_tfx(tmp_path):
+    adapted = adapt_executor_input(kfp_executor_input(tmp_path), INPUTS_SPEC)
     assert list(adapted["outputs"]["artifacts"]) == ["model"]
     assert output_uris(adapted) == ["s3://b/t/1/model"]
 
 
-def test_vertex_ais_executor_input_is_left_as_it_is():
+def test_vertex_ais_executor_input_is_left_as_it_is(tmp_path):
     """Declared types, metadata verbatim, no launcher outputs."""
-    vertex = kfp_executor_input()
+    vertex = kfp_executor_input(tmp_path)
     [examples] = vertex["inputs"]["artifacts"]["examples"]["artifacts"]
     examples.update(type=EXAMPLES_TYPE, metadata=WRITTEN_METADATA)
     del vertex["outputs"]["artifacts"][EXECUTOR_LOGS]
