@@ -227,7 +227,7 @@ def test_trace_table_shows_the_chain(runs, capsys, fake_mnist_dir):
     table = capsys.readouterr().out
     assert table.startswith("PushedModel ")
     assert re.search(r"^Trainer \(execution \d+, ran, run ", table, re.MULTILINE)
-    assert re.search(r"parameter\s+custom_config\.training\.learning_rate\s+0\.01$", table, re.MULTILINE)
+    assert re.search(r"parameter\s+learning_rate\s+0\.01$", table, re.MULTILINE)  # a parameter of its own
     for name in IDX_FILES.values():
         assert re.search(rf"{re.escape(name)}\s+{decompressed_sha256(fake_mnist_dir / name)}", table)
 
@@ -246,7 +246,7 @@ def test_diff_shows_the_changed_learning_rate_and_the_new_metrics(runs, capsys):
     sections = diff["sections"]
     changed = rows_of(sections["settings"], changed=True)
     default_rate = load_config().training.learning_rate
-    assert changed.pop("Trainer.custom_config.training.learning_rate") == (default_rate, 0.01)
+    assert changed.pop("Trainer.learning_rate") == (default_rate, 0.01)
     # The only other difference: the first run had nothing served to compare with.
     assert (
         list(changed) == ["ServedModel.served_fingerprint"] and changed["ServedModel.served_fingerprint"][0] == "none"
