@@ -249,10 +249,24 @@ def run_executions(
     executions = sorted(store.get_executions_by_context(run.id), key=lambda e: (e.create_time_since_epoch, e.id))
     infos = [_execution_info(store, execution) for execution in executions]
     infos = [info for info in infos if info.type != KFP_DAG_EXECUTION]
+    for info in infos:
+        if info.status is ComponentStatus.CACHED and not info.properties:
+            info.properties = _reused_properties(store, info.id)
     if with_artifacts:
         for info in infos:
             info.inputs, info.outputs = execution_artifacts(store, info.id)
     return infos
+
+
+def _reused_properties(store: metadata_store.MetadataStore, execution_id: int) -> dict[str, Any]:
+    """The parameters of a node a partial run reused (`push RUN` reuses everything before the
+    probe): TFX records it with none, so they are those of the execution that made its outputs."""
+    outputs = [e.artifact_id for e in store.get_events_by_execution_ids([execution_id]) if e.type in OUTPUT_EVENTS]
+    producers = _linked_executions(store, outputs[0], producer=True) if outputs else []
+    if not producers or producers[0] == execution_id:
+        return {}
+    [producer] = store.get_executions_by_id(producers)
+    return {**_values(producer.properties), **_values(producer.custom_properties)}
 
 
 def execution(store: metadata_store.MetadataStore, execution_id: int) -> ExecutionInfo:

@@ -8,9 +8,11 @@ import json
 import pytest
 
 from components.serving_dir import MARKER_FILE
+from pipeline.config import load_config
 
 from conftest import SMALL_RUN, newest_summary, run_cli
 from fake_mnist import balanced_labels, write_fake_mnist
+from report_page import Page
 
 pytestmark = pytest.mark.e2e
 
@@ -58,6 +60,13 @@ def test_no_push_then_push_later_against_what_is_served_then(fake_mnist_dir, tmp
     assert versions.pop(first_version) == other_model
     [(new_version, model)] = versions.items()
     assert pushed["pushed"]["version"] == new_version and model != other_model
+    # Its report shows what it reused: the nodes the partial run reused carry no parameters of their
+    # own in MLMD, so the data and training come from the experiment's executions.
+    assert f"Report: {output / 'runs' / (pushed['run_id'] + '.html')}" in capsys.readouterr().err
+    page = Page.read(output / "runs" / f"{pushed['run_id']}.html")
+    assert {row["setting"]: row["value"] for row in page.table("Settings")}["learning_rate"] == str(
+        load_config().training.learning_rate
+    )
 
     # Pushed again: that version already serves it; nothing new is published.
     capsys.readouterr()
