@@ -2,7 +2,7 @@
 pipeline/pipeline.py run up to one node (IdxExampleGen or StatisticsGen), a TFX partial run.
 
 It writes each node's status and seconds, as ML Metadata recorded them, as JSON to --result;
-the benchmark measures wall time and peak RSS.
+the benchmark measures wall time and peak memory.
 """
 
 from __future__ import annotations

@@ -3,8 +3,10 @@
 LocalDagRunner launches one component after another (its own TODO, b/171319478, asks for
 more); here the two Evaluators, which need only the Trainer's model, run side by side on the
 machine's cores. Each component still runs through TFX's own Launcher (driver, cache lookup,
-executor, publishing to MLMD), so what is recorded is what LocalDagRunner records. SQLite takes
-one writer at a time, so the launchers' MLMD steps take turns; the executors do not.
+publishing to MLMD) in a thread of this process, so what is recorded is what LocalDagRunner
+records; its executor runs in a worker process (pipeline/local/executor_processes.py), one per
+core, since threads share one interpreter lock. SQLite takes one writer at a time, so the
+launchers' MLMD steps take turns; the executors do not.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from tfx.orchestration.local import runner_utils
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.orchestration.portable import launcher, partial_run_utils
 from tfx.proto.orchestration import pipeline_pb2
+
+from pipeline.local.executor_processes import ExecutorProcesses, executor_processes, operators
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +56,6 @@ class ConcurrentDagRunner(LocalDagRunner):
 
     def run_with_ir(self, pipeline: pipeline_pb2.Pipeline, run_options: pipeline_pb2.RunOptions | None = None) -> None:
         """Runs the IR; its run id must already be set (pipeline/local/runner.py sets it)."""
-        deployment_config = runner_utils.extract_local_deployment_config(pipeline)
-        connection = deployment_config.metadata_connection_config
-        connection_config = getattr(connection, connection.WhichOneof("connection_config"))
         if run_options:
             partial_run = run_options.partial_run
             partial_run_utils.mark_pipeline(
@@ -68,41 +69,48 @@ class ConcurrentDagRunner(LocalDagRunner):
         waiting = {
             node_id: set(node.upstream_nodes) - skipped for node_id, node in nodes.items() if node_id not in skipped
         }
+        # Forked before any component runs: no thread of ours is running yet.
+        with executor_processes(self._max_workers) as workers:
+            pool = concurrent.futures.ThreadPoolExecutor(self._max_workers, thread_name_prefix="component")
+            running: dict[concurrent.futures.Future, str] = {}
+            done: set[str] = set()
+            try:
+                while waiting or running:
+                    for node_id in [node_id for node_id, upstream in waiting.items() if upstream <= done]:
+                        del waiting[node_id]
+                        running[pool.submit(_launch, pipeline, nodes[node_id], workers)] = node_id
+                    finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+                    for future in finished:
+                        if future.exception() is not None:
+                            # What already runs ends and is recorded, then the error. Only for a failed
+                            # component: an interrupt (RunInterrupted, raised in this thread) waits for nothing.
+                            concurrent.futures.wait(running)
+                        future.result()  # a failed component stops the run with its error
+                        done.add(running.pop(future))
+            finally:
+                # On a failure or an interrupt nothing new starts; a component already running ends
+                # with the process, as it would under LocalDagRunner.
+                pool.shutdown(wait=False, cancel_futures=True)
 
-        def launch(node: pipeline_pb2.PipelineNode) -> None:
-            node_id = node.node_info.id
-            if node.execution_options.run.perform_snapshot:
-                with _TakingTurnsMetadata(connection_config) as handle:
-                    partial_run_utils.snapshot(handle, pipeline)
-            component_launcher = launcher.Launcher(
-                pipeline_node=node,
-                mlmd_connection=_TakingTurnsMetadata(connection_config),
-                pipeline_info=pipeline.pipeline_info,
-                pipeline_runtime_spec=pipeline.runtime_spec,
-                executor_spec=runner_utils.extract_executor_spec(deployment_config, node_id),
-                custom_driver_spec=runner_utils.extract_custom_driver_spec(deployment_config, node_id),
-            )
-            logging.getLogger("absl").info("Component %s is running.", node_id)
-            component_launcher.launch()
-            logging.getLogger("absl").info("Component %s is finished.", node_id)
 
-        pool = concurrent.futures.ThreadPoolExecutor(self._max_workers, thread_name_prefix="component")
-        running: dict[concurrent.futures.Future, str] = {}
-        done: set[str] = set()
-        try:
-            while waiting or running:
-                for node_id in [node_id for node_id, upstream in waiting.items() if upstream <= done]:
-                    del waiting[node_id]
-                    running[pool.submit(launch, nodes[node_id])] = node_id
-                finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
-                for future in finished:
-                    if future.exception() is not None:
-                        # What already runs ends and is recorded, then the error. Only for a failed
-                        # component: an interrupt (RunInterrupted, raised in this thread) waits for nothing.
-                        concurrent.futures.wait(running)
-                    future.result()  # a failed component stops the run with its error
-                    done.add(running.pop(future))
-        finally:
-            # On a failure or an interrupt nothing new starts; a component already running ends
-            # with the process, as it would under LocalDagRunner.
-            pool.shutdown(wait=False, cancel_futures=True)
+def _launch(pipeline: pipeline_pb2.Pipeline, node: pipeline_pb2.PipelineNode, workers: ExecutorProcesses) -> None:
+    """Runs one component through TFX's Launcher, its executor in one of `workers`."""
+    deployment_config = runner_utils.extract_local_deployment_config(pipeline)
+    connection = deployment_config.metadata_connection_config
+    connection_config = getattr(connection, connection.WhichOneof("connection_config"))
+    node_id = node.node_info.id
+    if node.execution_options.run.perform_snapshot:
+        with _TakingTurnsMetadata(connection_config) as handle:
+            partial_run_utils.snapshot(handle, pipeline)
+    component_launcher = launcher.Launcher(
+        pipeline_node=node,
+        mlmd_connection=_TakingTurnsMetadata(connection_config),
+        pipeline_info=pipeline.pipeline_info,
+        pipeline_runtime_spec=pipeline.runtime_spec,
+        executor_spec=runner_utils.extract_executor_spec(deployment_config, node_id),
+        custom_driver_spec=runner_utils.extract_custom_driver_spec(deployment_config, node_id),
+        custom_executor_operators=operators(workers),
+    )
+    logging.getLogger("absl").info("Component %s is running.", node_id)
+    component_launcher.launch()
+    logging.getLogger("absl").info("Component %s is finished.", node_id)

@@ -65,9 +65,15 @@ def _after_import(module_name, patch):
         sys.meta_path.insert(0, _PatchAfterImport(module_name, patch))
 
 
+RUN_PID = os.getpid()  # the run's process: its executors run in processes forked from it
+
+
 def _kill():
+    """The whole run dies at once, as in a power cut: the run's process, then this one (an
+    executor's process, pipeline/local/executor_processes.py, when that is not the same)."""
     sys.stdout.flush()
     sys.stderr.flush()
+    os.kill(RUN_PID, signal.SIGKILL)
     os.kill(os.getpid(), signal.SIGKILL)
 
 

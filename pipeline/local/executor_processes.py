@@ -1,0 +1,179 @@
+"""Worker processes that run the components' executors, so that components side by side use the cores.
+
+Threads of one process share one interpreter lock, and an executor's work (Beam's bundles,
+TFMA's per-example metrics) is mostly Python: the two Evaluators, side by side in threads, took
+as long as one after the other. So the ConcurrentDagRunner keeps in its own process what TFX's
+Launcher does around an executor (the driver, the cache lookup, ML Metadata) and hands the
+executor itself to one of these processes, the way TFX hands it to a binary of its own
+(tfx/orchestration/python_execution_binary): the ExecutionInvocation proto in, TFX's own
+executor operator run on it (python_executor_operator_dispatcher.run_executor), the
+ExecutorOutput proto back.
+
+The processes are forked when the run starts, before any executor has run: they start with
+TFX and TensorFlow imported (no start-up of their own) and TensorFlow's runtime not yet started
+(it does not survive a fork). Each ignores the terminal's interrupt, which the run's process
+handles, and dies with the run's process (PR_SET_PDEATHSIG), so that nothing writes into the
+output dir once the run that owns it is gone.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import gc
+import logging
+import multiprocessing
+import os
+import pickle
+import queue
+import signal
+from collections.abc import Iterator
+from multiprocessing.connection import Connection
+from typing import Any
+
+from tfx.orchestration.portable import base_executor_operator, data_types
+from tfx.orchestration.python_execution_binary import python_executor_operator_dispatcher
+from tfx.proto.orchestration import executable_spec_pb2, execution_invocation_pb2, execution_result_pb2
+
+log = logging.getLogger(__name__)
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_STOP_SECONDS = 5  # for an idle worker to exit once told to
+_MAX_CAUSES = 20  # of an executor's error sent back (a cycle of causes ends there)
+
+
+class WorkerDied(RuntimeError):
+    """A worker process ended while it ran an executor (killed, e.g. out of memory, or crashed)."""
+
+
+class ExecutorProcesses:
+    """`count` forked worker processes; `run` gives an executor to an idle one and waits for it."""
+
+    def __init__(self, count: int):
+        context = multiprocessing.get_context("fork")
+        # The objects alive now (the imports, most of them) stay out of the garbage collector's
+        # sweeps while the workers live: a sweep writes to each object it visits, which copies
+        # the pages the workers share with this process.
+        gc.collect()
+        gc.freeze()
+        self._idle: queue.Queue[tuple[multiprocessing.process.BaseProcess, Connection]] = queue.Queue()
+        parent_pid = os.getpid()
+        ends: list[Connection] = []  # this process's ends: a worker closes its copies, or its recv() never ends
+        for number in range(count):
+            ours, theirs = context.Pipe()
+            ends.append(ours)
+            worker = context.Process(
+                target=_serve, args=(theirs, ends, parent_pid), name=f"executor-{number + 1}", daemon=True
+            )
+            worker.start()
+            theirs.close()
+            self._idle.put((worker, ours))
+
+    def run(
+        self,
+        executable_spec: executable_spec_pb2.PythonClassExecutableSpec | executable_spec_pb2.BeamExecutableSpec,
+        execution_info: data_types.ExecutionInfo,
+    ) -> execution_result_pb2.ExecutorOutput:
+        """Runs the executor in a worker; its error, with its causes, is raised here."""
+        worker, connection = self._idle.get()
+        try:
+            connection.send((executable_spec, execution_info.to_proto()))
+            outcome, value = connection.recv()
+        except (EOFError, OSError) as error:
+            worker.join(_STOP_SECONDS)
+            raise WorkerDied(
+                f"the process that ran its executor ended (exit code {worker.exitcode}): killed, e.g. out of "
+                "memory, or crashed"
+            ) from error
+        self._idle.put((worker, connection))
+        if outcome == "error":
+            for raised, cause in zip(value, value[1:]):
+                raised.__cause__ = cause
+            raise value[0]
+        return value
+
+    def close(self) -> None:
+        """Ends the idle workers. One still running an executor (the run was interrupted) is left
+        to end with the run's process, as a component running in a thread would."""
+        idle = []
+        with contextlib.suppress(queue.Empty):
+            while True:
+                idle.append(self._idle.get_nowait())
+        for _, connection in idle:
+            connection.close()  # the worker's recv() ends, and so does the worker
+        for worker, _ in idle:
+            worker.join(_STOP_SECONDS)
+        gc.unfreeze()
+
+
+@contextlib.contextmanager
+def executor_processes(count: int) -> Iterator[ExecutorProcesses]:
+    workers = ExecutorProcesses(count)
+    try:
+        yield workers
+    finally:
+        workers.close()
+
+
+def operators(workers: ExecutorProcesses) -> dict[Any, Any]:
+    """TFX Launcher's custom_executor_operators: Python and Beam executors run in `workers`."""
+
+    class InWorkerOperator(base_executor_operator.BaseExecutorOperator):
+        SUPPORTED_EXECUTOR_SPEC_TYPE = [
+            executable_spec_pb2.PythonClassExecutableSpec,
+            executable_spec_pb2.BeamExecutableSpec,
+        ]
+        SUPPORTED_PLATFORM_CONFIG_TYPE: list[Any] = []
+
+        def run_executor(self, execution_info: data_types.ExecutionInfo) -> execution_result_pb2.ExecutorOutput:
+            return workers.run(self._executor_spec, execution_info)
+
+    return {spec_type: InWorkerOperator for spec_type in InWorkerOperator.SUPPORTED_EXECUTOR_SPEC_TYPE}
+
+
+def _serve(connection: Connection, parent_ends: list[Connection], parent_pid: int) -> None:
+    """A worker's life: executors, one at a time, until the run's process closes the connection."""
+    for end in parent_ends:
+        end.close()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent_pid:  # the run's process died before prctl
+        return
+    while True:
+        try:
+            executable_spec, invocation = connection.recv()
+        except EOFError:
+            return
+        connection.send(_run(executable_spec, invocation))
+        # What the executor freed goes back to the system: the workers' memory adds up.
+        libc.malloc_trim(0)
+
+
+def _run(executable_spec: Any, invocation: execution_invocation_pb2.ExecutionInvocation) -> tuple[str, Any]:
+    """("ok", the ExecutorOutput), or ("error", the error and its causes, outermost first): what
+    the run reports names the cause (pipeline/cli.py describe_fault). The full traceback goes
+    to the run's log from here, where it happened."""
+    try:
+        execution_info = data_types.ExecutionInfo.from_proto(invocation)
+        return "ok", python_executor_operator_dispatcher.run_executor(executable_spec, execution_info)
+    except Exception as error:  # every error goes back to the run, which reports it
+        logging.getLogger("absl").exception("The executor of %s failed", invocation.pipeline_node.node_info.id)
+        chain: list[BaseException] = []
+        link: BaseException | None = error
+        while link is not None and len(chain) < _MAX_CAUSES:
+            chain.append(_sendable(link))
+            link = link.__cause__ or link.__context__
+        return "error", chain
+
+
+def _sendable(error: BaseException) -> BaseException:
+    """`error` if it survives pickling, else the nearest of its classes that does, with its message."""
+    for kind in type(error).__mro__:
+        try:
+            candidate = error if kind is type(error) else kind(str(error))
+            pickle.loads(pickle.dumps(candidate))
+            return candidate
+        except Exception:  # noqa: BLE001 (a class that cannot be rebuilt from its message: try its base)
+            continue
+    return RuntimeError(str(error))

@@ -1,0 +1,166 @@
+"""pipeline/local/executor_processes.py: executors run in forked worker processes, side by side,
+and what they output, raise or suffer comes back to the run's process as it would in-process."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tfx.dsl.components.base import base_executor
+from tfx.orchestration.portable import data_types
+from tfx.proto.orchestration import executable_spec_pb2
+from tfx.types import standard_artifacts
+
+from components.errors import PipelineError
+from pipeline.cli import describe_fault
+from pipeline.local.executor_processes import ExecutorProcesses, WorkerDied, executor_processes
+from pipeline.local.runner import RunFailed
+
+RENDEZVOUS_TIMEOUT_S = 60
+
+
+class PidExecutor(base_executor.BaseExecutor):
+    """Records the process it ran in on its output; with `rendezvous`, first waits until as many
+    executors as the rendezvous names have started (each creates a file there)."""
+
+    def Do(self, input_dict, output_dict, exec_properties: dict[str, Any]) -> None:
+        rendezvous = exec_properties.get("rendezvous")
+        if rendezvous:
+            folder, expected = Path(rendezvous), int(exec_properties["expected"])
+            (folder / str(os.getpid())).touch()
+            deadline = time.monotonic() + RENDEZVOUS_TIMEOUT_S
+            while len(list(folder.iterdir())) < expected and time.monotonic() < deadline:
+                time.sleep(0.01)
+        [output] = output_dict["out"]
+        output.set_int_custom_property("pid", os.getpid())
+
+
+class FaultyExecutor(base_executor.BaseExecutor):
+    """Raises what `fault` names."""
+
+    def Do(self, input_dict, output_dict, exec_properties: dict[str, Any]) -> None:
+        fault = exec_properties["fault"]
+        if fault == "pipeline_error":
+            try:
+                Path(exec_properties["path"]).read_bytes()  # raises: the file is not there
+            except OSError as cause:
+                raise TwoArgumentError(exec_properties["path"], "is not there") from cause
+        if fault == "die":
+            os.kill(os.getpid(), signal.SIGKILL)
+        raise ValueError("plain")
+
+
+class TwoArgumentError(PipelineError):
+    """An error pickle cannot rebuild: its constructor takes two arguments, its args hold one."""
+
+    def __init__(self, path: str, problem: str):
+        super().__init__(f"{path}: {problem}")
+
+
+def execution(tmp_path: Path, executor: type, **properties: Any) -> tuple[Any, data_types.ExecutionInfo]:
+    spec = executable_spec_pb2.PythonClassExecutableSpec(class_path=f"{__name__}.{executor.__name__}")
+    output = standard_artifacts.String()
+    output.uri = str(tmp_path / "out")
+    info = data_types.ExecutionInfo(
+        execution_id=1,
+        output_dict={"out": [output]},
+        exec_properties=properties,
+        execution_output_uri=str(tmp_path / "executor_output.pb"),
+        tmp_dir=str(tmp_path / "tmp") + "/",
+        stateful_working_dir=str(tmp_path / "stateful"),
+    )
+    return spec, info
+
+
+def output_pid(executor_output) -> int:
+    [artifact] = executor_output.output_artifacts["out"].artifacts
+    return artifact.custom_properties["pid"].int_value
+
+
+def test_an_executor_runs_in_a_worker_and_its_outputs_come_back(tmp_path):
+    with executor_processes(1) as workers:
+        pid = output_pid(workers.run(*execution(tmp_path, PidExecutor)))
+    assert pid != os.getpid()
+
+
+def test_two_executors_run_side_by_side_in_two_processes(tmp_path):
+    rendezvous = tmp_path / "started"
+    rendezvous.mkdir()
+    with executor_processes(2) as workers, concurrent.futures.ThreadPoolExecutor(2) as threads:
+        runs = [
+            threads.submit(
+                workers.run,
+                *execution(tmp_path / str(number), PidExecutor, rendezvous=str(rendezvous), expected=2),
+            )
+            for number in range(2)
+        ]
+        pids = {output_pid(run.result()) for run in runs}
+    assert len(pids) == 2 and os.getpid() not in pids
+    assert len(list(rendezvous.iterdir())) == 2  # each waited for the other: they ran at the same time
+
+
+def test_an_executors_error_comes_back_with_its_causes_and_is_one_line(tmp_path):
+    missing = tmp_path / "missing.idx"
+    with executor_processes(1) as workers, pytest.raises(PipelineError) as raised:
+        workers.run(*execution(tmp_path, FaultyExecutor, fault="pipeline_error", path=str(missing)))
+    # TwoArgumentError cannot be rebuilt from its message: its nearest class that can, PipelineError.
+    assert str(raised.value) == f"{missing}: is not there"
+    assert isinstance(raised.value.__cause__, FileNotFoundError)
+    failed = RunFailed(tmp_path / "run.log", "IdxExampleGen")
+    failed.__cause__ = raised.value
+    assert describe_fault(failed) == f"IdxExampleGen failed: {missing}: is not there (full log: {tmp_path}/run.log)"
+
+
+def test_a_worker_serves_again_after_an_error(tmp_path):
+    with executor_processes(1) as workers:
+        with pytest.raises(ValueError, match="plain"):
+            workers.run(*execution(tmp_path / "a", FaultyExecutor, fault="value_error"))
+        assert output_pid(workers.run(*execution(tmp_path / "b", PidExecutor))) != os.getpid()
+
+
+def test_a_worker_that_dies_is_one_clear_error(tmp_path):
+    with executor_processes(1) as workers, pytest.raises(WorkerDied, match=r"exit code -9"):
+        workers.run(*execution(tmp_path, FaultyExecutor, fault="die"))
+
+
+def test_idle_workers_end_with_the_pool(tmp_path):
+    workers = ExecutorProcesses(2)
+    pids = [worker.pid for worker, _ in list(workers._idle.queue)]
+    workers.close()
+    assert not [pid for pid in pids if _alive(pid)]
+
+
+def test_workers_die_with_the_run_process_even_when_it_is_killed(tmp_path):
+    script = textwrap.dedent(
+        """
+        import os, signal, sys
+        from pipeline.local.executor_processes import ExecutorProcesses
+        workers = ExecutorProcesses(2)
+        print(" ".join(str(worker.pid) for worker, _ in list(workers._idle.queue)), flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    pids = [int(pid) for pid in done.stdout.split()]
+    assert len(pids) == 2
+    deadline = time.monotonic() + 10
+    while [pid for pid in pids if _alive(pid)] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not [pid for pid in pids if _alive(pid)]
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie, ended but not yet reaped, does not)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ")[1][0] != "Z"
+    except OSError:
+        return False
