@@ -66,7 +66,11 @@ def test_defaults_training(defaults):
 def test_defaults_evaluation_beam_and_schema(defaults):
     assert defaults.evaluation.min_precision_at_1 == pytest.approx(0.95)
     assert defaults.evaluation.max_precision_at_1_regression == pytest.approx(0.01)
-    assert defaults.beam.pipeline_args == ("--direct_running_mode=in_memory", "--direct_num_workers=1")
+    assert defaults.beam.pipeline_args == (
+        "--direct_running_mode=in_memory",
+        "--direct_num_workers=1",
+        "--no_pipeline_type_check",
+    )
     assert defaults.validation.schema_file == "configs/schema.pbtxt"
     assert defaults.validation.schema_path == REPO_ROOT / "configs" / "schema.pbtxt"
 
