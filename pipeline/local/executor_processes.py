@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import gc
 import logging
 import multiprocessing
@@ -35,7 +36,6 @@ from tfx.orchestration.portable import base_executor_operator, data_types
 from tfx.orchestration.python_execution_binary import python_executor_operator_dispatcher
 from tfx.proto.orchestration import executable_spec_pb2, execution_invocation_pb2, execution_result_pb2
 
-log = logging.getLogger(__name__)
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _STOP_SECONDS = 5  # for an idle worker to exit once told to
 _MAX_CAUSES = 20  # of an executor's error sent back (a cycle of causes ends there)
@@ -114,20 +114,29 @@ def executor_processes(count: int) -> Iterator[ExecutorProcesses]:
         workers.close()
 
 
+class InWorkerOperator(base_executor_operator.BaseExecutorOperator):
+    """An executor operator for TFX's Launcher that runs Python and Beam executors in `workers`."""
+
+    SUPPORTED_EXECUTOR_SPEC_TYPE = [
+        executable_spec_pb2.PythonClassExecutableSpec,
+        executable_spec_pb2.BeamExecutableSpec,
+    ]
+    SUPPORTED_PLATFORM_CONFIG_TYPE: list[Any] = []
+
+    def __init__(self, executor_spec: Any, platform_config: Any = None, *, workers: ExecutorProcesses):
+        super().__init__(executor_spec, platform_config)
+        self._workers = workers
+
+    def run_executor(self, execution_info: data_types.ExecutionInfo) -> execution_result_pb2.ExecutorOutput:
+        return self._workers.run(self._executor_spec, execution_info)
+
+
 def operators(workers: ExecutorProcesses) -> dict[Any, Any]:
     """TFX Launcher's custom_executor_operators: Python and Beam executors run in `workers`."""
-
-    class InWorkerOperator(base_executor_operator.BaseExecutorOperator):
-        SUPPORTED_EXECUTOR_SPEC_TYPE = [
-            executable_spec_pb2.PythonClassExecutableSpec,
-            executable_spec_pb2.BeamExecutableSpec,
-        ]
-        SUPPORTED_PLATFORM_CONFIG_TYPE: list[Any] = []
-
-        def run_executor(self, execution_info: data_types.ExecutionInfo) -> execution_result_pb2.ExecutorOutput:
-            return workers.run(self._executor_spec, execution_info)
-
-    return {spec_type: InWorkerOperator for spec_type in InWorkerOperator.SUPPORTED_EXECUTOR_SPEC_TYPE}
+    return {
+        spec_type: functools.partial(InWorkerOperator, workers=workers)
+        for spec_type in InWorkerOperator.SUPPORTED_EXECUTOR_SPEC_TYPE
+    }
 
 
 def _serve(connection: Connection, parent_ends: list[Connection], parent_pid: int) -> None:
@@ -145,7 +154,10 @@ def _serve(connection: Connection, parent_ends: list[Connection], parent_pid: in
             executable_spec, invocation = connection.recv()
         except EOFError:
             return
-        connection.send(_run(executable_spec, invocation))
+        try:
+            connection.send(_run(executable_spec, invocation))
+        except OSError:  # the run's process is gone or gave up on this worker: nobody to tell
+            return
         # What the executor freed goes back to the system: the workers' memory adds up.
         libc.malloc_trim(0)
 
