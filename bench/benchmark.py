@@ -85,6 +85,8 @@ PIPELINE_TARGETS = {
     "refused_run_vs_mlmd_import.ratio": ("<=", 3.0),
     "lineage_trace_vs_mlmd_import.ratio": ("<=", 4.0),
 }
+# Figure -> (comparison, threshold), checked on the median of the repetitions.
+PIPELINE_MEDIAN_TARGETS = {"cold_vs_reference.ratio": ("<=", 0.45)}
 MLMD_IMPORT = "import ml_metadata; from ml_metadata import metadata_store"
 SCALE_TARGETS = {  # "memory stays flat": 4x within 20% of 1x
     "4x_vs_1x.ingest_peak_memory_ratio": ("<=", 1.2),
@@ -219,7 +221,7 @@ def bench_pipeline(config: PipelineConfig, args: argparse.Namespace, work_dir: P
             flush=True,
         )
     summary = summarize(repetitions)
-    targets = check_targets(summary, PIPELINE_TARGETS)
+    targets = check_targets(summary, PIPELINE_TARGETS) + check_targets(summary, PIPELINE_MEDIAN_TARGETS, of_median=True)
     print_figures(summary)
     for problem in problems:
         print(f"warning: {problem}")
@@ -540,19 +542,23 @@ def summarize(repetitions: list[dict[str, float]]) -> dict[str, dict[str, Any]]:
     return summary
 
 
-def check_targets(summary: dict[str, dict[str, Any]], targets: dict[str, tuple[str, float]]) -> list[dict[str, Any]]:
-    """Each target against every repetition's value: met only when it holds in all of them."""
+def check_targets(
+    summary: dict[str, dict[str, Any]], targets: dict[str, tuple[str, float]], of_median: bool = False
+) -> list[dict[str, Any]]:
+    """Each target against every repetition's value (met only when it holds in all of them),
+    or `of_median`, against the median of the repetitions."""
     checked = []
     for key, (comparison, threshold) in targets.items():
         values = summary.get(key, {}).get("values", [])
-        passed = bool(values) and all(
-            value <= threshold if comparison == "<=" else value >= threshold for value in values
-        )
         median = summary[key]["median"] if values else None
+        checked_values = [median] if of_median and values else values
+        passed = bool(values) and all(
+            value <= threshold if comparison == "<=" else value >= threshold for value in checked_values
+        )
         checked.append(
             {
                 "figure": key,
-                "target": f"{comparison} {threshold:g}",
+                "target": f"{'median ' if of_median else ''}{comparison} {threshold:g}",
                 "median": median,
                 "passed": passed,
                 "measured": bool(values),
@@ -569,19 +575,19 @@ def print_figures(summary: dict[str, dict[str, Any]]) -> None:
 
 
 def print_targets(summary: dict[str, dict[str, Any]], targets: list[dict[str, Any]]) -> None:
-    """The targets, each met only if met in every repetition."""
+    """The targets, each met only if met in every repetition (a median target: by the median)."""
     width = max(len(target["figure"]) for target in targets) + 2
-    print(f"\n{'target':<{width}}{'min':>11}{'median':>11}{'max':>11}  goal      in every repetition")
+    print(f"\n{'target':<{width}}{'min':>11}{'median':>11}{'max':>11}  {'goal':<16}in every repetition")
     for target in targets:
         key = target["figure"]
         if not target["measured"]:
-            print(f"{key:<{width}}{'-':>11}{'-':>11}{'-':>11}  {target['target']:<9} not measured")
+            print(f"{key:<{width}}{'-':>11}{'-':>11}{'-':>11}  {target['target']:<16}not measured")
             continue
         values = summary[key]
         print(
             f"{key:<{width}}"
             + "".join(f"{_format(key, values[stat]):>11}" for stat in ("min", "median", "max"))
-            + f"  {target['target']:<9} {'met' if target['passed'] else 'MISSED'}"
+            + f"  {target['target']:<16}{'met' if target['passed'] else 'MISSED'}"
         )
 
 
