@@ -36,13 +36,16 @@ from tfx.orchestration.portable import base_executor_operator, data_types
 from tfx.orchestration.python_execution_binary import python_executor_operator_dispatcher
 from tfx.proto.orchestration import executable_spec_pb2, execution_invocation_pb2, execution_result_pb2
 
+from components.errors import PipelineError
+
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _STOP_SECONDS = 5  # for an idle worker to exit once told to
 _MAX_CAUSES = 20  # of an executor's error sent back (a cycle of causes ends there)
 
 
-class WorkerDied(RuntimeError):
-    """A worker process ended while it ran an executor (killed, e.g. out of memory, or crashed)."""
+class WorkerDied(PipelineError):
+    """A worker process ended while it ran an executor (killed, e.g. out of memory, or crashed):
+    a fault of the machine, reported in one line as the others are."""
 
 
 class ExecutorProcesses:

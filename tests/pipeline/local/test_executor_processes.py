@@ -127,8 +127,14 @@ def test_a_worker_serves_again_after_an_error(tmp_path):
 
 
 def test_a_worker_that_dies_is_one_clear_error(tmp_path):
-    with executor_processes(1) as workers, pytest.raises(WorkerDied, match=r"exit code -9"):
+    with executor_processes(1) as workers, pytest.raises(WorkerDied) as raised:
         workers.run(*execution(tmp_path, FaultyExecutor, fault="die"))
+    failed = RunFailed(tmp_path / "run.log", "Trainer")
+    failed.__cause__ = raised.value
+    assert describe_fault(failed) == (
+        "Trainer failed: the process that ran its executor ended (exit code -9): killed, e.g. out of memory, "
+        f"or crashed (full log: {tmp_path}/run.log)"
+    )
 
 
 def test_idle_workers_end_with_the_pool(tmp_path):
