@@ -5,13 +5,15 @@ more); here the two Evaluators, which need only the Trainer's model, run side by
 machine's cores. Each component still runs through TFX's own Launcher (driver, cache lookup,
 publishing to MLMD) in a thread of this process, so what is recorded is what LocalDagRunner
 records; its executor runs in a worker process (pipeline/local/executor_processes.py), one per
-core, since threads share one interpreter lock. SQLite takes one writer at a time, so the
+core, since threads share one interpreter lock (in the launcher's thread when a path is on object
+storage: see pipeline/local/runner.py _dag_runner). SQLite takes one writer at a time, so the
 launchers' MLMD steps take turns; the executors do not.
 """
 
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import logging
 import os
 import threading
@@ -50,9 +52,12 @@ class _TakingTurnsMetadata(metadata.Metadata):
 class ConcurrentDagRunner(LocalDagRunner):
     """Runs the pipeline's IR locally, each component as soon as its upstream components are done."""
 
-    def __init__(self, max_workers: int | None = None):
+    def __init__(self, max_workers: int | None = None, executors_in_processes: bool = True):
+        """`executors_in_processes`: False runs each executor in its launcher's thread, for a run
+        whose process holds what does not survive a fork (pipeline/local/runner.py)."""
         super().__init__()
         self._max_workers = max_workers or len(os.sched_getaffinity(0))
+        self._executors_in_processes = executors_in_processes
 
     def run_with_ir(self, pipeline: pipeline_pb2.Pipeline, run_options: pipeline_pb2.RunOptions | None = None) -> None:
         """Runs the IR; its run id must already be set (pipeline/local/runner.py sets it)."""
@@ -70,7 +75,11 @@ class ConcurrentDagRunner(LocalDagRunner):
             node_id: set(node.upstream_nodes) - skipped for node_id, node in nodes.items() if node_id not in skipped
         }
         # Forked before any component runs: no thread of ours is running yet.
-        with executor_processes(self._max_workers) as workers:
+        with (
+            executor_processes(self._max_workers)
+            if self._executors_in_processes
+            else contextlib.nullcontext() as workers
+        ):
             pool = concurrent.futures.ThreadPoolExecutor(self._max_workers, thread_name_prefix="component")
             running: dict[concurrent.futures.Future, str] = {}
             done: set[str] = set()
@@ -93,8 +102,10 @@ class ConcurrentDagRunner(LocalDagRunner):
                 pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _launch(pipeline: pipeline_pb2.Pipeline, node: pipeline_pb2.PipelineNode, workers: ExecutorProcesses) -> None:
-    """Runs one component through TFX's Launcher, its executor in one of `workers`."""
+def _launch(
+    pipeline: pipeline_pb2.Pipeline, node: pipeline_pb2.PipelineNode, workers: ExecutorProcesses | None
+) -> None:
+    """Runs one component through TFX's Launcher, its executor in one of `workers` (None: in this thread)."""
     deployment_config = runner_utils.extract_local_deployment_config(pipeline)
     connection = deployment_config.metadata_connection_config
     connection_config = getattr(connection, connection.WhichOneof("connection_config"))
@@ -109,7 +120,7 @@ def _launch(pipeline: pipeline_pb2.Pipeline, node: pipeline_pb2.PipelineNode, wo
         pipeline_runtime_spec=pipeline.runtime_spec,
         executor_spec=runner_utils.extract_executor_spec(deployment_config, node_id),
         custom_driver_spec=runner_utils.extract_custom_driver_spec(deployment_config, node_id),
-        custom_executor_operators=operators(workers),
+        custom_executor_operators=operators(workers) if workers else None,
     )
     logging.getLogger("absl").info("Component %s is running.", node_id)
     component_launcher.launch()

@@ -120,7 +120,9 @@ def run_pipeline(
             _beam_packaging(beam_args),
         ):
             try:
-                _dag_runner(runner).run_with_ir(ir, run_options=_run_options(partial))
+                _dag_runner(
+                    runner, on_local_disk=not any(map(is_uri, (data_dir, layout.pipeline_root, layout.serving_dir)))
+                ).run_with_ir(ir, run_options=_run_options(partial))
             except BaseException as error:
                 run_log.write_traceback(error)
                 _mark_interrupted(layout)
@@ -295,7 +297,11 @@ def _write_summary_after_failure(layout: OutputLayout, run_id: str, run_log: Run
         run_log.write_traceback(error)
 
 
-def _dag_runner(runner: str):
+def _dag_runner(runner: str, on_local_disk: bool):
+    """The runner `runner` names. Executors run in processes of their own only when every path is
+    on local disk: this process has read gs:// or s3:// paths by then (the checks, the recovery),
+    and the clients of TensorFlow's file systems, with their thread pools, do not survive a fork
+    (an S3 copy in a forked worker waits forever)."""
     if runner == "beam":
         from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 
@@ -303,7 +309,7 @@ def _dag_runner(runner: str):
         return BeamDagRunner()
     from pipeline.local.concurrent_dag_runner import ConcurrentDagRunner
 
-    return ConcurrentDagRunner()
+    return ConcurrentDagRunner(executors_in_processes=on_local_disk)
 
 
 @contextlib.contextmanager
