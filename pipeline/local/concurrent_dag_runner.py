@@ -24,7 +24,7 @@ from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.orchestration.portable import launcher, partial_run_utils
 from tfx.proto.orchestration import pipeline_pb2
 
-from pipeline.local.executor_processes import ExecutorProcesses, executor_processes, operators
+from pipeline.local.executor_processes import ExecutorProcesses, executor_processes, operators, tensorflow_started
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +74,13 @@ class ConcurrentDagRunner(LocalDagRunner):
         waiting = {
             node_id: set(node.upstream_nodes) - skipped for node_id, node in nodes.items() if node_id not in skipped
         }
+        in_processes = self._executors_in_processes and not tensorflow_started()
+        # To the run's log, not the console.
+        logging.getLogger("absl").info(
+            "Executors run %s", "in worker processes" if in_processes else "in the components' threads"
+        )
         # Forked before any component runs: no thread of ours is running yet.
-        with (
-            executor_processes(self._max_workers)
-            if self._executors_in_processes
-            else contextlib.nullcontext() as workers
-        ):
+        with executor_processes(self._max_workers) if in_processes else contextlib.nullcontext() as workers:
             pool = concurrent.futures.ThreadPoolExecutor(self._max_workers, thread_name_prefix="component")
             running: dict[concurrent.futures.Future, str] = {}
             done: set[str] = set()

@@ -108,6 +108,16 @@ class ExecutorProcesses:
         gc.unfreeze()
 
 
+def tensorflow_started() -> bool:
+    """Whether TensorFlow's runtime was started in this process: its thread pools do not survive
+    a fork (a forked worker's first TensorFlow op waits forever). A run's own process never runs
+    TensorFlow before its workers are forked; a Python session that did (a notebook that
+    trained, a test process) must run its executors in threads."""
+    from tensorflow.python.eager import context
+
+    return context.context_safe() is not None
+
+
 @contextlib.contextmanager
 def executor_processes(count: int) -> Iterator[ExecutorProcesses]:
     workers = ExecutorProcesses(count)

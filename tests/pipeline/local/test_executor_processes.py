@@ -164,6 +164,21 @@ def test_workers_die_with_the_run_process_even_when_it_is_killed(tmp_path):
     assert not [pid for pid in pids if _alive(pid)]
 
 
+def test_tensorflow_started_only_once_an_op_ran():
+    script = textwrap.dedent(
+        """
+        import tensorflow as tf
+        from pipeline.local.executor_processes import tensorflow_started
+        tf.io.gfile.exists("/tmp")  # file systems start no runtime
+        before = tensorflow_started()
+        tf.constant(1) + 1
+        print(before, tensorflow_started())
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert done.stdout.split() == ["False", "True"], done.stderr
+
+
 def _alive(pid: int) -> bool:
     """Whether `pid` runs (a zombie, ended but not yet reaped, does not)."""
     try:
