@@ -53,6 +53,9 @@ def good_run(fake_mnist_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> 
     output = base / "out"
     result = cli(base, *run_args(fake_mnist_dir, output))
     assert result.code == 0, result.stderr
+    # Run as a user runs it, its executors run in worker processes (pipeline/local/executor_processes.py),
+    # so the faults below hit those processes as well as the run's own.
+    assert "Executors run in worker processes" in result.log_path().read_text()
     assert len(served_versions(output)) == 1
     shutil.copytree(output, base / "snapshot", symlinks=True)
     return GoodRun(fake_mnist_dir, output, base / "snapshot")
