@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -309,7 +310,8 @@ def _dag_runner(runner: str, on_local_disk: bool):
         return BeamDagRunner()
     from pipeline.local.concurrent_dag_runner import ConcurrentDagRunner
 
-    return ConcurrentDagRunner(executors_in_processes=on_local_disk)
+    # Forked workers are Linux's (prctl; macOS's system libraries are not fork-safe).
+    return ConcurrentDagRunner(executors_in_processes=on_local_disk and sys.platform.startswith("linux"))
 
 
 @contextlib.contextmanager
