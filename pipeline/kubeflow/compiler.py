@@ -144,6 +144,11 @@ def compile_pipeline(config: PipelineConfig, output: Path, enable_cache: bool = 
     )
     job = runner.run(pipeline, write_out=False)
     spec = job["pipelineSpec"]
+    # TFX keeps the root in the PipelineJob's runtime config only; the .yaml has none. KFP's UI
+    # gives a run created from the uploaded spec the spec's defaultPipelineRoot
+    # (frontend/src/pages/NewRunV2.tsx); without it KFP writes to minio://mlpipeline/v2/artifacts
+    # (backend/src/v2/driver/root_dag.go, v2/config/env.go), a scheme TensorFlow cannot open.
+    spec["defaultPipelineRoot"] = settings.pipeline_root
     _set_task_env(spec, settings.env())
     _connect_probes(spec["root"]["dag"]["tasks"])
     _declare_run_parameters(spec, defaults)

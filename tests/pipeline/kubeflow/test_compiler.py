@@ -249,6 +249,15 @@ def test_storage_and_runtime_settings_are_the_configured_ones(config, job, spec)
     assert custom_config["training"]["batch_size"] == config.training.batch_size
 
 
+def test_the_yaml_spec_names_the_pipeline_root_a_run_created_in_the_ui_takes(compiled):
+    """The .yaml has no runtime config: KFP's "Create run" form fills the run's pipeline root
+    from the spec's defaultPipelineRoot (frontend/src/pages/NewRunV2.tsx); without one the
+    driver falls back to the kfp-launcher ConfigMap's or minio://mlpipeline/v2/artifacts
+    (backend/src/v2/driver/root_dag.go, v2/config/env.go), where TensorFlow cannot write."""
+    [package] = yaml.safe_load_all(compiled[".yaml"].read_text())
+    assert package["defaultPipelineRoot"] == PIPELINE_ROOT
+
+
 # --- run-time parameters ------------------------------------------------------------------
 
 
