@@ -359,25 +359,28 @@ def _kubeflow_config(args: argparse.Namespace):
 def _lineage(args: argparse.Namespace) -> int:
     from pipeline.inspect import lineage_report
 
+    config = load_config(args.config, args.overrides)
     request = lineage_report.Request(
         query=args.query,
         output_dir=args.output_dir,
         as_json=args.json,
+        pipeline_name=config.pipeline_name,
         **{
             name: getattr(args, name)
             for name in ("artifact_type", "run", "artifact", "serving_dir", "run_a", "run_b", "output")
             if hasattr(args, name)
         },
     )
-    print(lineage_report.report(request, load_config(args.config, args.overrides).metadata))
+    print(lineage_report.report(request, config.metadata))
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
     from pipeline.inspect.report import write_run_report
 
-    metadata = load_config(args.config, args.overrides).metadata
-    print(f"Report: {write_run_report(args.output_dir, args.run, metadata, args.output)}")
+    config = load_config(args.config, args.overrides)
+    path = write_run_report(args.output_dir, args.run, config.metadata, args.output, config.pipeline_name)
+    print(f"Report: {path}")
     return 0
 
 

@@ -31,7 +31,7 @@ from ml_metadata import errors as mlmd_errors
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from components import files
+from components import files, model_integrity
 from components import serving_dir as serving
 from components.errors import PipelineError
 from components.idx_example_gen.settings import IDX_ROLES
@@ -40,6 +40,7 @@ from pipeline.inspect import artifact_metrics
 from pipeline.inspect.states import ComponentStatus, RunStatus
 
 RUN_CONTEXT_TYPES = ("pipeline_run", "system.PipelineRun")  # TFX's local runners', KFP's launcher's
+PIPELINE_CONTEXT_TYPES = ("pipeline", "system.Pipeline")  # each run's parent context, named by the pipeline
 NODE_CONTEXT_TYPE = "node"
 KFP_TASK_NAME = "task_name"  # the custom property naming a KFP execution's task (our node id)
 KFP_PARAMETERS = "inputs"  # a KFP execution's parameter values, one struct
@@ -183,10 +184,33 @@ def _first_line(error: BaseException) -> str:
 # --- runs and executions --------------------------------------------------------------------
 
 
-def run_contexts(store: metadata_store.MetadataStore) -> list[metadata_store_pb2.Context]:
-    """All pipeline runs, newest first."""
-    runs = [run for context_type in RUN_CONTEXT_TYPES for run in store.get_contexts_by_type(context_type)]
+def run_contexts(
+    store: metadata_store.MetadataStore, pipeline_name: str | None = None
+) -> list[metadata_store_pb2.Context]:
+    """The pipeline runs, newest first: all, or those of the pipeline `pipeline_name`.
+
+    KFP's metadata service holds every pipeline's runs; a run's parent context names its
+    pipeline (KFP: `system.Pipeline`, backend/src/v2/metadata/client.go GetPipeline; TFX: `pipeline`).
+    """
+    if pipeline_name is None:
+        runs = [run for context_type in RUN_CONTEXT_TYPES for run in store.get_contexts_by_type(context_type)]
+    else:
+        pipelines = (store.get_context_by_type_and_name(kind, pipeline_name) for kind in PIPELINE_CONTEXT_TYPES)
+        runs = [
+            child
+            for pipeline in pipelines
+            if pipeline is not None
+            for child in store.get_children_contexts_by_context(pipeline.id)
+            if child.type in RUN_CONTEXT_TYPES
+        ]
     return sorted(runs, key=lambda run: run.create_time_since_epoch, reverse=True)
+
+
+def no_runs(pipeline_name: str | None = None) -> LineageError:
+    """The error of a store without (this pipeline's) runs."""
+    if pipeline_name is None:
+        return LineageError(NO_RUNS)
+    return LineageError(f"the metadata store has no run of pipeline '{pipeline_name}' yet (run the pipeline first)")
 
 
 def find_run_context(store: metadata_store.MetadataStore, run_id: str) -> metadata_store_pb2.Context | None:
@@ -195,12 +219,14 @@ def find_run_context(store: metadata_store.MetadataStore, run_id: str) -> metada
     return next((run for run in found if run is not None), None)
 
 
-def find_run(store: metadata_store.MetadataStore, run_id: str | None = None) -> metadata_store_pb2.Context:
+def find_run(
+    store: metadata_store.MetadataStore, run_id: str | None = None, pipeline_name: str | None = None
+) -> metadata_store_pb2.Context:
     """The run named `run_id` (a prefix is enough), or numbered so by `lineage runs` (1 is the
-    oldest; #3 or 3), or the newest run."""
-    runs = run_contexts(store)
+    oldest; #3 or 3), or the newest run; of the pipeline `pipeline_name` when given."""
+    runs = run_contexts(store, pipeline_name)
     if not runs:
-        raise LineageError(NO_RUNS)
+        raise no_runs(pipeline_name)
     if run_id is None:
         return runs[0]
     number = run_id.removeprefix("#")
@@ -212,11 +238,12 @@ def find_run(store: metadata_store.MetadataStore, run_id: str | None = None) -> 
     return matches[0]
 
 
-def list_runs(store: metadata_store.MetadataStore) -> list[RunInfo]:
-    """Every run, newest first, with the status of each of its components."""
-    runs = run_contexts(store)
+def list_runs(store: metadata_store.MetadataStore, pipeline_name: str | None = None) -> list[RunInfo]:
+    """Every run (of the pipeline `pipeline_name` when given), newest first, with the status of
+    each of its components."""
+    runs = run_contexts(store, pipeline_name)
     if not runs:
-        raise LineageError(NO_RUNS)
+        raise no_runs(pipeline_name)
     return [run_info(store, run) for run in runs]
 
 
@@ -445,9 +472,11 @@ def _pushed_models(store: metadata_store.MetadataStore) -> list[ArtifactInfo]:
 
 def _latest_pushed(store: metadata_store.MetadataStore, serving_dir: str | None) -> ArtifactInfo:
     """The model being served: the highest version in `serving_dir`, as TF Serving and `predict`
-    take it. A version whose push a killed run never recorded is found by its marker, as the
-    Trainer's Model it holds (the next run records the push). Without a serving dir: the
-    highest version MLMD recorded."""
+    take it, credited by content: a record of its push, or a Trainer's Model, counts only if the
+    model's digest is the one the version's marker holds (a store that was lost reuses execution
+    ids, so the paths of other models). A version whose push a killed run never recorded is
+    found by its marker, as the Trainer's Model it holds (the next run records the push).
+    Without a serving dir: the highest version MLMD recorded."""
     pushed = _pushed_models(store)
     if serving_dir is None:
         if not pushed:
@@ -459,17 +488,35 @@ def _latest_pushed(store: metadata_store.MetadataStore, serving_dir: str | None)
             f"{PUSHED_LATEST}: {serving_dir} serves no model"
             + (" (the versions pushed earlier were removed)" if pushed else "")
         )
-    recorded = [info for info in pushed if _same_place(info.properties.get("pushed_destination"), served.path)]
+    recorded = [
+        info
+        for info in pushed
+        if _same_place(info.properties.get("pushed_destination"), served.path)
+        and _same_content(info.properties.get(model_integrity.DIGEST_PROPERTY), served.model_sha256)
+    ]
     if recorded:
         return recorded[-1]
-    models = store.get_artifacts_by_uri(served.model_uri) if served.model_uri else []
+    models = [
+        model
+        for model in store.get_artifacts_by_uri(served.model_uri)
+        if _same_content(_values(model.custom_properties).get(model_integrity.DIGEST_PROPERTY), served.model_sha256)
+    ]
     if not models:
-        raise LineageError(f"{served.path}: served, but no run recorded its push and its marker names no known model")
-    model = artifact_info(store, models[0])
+        raise LineageError(
+            f"{served.path}: served, but no model in the metadata store has its content (model_sha256 "
+            f"{served.model_sha256 or 'not in its marker'}): the records of the run that made it are not in this store"
+        )
+    model = artifact_info(store, models[-1])
     model.properties["served_as"] = (
         f"{served.path} (push not recorded: the run was interrupted; the next run records it)"
     )
     return model
+
+
+def _same_content(recorded: str | None, served: str | None) -> bool:
+    """A record credits a served version only if both name the same content (a push recorded
+    before records carried the digest is taken by its place)."""
+    return recorded is None if served is None else recorded == served
 
 
 def is_complete_version(path: str) -> bool:

@@ -70,6 +70,7 @@ class Request:
     run_a: str = ""  # diff
     run_b: str = ""
     output: Path | None = None  # graph
+    pipeline_name: str | None = None  # runs, diff, graph: only this pipeline's runs (a KFP store holds all)
 
 
 def report(request: Request, metadata: MetadataConfig) -> str:
@@ -367,7 +368,7 @@ def _json(data: Any) -> str:
 
 Query = Callable[[metadata_store.MetadataStore, Request], Any]
 QUERIES: dict[str, tuple[Query, Callable[[Any], str]]] = {
-    "runs": (lambda store, request: lineage.list_runs(store), format_runs),
+    "runs": (lambda store, request: lineage.list_runs(store, request.pipeline_name), format_runs),
     "artifacts": (
         lambda store, request: lineage.list_artifacts(store, request.artifact_type, request.run),
         format_artifacts,
@@ -378,9 +379,14 @@ QUERIES: dict[str, tuple[Query, Callable[[Any], str]]] = {
         ),
         format_trace,
     ),
-    "diff": (lambda store, request: run_summary.diff_runs(store, request.run_a, request.run_b), format_diff),
+    "diff": (
+        lambda store, request: run_summary.diff_runs(store, request.run_a, request.run_b, request.pipeline_name),
+        format_diff,
+    ),
     "graph": (
-        lambda store, request: lineage.run_info(store, lineage.find_run(store, request.run), with_artifacts=True),
+        lambda store, request: lineage.run_info(
+            store, lineage.find_run(store, request.run, request.pipeline_name), with_artifacts=True
+        ),
         to_dot,
     ),
 }

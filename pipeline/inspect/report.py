@@ -91,12 +91,18 @@ def _environment() -> jinja2.Environment:
 
 
 def write_run_report(
-    output_dir: Path, run_reference: str | None, metadata: MetadataConfig, output: Path | None = None
+    output_dir: Path,
+    run_reference: str | None,
+    metadata: MetadataConfig,
+    output: Path | None = None,
+    pipeline_name: str | None = None,
 ) -> Path:
-    """`mnist-pipeline report`: the report of a run (lineage.find_run) of `output_dir`'s store,
-    or of Kubeflow's when the config names its MLMD service (interrupted.open_for_reading)."""
+    """`mnist-pipeline report`: the report of a run (lineage.find_run, of the pipeline
+    `pipeline_name` when given) of `output_dir`'s store, or of Kubeflow's when the config names
+    its MLMD service (interrupted.open_for_reading)."""
     store = interrupted.open_for_reading(output_dir, metadata)
-    return write_report(store, lineage.find_run(store, run_reference), OutputLayout(output_dir), output)
+    run = lineage.find_run(store, run_reference, pipeline_name)
+    return write_report(store, run, OutputLayout(output_dir), output)
 
 
 def write_report(

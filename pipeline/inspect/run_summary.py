@@ -310,9 +310,10 @@ def _test_gap(test_evaluator: lineage.ExecutionInfo | None, evaluation: dict[str
 # --- diff -----------------------------------------------------------------------------------
 
 
-def diff_runs(store: metadata_store.MetadataStore, run_a: str, run_b: str) -> RunDiff:
-    """Two runs side by side: inputs, settings, metrics per split, blessing."""
-    runs = [lineage.find_run(store, run_a), lineage.find_run(store, run_b)]
+def diff_runs(store: metadata_store.MetadataStore, run_a: str, run_b: str, pipeline_name: str | None = None) -> RunDiff:
+    """Two runs (of the pipeline `pipeline_name` when given) side by side: inputs, settings,
+    metrics per split, blessing."""
+    runs = [lineage.find_run(store, run_a, pipeline_name), lineage.find_run(store, run_b, pipeline_name)]
     a, b = (_comparable(store, run) for run in runs)
     sections = {
         section: [

@@ -370,7 +370,29 @@ def test_missing_store(capsys, tmp_path):
 @pytest.mark.parametrize("query", [["runs"], ["artifacts"], ["trace", "pushed:latest"], ["graph"]])
 def test_store_without_runs(capsys, tmp_path, query):
     new_mlmd_store(tmp_path / "metadata.sqlite")
-    assert "no pipeline run yet" in lineage_fails(capsys, tmp_path, *query)
+    assert "yet (run the pipeline first)" in lineage_fails(capsys, tmp_path, *query)
+
+
+def test_runs_of_another_pipeline_in_the_store_are_not_ours(capsys, tmp_path):
+    """KFP's metadata service holds every pipeline's runs, each a child of its pipeline's context
+    (backend/src/v2/metadata/client.go GetPipeline): `lineage` and `report` read this pipeline's."""
+    from ml_metadata import metadata_store
+    from ml_metadata.proto import metadata_store_pb2 as mlmd
+
+    config = mlmd.ConnectionConfig()
+    config.sqlite.filename_uri = str(new_mlmd_store(tmp_path / "metadata.sqlite"))
+    store = metadata_store.MetadataStore(config)
+    pipeline_type = store.put_context_type(mlmd.ContextType(name="system.Pipeline"))
+    run_type = store.put_context_type(mlmd.ContextType(name="system.PipelineRun"))
+    pipeline_id, run_id = store.put_contexts(
+        [mlmd.Context(type_id=pipeline_type, name="another-pipeline"), mlmd.Context(type_id=run_type, name="run-1")]
+    )
+    store.put_parent_contexts([mlmd.ParentContext(child_id=run_id, parent_id=pipeline_id)])
+
+    for query in (["runs"], ["diff", "run-1", "run-1"]):
+        assert "no run of pipeline 'mnist' yet" in lineage_fails(capsys, tmp_path, *query)
+    assert run_cli("report", "run-1", "--output-dir", tmp_path) == 1
+    assert "no run of pipeline 'mnist' yet" in capsys.readouterr().err
 
 
 def test_empty_file_is_not_a_store(capsys, tmp_path):
