@@ -15,7 +15,8 @@ reverse. So that several runs, machines or faults can share one:
   and version numbers are unique however many pushers share the dir.
 * A push writes into `.staging-<version>` first (TF Serving ignores names that are not numbers);
   what a push killed midway left (its staging folder, and on object storage a version without
-  its marker) is removed by the next push, under the lock.
+  its marker) is removed by the next push, under the lock: only folders so named that hold
+  nothing but a model's files, so that nothing else placed there is taken for one.
 Local paths and gs:// / s3:// URIs.
 """
 
@@ -35,6 +36,11 @@ STAGING_PREFIX = ".staging-"
 NOTHING_SERVED = "none"  # what is served, as a fingerprint, before the first push
 MARKER_FILE = os.path.join("assets.extra", "pushed_from.json")
 SAVED_MODEL_FILE = "saved_model.pb"
+# What a SavedModel holds at its top (tensorflow/python/saved_model/constants.py; Keras adds keras_metadata.pb).
+SAVED_MODEL_ENTRIES = frozenset(
+    {SAVED_MODEL_FILE, "saved_model.cpb", "saved_model.pbtxt", "fingerprint.pb", "keras_metadata.pb"}
+    | {"variables", "assets", "assets.extra", "debug"}
+)
 
 log = logging.getLogger(__name__)
 _reported: set[str] = set()
@@ -154,15 +160,28 @@ def remove_unfinished(serving_dir: str) -> list[str]:
         return []
     removed = []
     for name in files.listdir(serving_dir):
-        if not name.startswith(STAGING_PREFIX):
-            continue
-        version_dir = os.path.join(serving_dir, name.removeprefix(STAGING_PREFIX))
-        if files.exists(version_dir) and not files.exists(os.path.join(version_dir, MARKER_FILE)):
+        name = name.rstrip("/")
+        staging_dir = os.path.join(serving_dir, name)
+        version = name.removeprefix(STAGING_PREFIX)
+        if not (name.startswith(STAGING_PREFIX) and is_version_name(version) and _holds_a_model_only(staging_dir)):
+            continue  # not provably a push's staging folder: left as it is
+        version_dir = os.path.join(serving_dir, version)
+        if (
+            files.exists(version_dir)
+            and not files.exists(os.path.join(version_dir, MARKER_FILE))
+            and _holds_a_model_only(version_dir)
+        ):
             files.rmtree(version_dir)
             removed.append(version_dir)
-        files.rmtree(os.path.join(serving_dir, name))
-        removed.append(os.path.join(serving_dir, name))
+        files.rmtree(staging_dir)
+        removed.append(staging_dir)
     return removed
+
+
+def _holds_a_model_only(directory: str) -> bool:
+    """A folder with nothing but a SavedModel's entries (the names of tensorflow/python/saved_model/
+    constants.py): what a push copies; an output dir or anything else put there is not its to remove."""
+    return files.isdir(directory) and all(name.rstrip("/") in SAVED_MODEL_ENTRIES for name in files.listdir(directory))
 
 
 def _files_under(directory: str) -> list[str]:

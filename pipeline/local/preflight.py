@@ -1,7 +1,8 @@
 """Checks made before any component runs and before the output dir is made, so that a bad setting
 or a missing file costs a second and one line naming it: the pipeline name, the Beam flags, the
-schema file, the metadata store, the four IDX files (there, readable, their headers), and that
-the split sizes, the batch size and the image shape fit what the headers promise.
+schema file, the metadata store, the layout of the output dir, pipeline root and serving dir,
+the four IDX files (there, readable, their headers), and that the split sizes, the batch size
+and the image shape fit what the headers promise.
 
 No TensorFlow or TFX here: local files are read with Python's own I/O; only gs:// and s3://
 data dirs load TensorFlow's file system.
@@ -48,6 +49,7 @@ def check_inputs(
             f"Vertex AI take), got {config.pipeline_name!r}"
         )
     check_schema(config.validation.schema_path)
+    check_layout(layout)
     check_store(layout.metadata_path)
     if with_data:
         check_fit(config, data_dir, check_data(config, data_dir))
@@ -95,6 +97,45 @@ def check_schema(schema_path: Path) -> None:
         text_format.Parse(text, schema_pb2.Schema())
     except text_format.ParseError as error:
         raise ConfigError(f"{schema_path}: not a valid schema ({error})") from None
+
+
+# Nestings that would let one folder's clean-up delete another's content: (inner, outer, why); the
+# inner folder may be neither the outer one nor inside it. Recovery deletes the numbered folders
+# under the pipeline root that no record names (pipeline/local/recovery.py); TF Serving takes every
+# numbered folder of the serving dir for a version and the Pusher removes its `.staging-<N>` folders
+# (components/serving_dir.py). The output dir holds the store and the runs' files; a pipeline root
+# or serving dir inside it (the defaults OUTPUT_DIR/pipeline and OUTPUT_DIR/serving) is fine.
+_SERVING_DIR, _PIPELINE_ROOT, _OUTPUT_DIR = "--serving-dir", "--pipeline-root", "--output-dir"
+_FOR_VERSIONS_ONLY = "the serving dir is TF Serving's base path, for pushed versions only"
+_DANGEROUS_NESTINGS = (  # the output dir's first: the other two may be inside it by default
+    (_OUTPUT_DIR, _SERVING_DIR, _FOR_VERSIONS_ONLY),
+    (_OUTPUT_DIR, _PIPELINE_ROOT, "recovery deletes the artifact folders under the pipeline root no record names"),
+    (_SERVING_DIR, _PIPELINE_ROOT, "recovery would delete served versions as artifact folders no record names"),
+    (_PIPELINE_ROOT, _SERVING_DIR, _FOR_VERSIONS_ONLY),
+)
+
+
+def check_layout(layout: OutputLayout) -> None:
+    """The output dir, pipeline root and serving dir do not nest so that one's clean-up could
+    delete another's content (a serving dir inside the pipeline root, an output dir inside the
+    serving dir, ...)."""
+    where = {
+        _OUTPUT_DIR: _normalized(str(layout.output_dir)),
+        _PIPELINE_ROOT: _normalized(layout.pipeline_root),
+        _SERVING_DIR: _normalized(layout.serving_dir),
+    }
+    for inner, outer, why in _DANGEROUS_NESTINGS:
+        if where[inner] == where[outer] or where[inner].startswith(where[outer] + "/"):
+            relation = "is" if where[inner] == where[outer] else "lies inside"
+            raise ConfigError(
+                f"{inner} {where[inner]} {relation} {outer} {where[outer]}: {why}; give each a folder of its "
+                "own (as the defaults OUTPUT_DIR/pipeline and OUTPUT_DIR/serving are)"
+            )
+
+
+def _normalized(location: str) -> str:
+    """A URI without its trailing slashes; a local path absolute, with its symbolic links resolved."""
+    return location.rstrip("/") if is_uri(location) else os.path.realpath(location)
 
 
 def check_store(metadata_path: Path) -> None:

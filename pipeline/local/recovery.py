@@ -11,7 +11,10 @@ that no live run is writing:
   "interrupted" (pipeline/inspect/interrupted.py; the interrupted run itself does this at once after
   SIGINT/SIGTERM, and `lineage` and `report` when they find the output dir idle);
 * remove_unrecorded: the artifact folders (`<root>/<node>/<key>/<id>`) that no artifact in the
-  store names are deleted, so that every executor writes into a clean folder;
+  store names are deleted, so that every executor writes into a clean folder; only what is
+  provably a run's own goes: a folder a served version's marker names (its model, after a lost
+  store), or one that is, holds or lies in the serving dir or the output dir, is kept and named
+  in the log (preflight refuses such layouts; this is the second guard);
 * mark_removed_pushes: a push whose version the serving dir no longer holds is recorded as
   DELETED, so that TFX's cache does not reuse it (it reuses LIVE outputs only) and the Pusher
   pushes the model again: MLMD records what the serving dir holds, never the reverse.
@@ -23,11 +26,14 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from components import serving_dir
 from components.errors import PipelineError
 
 OWNER_FILE = ".metadata"
@@ -91,19 +97,47 @@ def claim_pipeline_root(pipeline_root: str, metadata_path: Path) -> None:
         owner.write(str(metadata_path))
 
 
-def remove_unrecorded(pipeline_root: str, store: metadata_store.MetadataStore | None) -> list[str]:
+@dataclass(frozen=True)
+class Cleanup:
+    """What remove_unrecorded deleted, and the unrecorded folders it kept as not provably its own."""
+
+    removed: list[str]
+    kept: list[str]
+
+
+def remove_unrecorded(
+    pipeline_root: str,
+    store: metadata_store.MetadataStore | None,
+    serving_dirs: Sequence[str] = (),
+    protected: Sequence[str] = (),
+) -> Cleanup:
     """Deletes the artifact folders under `pipeline_root` that no artifact of `store` (None: no
-    store) names; returns them."""
+    store) names and nothing else claims: none that a marker of a version in `serving_dirs` names
+    as its model, and none that is, holds or lies in one of `serving_dirs` or `protected` (the
+    output dir)."""
     from tfx.dsl.io import fileio
 
     recorded = [os.path.normpath(artifact.uri) for artifact in store.get_artifacts()] if store else []
-    removed = []
+    claimed = [
+        os.path.normpath(served.model_uri) for path in serving_dirs for served in serving_dir.complete_versions(path)
+    ]
+    guarded = claimed + [os.path.normpath(path) for path in (*serving_dirs, *protected)]
+    removed, kept = [], []
     for folder in _artifact_folders(pipeline_root):
         normalized = os.path.normpath(folder)
-        if not any(uri == normalized or uri.startswith(normalized + os.sep) for uri in recorded):
-            fileio.rmtree(folder)
-            removed.append(folder)
-    return removed
+        if any(_within(uri, normalized) for uri in recorded):
+            continue
+        if any(_within(path, normalized) or _within(normalized, path) for path in guarded):
+            kept.append(folder)
+            continue
+        fileio.rmtree(folder)
+        removed.append(folder)
+    return Cleanup(removed, kept)
+
+
+def _within(path: str, folder: str) -> bool:
+    """`path` is `folder` or lies inside it (both normalized)."""
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 def _artifact_folders(pipeline_root: str) -> list[str]:

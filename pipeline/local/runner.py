@@ -171,13 +171,21 @@ def _recover(layout: OutputLayout) -> None:
             previous,
             layout.serving_dir,
         )
-    removed = recovery.remove_unrecorded(layout.pipeline_root, store)
-    if removed:
+    serving_dirs = [layout.serving_dir, *([previous] if previous else [])]
+    cleanup = recovery.remove_unrecorded(layout.pipeline_root, store, serving_dirs, [str(layout.output_dir)])
+    if cleanup.removed:
         log.info(
             "Removed %d artifact folder(s) that no record names (left by a run that was killed, or by a "
             "metadata store that is gone): %s",
-            len(removed),
-            ", ".join(removed),
+            len(cleanup.removed),
+            ", ".join(cleanup.removed),
+        )
+    if cleanup.kept:
+        log.info(
+            "Kept %d folder(s) that no record names: a served version's model, or part of the serving or "
+            "output dir: %s",
+            len(cleanup.kept),
+            ", ".join(cleanup.kept),
         )
 
 

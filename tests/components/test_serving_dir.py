@@ -121,3 +121,12 @@ def test_what_dead_pushes_left_is_removed_and_nothing_else(tmp_path):
     assert sorted(removed) == sorted(str(tmp_path / name) for name in (f"{STAGING_PREFIX}6", f"{STAGING_PREFIX}7", "7"))
     assert sorted(path.name for path in tmp_path.iterdir()) == ["5", "8"]
     assert serving_dir.remove_unfinished(str(tmp_path / "missing")) == []
+
+
+def test_a_staging_name_on_something_other_than_a_model_copy_is_left_alone(tmp_path):
+    """Issue 27: an output dir named `.staging-1` inside its serving dir was deleted by the clean-up."""
+    output_dir = write_files(tmp_path / f"{STAGING_PREFIX}1", {"metadata.sqlite": b"store", "runs/a.log": b"log"})
+    write_files(tmp_path / "1", {"notes.txt": b"someone's"})  # no marker, and not a model either
+    not_a_version = write_files(tmp_path / f"{STAGING_PREFIX}new", SAVED_MODEL_FILES)
+    assert serving_dir.remove_unfinished(str(tmp_path)) == []
+    assert sorted(path.name for path in tmp_path.iterdir()) == sorted(["1", output_dir.name, not_a_version.name])

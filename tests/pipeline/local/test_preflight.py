@@ -148,3 +148,54 @@ def test_a_file_that_is_no_metadata_store_is_named(data_dir, tmp_path):
 def test_an_output_dir_in_use_is_refused_before_the_beam_arguments_are_read(data_dir, tmp_path):
     with OutputDirLock(tmp_path), pytest.raises(OutputDirBusy, match=rf"^{tmp_path}: another run \(process \d+\)"):
         check(config(), data_dir, beam_args=["--runner=NoSuchRunner"], output_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("pipeline_root", "serving_dir", "output_dir", "problem"),
+    [
+        # The repro of issue 27: the next run's recovery deleted the served version.
+        ("R", "R/models/mnist", "out", r"--serving-dir \S+/R/models/mnist lies inside --pipeline-root \S+/R: recovery"),
+        ("R", "R", "out", r"--serving-dir \S+/R is --pipeline-root \S+/R: recovery"),
+        ("S/pipeline", "S", "out", r"--pipeline-root \S+/S/pipeline lies inside --serving-dir \S+/S: the serving dir"),
+        # An output dir TF Serving would read, and the Pusher's clean-up would delete.
+        ("R", "S", "S/.staging-1", r"--output-dir \S+/S/.staging-1 lies inside --serving-dir \S+/S: the serving dir"),
+        ("R", "S", "R/out", r"--output-dir \S+/R/out lies inside --pipeline-root \S+/R: recovery deletes"),
+        ("out", "S", "out", r"--output-dir \S+/out is --pipeline-root \S+/out: recovery deletes"),
+        ("R", "out", "out", r"--output-dir \S+/out is --serving-dir \S+/out: the serving dir"),
+        ("out/serving", None, "out", r"--serving-dir \S+/out/serving is --pipeline-root \S+/out/serving"),
+    ],
+)
+def test_folders_that_nest_dangerously_are_refused_naming_the_flags(
+    data_dir, tmp_path, pipeline_root, serving_dir, output_dir, problem
+):
+    def located(path: str | None) -> str | None:
+        return str(tmp_path / path) if path else None
+
+    layout = OutputLayout(tmp_path / output_dir, located(pipeline_root), located(serving_dir))
+    with pytest.raises(ConfigError, match=rf"^{problem}"):
+        check_inputs(config(), str(data_dir), [], layout)
+
+
+@pytest.mark.parametrize(
+    ("pipeline_root", "serving_dir"),
+    [
+        (None, None),  # OUTPUT_DIR/pipeline and OUTPUT_DIR/serving
+        ("elsewhere/pipeline", "elsewhere/serving"),
+        ("out/serving-models", "out/serving"),  # a common prefix is not nesting
+        ("s3://bucket/pipeline", "s3://bucket/serving"),
+    ],
+)
+def test_folders_side_by_side_pass(data_dir, tmp_path, pipeline_root, serving_dir):
+    def located(path: str | None) -> str | None:
+        return path if path is None or "://" in path else str(tmp_path / path)
+
+    layout = OutputLayout(tmp_path / "out", located(pipeline_root), located(serving_dir))
+    check_inputs(config(), str(data_dir), [], layout)
+
+
+def test_a_serving_dir_reached_through_a_link_is_found_inside_the_pipeline_root(data_dir, tmp_path):
+    (tmp_path / "R" / "models").mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "R" / "models")
+    layout = OutputLayout(tmp_path / "out", str(tmp_path / "R"), str(tmp_path / "link"))
+    with pytest.raises(ConfigError, match=r"--serving-dir \S+/R/models lies inside --pipeline-root"):
+        check_inputs(config(), str(data_dir), [], layout)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from components.serving_dir import MARKER_FILE
 from pipeline.local import recovery
 
 
@@ -26,6 +28,12 @@ def artifact_folders(root: Path, *relative: str) -> list[Path]:
     return folders
 
 
+def write_marker(version: Path, model_uri: Path) -> None:
+    """The least of a version's marker: the model it came from."""
+    (version / MARKER_FILE).parent.mkdir(parents=True)
+    (version / MARKER_FILE).write_text(json.dumps({"model_uri": str(model_uri)}))
+
+
 def test_artifact_folders_no_record_names_are_removed(tmp_path):
     root = tmp_path / "pipeline"
     recorded, value, unrecorded = artifact_folders(
@@ -41,9 +49,9 @@ def test_artifact_folders_no_record_names_are_removed(tmp_path):
         ]
     )
 
-    removed = recovery.remove_unrecorded(str(root), store)
+    cleanup = recovery.remove_unrecorded(str(root), store)
 
-    assert removed == [str(unrecorded)]
+    assert cleanup == recovery.Cleanup(removed=[str(unrecorded)], kept=[])
     assert recorded.exists() and value.exists() and not unrecorded.exists()
     assert (root / "Trainer" / ".system" / "executor_execution" / "7").exists()
 
@@ -51,8 +59,45 @@ def test_artifact_folders_no_record_names_are_removed(tmp_path):
 def test_without_a_store_every_artifact_folder_goes(tmp_path):
     """A store that was deleted: its runs' folders would take the new store's execution ids."""
     folders = artifact_folders(tmp_path / "pipeline", "IdxExampleGen/examples/3", "ImportSchemaGen/schema/2")
-    assert sorted(recovery.remove_unrecorded(str(tmp_path / "pipeline"), None)) == sorted(map(str, folders))
-    assert recovery.remove_unrecorded(str(tmp_path / "missing"), None) == []
+    assert sorted(recovery.remove_unrecorded(str(tmp_path / "pipeline"), None).removed) == sorted(map(str, folders))
+    assert recovery.remove_unrecorded(str(tmp_path / "missing"), None) == recovery.Cleanup([], [])
+
+
+def test_served_versions_in_a_serving_dir_under_the_pipeline_root_are_kept(tmp_path):
+    """Issue 27: `--pipeline-root R --serving-dir R/models/mnist` lost its served version to the next
+    run's recovery (preflight now refuses the layout; this is the second guard)."""
+    root = tmp_path / "R"
+    serving = root / "models" / "mnist"
+    [version] = artifact_folders(serving, "1796514076")
+    write_marker(version, root / "Trainer" / "model" / "7")
+    [unrecorded] = artifact_folders(root, "Trainer/model/8")
+
+    cleanup = recovery.remove_unrecorded(str(root), new_store(tmp_path / "metadata.sqlite"), [str(serving)])
+
+    assert cleanup == recovery.Cleanup(removed=[str(unrecorded)], kept=[str(version)])
+    assert version.exists()
+
+
+def test_a_model_a_served_version_names_is_kept_after_the_store_is_lost(tmp_path):
+    root, serving = tmp_path / "pipeline", tmp_path / "serving"
+    served_model, other_model = artifact_folders(root, "Trainer/model/7", "Trainer/model/9")
+    [version] = artifact_folders(serving, "1796514076")
+    write_marker(version, served_model)
+
+    cleanup = recovery.remove_unrecorded(str(root), None, [str(serving)])
+
+    assert cleanup == recovery.Cleanup(removed=[str(other_model)], kept=[str(served_model)])
+
+
+def test_an_output_dir_that_looks_like_an_artifact_folder_is_kept(tmp_path):
+    root = tmp_path / "pipeline"
+    [output_dir] = artifact_folders(root, "runs/of/2024")
+    [holder] = artifact_folders(root, "a/b/1")
+    (holder / "serving").mkdir()
+
+    cleanup = recovery.remove_unrecorded(str(root), None, [str(holder / "serving")], [str(output_dir)])
+
+    assert cleanup == recovery.Cleanup(removed=[], kept=[str(holder), str(output_dir)])
 
 
 def test_a_pipeline_root_belongs_to_one_store(tmp_path):
