@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Annotated
+
+from components.settings import Bounds
 
 IMAGE_KEY = "image"  # int64 pixel values, row-major, image_shape of them
 LABEL_KEY = "label"  # one int64 in 0 .. num_classes - 1
@@ -15,17 +18,9 @@ LABEL_KEY = "label"  # one int64 in 0 .. num_classes - 1
 class ExampleFormat:
     """The `data` section of the config."""
 
-    image_shape: tuple[int, ...]  # rows, columns of one image
-    num_classes: int
+    image_shape: Annotated[tuple[int, ...], Bounds(1, 1024, items=(2, 2))]  # rows, columns of one image
+    num_classes: Annotated[int, Bounds(2, 256)]  # an IDX label is one byte
 
     @property
     def num_pixels(self) -> int:
         return math.prod(self.image_shape)
-
-    def problems(self) -> list[tuple[str, str]]:
-        found = []
-        if not self.image_shape or min(self.image_shape) <= 0:
-            found.append(("image_shape", f"must be positive sizes, got {list(self.image_shape)}"))
-        if self.num_classes <= 0:
-            found.append(("num_classes", f"must be > 0, got {self.num_classes}"))
-        return found

@@ -3,8 +3,11 @@
 A component declares its settings once, as a frozen dataclass beside its executor; the
 pipeline's config composes those types, and the component's spec carries them as plain
 values (custom_config, JSON) to its executor, which rebuilds the same type with `from_dict`.
-A settings type may define `problems()`: (field, what is wrong) pairs for ranges that types
-alone do not catch; `check` collects them with the dotted path of each field.
+A number setting declares the values it may take where it is declared, as
+`Annotated[int, Bounds(1, 65_536)]`: every setting that decides memory, shapes or time has
+bounds, so an absurd value is refused when the config loads, not by TensorFlow minutes in. A
+settings type may also define `problems()`: (field, what is wrong) pairs for rules that span
+fields. `check` collects both, with the dotted path of each field.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import math
 import types
 import typing
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any, NoReturn, TypeVar
 
 from components.errors import PipelineError
@@ -36,6 +40,38 @@ class FrozenMap(dict[str, Any]):
         raise TypeError("settings are read-only")
 
     __setitem__ = __delitem__ = clear = pop = popitem = setdefault = update = _read_only
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """The values a number setting may take, `low`..`high` (`low` itself excluded when
+    `above_low`); of a list setting, the values of each item, and `items` how many there may be."""
+
+    low: float
+    high: float
+    above_low: bool = False
+    items: tuple[int, int] | None = None
+
+    def problem(self, value: Any) -> str | None:
+        """What is wrong with `value`, naming the bound; None when it is within."""
+        if isinstance(value, tuple):
+            return self._count_problem(len(value)) or self._items_problem(list(value))
+        return None if self._holds(value) else f"must be {self._range()}, got {value}"
+
+    def _holds(self, value: float) -> bool:
+        return (self.low < value if self.above_low else self.low <= value) and value <= self.high
+
+    def _range(self) -> str:
+        return f"> {self.low} and <= {self.high}" if self.above_low else f"in {self.low}..{self.high}"
+
+    def _count_problem(self, count: int) -> str | None:
+        if self.items is None or self.items[0] <= count <= self.items[1]:
+            return None
+        low, high = self.items
+        return f"must have {low if low == high else f'{low}..{high}'} items, got {count}"
+
+    def _items_problem(self, items: list[Any]) -> str | None:
+        return None if all(map(self._holds, items)) else f"must be {self._range()} each, got {items}"
 
 
 def from_dict(cls: type[Settings], values: Any, path: str = "") -> Settings:
@@ -62,10 +98,16 @@ def to_dict(settings: Any) -> dict[str, Any]:
 
 
 def check(settings: Any, path: str = "") -> list[str]:
-    """Every problem that the settings and the settings nested in them report, with dotted names."""
-    found = [f"'{path}{name}' {problem}" for name, problem in getattr(settings, "problems", list)()]
+    """Every value out of its bounds and every problem that the settings and the settings nested
+    in them report, with dotted names, in the order of the fields."""
+    hints = typing.get_type_hints(type(settings), include_extras=True)
+    found = []
     for field in dataclasses.fields(settings):
         value = getattr(settings, field.name)
+        bounds = declared_bounds(hints[field.name])
+        problem = bounds.problem(value) if bounds is not None and value is not None else None
+        if problem:
+            found.append(f"'{path}{field.name}' {problem}")
         if dataclasses.is_dataclass(value):
             found += check(value, f"{path}{field.name}.")
         elif isinstance(value, Mapping):
@@ -75,7 +117,12 @@ def check(settings: Any, path: str = "") -> list[str]:
                 if dataclasses.is_dataclass(item)
                 for problem in check(item, f"{path}{field.name}.{key}.")
             ]
-    return found
+    return found + [f"'{path}{name}' {problem}" for name, problem in getattr(settings, "problems", list)()]
+
+
+def declared_bounds(hint: Any) -> Bounds | None:
+    """The Bounds of an `Annotated[X, Bounds(...)]` type hint (read with include_extras=True)."""
+    return next((item for item in getattr(hint, "__metadata__", ()) if isinstance(item, Bounds)), None)
 
 
 def _convert(value: Any, hint: Any, key: str) -> Any:

@@ -11,21 +11,25 @@ import dataclasses
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import yaml
 
 from components.evaluator.settings import EvaluationSettings
 from components.example_format import ExampleFormat
 from components.idx_example_gen.settings import IngestSettings
-from components.settings import SettingsError, check, from_dict
-from components.trainer.settings import TrainerSettings
+from components.settings import Bounds, SettingsError, check, from_dict
+from components.trainer.settings import TrainerSettings, size_problems
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG_FILE = PROJECT_ROOT / "configs" / "pipeline.yaml"
 ConfigError = SettingsError  # one error type for every bad setting, wherever it is found
 # The DirectRunner's worker count: on Kubeflow the compiler sets it per Beam task from its CPU limit.
 BEAM_WORKERS_FLAG = "--direct_num_workers"
+# What one Kubeflow task may ask for: more than the largest machines of the clouds have.
+CORES = Bounds(0, 1024, above_low=True)
+MEMORY_GB = Bounds(0, 16_384, above_low=True)
+DAY_SECONDS = 24 * 3600
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,14 +51,13 @@ class TaskResources:
     """What one Kubeflow task's pod requests and may use at most: CPU in cores, memory in GB
     (10^9 bytes: KFP's driver reads the spec's numbers as "<n>G", driver.go getPodResource)."""
 
-    cpu_request: float
-    cpu_limit: float
-    memory_request_gb: float
-    memory_limit_gb: float
+    cpu_request: Annotated[float, CORES]
+    cpu_limit: Annotated[float, CORES]
+    memory_request_gb: Annotated[float, MEMORY_GB]
+    memory_limit_gb: Annotated[float, MEMORY_GB]
 
     def problems(self) -> list[tuple[str, str]]:
-        found = [(name, f"must be > 0, got {value}") for name, value in dataclasses.asdict(self).items() if value <= 0]
-        found += [
+        return [
             (f"{kind}_request{unit}", f"must not exceed {kind}_limit{unit}, got {request} > {limit}")
             for kind, unit, request, limit in (
                 ("cpu", "", self.cpu_request, self.cpu_limit),
@@ -62,7 +65,6 @@ class TaskResources:
             )
             if request > limit
         ]
-        return found
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,32 +72,27 @@ class Accelerator:
     """Accelerators for one task: on KFP a Kubernetes resource name, e.g. nvidia.com/gpu."""
 
     type: str
-    count: int
+    count: Annotated[int, Bounds(1, 64)]
 
     def problems(self) -> list[tuple[str, str]]:
-        found = [("type", "must name a resource, e.g. nvidia.com/gpu")] if not self.type.strip() else []
-        return found + ([("count", f"must be > 0, got {self.count}")] if self.count <= 0 else [])
+        return [("type", "must name a resource, e.g. nvidia.com/gpu")] if not self.type.strip() else []
 
 
 @dataclasses.dataclass(frozen=True)
 class RetryPolicy:
     """How often a failed task runs again, and when."""
 
-    max_retries: int  # 0: a failed task fails the run
-    backoff_seconds: int  # the wait before the first retry; times backoff_factor before each next one
-    backoff_factor: float
-    window_seconds: int  # no retry starts later than this after the task's first attempt started
+    max_retries: Annotated[int, Bounds(0, 100)]  # 0: a failed task fails the run
+    # The wait before the first retry; times backoff_factor before each next one.
+    backoff_seconds: Annotated[int, Bounds(0, DAY_SECONDS)]
+    backoff_factor: Annotated[float, Bounds(1, 100)]
+    # No retry starts later than this after the task's first attempt started.
+    window_seconds: Annotated[int, Bounds(1, 30 * DAY_SECONDS)]
 
     def problems(self) -> list[tuple[str, str]]:
-        found = [
-            (name, f"must be >= 0, got {value}")
-            for name, value in (("max_retries", self.max_retries), ("backoff_seconds", self.backoff_seconds))
-            if value < 0
-        ]
-        found += [("backoff_factor", f"must be >= 1, got {self.backoff_factor}")] if self.backoff_factor < 1 else []
         if self.window_seconds <= self.backoff_seconds:
-            found.append(("window_seconds", f"must be > backoff_seconds, got {self.window_seconds}"))
-        return found
+            return [("window_seconds", f"must be > backoff_seconds, got {self.window_seconds}")]
+        return []
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,7 +149,7 @@ class KubeflowSettings:
 @dataclasses.dataclass(frozen=True)
 class MetadataConfig:
     grpc_host: str | None  # None: `lineage` reads <output-dir>/metadata.sqlite
-    grpc_port: int
+    grpc_port: Annotated[int, Bounds(1, 65_535)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -171,6 +168,10 @@ class PipelineConfig:
 
     def as_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def problems(self) -> list[tuple[str, str]]:
+        """The model's size, once each setting that makes it is within its own bounds."""
+        return [] if check(self.data) or check(self.training) else size_problems(self.training, self.data)
 
 
 def load_config(config_file: Path | None = None, overrides: Iterable[str] = ()) -> PipelineConfig:

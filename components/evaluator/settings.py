@@ -8,6 +8,9 @@ runs import it.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
+
+from components.settings import Bounds
 
 METRIC_NAME = "precision_at_1"  # components.evaluator.precision_at_1.PrecisionAt1's key
 CONFUSION_METRIC_NAME = "confusion_counts"  # ... and ConfusionCounts': an int64 [true, predicted] array
@@ -21,23 +24,13 @@ MAX_TEST_GAP_KEY = "max_test_gap"  # the test Evaluator's parameter holding Eval
 # The validation Evaluator's parameter holding EvaluationSettings.min_precision_at_1: one of its
 # own, not a field of its eval_config, so that each run may set it (Kubeflow's run-time parameters).
 MIN_PRECISION_KEY = "min_precision_at_1"
+FRACTION = Bounds(0, 1)  # Precision@1 and the differences between two of them
 
 
 @dataclass(frozen=True)
 class EvaluationSettings:
-    min_precision_at_1: float  # validation Precision@1 a model needs to be blessed
-    max_precision_at_1_regression: float  # how far below the model in production it may fall
+    min_precision_at_1: Annotated[float, FRACTION]  # validation Precision@1 a model needs to be blessed
+    max_precision_at_1_regression: Annotated[float, FRACTION]  # how far below the model in production it may fall
     # A warning when test Precision@1 is further than this from validation's: the test split
     # decides nothing, but a collapsed one (say, swapped files) should not pass in silence.
-    max_test_gap: float
-
-    def problems(self) -> list[tuple[str, str]]:
-        return [
-            (name, f"must be in 0..1, got {value}")
-            for name, value in (
-                ("min_precision_at_1", self.min_precision_at_1),
-                ("max_precision_at_1_regression", self.max_precision_at_1_regression),
-                ("max_test_gap", self.max_test_gap),
-            )
-            if not 0 <= value <= 1
-        ]
+    max_test_gap: Annotated[float, FRACTION]

@@ -7,9 +7,13 @@ executor rebuilds it (components.settings.from_dict). No TensorFlow here: the co
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
+
+from components.settings import Bounds
 
 # The four input files, by role.
 IDX_ROLES = ("train_images", "train_labels", "test_images", "test_labels")
+IMAGE_COUNT = Bounds(0, 2**32 - 1)  # an IDX header counts its records in 32 bits
 
 
 @dataclass(frozen=True)
@@ -18,28 +22,12 @@ class IngestSettings:
     train_labels: str
     test_images: str
     test_labels: str
-    validation_size: int  # the first N training images, as TensorFlow's input_data does
-    train_size: int | None  # None: every training image after the validation ones
-    test_size: int | None  # None: every test image
-    records_per_shard: int
-    gzip_level: int
+    validation_size: Annotated[int, IMAGE_COUNT]  # the first N training images, as TensorFlow's input_data does
+    train_size: Annotated[int | None, IMAGE_COUNT]  # None: every training image after the validation ones
+    test_size: Annotated[int | None, IMAGE_COUNT]  # None: every test image
+    records_per_shard: Annotated[int, Bounds(1, 10_000_000)]
+    gzip_level: Annotated[int, Bounds(0, 9)]
 
     def file_names(self) -> dict[str, str]:
         """The file of each role in IDX_ROLES."""
         return {role: getattr(self, role) for role in IDX_ROLES}
-
-    def problems(self) -> list[tuple[str, str]]:
-        found = [
-            (name, f"must be >= 0, got {value}")
-            for name, value in (
-                ("validation_size", self.validation_size),
-                ("train_size", self.train_size),
-                ("test_size", self.test_size),
-            )
-            if (value or 0) < 0
-        ]
-        if self.records_per_shard <= 0:
-            found.append(("records_per_shard", f"must be > 0, got {self.records_per_shard}"))
-        if not 0 <= self.gzip_level <= 9:
-            found.append(("gzip_level", f"must be in 0..9, got {self.gzip_level}"))
-        return found

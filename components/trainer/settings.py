@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from components.example_format import ExampleFormat
-from components.settings import from_dict, to_dict
+from components.settings import Bounds, from_dict, to_dict
 
 # Setting value -> the keras.optimizers class it names.
 OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
@@ -30,19 +30,23 @@ FIT_FILE = "fit.json"
 # each a parameter of the Trainer's own, since a parameter is replaced whole and the custom_config
 # is one JSON string.
 RUN_SETTINGS = ("learning_rate", "train_steps")
+STEPS = Bounds(1, 100_000_000)  # a step takes milliseconds at least: 10^8 of them are days
+# The model's weights plus one batch's activations, in float32 values: 200 MB; with the gradients
+# and Adam's two slots per weight, within the Trainer's memory (kubeflow.resources.Trainer).
+MAX_MODEL_VALUES = 50_000_000
 
 
 @dataclass(frozen=True)
 class TrainerSettings:
-    hidden_units: tuple[int, ...]
+    hidden_units: Annotated[tuple[int, ...], Bounds(1, 65_536, items=(1, 16))]  # sizes of the dense layers
     optimizer: str  # a key of OPTIMIZERS
-    learning_rate: float
+    learning_rate: Annotated[float, Bounds(0, 10, above_low=True)]
     cosine_decay: bool  # decay the learning rate to 0 over train_steps
-    batch_size: int
-    train_steps: int
-    log_every_steps: int
-    checkpoint_every_steps: int
-    seed: int
+    batch_size: Annotated[int, Bounds(1, 65_536)]
+    train_steps: Annotated[int, STEPS]
+    log_every_steps: Annotated[int, STEPS]
+    checkpoint_every_steps: Annotated[int, STEPS]
+    seed: Annotated[int, Bounds(0, 2**32 - 1)]  # keras.utils.set_random_seed seeds NumPy, whose seeds are 32-bit
 
     @property
     def steps_per_execution(self) -> int:
@@ -50,13 +54,25 @@ class TrainerSettings:
         return math.gcd(self.train_steps, self.log_every_steps, self.checkpoint_every_steps)
 
     def problems(self) -> list[tuple[str, str]]:
-        positive = ("batch_size", "train_steps", "log_every_steps", "checkpoint_every_steps", "learning_rate")
-        found = [(name, f"must be > 0, got {getattr(self, name)}") for name in positive if getattr(self, name) <= 0]
-        if not self.hidden_units or min(self.hidden_units) <= 0:
-            found.append(("hidden_units", f"must be positive sizes, got {list(self.hidden_units)}"))
         if self.optimizer not in OPTIMIZERS:
-            found.append(("optimizer", f"must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}"))
-        return found
+            return [("optimizer", f"must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")]
+        return []
+
+
+def size_problems(training: TrainerSettings, example_format: ExampleFormat) -> list[tuple[str, str]]:
+    """The model and one batch within MAX_MODEL_VALUES: each setting's own bounds still let their
+    product exhaust any machine's memory."""
+    widths = [example_format.num_pixels, *training.hidden_units, example_format.num_classes]
+    weights = sum(inputs * outputs + outputs for inputs, outputs in zip(widths, widths[1:]))
+    activations = training.batch_size * sum(widths)
+    if weights + activations <= MAX_MODEL_VALUES:
+        return []
+    problem = (
+        f"{list(training.hidden_units)} with 'training.batch_size' {training.batch_size} and 'data.image_shape' "
+        f"{list(example_format.image_shape)} make {weights:,} weights and {activations:,} activations per batch; "
+        f"together they must be at most {MAX_MODEL_VALUES:,}"
+    )
+    return [("training.hidden_units", problem)]
 
 
 def custom_config(training: TrainerSettings, example_format: ExampleFormat, code_sha256: str) -> dict[str, Any]:

@@ -24,9 +24,13 @@ def test_built_from_the_data_section():
 @pytest.mark.parametrize(
     "example_format, problem",
     [
-        (ExampleFormat((), 10), "'data.image_shape' must be positive sizes, got []"),
-        (ExampleFormat((28, 0), 10), "'data.image_shape' must be positive sizes, got [28, 0]"),
-        (ExampleFormat((28, 28), 0), "'data.num_classes' must be > 0, got 0"),
+        (ExampleFormat((), 10), "'data.image_shape' must have 2 items, got 0"),
+        (ExampleFormat((28, 28, 3), 10), "'data.image_shape' must have 2 items, got 3"),
+        (ExampleFormat((28, 0), 10), "'data.image_shape' must be in 1..1024 each, got [28, 0]"),
+        (ExampleFormat((28, 4096), 10), "'data.image_shape' must be in 1..1024 each, got [28, 4096]"),
+        (ExampleFormat((28, 28), 1), "'data.num_classes' must be in 2..256, got 1"),
+        # What a report of 11.6 GB came from: a confusion matrix of num_classes squared.
+        (ExampleFormat((28, 28), 10**23), f"'data.num_classes' must be in 2..256, got {10**23}"),
     ],
 )
 def test_problems_name_the_setting(example_format, problem):

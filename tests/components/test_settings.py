@@ -5,32 +5,31 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Annotated
 
 import pytest
 
 from components.errors import PipelineError
-from components.settings import SettingsError, check, from_dict, to_dict
+from components.settings import Bounds, SettingsError, check, from_dict, to_dict
 
 
 @dataclass(frozen=True)
 class Inner:
-    rate: float
+    rate: Annotated[float, Bounds(0, 10, above_low=True)]
     sizes: tuple[int, ...]
-
-    def problems(self) -> list[tuple[str, str]]:
-        return [("rate", f"must be > 0, got {self.rate}")] if self.rate <= 0 else []
 
 
 @dataclass(frozen=True)
 class Outer:
     name: str
-    count: int
-    limit: int | None
+    count: Annotated[int, Bounds(0, 100)]
+    limit: Annotated[int | None, Bounds(1, 1000)]
     enabled: bool
     inner: Inner
 
     def problems(self) -> list[tuple[str, str]]:
-        return [("count", f"must be >= 0, got {self.count}")] if self.count < 0 else []
+        too_low = self.limit is not None and self.limit < self.count
+        return [("limit", f"must be >= count, got {self.limit} < {self.count}")] if too_low else []
 
 
 VALUES = {"name": "n", "count": 3, "limit": None, "enabled": True, "inner": {"rate": 0.5, "sizes": [1, 2]}}
@@ -125,8 +124,55 @@ def test_an_unknown_nested_key_is_named_with_its_section():
 
 def test_check_collects_problems_of_nested_settings_with_dotted_paths():
     settings = from_dict(Outer, values(count=-1, inner={"rate": -2.0, "sizes": []}))
-    assert check(settings, "top.") == ["'top.count' must be >= 0, got -1", "'top.inner.rate' must be > 0, got -2.0"]
+    assert check(settings, "top.") == [
+        "'top.count' must be in 0..100, got -1",
+        "'top.inner.rate' must be > 0 and <= 10, got -2.0",
+    ]
     assert check(from_dict(Outer, VALUES)) == []
+
+
+@pytest.mark.parametrize(
+    "changes, problems",
+    [
+        ({"count": 101}, ["'p.count' must be in 0..100, got 101"]),
+        ({"count": 2**70}, [f"'p.count' must be in 0..100, got {2**70}"]),
+        ({"count": 0, "limit": 0}, ["'p.limit' must be in 1..1000, got 0"]),
+        ({"count": 100, "limit": 1000}, []),
+        ({"limit": None}, []),
+        ({"inner": {"rate": 0.0, "sizes": []}}, ["'p.inner.rate' must be > 0 and <= 10, got 0.0"]),
+        ({"inner": {"rate": 10.5, "sizes": []}}, ["'p.inner.rate' must be > 0 and <= 10, got 10.5"]),
+        ({"inner": {"rate": 10, "sizes": []}}, []),
+    ],
+)
+def test_a_value_out_of_its_declared_bounds_is_named_with_the_bounds(changes, problems):
+    assert check(from_dict(Outer, values(**changes)), "p.") == problems
+
+
+@dataclass(frozen=True)
+class Shape:
+    sides: Annotated[tuple[int, ...], Bounds(1, 64, items=(2, 2))]
+    layers: Annotated[tuple[int, ...], Bounds(1, 8, items=(1, 3))]
+
+
+@pytest.mark.parametrize(
+    "sides, layers, problems",
+    [
+        ((28, 28), (1, 8, 8), []),
+        ((28,), (1,), ["'sides' must have 2 items, got 1"]),
+        ((28, 65), (), ["'sides' must be in 1..64 each, got [28, 65]", "'layers' must have 1..3 items, got 0"]),
+        ((1, 1), (0, 9), ["'layers' must be in 1..8 each, got [0, 9]"]),
+    ],
+)
+def test_a_list_setting_bounds_how_many_items_and_each_item(sides, layers, problems):
+    assert check(Shape(sides, layers)) == problems
+
+
+def test_the_rules_that_span_fields_come_after_the_bounds():
+    settings = from_dict(Outer, values(count=5, limit=3, inner={"rate": 11, "sizes": []}))
+    assert check(settings) == [
+        "'inner.rate' must be > 0 and <= 10, got 11.0",
+        "'limit' must be >= count, got 3 < 5",
+    ]
 
 
 def test_check_passes_types_without_problems():
@@ -158,4 +204,4 @@ def test_a_mapping_sections_values_are_checked_and_named_by_their_key():
     with pytest.raises(SettingsError, match=r"^'p\.items' must be a section of settings, got \[1\]$"):
         from_dict(ByName, {"items": [1]}, "p.")
     settings = from_dict(ByName, {"items": {"a": {"rate": -1, "sizes": []}}})
-    assert check(settings, "p.") == ["'p.items.a.rate' must be > 0, got -1.0"]
+    assert check(settings, "p.") == ["'p.items.a.rate' must be > 0 and <= 10, got -1.0"]

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import typing
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
 
 from components.errors import PipelineError
+from components.settings import Bounds, declared_bounds
 from pipeline.config import DEFAULT_CONFIG_FILE, ConfigError, PipelineConfig, load_config
 
 from conftest import REPO_ROOT
@@ -274,9 +278,9 @@ def test_all_range_problems_are_reported_together_with_their_sections():
             ]
         )
     assert str(error.value).split("; ") == [
-        "'data.image_shape' must be positive sizes, got [28, 0]",
+        "'data.image_shape' must be in 1..1024 each, got [28, 0]",
         "'ingest.gzip_level' must be in 0..9, got 10",
-        "'training.batch_size' must be > 0, got 0",
+        "'training.batch_size' must be in 1..65536, got 0",
         "'training.optimizer' must be one of adam, sgd, rmsprop, got 'adagrad'",
         "'evaluation.max_test_gap' must be in 0..1, got 2.0",
     ]
@@ -412,3 +416,61 @@ def test_metadata_grpc_host_is_optional():
     config = load_config(overrides=["metadata.grpc_host=metadata-grpc-service.kubeflow", "metadata.grpc_port=8080"])
     assert (config.metadata.grpc_host, config.metadata.grpc_port) == ("metadata-grpc-service.kubeflow", 8080)
     assert load_config().metadata.grpc_host is None
+
+
+# --- bounds: every number setting declares the values it may take -------------------------------
+
+
+def _number_settings(cls: type, path: str = "") -> list[tuple[str, Bounds | None]]:
+    """(dotted key, its declared Bounds) of every int and float setting, lists of them included."""
+    found = []
+    for field in dataclasses.fields(cls):
+        hint = typing.get_type_hints(cls, include_extras=True)[field.name]
+        bounds = declared_bounds(hint)
+        bare = typing.get_type_hints(cls)[field.name]
+        bare = next((arg for arg in typing.get_args(bare) if arg is not type(None)), bare)  # X | None
+        if typing.get_origin(bare) is Mapping:  # a section by name: its values' settings
+            bare = typing.get_args(bare)[1]
+            bare = next((arg for arg in typing.get_args(bare) if arg is not type(None)), bare)
+        if dataclasses.is_dataclass(bare):
+            found += _number_settings(bare, f"{path}{field.name}.")
+        elif bare in (int, float) or typing.get_args(bare)[:1] in ((int,), (float,)):
+            found.append((f"{path}{field.name}", bounds))
+    return found
+
+
+def test_every_number_setting_declares_its_bounds():
+    """Each decides memory, shapes or time: an absurd value must be refused when the config loads."""
+    numbers = dict(_number_settings(PipelineConfig))
+    assert {"training.hidden_units", "training.seed", "data.num_classes", "kubeflow.retry.max_retries"} <= set(numbers)
+    assert [key for key, bounds in numbers.items() if bounds is None] == []
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("data.num_classes=1.0e+23", f"'data.num_classes' must be in 2..256, got {int(1.0e23)}"),
+        ("training.train_steps=99999999999999999999", "'training.train_steps' must be in 1..100000000, got "),
+        ("training.seed=-1", "'training.seed' must be in 0..4294967295, got -1"),
+        ("training.hidden_units=[1000000000]", "'training.hidden_units' must be in 1..65536 each, got [1000000000]"),
+        ("data.image_shape=[28, 28, 28]", "'data.image_shape' must have 2 items, got 3"),
+        ("metadata.grpc_port=70000", "'metadata.grpc_port' must be in 1..65535, got 70000"),
+    ],
+)
+def test_a_value_out_of_its_bounds_is_refused_naming_the_key_and_the_bounds(override, message):
+    with pytest.raises(ConfigError) as error:
+        load_config(overrides=[override])
+    assert str(error.value).startswith(message)
+
+
+def test_the_model_and_one_batch_are_bounded_together():
+    """Each within its own bounds, together a model of 4 x 4096 x 4096 weights."""
+    with pytest.raises(ConfigError) as error:
+        load_config(overrides=["training.hidden_units=[4096, 4096, 4096, 4096]"])
+    assert str(error.value) == (
+        "'training.hidden_units' [4096, 4096, 4096, 4096] with 'training.batch_size' 150 and 'data.image_shape' "
+        "[28, 28] make 53,600,266 weights and 2,576,700 activations per batch; together they must be at most 50,000,000"
+    )
+    with pytest.raises(ConfigError, match=r"and 62,521,344 activations per batch"):
+        load_config(overrides=["training.batch_size=65536"])
+    load_config(overrides=["training.hidden_units=[4096, 4096]", "training.batch_size=1024"])

@@ -43,10 +43,11 @@ def test_sizes_may_be_zero_or_none():
 @pytest.mark.parametrize(
     "changes, problem",
     [
-        ({"validation_size": -1}, "'ingest.validation_size' must be >= 0, got -1"),
-        ({"train_size": -2}, "'ingest.train_size' must be >= 0, got -2"),
-        ({"test_size": -3}, "'ingest.test_size' must be >= 0, got -3"),
-        ({"records_per_shard": 0}, "'ingest.records_per_shard' must be > 0, got 0"),
+        ({"validation_size": -1}, "'ingest.validation_size' must be in 0..4294967295, got -1"),
+        ({"train_size": -2}, "'ingest.train_size' must be in 0..4294967295, got -2"),
+        ({"test_size": 2**32}, "'ingest.test_size' must be in 0..4294967295, got 4294967296"),
+        ({"records_per_shard": 0}, "'ingest.records_per_shard' must be in 1..10000000, got 0"),
+        ({"records_per_shard": 10**8}, "'ingest.records_per_shard' must be in 1..10000000, got 100000000"),
         ({"gzip_level": 10}, "'ingest.gzip_level' must be in 0..9, got 10"),
         ({"gzip_level": -1}, "'ingest.gzip_level' must be in 0..9, got -1"),
     ],

@@ -41,7 +41,7 @@ def test_the_runs_settings_reach_run_fn_and_the_steps_train_args():
 
 def test_a_bad_value_a_run_was_given_is_one_error_naming_the_setting():
     """A Kubeflow run's parameters are only type-checked when the run is created."""
-    with pytest.raises(SettingsError, match=r"^'training\.learning_rate' must be > 0, got -0\.1$"):
+    with pytest.raises(SettingsError, match=r"^'training\.learning_rate' must be > 0 and <= 10, got -0\.1$"):
         executor.with_run_properties(properties(learning_rate=-0.1))
 
 

@@ -409,13 +409,13 @@ def test_resources_follow_the_settings_and_the_trainer_may_ask_for_a_gpu(tmp_pat
         ),
         (
             "kubeflow.resources.Pusher.memory_request_gb=0",
-            "'kubeflow.resources.Pusher.memory_request_gb' must be > 0, got 0.0",
+            "'kubeflow.resources.Pusher.memory_request_gb' must be > 0 and <= 16384, got 0.0",
         ),
         (
             "kubeflow.trainer_accelerator={type: nvidia.com/gpu, count: 0}",
-            "'kubeflow.trainer_accelerator.count' must be > 0, got 0",
+            "'kubeflow.trainer_accelerator.count' must be in 1..64, got 0",
         ),
-        ("kubeflow.retry.backoff_factor=0.5", "'kubeflow.retry.backoff_factor' must be >= 1, got 0.5"),
+        ("kubeflow.retry.backoff_factor=0.5", "'kubeflow.retry.backoff_factor' must be in 1..100, got 0.5"),
     ],
 )
 def test_bad_resources_and_retries_are_one_clear_error(tmp_path, capsys, override, error):
