@@ -1,10 +1,11 @@
-"""s3:// for TensorFlow (AWS S3 and S3-compatible stores such as MinIO), and the exit it needs.
+"""s3:// for TensorFlow (AWS S3 and S3-compatible stores such as SeaweedFS and MinIO), and the exit it needs.
 
 TensorFlow opens gs:// by itself; s3:// comes from tensorflow-io's filesystem plugin, which
 importing tensorflow_io registers. Beam opens s3:// with boto3 (apache-beam[aws]). Both take
 the standard AWS settings (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, or a role),
 and one endpoint setting serves both: the AWS SDKs' AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL),
-e.g. http://minio-service.kubeflow:9000, which boto3 reads and enable_s3 hands to tensorflow-io.
+e.g. http://seaweedfs.kubeflow:9000 (what KFP installs from 2.15), which boto3 reads and enable_s3
+hands to tensorflow-io.
 """
 
 from __future__ import annotations

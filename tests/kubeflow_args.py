@@ -22,17 +22,19 @@ KUBEFLOW_ARGS = [
     "--serving-dir",
     SERVING_DIR,
 ]
-# MinIO's endpoint as plain variables, its credentials from KFP's own secret.
-MINIO_ENV = ["AWS_ENDPOINT_URL_S3=http://minio-service.kubeflow:9000", "AWS_REGION=us-east-1"]
-MINIO_SECRET_ENV = [
+# The object store KFP installs (from 2.15 SeaweedFS, whose service `seaweedfs` maps port 9000 to
+# its S3 port: manifests/kustomize/third-party/seaweedfs/base/seaweedfs/seaweedfs-service.yaml)
+# as plain variables, its credentials from KFP's own secret (still named for MinIO).
+OBJECT_STORE_ENV = ["AWS_ENDPOINT_URL_S3=http://seaweedfs.kubeflow:9000", "AWS_REGION=us-east-1"]
+OBJECT_STORE_SECRET_ENV = [
     "AWS_ACCESS_KEY_ID=mlpipeline-minio-artifact/accesskey",
     "AWS_SECRET_ACCESS_KEY=mlpipeline-minio-artifact/secretkey",
 ]
 TASK_ENV_ARGS = [
     "--set",
-    f"kubeflow.task_env={json.dumps(MINIO_ENV)}",
+    f"kubeflow.task_env={json.dumps(OBJECT_STORE_ENV)}",
     "--set",
-    f"kubeflow.task_secret_env={json.dumps(MINIO_SECRET_ENV)}",
+    f"kubeflow.task_secret_env={json.dumps(OBJECT_STORE_SECRET_ENV)}",
 ]
 
 

@@ -571,7 +571,7 @@ def test_schemes_tensorflow_cannot_open_are_warned_about(tmp_path, caplog):
 
 
 def test_task_env_and_secret_env_reach_every_task(tmp_path):
-    """MinIO's endpoint as plain variables, its credentials from KFP's own secret (a PlatformSpec)."""
+    """The object store's endpoint as plain variables, its credentials from KFP's own secret (a PlatformSpec)."""
     assert run_cli("compile", "--output", tmp_path / "pipeline.yaml", *KUBEFLOW_ARGS, *TASK_ENV_ARGS) == 0
 
     spec, platform = yaml.safe_load_all((tmp_path / "pipeline.yaml").read_text())
@@ -581,7 +581,7 @@ def test_task_env_and_secret_env_reach_every_task(tmp_path):
     assert all(
         container["env"]
         == [
-            {"name": "AWS_ENDPOINT_URL_S3", "value": "http://minio-service.kubeflow:9000"},
+            {"name": "AWS_ENDPOINT_URL_S3", "value": "http://seaweedfs.kubeflow:9000"},
             {"name": "AWS_REGION", "value": "us-east-1"},
         ]
         for container in containers.values()
