@@ -68,6 +68,13 @@ def verify_files(examples_uri: str, recorded: dict[str, dict[str, str]], splits:
             )
 
 
+def split_digest(examples: types.Artifact, split: str) -> str:
+    """One SHA-256 for the content of a split: of the checksums of its shards (two models'
+    Precision@1 on one split compare; on splits of other digests they need not)."""
+    shards = _recorded(examples).get(split, {})
+    return hashlib.sha256(json.dumps(shards, sort_keys=True).encode()).hexdigest()
+
+
 def _recorded(examples: types.Artifact) -> dict[str, dict[str, str]]:
     value = examples.get_json_value_custom_property(SHARDS_PROPERTY)
     return json.loads(json.dumps(value)) if value else {}  # protobuf Struct -> plain dicts

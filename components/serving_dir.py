@@ -3,13 +3,17 @@
 The serving dir is the truth about what is served, and MLMD records what it holds, never the
 reverse. So that several runs, machines or faults can share one:
 
-* A version is complete once its marker is there (`assets.extra/pushed_from.json`, naming the
-  model artifact it came from and the model's digest; TF Serving leaves `assets.extra/` to its users). The marker is
+* A version is complete once its marker is there (`assets.extra/pushed_from.json`; TF Serving
+  leaves `assets.extra/` to its users). It names the model artifact the version came from, the
+  SHA-256 of each of the model's files as the Trainer recorded them (components/model_integrity.py)
+  and their digest (the model's identity by content), and the validation Precision@1 of the
+  model and of the best model served before it (Validation: the blessing's ratchet). The marker is
   written last, after `saved_model.pb`, which comes after every other file: on object storage,
   where a publish copies object by object, a version that TF Serving can load before the marker
   lands is whole (tensorflow/serving#1086; TFX's own Pusher copies `saved_model.pb` last since
-  tensorflow/tfx#4466). Readers take complete versions named by ASCII digits (TF Serving's
-  version numbers) and name what they skip.
+  tensorflow/tfx#4466). Readers take complete versions named by ASCII digits within int64 (TF
+  Serving's version numbers) and name what they skip; a version whose files differ from its
+  marker, or whose marker is damaged, is refused in one line naming it.
 * A push publishes under the serving dir's lock (components/publish_lock.py): a compare-and-swap, since the
   publisher first checks that the dir still serves the model its candidate was compared with,
   and version numbers are unique however many pushers share the dir.
@@ -22,13 +26,12 @@ Local paths and gs:// / s3:// URIs.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 from dataclasses import dataclass
 
-from components import files
+from components import files, model_integrity
 from components.errors import PipelineError
 from components.object_storage import is_uri
 
@@ -41,13 +44,32 @@ SAVED_MODEL_ENTRIES = frozenset(
     {SAVED_MODEL_FILE, "saved_model.cpb", "saved_model.pbtxt", "fingerprint.pb", "keras_metadata.pb"}
     | {"variables", "assets", "assets.extra", "debug"}
 )
+MAX_VERSION = 2**63 - 1  # TF Serving's version numbers are int64; it ignores larger names
 
 log = logging.getLogger(__name__)
-_reported: set[str] = set()
 
 
 class ServedModelChanged(PipelineError):
     """The serving dir no longer serves what this run saw, or compared its model with: run again."""
+
+
+class DamagedVersion(PipelineError):
+    """A complete version whose marker or files are not what its push wrote."""
+
+
+@dataclass(frozen=True)
+class Validation:
+    """What the validation Evaluator measured, carried in the marker: the blessing compares a new
+    model with the best model served on the same validation data, so that a chain of pushes,
+    each within the tolerance of the one before, cannot drift down (components/evaluator)."""
+
+    data_sha256: str  # the validation split's content (examples_integrity.split_digest)
+    precision_at_1: float  # this model's
+    best_precision_at_1: float  # the best of the models served in a row on that data, this one included
+
+    def best_on(self, data_sha256: str) -> float | None:
+        """The best Precision@1 served on `data_sha256`; None for other data, where it says nothing."""
+        return self.best_precision_at_1 if self.data_sha256 == data_sha256 else None
 
 
 @dataclass(frozen=True)
@@ -57,10 +79,23 @@ class ServedVersion:
     version: int
     path: str
     model_uri: str
-    model_sha256: str | None = None  # model_digest of what was published (None: an older marker)
+    model_sha256: str | None = None  # model_integrity.digest of the model's files (None: an older marker)
+    files: dict[str, str] | None = None  # their manifest (None: an older marker)
+    validation: Validation | None = None  # None: pushed before the marker carried it
 
     def fingerprint(self) -> str:
         return f"{self.version}:{self.model_uri}"
+
+
+@dataclass(frozen=True)
+class Scan:
+    """What a serving dir holds: its complete versions, oldest first, and what it skipped, described."""
+
+    versions: list[ServedVersion]
+    skipped: list[str]
+
+    def skipped_line(self, serving_dir: str) -> str | None:
+        return f"{serving_dir}: skipped {', '.join(self.skipped)}" if self.skipped else None
 
 
 def fingerprint(served: ServedVersion | None) -> str:
@@ -69,33 +104,35 @@ def fingerprint(served: ServedVersion | None) -> str:
 
 
 def is_version_name(name: str) -> bool:
-    """A name TF Serving takes as a version number: ASCII digits only."""
-    return name.isascii() and name.isdigit()
+    """A name TF Serving takes as a version number: ASCII digits only, within int64."""
+    return name.isascii() and name.isdigit() and int(name) <= MAX_VERSION
 
 
-def complete_versions(serving_dir: str) -> list[ServedVersion]:
-    """The complete versions, oldest first; logs one line naming the entries it skips."""
+def scan(serving_dir: str) -> Scan:
+    """The complete versions and the entries that are not (ServingProbe reports those, once per run)."""
     if not files.exists(serving_dir):
-        return []
+        return Scan([], [])
     found, skipped = [], []
     for name in sorted(files.listdir(serving_dir)):
         path = os.path.join(serving_dir, name)
         if name.startswith("."):
             continue  # staging folders and the PublishLock: the Pusher's own
-        if not is_version_name(name):
+        if not (name.isascii() and name.isdigit()):
             skipped.append(f"{name} (not a version number)")
+        elif int(name) > MAX_VERSION:
+            skipped.append(f"{name} (beyond int64, which TF Serving ignores)")
         elif not files.isdir(path):
             skipped.append(f"{name} (a file)")
         elif not files.exists(os.path.join(path, MARKER_FILE)):
             skipped.append(f"{name} (no {MARKER_FILE}: incomplete, or not pushed by this pipeline)")
         else:
-            recorded = read_marker(path)
-            found.append(ServedVersion(int(name), path, recorded["model_uri"], recorded.get("model_sha256")))
-    line = f"{serving_dir}: skipped {', '.join(skipped)}"
-    if skipped and line not in _reported:  # once per process: several components read the dir
-        _reported.add(line)
-        log.info(line)
-    return sorted(found, key=lambda served: (served.version, served.path))
+            found.append(read_version(path))
+    return Scan(sorted(found, key=lambda served: (served.version, served.path)), skipped)
+
+
+def complete_versions(serving_dir: str) -> list[ServedVersion]:
+    """The complete versions, oldest first."""
+    return scan(serving_dir).versions
 
 
 def highest_number(serving_dir: str) -> int | None:
@@ -111,46 +148,106 @@ def latest(serving_dir: str) -> ServedVersion | None:
 
 
 def read_marker(version_dir: str) -> dict:
-    with files.open(os.path.join(version_dir, MARKER_FILE)) as marker:
-        return json.loads(marker.read())
+    """The marker's fields; DamagedVersion, in one line, when it is not a marker this pipeline wrote."""
+    path = os.path.join(version_dir, MARKER_FILE)
+    try:
+        with files.open(path, "rb") as marker:
+            recorded = json.loads(marker.read())
+    except (ValueError, OSError) as error:  # bad JSON or UTF-8 (ValueError), unreadable
+        raise _damaged_marker(version_dir, f"unreadable ({error})") from error
+    if not isinstance(recorded, dict) or not isinstance(recorded.get("model_uri"), str):
+        raise _damaged_marker(version_dir, "incomplete (no model_uri)")
+    return recorded
 
 
-def write_marker(version_dir: str, model_uri: str, model_sha256: str) -> None:
+def read_version(version_dir: str) -> ServedVersion:
+    """The complete version at `version_dir`, as its marker describes it."""
+    recorded = read_marker(version_dir)
+    try:
+        validation = Validation(**recorded["validation"]) if recorded.get("validation") else None
+        files_sha256 = recorded.get("files")
+        if files_sha256 is not None and not isinstance(files_sha256, dict):
+            raise TypeError("files is not an object")
+    except TypeError as error:
+        raise _damaged_marker(version_dir, f"malformed ({error})") from error
+    name = os.path.basename(version_dir.rstrip("/"))
+    return ServedVersion(
+        int(name) if is_version_name(name) else 0,  # 0: a copy outside a serving dir (`predict --model`)
+        version_dir,
+        recorded["model_uri"],
+        recorded.get("model_sha256"),
+        files_sha256,
+        validation,
+    )
+
+
+def write_marker(
+    version_dir: str, model_uri: str, recorded: model_integrity.Manifest, validation: Validation | None
+) -> None:
+    marker = {
+        "model_uri": model_uri,
+        "model_sha256": model_integrity.digest(recorded),
+        "files": recorded,
+        **({"validation": validation.__dict__} if validation else {}),
+    }
     files.makedirs(os.path.dirname(os.path.join(version_dir, MARKER_FILE)))
-    with files.open(os.path.join(version_dir, MARKER_FILE), "w") as marker:
-        marker.write(json.dumps({"model_uri": model_uri, "model_sha256": model_sha256}))
+    with files.open(os.path.join(version_dir, MARKER_FILE), "w") as file:
+        file.write(json.dumps(marker))
 
 
-def model_digest(saved_model_dir: str) -> str:
-    """SHA-256 of the graph and the weights' index (which holds each tensor's checksum): tells two
-    models apart even at one URI (a store that was lost reuses execution ids, so output paths)."""
-    digest = hashlib.sha256()
-    for relative in (SAVED_MODEL_FILE, os.path.join("variables", "variables.index")):
-        path = os.path.join(saved_model_dir, relative)
-        if files.exists(path):
-            with files.open(path, "rb") as file:
-                digest.update(relative.encode() + b"\0" + file.read())
-    return digest.hexdigest()
+def verify_version(served: ServedVersion) -> None:
+    """DamagedVersion, in one line naming the file, when a served version's files differ from
+    what its push published (a version from before the marker held the files is taken as it is)."""
+    if served.files is None:
+        return
+    serving_dir = os.path.dirname(served.path.rstrip("/"))
+    what_to_do = (
+        f"served version {served.version} is damaged; TF Serving cannot serve it as pushed: move {served.path} "
+        f"out of {serving_dir} (the version before it is then served) and run again"
+    )
+    try:
+        # Files besides the model's (the marker, a user's notes) do not change what TF Serving loads.
+        model_integrity.compare(served.path, served.files, "its push published", what_to_do, allow_extra=True)
+    except model_integrity.ModelIntegrityError as error:
+        raise DamagedVersion(str(error)) from None
 
 
-def publish(staging_dir: str, version_dir: str, model_uri: str) -> None:
+def publish(
+    staging_dir: str,
+    version_dir: str,
+    model_uri: str,
+    recorded: model_integrity.Manifest,
+    validation: Validation | None,
+) -> None:
     """Makes the copy in `staging_dir` the version `version_dir`, complete once its marker is there.
 
-    A local rename is atomic: the version appears whole, marker included. On object storage a
-    rename is a copy, so the copy goes in an order that never shows a loadable partial version:
-    every other file, then saved_model.pb, then the marker; the staging folder goes last.
+    The copy is first checked against `recorded`, what the Trainer wrote: only a whole, unchanged
+    model gets a marker. A local rename is atomic: the version appears whole, marker included. On
+    object storage a rename is a copy, so the copy goes in an order that never shows a loadable
+    partial version: every other file, then saved_model.pb, then the marker (after the copy is
+    checked again); the staging folder goes last.
     """
-    model_sha256 = model_digest(staging_dir)
+    not_published = "the copy to publish is not the model; nothing was published"
+    model_integrity.compare(staging_dir, recorded, "the Trainer wrote", not_published)
     if not is_uri(version_dir):
-        write_marker(staging_dir, model_uri, model_sha256)
+        write_marker(staging_dir, model_uri, recorded, validation)
         files.rename(staging_dir, version_dir)
         return
     relative_paths = sorted(os.path.relpath(path, staging_dir) for path in _files_under(staging_dir))
     for relative in sorted(relative_paths, key=lambda name: name == SAVED_MODEL_FILE):
         files.makedirs(os.path.dirname(os.path.join(version_dir, relative)))
         files.copy(os.path.join(staging_dir, relative), os.path.join(version_dir, relative), overwrite=True)
-    write_marker(version_dir, model_uri, model_sha256)
+    model_integrity.compare(version_dir, recorded, "the Trainer wrote", not_published)
+    write_marker(version_dir, model_uri, recorded, validation)
     files.rmtree(staging_dir)
+
+
+def _damaged_marker(version_dir: str, problem: str) -> DamagedVersion:
+    serving_dir = os.path.dirname(version_dir.rstrip("/"))
+    return DamagedVersion(
+        f"{os.path.join(version_dir, MARKER_FILE)} is {problem}: version {os.path.basename(version_dir)} is damaged; "
+        f"move {version_dir} out of {serving_dir} (the version before it is then served) and run again"
+    )
 
 
 def remove_unfinished(serving_dir: str) -> list[str]:

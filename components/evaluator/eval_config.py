@@ -48,17 +48,29 @@ def eval_config(max_precision_at_1_regression: float | None = None, confusion_ma
     )
 
 
+def max_regression(config: tfma.EvalConfig) -> float | None:
+    """The blessing rule's tolerance below the served model; None for a config without the rule."""
+    for precision in _precision_metrics(config):
+        for per_slice in precision.per_slice_thresholds:
+            return -per_slice.threshold.change_threshold.absolute.value
+    return None
+
+
 def with_min_precision_at_1(config: tfma.EvalConfig, min_precision_at_1: float) -> tfma.EvalConfig:
     """`config`, built with a blessing rule, in which a model also needs at least
     `min_precision_at_1` on the whole split to be blessed."""
     result = tfma.EvalConfig()
     result.CopyFrom(config)
-    [precision] = [
-        metric
-        for spec in result.metrics_specs
-        for metric in spec.metrics
-        if metric.class_name == precision_at_1.PrecisionAt1.__name__
-    ]
+    [precision] = _precision_metrics(result)
     [overall] = precision.per_slice_thresholds
     overall.threshold.value_threshold.lower_bound.value = min_precision_at_1
     return result
+
+
+def _precision_metrics(config: tfma.EvalConfig) -> list[tfma.MetricConfig]:
+    return [
+        metric
+        for spec in config.metrics_specs
+        for metric in spec.metrics
+        if metric.class_name == precision_at_1.PrecisionAt1.__name__
+    ]

@@ -1,17 +1,26 @@
-"""TFX's Evaluator executor, on verified Examples, and with no baseline when nothing is served.
+"""TFX's Evaluator executor, on a verified model and Examples, with no baseline when nothing is
+served, and blessing against the best model served.
 
 TFX's executor already blesses on the thresholds alone when it has no baseline model (the
 change threshold is then skipped); ServedModel always outputs an artifact, so this drops the
 one that says "none served" before TFX's executor sees its inputs. The splits it evaluates are
-first checked against the checksums the ingest recorded (components/examples_integrity.py).
-The blessing records which served model the candidate was compared with: the Pusher publishes
-only while that model is still served (components/pusher/executor.py). The evaluation records
-its figures in MLMD (components/evaluator/figures.py). The blessing's floor, a parameter of its
-own that each run may set, joins the eval_config's thresholds first.
+first checked against the checksums the ingest recorded (components/examples_integrity.py), and
+the model's files against those the Trainer recorded (components/model_integrity.py).
+
+The blessing's floor, a parameter of its own that each run may set, joins the eval_config's
+thresholds first. So does the ratchet: TFMA compares the candidate with the served model only,
+so each push could be the tolerance below the one before and a chain of pushes would drift
+down. The served version's marker carries the best validation Precision@1 served in a row on
+the same validation data (serving_dir.Validation); the candidate must reach that best minus
+the tolerance, as a floor. The blessing records which served model the candidate was compared
+with, the candidate's Validation and the tolerance: the Pusher publishes while that model is
+still served, or compares again with the one served by then (components/pusher/executor.py).
+The evaluation records its figures in MLMD (components/evaluator/figures.py).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import tensorflow_model_analysis as tfma
@@ -20,13 +29,16 @@ from tfx.components.evaluator import executor as evaluator_executor
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import json_utils, proto_utils
 
-from components import examples_integrity, serving_dir
+from components import examples_integrity, model_integrity, serving_dir
 from components.evaluator import figures
-from components.evaluator.eval_config import with_min_precision_at_1
-from components.evaluator.settings import MIN_PRECISION_KEY
-from components.served_model.properties import FINGERPRINT_KEY, is_served
+from components.evaluator.eval_config import max_regression, with_min_precision_at_1
+from components.evaluator.settings import MIN_PRECISION_KEY, PRECISION_PROPERTY
+from components.served_model.properties import FINGERPRINT_KEY, SERVED_VALIDATION_KEY, is_served
 
-BASELINE_SERVED_KEY = "compared_with_served"  # on the blessing: serving_dir.fingerprint of the baseline
+# On the blessing of the validation Evaluator:
+BASELINE_SERVED_KEY = "compared_with_served"  # serving_dir.fingerprint of the baseline
+VALIDATION_KEY = "validation"  # serving_dir.Validation of the candidate, as a dict
+TOLERANCE_KEY = "max_precision_at_1_regression"  # the rule's tolerance below the best served
 
 
 class Executor(evaluator_executor.Executor):
@@ -36,34 +48,62 @@ class Executor(evaluator_executor.Executor):
         output_dict: dict[str, list[types.Artifact]],
         exec_properties: dict[str, Any],
     ) -> None:
-        exec_properties = with_blessing_floor(exec_properties)
         examples = artifact_utils.get_single_instance(input_dict[standard_component_specs.EXAMPLES_KEY])
-        examples_integrity.verify(
-            examples, json_utils.loads(exec_properties[standard_component_specs.EXAMPLE_SPLITS_KEY])
-        )
+        splits = json_utils.loads(exec_properties[standard_component_specs.EXAMPLE_SPLITS_KEY])
+        examples_integrity.verify(examples, splits)
+        model_integrity.verify(artifact_utils.get_single_instance(input_dict[standard_component_specs.MODEL_KEY]))
         baselines = input_dict.get(standard_component_specs.BASELINE_MODEL_KEY) or []
-        if baselines and not is_served(baselines[0]):
+        served = baselines[0] if baselines and is_served(baselines[0]) else None
+        if baselines and served is None:
             input_dict = {
                 key: value for key, value in input_dict.items() if key != standard_component_specs.BASELINE_MODEL_KEY
             }
+        data_sha256 = examples_integrity.split_digest(examples, splits[0])
+        validation = served_validation(served)
+        best_served = validation.best_on(data_sha256) if validation is not None else None
+        tolerance = max_regression(eval_config_of(exec_properties)) if baselines else None
+        exec_properties = with_blessing_floor(
+            exec_properties, best_served - tolerance if best_served is not None and tolerance is not None else None
+        )
         super().Do(input_dict, output_dict, exec_properties)
         evaluation = artifact_utils.get_single_instance(output_dict[standard_component_specs.EVALUATION_KEY])
         figures.record(evaluation)
         if baselines:
             blessing = artifact_utils.get_single_instance(output_dict[standard_component_specs.BLESSING_KEY])
-            compared_with = baselines[0].get_string_custom_property(FINGERPRINT_KEY) or serving_dir.NOTHING_SERVED
-            blessing.set_string_custom_property(BASELINE_SERVED_KEY, compared_with)
+            compared_with = (served or baselines[0]).get_string_custom_property(FINGERPRINT_KEY)
+            blessing.set_string_custom_property(BASELINE_SERVED_KEY, compared_with or serving_dir.NOTHING_SERVED)
+            precision = evaluation.get_float_custom_property(PRECISION_PROPERTY)
+            best = max(precision, best_served) if best_served is not None else precision
+            blessing.set_json_value_custom_property(
+                VALIDATION_KEY, serving_dir.Validation(data_sha256, precision, best).__dict__
+            )
+            if tolerance is not None:
+                blessing.set_float_custom_property(TOLERANCE_KEY, tolerance)
 
 
-def with_blessing_floor(exec_properties: dict[str, Any]) -> dict[str, Any]:
+def served_validation(baseline: types.Artifact | None) -> serving_dir.Validation | None:
+    """What the served version's marker says of its validation (ServedModel copies it on the baseline)."""
+    value = baseline.get_json_value_custom_property(SERVED_VALIDATION_KEY) if baseline is not None else None
+    return serving_dir.Validation(**json.loads(json.dumps(value))) if value else None
+
+
+def eval_config_of(exec_properties: dict[str, Any]) -> tfma.EvalConfig:
+    config = tfma.EvalConfig()
+    if standard_component_specs.EVAL_CONFIG_KEY in exec_properties:
+        proto_utils.json_to_proto(exec_properties[standard_component_specs.EVAL_CONFIG_KEY], config)
+    return config
+
+
+def with_blessing_floor(exec_properties: dict[str, Any], best_served_floor: float | None = None) -> dict[str, Any]:
     """The execution properties as TFX's executor reads them: the validation Evaluator's
     min_precision_at_1, a parameter of its own (components/evaluator/component.py), added to the
-    thresholds of its eval_config."""
+    thresholds of its eval_config, raised to `best_served_floor` (the best model served, less
+    the tolerance) where that is higher."""
     floor = exec_properties.get(MIN_PRECISION_KEY)
     if floor is None:
         return exec_properties
-    config = tfma.EvalConfig()
-    proto_utils.json_to_proto(exec_properties[standard_component_specs.EVAL_CONFIG_KEY], config)
+    floor = max(floor, best_served_floor) if best_served_floor is not None else floor
+    config = eval_config_of(exec_properties)
     return {
         **exec_properties,
         standard_component_specs.EVAL_CONFIG_KEY: proto_utils.proto_to_json(with_min_precision_at_1(config, floor)),

@@ -1,4 +1,8 @@
-"""ServedModel's work: copy the served version ServingProbe saw into the baseline artifact, or say none is served."""
+"""ServedModel's work: copy the served version ServingProbe saw into the baseline artifact, or say none is served.
+
+The served version is checked against its marker first (serving_dir.verify_version): a damaged
+one stops the run in one line naming it, before any model is compared with it.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from components.served_model.properties import (
     FINGERPRINT_KEY,
     SERVED_KEY,
     SERVED_PATH_KEY,
+    SERVED_VALIDATION_KEY,
     SERVED_VERSION_KEY,
     SOURCE_MODEL_KEY,
 )
@@ -46,9 +51,12 @@ class Executor(base_executor.BaseExecutor):
             log.info("Nothing is served yet in %s: the Precision@1 threshold alone will bless", directory)
             baseline.set_int_custom_property(SERVED_KEY, 0)
             return
+        serving_dir.verify_version(served)
         io_utils.copy_dir(served.path, path_utils.serving_model_path(baseline.uri))
         baseline.set_int_custom_property(SERVED_KEY, 1)
         baseline.set_int_custom_property(SERVED_VERSION_KEY, served.version)
         baseline.set_string_custom_property(SERVED_PATH_KEY, served.path)
         baseline.set_string_custom_property(SOURCE_MODEL_KEY, served.model_uri or "")
+        if served.validation is not None:
+            baseline.set_json_value_custom_property(SERVED_VALIDATION_KEY, served.validation.__dict__)
         log.info("Baseline: version %d in %s (model %s)", served.version, served.path, served.model_uri or "unknown")

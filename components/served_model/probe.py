@@ -7,6 +7,7 @@ model is served, and re-runs once another was pushed, or the served one was remo
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from tfx import types
@@ -17,10 +18,18 @@ from components import probe, serving_dir
 
 SERVING_DIR_KEY = "serving_dir"
 
+log = logging.getLogger(__name__)
+
 
 def served_now(exec_properties: dict[str, Any]) -> str:
-    """`<version>:<model URI>` of the newest complete version, or serving_dir.NOTHING_SERVED."""
-    return serving_dir.fingerprint(serving_dir.latest(exec_properties[SERVING_DIR_KEY]))
+    """`<version>:<model URI>` of the newest complete version, or serving_dir.NOTHING_SERVED.
+    Names the entries it skipped: the probe looks once per run (its driver locally, its task on
+    Kubeflow), so that is once per run, however many components read the dir after it."""
+    directory = exec_properties[SERVING_DIR_KEY]
+    found = serving_dir.scan(directory)
+    if line := found.skipped_line(directory):
+        log.warning("Warning: %s", line)
+    return serving_dir.fingerprint(found.versions[-1] if found.versions else None)
 
 
 class Executor(probe.Executor):

@@ -5,7 +5,8 @@ checks the splits run_fn will read against the checksums the ingest recorded
 (components/examples_integrity.py) before TFX's executor calls run_fn. The settings a run may
 change (settings.RUN_SETTINGS) arrive as parameters of their own (components/trainer/component.py):
 they go back into the custom_config run_fn reads, checked as the config checks them, and the
-step count into train_args.
+step count into train_args. Once run_fn saved the model, the SHA-256 of every file of it is
+recorded on the Model artifact (components/model_integrity.py), which whoever uses the model checks.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from tfx.proto import trainer_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import json_utils, proto_utils
 
-from components import examples_integrity, files
+from components import examples_integrity, files, model_integrity
 from components.settings import SettingsError, check
 from components.trainer.settings import RUN_SETTINGS, read_custom_config, with_run_settings
 
@@ -42,6 +43,7 @@ class Executor(trainer_executor.GenericExecutor):
             output_dict[standard_component_specs.MODEL_KEY] + output_dict[standard_component_specs.MODEL_RUN_KEY]
         )
         super().Do(input_dict, output_dict, exec_properties)
+        model_integrity.record(artifact_utils.get_single_instance(output_dict[standard_component_specs.MODEL_KEY]))
 
 
 def with_run_properties(exec_properties: dict[str, Any]) -> dict[str, Any]:

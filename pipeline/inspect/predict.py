@@ -41,9 +41,13 @@ def predict_inputs(model_path: Path, inputs: list[Path], limit: int) -> Iterator
     import tensorflow as tf
 
     try:
-        predict_images = tf.saved_model.load(str(model_dir)).signatures[SIGNATURE]
-    except (OSError, KeyError, ValueError) as error:
-        raise PredictError(f"{model_dir}: not a SavedModel with a {SIGNATURE} signature ({error})") from error
+        loaded = tf.saved_model.load(str(model_dir))
+    except (OSError, ValueError, tf.errors.OpError) as error:  # e.g. no variables: the first line says which file
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise PredictError(f"{model_dir}: the SavedModel does not load: {first_line}") from error
+    if SIGNATURE not in loaded.signatures:
+        raise PredictError(f"{model_dir}: the SavedModel has no {SIGNATURE} signature")
+    predict_images = loaded.signatures[SIGNATURE]
     image_shape = tuple(predict_images.structured_input_signature[1]["images"].shape[1:])
     yield f"Model: {model_dir}"
     for batch in batches:
@@ -71,12 +75,17 @@ def _as_the_model_takes(batch: Images, image_shape: tuple[int, ...]) -> tuple[np
 
 
 def resolve_model_dir(model_path: Path) -> Path:
-    """A SavedModel dir as is; a serving dir as the version TF Serving serves (its newest)."""
-    if (model_path / "saved_model.pb").is_file():
+    """A SavedModel dir as is; a serving dir as the version TF Serving serves (its newest). A
+    pushed version is first checked against its marker (a damaged one is named in one line)."""
+    if (model_path / serving_dir.MARKER_FILE).is_file():
+        served: serving_dir.ServedVersion | None = serving_dir.read_version(str(model_path))
+    elif (model_path / "saved_model.pb").is_file():
         return model_path
-    served = serving_dir.latest(str(model_path)) if model_path.is_dir() else None
+    else:
+        served = serving_dir.latest(str(model_path)) if model_path.is_dir() else None
     if served is None:
         raise PredictError(f"{model_path}: neither a SavedModel nor a folder of numbered model versions")
+    serving_dir.verify_version(served)
     return Path(served.path)
 
 

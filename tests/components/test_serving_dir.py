@@ -1,40 +1,99 @@
-"""components/serving_dir.py: complete versions only, the marker last, what dead pushes left removed."""
+"""components/serving_dir.py: complete versions only, the marker last and checked, damaged versions
+named in one line, what dead pushes left removed."""
 
 from __future__ import annotations
 
 import json
-import logging
 from pathlib import Path
 
-from components import serving_dir
-from components.serving_dir import MARKER_FILE, NOTHING_SERVED, STAGING_PREFIX, ServedVersion
+import pytest
+
+from components import model_integrity, serving_dir
+from components.serving_dir import MARKER_FILE, NOTHING_SERVED, STAGING_PREFIX, DamagedVersion, ServedVersion
 
 from fake_artifacts import SAVED_MODEL_FILES, read_files, write_files
+
+MANIFEST = model_integrity.manifest  # what the Trainer records, of a folder
 
 
 def complete(base: Path, name: str, model_uri: str = "/model") -> Path:
     """A version as a push leaves it: the SavedModel, then the marker."""
     version_dir = write_files(base / name, SAVED_MODEL_FILES)
-    serving_dir.write_marker(str(version_dir), model_uri, serving_dir.model_digest(str(version_dir)))
+    serving_dir.write_marker(str(version_dir), model_uri, MANIFEST(str(version_dir)), None)
     return version_dir
 
 
-def test_only_complete_versions_named_by_ascii_digits_count_in_numeric_order(tmp_path, caplog):
+def test_only_complete_versions_named_by_ascii_digits_within_int64_count_in_numeric_order(tmp_path):
     for name in ("9", "10", "1700000000"):
         complete(tmp_path, name)
     write_files(tmp_path / "1800000000", SAVED_MODEL_FILES)  # no marker: a push that died midway
     (tmp_path / "9999999999").write_text("a file")
     complete(tmp_path, "²")  # a Unicode digit, which int() and TF Serving refuse
     complete(tmp_path, "notes")
+    complete(tmp_path, "99999999999999999999")  # beyond int64: TF Serving ignores it
     (tmp_path / f"{STAGING_PREFIX}11").mkdir()
-    with caplog.at_level(logging.INFO, logger=serving_dir.__name__):
-        versions = serving_dir.complete_versions(str(tmp_path))
-    assert [served.version for served in versions] == [9, 10, 1700000000]
-    [line] = [record.getMessage() for record in caplog.records]
-    assert line == (
+    found = serving_dir.scan(str(tmp_path))
+    assert [served.version for served in found.versions] == [9, 10, 1700000000]
+    assert found.skipped_line(str(tmp_path)) == (
         f"{tmp_path}: skipped 1800000000 (no {MARKER_FILE}: incomplete, or not pushed by this pipeline), "
-        "9999999999 (a file), notes (not a version number), ² (not a version number)"
+        "9999999999 (a file), 99999999999999999999 (beyond int64, which TF Serving ignores), "
+        "notes (not a version number), ² (not a version number)"
     )
+    assert serving_dir.highest_number(str(tmp_path)) == 9999999999  # the next version stays within int64
+
+
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (b'{"model_uri": "/mod', "is unreadable"),
+        (b"\xff\xfe", "is unreadable"),
+        (b"{}", "is incomplete (no model_uri)"),
+        (b"[1, 2]", "is incomplete (no model_uri)"),
+        (b'{"model_uri": "/m", "validation": {"x": 1}}', "is malformed"),
+    ],
+)
+def test_a_corrupt_or_incomplete_marker_is_one_line_naming_the_version(tmp_path, content, problem):
+    version_dir = complete(tmp_path, "5")
+    (version_dir / MARKER_FILE).write_bytes(content)
+    with pytest.raises(DamagedVersion) as damaged:
+        serving_dir.latest(str(tmp_path))
+    message = str(damaged.value)
+    assert message.startswith(f"{version_dir / MARKER_FILE} {problem}") and "\n" not in message
+    assert message.endswith(
+        f"version 5 is damaged; move {version_dir} out of {tmp_path} (the version before it is then served) "
+        "and run again"
+    )
+
+
+@pytest.mark.parametrize(
+    "damage, named",
+    [
+        (lambda version: (version / "saved_model.pb").unlink(), "saved_model.pb is missing"),
+        (
+            lambda version: (version / "variables" / "variables.index").write_bytes(b"inde"),
+            "variables/variables.index differs",
+        ),
+    ],
+)
+def test_a_served_version_whose_files_differ_from_its_marker_is_named_in_one_line(tmp_path, damage, named):
+    version_dir = complete(tmp_path, "5")
+    damage(version_dir)
+    with pytest.raises(DamagedVersion) as damaged:
+        serving_dir.verify_version(serving_dir.latest(str(tmp_path)))
+    assert str(damaged.value).startswith(f"{version_dir}/{named}")
+    assert "served version 5 is damaged" in str(damaged.value) and "\n" not in str(damaged.value)
+
+
+def test_files_besides_the_models_in_a_version_change_nothing_tf_serving_loads(tmp_path):
+    version_dir = complete(tmp_path, "5")
+    (version_dir / "README").write_text("notes")
+    serving_dir.verify_version(serving_dir.latest(str(tmp_path)))
+
+
+def test_a_version_whose_marker_carries_no_files_is_taken_as_it_is(tmp_path):
+    version_dir = write_files(tmp_path / "5", SAVED_MODEL_FILES)
+    write_files(version_dir, {MARKER_FILE: json.dumps({"model_uri": "/m", "model_sha256": "old"}).encode()})
+    serving_dir.verify_version(serving_dir.latest(str(tmp_path)))  # an older push: nothing to check against
 
 
 def test_a_version_keeps_the_name_it_has_on_disk(tmp_path):
@@ -60,30 +119,45 @@ def test_latest_is_the_highest_complete_version_with_the_model_its_marker_names(
     assert serving_dir.highest_number(str(tmp_path)) == 11  # a new version goes above an incomplete one too
 
 
-def test_the_marker_lives_in_assets_extra(tmp_path):
-    serving_dir.write_marker(str(tmp_path), "s3://bucket/model/1", "abc")
+def test_the_marker_lives_in_assets_extra_with_the_models_files_and_validation(tmp_path):
+    validation = serving_dir.Validation("data", 0.98, 0.99)
+    serving_dir.write_marker(str(tmp_path), "s3://bucket/model/1", {"saved_model.pb": "abc"}, validation)
     assert (tmp_path / MARKER_FILE).is_file() and MARKER_FILE.startswith("assets.extra")
-    assert serving_dir.read_marker(str(tmp_path)) == {"model_uri": "s3://bucket/model/1", "model_sha256": "abc"}
+    assert serving_dir.read_marker(str(tmp_path)) == {
+        "model_uri": "s3://bucket/model/1",
+        "model_sha256": model_integrity.digest({"saved_model.pb": "abc"}),
+        "files": {"saved_model.pb": "abc"},
+        "validation": {"data_sha256": "data", "precision_at_1": 0.98, "best_precision_at_1": 0.99},
+    }
 
 
-def test_the_model_digest_tells_models_apart_by_graph_and_weights(tmp_path):
-    one = write_files(tmp_path / "one", SAVED_MODEL_FILES)
-    same = write_files(tmp_path / "same", {**SAVED_MODEL_FILES, "assets/other": b"not hashed"})
-    weights = write_files(tmp_path / "weights", {**SAVED_MODEL_FILES, "variables/variables.index": b"other"})
-    digests = [serving_dir.model_digest(str(path)) for path in (one, same, weights)]
-    assert digests[0] == digests[1] != digests[2]
+def test_the_best_served_counts_on_the_same_validation_data_only():
+    validation = serving_dir.Validation("data", 0.98, 0.99)
+    assert validation.best_on("data") == 0.99
+    assert validation.best_on("other data") is None
 
 
 def test_a_local_publish_is_one_rename_with_the_marker_inside(tmp_path):
     staging = write_files(tmp_path / f"{STAGING_PREFIX}5", SAVED_MODEL_FILES)
-    serving_dir.publish(str(staging), str(tmp_path / "5"), "/model")
+    recorded = MANIFEST(str(staging))
+    serving_dir.publish(str(staging), str(tmp_path / "5"), "/model", recorded, None)
     assert not staging.exists()
     files = read_files(tmp_path / "5")
     assert json.loads(files.pop(MARKER_FILE)) == {
         "model_uri": "/model",
-        "model_sha256": serving_dir.model_digest(str(tmp_path / "5")),
+        "model_sha256": model_integrity.digest(recorded),
+        "files": recorded,
     }
     assert files == SAVED_MODEL_FILES
+
+
+def test_a_copy_that_differs_from_what_the_trainer_wrote_is_not_published(tmp_path):
+    staging = write_files(tmp_path / f"{STAGING_PREFIX}5", SAVED_MODEL_FILES)
+    recorded = MANIFEST(str(staging))
+    (staging / "saved_model.pb").write_bytes(b"grap")  # a byte lost on the way
+    with pytest.raises(model_integrity.ModelIntegrityError, match="saved_model.pb differs from what the Trainer wrote"):
+        serving_dir.publish(str(staging), str(tmp_path / "5"), "/model", recorded, None)
+    assert not (tmp_path / "5").exists() and not (staging / MARKER_FILE).exists()
 
 
 def test_an_object_store_publish_copies_saved_model_pb_after_the_rest_and_the_marker_last(tmp_path, monkeypatch):
@@ -101,14 +175,22 @@ def test_an_object_store_publish_copies_saved_model_pb_after_the_rest_and_the_ma
     monkeypatch.setattr(
         serving_dir,
         "write_marker",
-        lambda path, uri, digest: (written.append("marker"), write_marker(path, uri, digest)),
+        lambda path, uri, recorded, validation: (
+            written.append("marker"),
+            write_marker(path, uri, recorded, validation),
+        ),
     )
+    recorded = {
+        relative: model_integrity.hashlib.sha256(content).hexdigest() for relative, content in SAVED_MODEL_FILES.items()
+    }
 
-    serving_dir.publish(staging, version, "/model")
+    serving_dir.publish(staging, version, "/model", recorded, None)
 
     assert written == [f"{version}/variables/variables.index", f"{version}/saved_model.pb", "marker"]
     assert not serving_dir.files.exists(staging)
-    assert serving_dir.latest("ram://serving") == ServedVersion(5, version, "/model", serving_dir.model_digest(version))
+    assert serving_dir.latest("ram://serving") == ServedVersion(
+        5, version, "/model", model_integrity.digest(recorded), recorded
+    )
 
 
 def test_what_dead_pushes_left_is_removed_and_nothing_else(tmp_path):

@@ -1,4 +1,5 @@
-"""components/served_model/executor.py: the baseline is what the serving dir serves now."""
+"""components/served_model/executor.py: the baseline is what the serving dir serves now, checked
+against its marker, with the validation figures the marker carries."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 from tfx.types import standard_artifacts
 from tfx.utils import path_utils
 
-from components import serving_dir
+from components import model_integrity, serving_dir
 from components.served_model import executor
 from components.served_model.executor import BASELINE_KEY
 from components.served_model.probe import SERVING_DIR_KEY, served_now
@@ -16,11 +17,12 @@ from components.served_model.properties import (
     FINGERPRINT_KEY,
     SERVED_KEY,
     SERVED_PATH_KEY,
+    SERVED_VALIDATION_KEY,
     SERVED_VERSION_KEY,
     SOURCE_MODEL_KEY,
     is_served,
 )
-from components.serving_dir import NOTHING_SERVED, ServedModelChanged
+from components.serving_dir import NOTHING_SERVED, DamagedVersion, ServedModelChanged, Validation
 
 from fake_artifacts import SAVED_MODEL_FILES, artifact, read_files, write_files
 
@@ -34,10 +36,10 @@ def find_baseline(serving: Path, tmp_path: Path, seen: str | None = None):
     return baseline
 
 
-def serve(serving: Path, version: int, model_uri: str | None) -> Path:
+def serve(serving: Path, version: int, model_uri: str | None, validation: Validation | None = None) -> Path:
     version_dir = write_files(serving / str(version), SAVED_MODEL_FILES)
     if model_uri is not None:
-        serving_dir.write_marker(str(version_dir), model_uri, "digest")
+        serving_dir.write_marker(str(version_dir), model_uri, model_integrity.manifest(str(version_dir)), validation)
     return version_dir
 
 
@@ -80,3 +82,26 @@ def test_a_model_pushed_since_the_probe_looked_stops_the_run(tmp_path):
         find_baseline(serving, tmp_path, seen="5:/model/a")
     with pytest.raises(ServedModelChanged, match=f"{NOTHING_SERVED} -> 6:/model/b"):
         find_baseline(serving, tmp_path, seen=NOTHING_SERVED)
+
+
+def test_the_served_versions_validation_figures_go_on_the_baseline(tmp_path):
+    serve(tmp_path / "serving", 5, "/model/a", Validation("data", 0.98, 0.99))
+    baseline = find_baseline(tmp_path / "serving", tmp_path)
+    assert dict(baseline.get_json_value_custom_property(SERVED_VALIDATION_KEY)) == {
+        "data_sha256": "data",
+        "precision_at_1": 0.98,
+        "best_precision_at_1": 0.99,
+    }
+
+
+def test_a_damaged_served_version_stops_the_run_in_one_line_naming_it(tmp_path):
+    """Not a traceback in every later run: which version, which file, and what to do."""
+    version_dir = serve(tmp_path / "serving", 5, "/model/a")
+    (version_dir / "saved_model.pb").unlink()
+    with pytest.raises(DamagedVersion) as damaged:
+        find_baseline(tmp_path / "serving", tmp_path)
+    assert str(damaged.value) == (
+        f"{version_dir}/saved_model.pb is missing; it is part of what its push published: served version 5 is "
+        f"damaged; TF Serving cannot serve it as pushed: move {version_dir} out of {tmp_path / 'serving'} (the "
+        "version before it is then served) and run again"
+    )

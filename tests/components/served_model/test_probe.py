@@ -1,7 +1,9 @@
-"""components/served_model/probe.py: ServingProbe says what the serving dir serves now."""
+"""components/served_model/probe.py: ServingProbe says what the serving dir serves now, and names
+what it skipped each time it looks (once per run)."""
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from tfx.orchestration.portable import data_types
@@ -15,7 +17,7 @@ from fake_artifacts import SAVED_MODEL_FILES, artifact, write_files
 
 
 def serve(serving: Path, version: int, model_uri: str) -> None:
-    serving_dir.write_marker(str(write_files(serving / str(version), SAVED_MODEL_FILES)), model_uri, "digest")
+    serving_dir.write_marker(str(write_files(serving / str(version), SAVED_MODEL_FILES)), model_uri, {}, None)
 
 
 def driver_answer(serving: Path) -> str:
@@ -45,3 +47,15 @@ def test_it_has_the_probe_driver_and_outputs_a_string():
     assert component.exec_properties == {SERVING_DIR_KEY: "/serving", probe.CODE_KEY: "abc"}
     assert component.outputs[probe.VALUE_KEY].type is standard_artifacts.String
     assert ServingProbe.DRIVER_CLASS is Driver and ServingProbe.EXECUTOR_SPEC.executor_class is Executor
+
+
+def test_each_look_names_the_entries_it_skipped(tmp_path, caplog):
+    """The probe looks once per run: two runs in one process (a notebook, the tests) each get the line."""
+    serving = tmp_path / "serving"
+    serve(serving, 5, "/model/a")
+    (serving / "99999999999999999999").mkdir()
+    with caplog.at_level(logging.INFO):
+        assert driver_answer(serving) == "5:/model/a"
+        assert driver_answer(serving) == "5:/model/a"
+    line = f"Warning: {serving}: skipped 99999999999999999999 (beyond int64, which TF Serving ignores)"
+    assert [record.getMessage() for record in caplog.records] == [line, line]

@@ -1,15 +1,17 @@
 """pipeline/inspect/predict.py: every input is read and checked before any model is loaded; a bad input
-is one PredictError (or IdxFormatError) naming the file."""
+is one PredictError (or IdxFormatError) naming the file; a served version is checked against its
+marker; a model that does not load is one line."""
 
 from __future__ import annotations
 
+import shutil
 import sys
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from components import serving_dir
+from components import model_integrity, serving_dir
 from components.errors import PipelineError
 from components.idx_example_gen.idx import IdxFormatError
 from pipeline.inspect.predict import PredictError, load_images, predict_inputs, resolve_model_dir
@@ -106,11 +108,33 @@ def test_a_savedmodel_dir_is_used_as_is(model_dir):
     assert resolve_model_dir(model_dir) == model_dir
 
 
+def push(version_dir):
+    """A version as the Pusher leaves it: a SavedModel and its marker."""
+    version_dir.mkdir(parents=True)
+    (version_dir / "saved_model.pb").write_bytes(b"graph")
+    serving_dir.write_marker(str(version_dir), "/model", model_integrity.manifest(str(version_dir)), None)
+    return version_dir
+
+
 def test_a_serving_dir_resolves_to_its_newest_version(tmp_path):
     for version in (3, 12):
-        (tmp_path / "serving" / str(version)).mkdir(parents=True)
-    serving_dir.write_marker(str(tmp_path / "serving" / "12"), "/model", "digest")
+        push(tmp_path / "serving" / str(version))
     assert resolve_model_dir(tmp_path / "serving") == tmp_path / "serving" / "12"
+
+
+@pytest.mark.parametrize("given", ["serving dir", "version"])
+def test_a_damaged_served_version_is_named_in_one_line(tmp_path, given):
+    version_dir = push(tmp_path / "serving" / "12")
+    (version_dir / "saved_model.pb").write_bytes(b"graph, changed")
+    with pytest.raises(serving_dir.DamagedVersion, match=rf"^{version_dir}/saved_model.pb differs from what its push"):
+        resolve_model_dir(tmp_path / "serving" if given == "serving dir" else version_dir)
+
+
+def test_a_corrupt_marker_is_named_in_one_line(tmp_path):
+    version_dir = push(tmp_path / "serving" / "12")
+    (version_dir / serving_dir.MARKER_FILE).write_text('{"model_uri": ')
+    with pytest.raises(serving_dir.DamagedVersion, match=rf"^{version_dir / serving_dir.MARKER_FILE} is unreadable"):
+        resolve_model_dir(tmp_path / "serving")
 
 
 @pytest.mark.parametrize("name", ["missing", "empty"])
@@ -176,3 +200,24 @@ def test_a_blank_picture_is_named(background_model, tmp_path):
     Image.fromarray(np.full((28, 28), 255, dtype=np.uint8)).save(tmp_path / "blank.png")
     with pytest.raises(PredictError, match=rf"^{tmp_path / 'blank.png'}: no digit found"):
         list(predict_inputs(background_model, [tmp_path / "blank.png"], limit=1))
+
+
+def test_a_model_without_its_variables_is_one_line(tmp_path, png):
+    import tensorflow as tf
+
+    class Weighted(tf.Module):
+        def __init__(self):
+            self.weight = tf.Variable(1.0)
+
+        @tf.function(input_signature=[tf.TensorSpec([None, 28, 28], tf.uint8, name="images")])
+        def predict_images(self, images):
+            classes = tf.zeros_like(images[:, 0, 0], tf.int64)
+            return {"classes": classes, "probabilities": tf.one_hot(classes, 10) * self.weight}
+
+    model, path = Weighted(), tmp_path / "weighted"
+    tf.saved_model.save(model, str(path), signatures={"predict_images": model.predict_images})
+    shutil.rmtree(path / "variables")
+    with pytest.raises(PredictError) as refused:
+        list(predict_inputs(path, [png], limit=1))
+    assert str(refused.value).startswith(f"{path}: the SavedModel does not load: ")
+    assert "variables" in str(refused.value) and "\n" not in str(refused.value)
