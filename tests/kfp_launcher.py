@@ -90,7 +90,7 @@ class TaskRun:
     """One task of a run: what it was given and what it produced."""
 
     name: str
-    status: str  # "ran" or "cached"
+    status: str  # "ran", "cached" or (open-source KFP, a task that failed) "failed"
     executor_input: dict[str, Any]
     log: Path  # what its command printed (the launcher's log, for a task that ran)
     outputs: dict[str, dict[str, Any]] = field(default_factory=dict)  # key -> runtime artifact, as a consumer gets it
@@ -127,7 +127,7 @@ class Harness:
         self,
         spec: Mapping[str, Any],
         mode: Mode,
-        pipeline_root: str,
+        pipeline_root: str | None,
         storage: S3Server,
         work_dir: Path,
         env: Mapping[str, str],
@@ -135,7 +135,8 @@ class Harness:
     ):
         self.spec = spec
         self.mode = mode
-        self.pipeline_root = pipeline_root.rstrip("/")
+        # A run created in KFP's UI takes the spec's defaultPipelineRoot (frontend/src/pages/NewRunV2.tsx).
+        self.pipeline_root = (pipeline_root or spec["defaultPipelineRoot"]).rstrip("/")
         self.storage = storage
         self.work_dir = work_dir
         self.env = dict(env)
@@ -241,8 +242,17 @@ class Harness:
             **{variable["name"]: variable["value"] for variable in container.get("env", [])},
         }
         self._download_inputs(inputs, pod)
-        executor_output = self._execute(name, container, executor_input, pod, log, env)
         task = TaskRun(name, "ran", executor_input, log, pod=pod, started=started)
+        try:
+            executor_output = self._execute(name, container, executor_input, pod, log, env)
+        except TaskFailed:
+            if self.mode is Mode.OPEN_SOURCE_KFP:
+                # launcher_v2.go Execute: the execution is published whether the task succeeded or
+                # not (status FAILED unless it did), with the launcher's uploaded log.
+                task.status = "failed"
+                self._record_outputs(task, {}, keys=[EXECUTOR_LOGS])
+                self.metadata.publish(contexts, execution_id, "FAILED", task.artifact_ids, {}, None)
+            raise
         self._record_outputs(task, executor_output)
         if self.mode is Mode.OPEN_SOURCE_KFP:
             self.metadata.publish(
@@ -382,19 +392,23 @@ class Harness:
             raise TaskFailed(f"{name}: {command[-1]} exited with {result.returncode} (log {log}):\n{tail}")
         return json.loads(output_file.read_text()) if output_file.exists() else {}
 
-    def _record_outputs(self, task: TaskRun, executor_output: dict) -> None:
-        """What the backend keeps of a task that ran and what its consumers get.
+    def _record_outputs(self, task: TaskRun, executor_output: dict, keys: Iterable[str] | None = None) -> None:
+        """What the backend keeps of a task that ran (of its outputs `keys`, default all) and
+        what its consumers get.
 
         KFP: v2/component/launcher_v2.go uploadOutputArtifacts (mergeRuntimeArtifacts, then the
         local output folder uploaded if the command wrote one, then RecordArtifact) and
         collectOutputParameters. Vertex: the merged artifacts as they are.
         """
+        wanted = set(task.executor_input["outputs"]["artifacts"] if keys is None else keys)
         parameters = dict(executor_output.get("parameterValues", {}))
         for key, parameter in task.executor_input["outputs"]["parameters"].items():
-            if key not in parameters:
+            if key not in parameters and keys is None:
                 parameters[key] = Path(parameter["outputFile"]).read_text()
         task.output_parameters = parameters
         for key, artifact_list in task.executor_input["outputs"]["artifacts"].items():
+            if key not in wanted:
+                continue
             [artifact] = copy.deepcopy(artifact_list["artifacts"])
             written = executor_output.get("artifacts", {}).get(key, {}).get("artifacts", [])
             if written and key != EXECUTOR_LOGS:

@@ -12,7 +12,7 @@ cluster's is:
   RootDAG) and one `system.ContainerExecution` per task (driver/container.go Container), with
   display_name, task_name, parent_dag_id, pod_name, image, cache fingerprint and `inputs`, the
   parameter values as one struct (CreateExecution); created RUNNING with INPUT events, then
-  published COMPLETE (launcher_v2.go Execute) or CACHED (driver/container.go, reusing the cached
+  published COMPLETE or FAILED (launcher_v2.go Execute) or CACHED (driver/container.go, reusing the cached
   execution's artifacts) with OUTPUT events named by the output key and `outputs`, the output
   parameters (PublishExecution); executions and their artifacts in both contexts (PutExecution);
 * artifacts: typed by their schema's title (SchemaToArtifactType: `tfx.Examples`, ...), no name,
@@ -44,7 +44,12 @@ NAMESPACE = "kubeflow"
 RUN_RESOURCE = "run-resource"  # driver/root_dag.go: the literal KFP 2.17 records
 # config/s3.go S3ProviderConfig.ProvideSessionInfo: no `kfp-launcher` providers -> credentials from the env.
 S3_SESSION_INFO = json.dumps({"Provider": "s3", "Params": {"fromEnv": "true"}})
-STATES = {"RUNNING": mlmd.Execution.RUNNING, "COMPLETE": mlmd.Execution.COMPLETE, "CACHED": mlmd.Execution.CACHED}
+STATES = {
+    "RUNNING": mlmd.Execution.RUNNING,
+    "COMPLETE": mlmd.Execution.COMPLETE,
+    "CACHED": mlmd.Execution.CACHED,
+    "FAILED": mlmd.Execution.FAILED,
+}
 
 
 class MetadataError(AssertionError):

@@ -14,9 +14,11 @@ it runs once.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path, PurePosixPath
 
 import numpy as np
@@ -410,18 +412,28 @@ def test_the_report_task_records_a_page_per_run_and_the_ui_finds_each(kfp_backen
     assert len(pages) == len(kfp_runs)  # never cached: each run's own page
 
 
-@pytest.fixture
-def kfp_mlmd(kfp_backend, s3, tmp_path):
+MnistPipeline = Callable[..., str]
+
+
+@contextlib.contextmanager
+def cli_on_store(backend: Harness, s3: S3Server, work_dir: Path) -> Iterator[MnistPipeline]:
     """`mnist-pipeline ARGS` in a process of its own, as a user runs it, pointed at the harness's
-    store served as KFP's metadata-grpc-service serves it, with the S3 server's settings."""
-    with mlmd_grpc.serve(kfp_backend.metadata.store, kfp_backend.metadata.lock) as (host, port):
+    store served as KFP's metadata-grpc-service serves it, with the S3 server's settings; it
+    returns what the command printed, stdout when it exits with `code` (0), else stderr."""
+    with mlmd_grpc.serve(backend.metadata.store, backend.metadata.lock) as (host, port):
         service = ["--set", f"metadata.grpc_host={host}", "--set", f"metadata.grpc_port={port}"]
 
-        def mnist_pipeline(*args: str | Path) -> str:
-            result = cli(tmp_path, *args, "--output-dir", tmp_path, *service, env=s3.env)
-            assert result.code == 0, result.stderr
-            return result.stdout
+        def mnist_pipeline(*args: str | Path, code: int = 0) -> str:
+            result = cli(work_dir, *args, "--output-dir", work_dir, *service, env=s3.env)
+            assert result.code == code, result.stderr
+            return result.stdout if code == 0 else result.stderr
 
+        yield mnist_pipeline
+
+
+@pytest.fixture
+def kfp_mlmd(kfp_backend, s3, tmp_path):
+    with cli_on_store(kfp_backend, s3, tmp_path) as mnist_pipeline:
         yield mnist_pipeline
 
 
@@ -457,3 +469,52 @@ def test_lineage_diff_and_report_read_kfps_store(kfp_runs, kfp_mlmd, tmp_path):
     assert {row["component"]: row["status"].split()[0] for row in rows} == fourth.statuses()
     made_in = {row["status"].partition("made in run ")[2].rstrip(")") for row in rows if "made in" in row["status"]}
     assert made_in and made_in <= {run.run_id for run in kfp_runs[:3]}  # a cached task names the run that made it
+
+
+# --- a run created in KFP's UI whose task fails, on a store shared with another pipeline -------
+
+SHARED = Place("shared")
+FAILED_RUN, OTHER_PIPELINES_RUN = "failed-run", "another-pipelines-run"
+
+
+@pytest.fixture(scope="module")
+def shared_store(s3: S3Server, kfp_spec: dict, tmp_path_factory: pytest.TempPathFactory) -> Harness:
+    """A store holding another pipeline's run (recorded as KFP's launcher records any run) and
+    ours: created as KFP's UI creates a run from the uploaded spec (no pipeline root given), with
+    a data dir that holds no IDX files, so its first task fails."""
+    work_dir = tmp_path_factory.mktemp("shared")
+    backend = Harness(kfp_spec, Mode.OPEN_SOURCE_KFP, None, s3, work_dir, environment_with(s3))  # no root
+    other = backend.metadata.run_contexts("another-pipeline", OTHER_PIPELINES_RUN, "s3://elsewhere/root", {})
+    backend.metadata.publish(
+        other, backend.metadata.create_execution(other, node_ids.TRAINER, IMAGE, {}, {}, None), "COMPLETE", {}, {}, None
+    )
+    with pytest.raises(TaskFailed, match=node_ids.DATA_PROBE):
+        backend.run(FAILED_RUN, tasks={node_ids.DATA_PROBE}, parameters={"data_dir": f"{SHARED.data_dir}/none"})
+    return backend
+
+
+def test_a_run_created_in_the_ui_writes_under_the_specs_default_root(s3, kfp_spec, shared_store):
+    assert kfp_spec["defaultPipelineRoot"] == KFP.pipeline_root
+    store = shared_store.metadata.store
+    [logs] = store.get_artifacts_by_type("system.Artifact")
+    task_root = f"{KFP.pipeline_root}/{kfp_spec['pipelineInfo']['name']}/{FAILED_RUN}/{node_ids.DATA_PROBE}/"
+    assert logs.uri.startswith(task_root) and logs.uri.endswith(f"/{EXECUTOR_LOGS}")
+    bucket, _, key = logs.uri.removeprefix("s3://").partition("/")
+    assert "Traceback" in s3.client().get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+
+
+def test_a_failed_task_is_failed_in_the_store_in_lineage_and_in_the_report(s3, shared_store, tmp_path):
+    store = shared_store.metadata.store
+    run = store.get_context_by_type_and_name("system.PipelineRun", FAILED_RUN)
+    [failed] = [e for e in store.get_executions_by_context(run.id) if e.custom_properties["task_name"].string_value]
+    assert failed.last_known_state == failed.FAILED  # not left RUNNING
+
+    with cli_on_store(shared_store, s3, tmp_path) as mnist_pipeline:
+        [listed] = json.loads(mnist_pipeline("lineage", "runs", "--json"))  # ours only
+        assert listed["id"] == FAILED_RUN and listed["status"] == "failed"
+        assert [(c["node_id"], c["status"]) for c in listed["components"]] == [(node_ids.DATA_PROBE, "failed")]
+        assert "not found" in mnist_pipeline("lineage", "diff", FAILED_RUN, OTHER_PIPELINES_RUN, code=1)
+        assert "not found" in mnist_pipeline("report", OTHER_PIPELINES_RUN, code=1)
+        mnist_pipeline("report", FAILED_RUN, "--output", tmp_path / "report.html")
+    rows = Page.read(tmp_path / "report.html").table("Components, in the order they started")
+    assert [(row["component"], row["status"].split()[0]) for row in rows] == [(node_ids.DATA_PROBE, "failed")]
