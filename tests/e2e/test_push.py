@@ -4,6 +4,7 @@ publishes that run's model later, compared with the model served then, as a run'
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -87,3 +88,38 @@ def test_a_run_without_a_model_is_refused_in_one_line(tmp_path, capsys):
     )
     assert run_cli("push", "no-such-run", "--output-dir", output) == 1
     assert capsys.readouterr().err.strip() == "error: run 'no-such-run' not found (see `lineage runs`)"
+
+
+def test_a_model_damaged_after_its_run_is_refused_at_push_and_nothing_is_published(fake_mnist_dir, tmp_path, capsys):
+    """`run --no-push`, the model's files damaged, `push RUN`: one line naming the file, no version."""
+    output = tmp_path / "out"
+    assert run_cli("run", "--data-dir", fake_mnist_dir, "--output-dir", output, *SMALL_RUN, "--no-push") == 0
+    experiment = newest_summary(output)["run_id"]
+    [model] = (output / "pipeline" / "Trainer" / "model").iterdir()
+    saved = model / "Format-Serving"
+    pristine = tmp_path / "pristine"
+    shutil.copytree(model, pristine)
+    damages = {
+        "saved_model.pb deleted": (lambda: (saved / "saved_model.pb").unlink(), f"{saved}/saved_model.pb is missing"),
+        "variables deleted": (lambda: shutil.rmtree(saved / "variables"), f"{saved}/variables/variables."),
+        "model folder deleted": (lambda: shutil.rmtree(model), f"{saved} is missing"),
+        "a byte changed": (lambda: _flip_a_byte(saved / "saved_model.pb"), f"{saved}/saved_model.pb differs"),
+    }
+    for damage, line in damages.values():
+        damage()
+        capsys.readouterr()
+        assert run_cli("push", experiment, "--output-dir", output) == 1
+        [error] = [text for text in capsys.readouterr().err.splitlines() if text.startswith("error:")]
+        assert line in error and "the model is damaged; run again with --no-cache to train it again" in error
+        assert served_models(output / "serving") == {}
+        shutil.rmtree(model, ignore_errors=True)
+        shutil.copytree(pristine, model)
+
+    assert run_cli("push", experiment, "--output-dir", output) == 0  # whole again: published
+    assert len(served_models(output / "serving")) == 1
+
+
+def _flip_a_byte(path) -> None:
+    content = bytearray(path.read_bytes())
+    content[len(content) // 2] ^= 1
+    path.write_bytes(bytes(content))
