@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None) -> int:
     (the traceback of a failed run goes to the run's log file)."""
     parser = _parser()
     args = parser.parse_args(argv)
-    _quiet_libraries()
+    quiet_libraries()
     try:
         return args.command(args)
     except BrokenPipeError:  # e.g. `mnist-pipeline lineage runs | head`
@@ -394,7 +394,7 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def _quiet_libraries() -> None:
+def quiet_libraries() -> None:
     """Keeps the console for the pipeline's own lines; the libraries' INFO logs go to the run log."""
     # Level 3 also hides TensorFlow's start-up errors about missing CUDA plugins on CPU machines.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")

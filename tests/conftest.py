@@ -117,7 +117,7 @@ def project_copy(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def root_logging_restored():
-    """Puts back the root logger's handlers and level that the CLI replaces (cli._quiet_libraries)."""
+    """Puts back the root logger's handlers and level that the CLI replaces (cli.quiet_libraries)."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     yield

@@ -14,6 +14,7 @@ PROJECT_PACKAGES = ("components", "pipeline")
 # The layers, top first: a module may import modules of the layers below its own, and of its
 # own group; groups of one layer (local, kubeflow) do not import each other.
 LAYERS: tuple[tuple[str, ...], ...] = (
+    ("pipeline.notebook",),  # the CLI's commands as calls, for a Python session: it uses the CLI's own parts
     ("pipeline.cli",),
     ("pipeline.local", "pipeline.kubeflow"),
     ("pipeline.inspect",),

@@ -1,4 +1,4 @@
-"""Imports point one way, down the layers written in tests/import_graph.py (LAYERS): cli ->
+"""Imports point one way, down the layers written in tests/import_graph.py (LAYERS): notebook -> cli ->
 {local, kubeflow} -> inspect -> core (pipeline/) -> components/; and no project modules import
 each other in a cycle. The source is read with ast; nothing is imported, so a violation is found
 even in a module no test imports."""
@@ -144,6 +144,6 @@ def test_checker_passes_a_tree_that_imports_downwards(tmp_path):
     )
     graph = import_graph(root)
     assert graph["pipeline.p"] == {"components.a", "pipeline", "pipeline.q"}  # b is a name in a
-    assert layer_of("pipeline.p") == (3, "pipeline") and layer_of("pipeline.local.x") == (1, "pipeline.local")
+    assert layer_of("pipeline.p") == (4, "pipeline") and layer_of("pipeline.local.x") == (2, "pipeline.local")
     assert layer_violations(graph) == [] and import_cycles(graph) == []
     assert external_imports(root, "pipeline.p")["components.b"] == {"numpy"}

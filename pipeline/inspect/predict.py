@@ -34,10 +34,29 @@ class Images:
     is_picture: bool = False  # a PNG, prepared as an MNIST digit before the model sees it
 
 
+@dataclass(frozen=True)
+class Prediction:
+    name: str  # where the image came from: a file, an IDX file's image, an array's
+    digit: int
+    probability: float  # of that digit
+    note: str  # what was done to a picture first, or ""
+
+
 def predict_inputs(model_path: Path, inputs: list[Path], limit: int) -> Iterator[str]:
     """One line per image: where it came from, the predicted digit and its probability."""
     batches = [load_images(path, limit) for path in inputs]  # before any TensorFlow: seconds to import
     model_dir = resolve_model_dir(model_path)
+    predictions = classify(model_dir, batches)
+    yield f"Model: {model_dir}"
+    yield from map(describe, predictions)
+
+
+def describe(prediction: Prediction) -> str:
+    return f"{prediction.name}: {prediction.digit} (p={prediction.probability:.3f}){prediction.note}"
+
+
+def classify(model_dir: Path, batches: list[Images]) -> list[Prediction]:
+    """Each image of `batches` classified by the SavedModel in `model_dir` (its predict_images signature)."""
     import tensorflow as tf
 
     try:
@@ -49,13 +68,16 @@ def predict_inputs(model_path: Path, inputs: list[Path], limit: int) -> Iterator
         raise PredictError(f"{model_dir}: the SavedModel has no {SIGNATURE} signature")
     predict_images = loaded.signatures[SIGNATURE]
     image_shape = tuple(predict_images.structured_input_signature[1]["images"].shape[1:])
-    yield f"Model: {model_dir}"
+    predictions = []
     for batch in batches:
         pixels, notes = _as_the_model_takes(batch, image_shape)
         outputs = predict_images(images=tf.constant(pixels))
         classes, probabilities = outputs["classes"].numpy(), outputs["probabilities"].numpy()
-        for name, digit, row, note in zip(batch.names, classes, probabilities, notes):
-            yield f"{name}: {digit} (p={row[digit]:.3f}){note}"
+        predictions += [
+            Prediction(name, int(digit), float(row[digit]), note)
+            for name, digit, row, note in zip(batch.names, classes, probabilities, notes)
+        ]
+    return predictions
 
 
 def _as_the_model_takes(batch: Images, image_shape: tuple[int, ...]) -> tuple[np.ndarray, list[str]]:
