@@ -39,7 +39,7 @@ run: setup
 	$(VENV)/bin/mnist-pipeline run --data-dir $(DATA_DIR) --output-dir $(OUTPUT_DIR) --download $(ARGS)
 
 # -v names each test as it starts: an end-to-end test runs pipelines for minutes.
-test: setup lint
+test: setup lint flink-artifacts
 	$(PY) -m pytest -v $(ARGS)
 
 # Lint, format and types (configured in pyproject.toml); `make test` runs them first.
@@ -51,6 +51,19 @@ lint: setup
 # Unit tests only: skips the end-to-end runs of the real pipeline.
 test-fast: setup
 	$(PY) -m pytest -m "not e2e" $(ARGS)
+
+# A Flink cluster of its own JVM processes on this machine (docs/flink.md): Flink's jars, pinned
+# and checked against tests/flink.sha256 (nothing is fetched while they match); the cluster's REST
+# API, also Beam's --flink_master, on 127.0.0.1:8081; conf and logs in build/flink/cluster.
+.PHONY: flink-artifacts flink-up flink-down
+flink-artifacts: setup
+	@$(PY) tests/flink_cluster.py fetch
+
+flink-up: flink-artifacts
+	@$(PY) tests/flink_cluster.py up
+
+flink-down:
+	@$(PY) tests/flink_cluster.py down
 
 bench: setup
 	$(PY) bench/benchmark.py --data-dir $(DATA_DIR) $(ARGS)

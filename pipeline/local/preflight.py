@@ -58,10 +58,14 @@ def check_inputs(
 
 
 def check_beam_args(beam_args: list[str]) -> None:
-    """Beam's own parsing and its runner's validation, whose reasons Beam would only log mid-run."""
+    """Beam's own parsing and its runner's validation, whose reasons Beam would only log mid-run;
+    for Flink, the cluster and the job server it needs (flink_checks.py)."""
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
     from apache_beam.options.pipeline_options_validator import PipelineOptionsValidator
     from apache_beam.runners import runner
+    from apache_beam.runners.portability.flink_runner import FlinkRunner
+
+    from pipeline.local.flink_checks import check_flink
 
     options = PipelineOptions(beam_args)
     problems = io.StringIO()
@@ -75,11 +79,17 @@ def check_beam_args(beam_args: list[str]) -> None:
     if name is None:
         return
     try:
-        errors = PipelineOptionsValidator(options, runner.create_runner(name)).validate()
+        beam_runner = runner.create_runner(name)
+        errors = PipelineOptionsValidator(options, beam_runner).validate()
     except (ValueError, ImportError) as error:
         raise ConfigError(f"{BEAM_ARGS}: --runner={name}: {error}") from None
     if errors:
         raise ConfigError(f"{BEAM_ARGS}: --runner={name}: {' '.join(error.strip() for error in errors)}")
+    if isinstance(beam_runner, FlinkRunner):
+        try:
+            check_flink(options)
+        except ConfigError as error:
+            raise ConfigError(f"{BEAM_ARGS}: {error}") from None
 
 
 def check_schema(schema_path: Path) -> None:

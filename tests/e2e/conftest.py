@@ -1,5 +1,5 @@
-"""Fixtures of the end-to-end tests: one local S3 server holding the synthetic MNIST files, and
-what CLI processes (tests/cli_process.py) need: a frozen copy of the code, and clean-up."""
+"""Fixtures of the end-to-end tests: one local S3 server holding the synthetic MNIST files, one
+Flink cluster, and what CLI processes (tests/cli_process.py) need: a frozen copy of the code, and clean-up."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import pytest
 
 from cli_process import Cli
 from conftest import copy_project
+from flink_cluster import FlinkCluster, running_cluster
 from s3_server import BUCKET, S3Server, serve_s3
 
 
@@ -44,3 +45,11 @@ def kill_leftovers() -> Iterator[None]:
             started.process.kill()
             started.process.wait()
     Cli.started.clear()
+
+
+@pytest.fixture(scope="session")
+def flink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlinkCluster]:
+    """A Flink cluster of its own JVMs (tests/flink_cluster.py: a JobManager and a TaskManager with
+    two slots) on free ports, for the session; its conf and logs in a temp dir."""
+    with running_cluster(tmp_path_factory.mktemp("flink")) as cluster:
+        yield cluster
