@@ -3,12 +3,19 @@
 The work is a Beam pipeline over shards: each shard reads its own range of records from the
 IDX files and writes one GZIP TFRecord file, so memory stays flat however many images there
 are, and a distributed runner (Dataflow, Flink) spreads the shards over its workers.
+
+So each file is read twice, by the check and by its shards, and may be replaced or rewritten in
+between (or before the check, after DataProbe hashed it for the cache key). What the Examples
+record must be what they hold, so the check hashes each shard's records as well as the whole
+file, each shard hashes the records it converted before its file takes its final name, and the
+file's hash must be DataProbe's: a file that changed during the ingest fails it in one line.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from typing import Any
 
 import apache_beam as beam
@@ -48,6 +55,13 @@ def read_custom_config(custom_config_json: str) -> tuple[IngestSettings, Example
     )
 
 
+class InputChanged(idx.IdxFormatError):
+    """An IDX file changed while the ingest read it."""
+
+    def __init__(self, path: str, when: str):
+        super().__init__(path, f"changed {when}; run again once the data dir holds the files it should")
+
+
 class Executor(base_beam_executor.BaseBeamExecutor):
     """Checks the four IDX files and writes train/validation/test as tf.Example TFRecords."""
 
@@ -64,23 +78,29 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             role: locate_idx_file(exec_properties[INPUT_BASE_KEY], name, tf.io.gfile.exists)
             for role, name in settings.file_names().items()
         }
-        checks = check_files(files, example_format)
-
+        headers = {role: idx.read_file_header(path, _dims(role), opener=_gfile_open) for role, path in files.items()}
         splits = plan_splits(
-            train_records=checks["train_images"].header.count,
-            test_records=checks["test_images"].header.count,
+            train_records=headers["train_images"].count,
+            test_records=headers["test_images"].count,
             validation_size=settings.validation_size,
             train_size=settings.train_size,
             test_size=settings.test_size,
         )
         shards = plan_shards(splits, settings.records_per_shard)
+        checks = check_files(files, example_format, shards)
+        check_unchanged(checks, headers, json.loads(exec_properties[DATA_FINGERPRINT_KEY]))
+        shard_sha256 = {
+            (role, *record_range): sha256
+            for role, check in checks.items()
+            for record_range, sha256 in check.range_sha256.items()
+        }
         with self._make_beam_pipeline() as pipeline:
             _ = (
                 pipeline
                 | "PlanShards" >> beam.Create(shards)
                 # Lets a distributed runner hand the shards to different workers.
                 | "Distribute" >> beam.Reshuffle()
-                | "WriteShards" >> beam.Map(write_shard, files, examples.uri, settings)
+                | "WriteShards" >> beam.Map(write_shard, files, examples.uri, settings, shard_sha256)
             )
 
         examples.split_names = artifact_utils.encode_split_names([split.name for split in splits])
@@ -94,17 +114,21 @@ class Executor(base_beam_executor.BaseBeamExecutor):
         examples_integrity.record(examples)
 
 
-def check_files(files: dict[str, str], example_format: ExampleFormat) -> dict[str, idx.IdxCheck]:
-    """Reads each file once: its header, full length and content hash; labels in range."""
+def check_files(
+    files: dict[str, str], example_format: ExampleFormat, shards: Sequence[Shard] = ()
+) -> dict[str, idx.IdxCheck]:
+    """Reads each file once: its header, full length and hashes (the whole file's and each of its
+    shards' records'); labels in range."""
     checks = {}
     for role, path in files.items():
         is_images = role.endswith("images")
         checks[role] = idx.check_file(
             path,
-            expected_dims=3 if is_images else 1,
+            expected_dims=_dims(role),
             record_shape=example_format.image_shape if is_images else (),
             max_value=None if is_images else example_format.num_classes - 1,
             opener=_gfile_open,
+            record_ranges=[(shard.start, shard.stop) for shard in shards if role.startswith(f"{shard.source}_")],
         )
     for source in ("train", "test"):
         images, labels = checks[f"{source}_images"].header, checks[f"{source}_labels"].header
@@ -113,11 +137,29 @@ def check_files(files: dict[str, str], example_format: ExampleFormat) -> dict[st
     return checks
 
 
-def write_shard(shard: Shard, files: dict[str, str], output_uri: str, settings: IngestSettings) -> int:
+def check_unchanged(checks: dict[str, idx.IdxCheck], headers: dict[str, idx.IdxHeader], seen: dict[str, str]) -> None:
+    """Each file the check read is the one whose header planned the shards and whose hash DataProbe
+    saw (`seen`: its output, {file name: SHA-256 of the bytes as stored})."""
+    for role, check in checks.items():
+        path = check.header.path
+        if check.header != headers[role]:
+            raise InputChanged(path, "while the ingest read it (its header changed)")
+        if seen.get(os.path.basename(path)) != check.file_sha256:
+            raise InputChanged(path, "after DataProbe hashed it for this run, before the ingest read it")
+
+
+def write_shard(
+    shard: Shard,
+    files: dict[str, str],
+    output_uri: str,
+    settings: IngestSettings,
+    shard_sha256: dict[tuple[str, int, int], str],
+) -> int:
     """Writes one shard file and returns its record count. Runs on a Beam worker.
 
     The file is written under a temporary name and renamed when complete, so a worker that
-    dies midway leaves no half-written shard under the final name.
+    dies midway leaves no half-written shard under the final name; and only if the records it
+    converted are those the check hashed (`shard_sha256`: by role, start and stop).
     """
     enable_s3()  # a Beam worker may be a process of its own
     encoder = example_coder.RecordBatchToExamplesEncoder()
@@ -125,14 +167,19 @@ def write_shard(shard: Shard, files: dict[str, str], output_uri: str, settings: 
     tf.io.gfile.makedirs(split_dir)
     path = os.path.join(split_dir, shard.file_name)
     options = tf.io.TFRecordOptions(compression_type="GZIP", compression_level=settings.gzip_level)
-    chunks = zip(
-        _records(files[f"{shard.source}_images"], 3, shard),
-        _records(files[f"{shard.source}_labels"], 1, shard),
-    )
+    roles = (f"{shard.source}_images", f"{shard.source}_labels")
+    digests = {role: idx.records_sha256() for role in roles}
+    chunks = zip(*(_records(files[role], _dims(role), shard) for role in roles))
     with tf.io.TFRecordWriter(path + ".tmp", options) as writer:
         for images, labels in chunks:
+            digests[roles[0]].update(images)
+            digests[roles[1]].update(labels)
             for record in encoder.encode(to_record_batch(images, labels)):
                 writer.write(record)
+    for role, digest in digests.items():
+        if digest.hexdigest() != shard_sha256[(role, shard.start, shard.stop)]:
+            tf.io.gfile.remove(path + ".tmp")
+            raise InputChanged(files[role], f"while the ingest read it (records {shard.start}..{shard.stop})")
     tf.io.gfile.rename(path + ".tmp", path, overwrite=True)
     return shard.stop - shard.start
 
@@ -153,6 +200,11 @@ def to_record_batch(images: np.ndarray, labels: np.ndarray) -> pa.RecordBatch:
 
 def _records(path: str, dims: int, shard: Shard):
     return idx.iter_records(path, dims, shard.start, shard.stop, ENCODE_CHUNK_RECORDS, opener=_gfile_open)
+
+
+def _dims(role: str) -> int:
+    """Images are [count, rows, columns], labels [count]."""
+    return 3 if role.endswith("images") else 1
 
 
 def _gfile_open(path: str):

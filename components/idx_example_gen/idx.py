@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import io
 import math
 import struct
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -81,6 +82,9 @@ class IdxHeader:
         return struct.pack(f">HBB{len(self.dims)}I", 0, UBYTE_TYPE_CODE, len(self.dims), *self.dims)
 
 
+RecordRange = tuple[int, int]  # records [start, stop)
+
+
 @dataclass(frozen=True)
 class IdxCheck:
     """The result of a full pass over a file that found no problem."""
@@ -88,6 +92,66 @@ class IdxCheck:
     header: IdxHeader
     sha256: str  # of the decompressed content, so a recompressed copy hashes the same
     max_value: int
+    file_sha256: str  # of the bytes as stored (compressed or not), as DataProbe hashes them
+    range_sha256: dict[RecordRange, str]  # records_sha256 of each range asked for, as this pass read them
+
+
+def records_sha256() -> hashlib._Hash:
+    """The digest of a range of records: of their bytes, in order, without the header. The check
+    and whoever converts the records each compute one, so that what was converted is known to be
+    what was checked (a file replaced or rewritten in between gives another)."""
+    return hashlib.sha256()
+
+
+class _RangeDigests:
+    """records_sha256 of several record ranges at once, fed the payload chunk by chunk in order."""
+
+    def __init__(self, record_bytes: int, ranges: Sequence[RecordRange]):
+        self._spans = sorted((start * record_bytes, stop * record_bytes, (start, stop)) for start, stop in set(ranges))
+        self._digests = {span[2]: records_sha256() for span in self._spans}
+        self._first = 0  # spans before it end before the bytes fed so far
+
+    def update(self, offset: int, chunk: bytes) -> None:
+        """Feeds `chunk`, the payload's bytes from `offset` on, to the ranges it overlaps."""
+        end, view = offset + len(chunk), memoryview(chunk)
+        for begin, finish, key in self._spans[self._first :]:
+            if begin >= end:
+                break
+            if finish > offset:
+                self._digests[key].update(view[max(begin, offset) - offset : min(finish, end) - offset])
+        while self._first < len(self._spans) and self._spans[self._first][1] <= end:
+            self._first += 1
+
+    def hexdigests(self) -> dict[RecordRange, str]:
+        return {key: digest.hexdigest() for key, digest in self._digests.items()}
+
+
+class _HashingReader:
+    """A binary file read forward from its start, hashing the bytes as they are stored (under a
+    gzip stream, the compressed ones); a seek to the start starts the hash again."""
+
+    def __init__(self, raw: IO[bytes]):
+        self._raw, self.digest = raw, hashlib.sha256()
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self.digest.update(data)
+        return data
+
+    def seek(self, position: int, whence: int = 0) -> int:
+        if (position, whence) != (0, 0):
+            raise io.UnsupportedOperation("read forward from the start only")
+        self.digest = hashlib.sha256()
+        return self._raw.seek(0)
+
+    def close(self) -> None:
+        self._raw.close()
+
+    def __enter__(self) -> _HashingReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
 
 def _open_stream(path: str, opener: Opener) -> IO[bytes]:
@@ -141,21 +205,25 @@ def check_file(
     record_shape: tuple[int, ...] | None = None,
     max_value: int | None = None,
     opener: Opener = _open_local,
+    record_ranges: Sequence[RecordRange] = (),
 ) -> IdxCheck:
-    """Reads a whole file once and checks it; returns its header and content SHA-256.
+    """Reads a whole file once and checks it; returns its header, its SHA-256 (of the content and
+    of the bytes as stored) and the records_sha256 of each of `record_ranges`.
 
     Checks: gzip integrity, magic number, number of dimensions, the shape of one record
     (when given), a payload of exactly the length the header promises, and (when given)
     that no value exceeds `max_value`.
     """
     digest = hashlib.sha256()
-    with _open_stream(path, opener) as stream:
+    stored = _HashingReader(opener(path))
+    with stored, _open_stream(path, lambda _: stored) as stream:  # type: ignore[arg-type, return-value]
         header = read_header(stream, path, expected_dims)
         digest.update(header.to_bytes())
         if record_shape is not None and header.record_shape != tuple(record_shape):
             raise IdxFormatError(
                 path, f"records are {_shape_text(header.record_shape)}, expected {_shape_text(record_shape)}"
             )
+        ranges = _RangeDigests(header.record_bytes, record_ranges)
         payload_read, largest = 0, 0
         while True:
             try:
@@ -165,8 +233,11 @@ def check_file(
             if not chunk:
                 break
             digest.update(chunk)
+            ranges.update(payload_read, chunk)
             payload_read += len(chunk)
             largest = max(largest, int(np.frombuffer(chunk, dtype=np.uint8).max()))
+        while stored.read(READ_CHUNK_BYTES):  # what a gzip stream left unread, e.g. its trailer
+            pass
     if payload_read != header.payload_bytes:
         raise IdxFormatError(
             path,
@@ -175,7 +246,7 @@ def check_file(
         )
     if max_value is not None and largest > max_value:
         raise IdxFormatError(path, f"value {largest} found, values must be in 0..{max_value}")
-    return IdxCheck(header=header, sha256=digest.hexdigest(), max_value=largest)
+    return IdxCheck(header, digest.hexdigest(), largest, stored.digest.hexdigest(), ranges.hexdigests())
 
 
 def iter_records(

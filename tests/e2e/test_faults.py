@@ -15,6 +15,8 @@ The runs import the project's code from a copy made when the module starts (froz
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import re
 import shutil
@@ -27,7 +29,7 @@ import pytest
 
 from cli_process import Cli, Result, cli, held
 from conftest import SMALL_RUN, run_cli
-from fake_mnist import balanced_labels, fake_images
+from fake_mnist import balanced_labels, fake_images, write_idx
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("frozen_project", "kill_leftovers")]
 
@@ -198,6 +200,42 @@ def test_damaged_examples_stop_the_trainer_naming_split_and_file_and_no_cache_re
     [new_version] = set(served_versions(restored)) - set(versions)
     assert served_versions(restored) == [*versions, new_version]
     assert recorded_pushes(restored)[str(new_version)] == summary["pushed"]["destination"]
+
+
+def test_a_data_file_replaced_during_the_ingest_fails_it_naming_the_file_and_the_next_run_reads_the_new_one(
+    fake_mnist_dir, tmp_path
+):
+    """Issue 27: the test labels replaced once the ingest had hashed them, before its shards read them:
+    the Examples held the new labels under the old file's hash."""
+    data = shutil.copytree(fake_mnist_dir, tmp_path / "data")
+    labels = data / "t10k-labels-idx1-ubyte.gz"
+    write_idx(labels.with_name(labels.name + ".new"), (balanced_labels(200, seed=2) + 1) % 10)
+    new_content = hashlib.sha256(gzip.decompress(labels.with_name(labels.name + ".new").read_bytes())).hexdigest()
+    output = tmp_path / "out"
+
+    swapped = cli(tmp_path, *run_args(data, output), fault="swap_after_check", env={"MNIST_TEST_SWAP": str(labels)})
+
+    assert swapped.code == 1
+    assert re.fullmatch(
+        rf"error: IdxExampleGen failed: {re.escape(str(labels))}: changed while the ingest read it \(records "
+        rf"\d+\.\.\d+\); run again once the data dir holds the files it should \(full log: \S+\)",
+        swapped.fault_line(),
+    ), swapped.fault_line()
+    assert statuses(swapped.summary(output))["IdxExampleGen"] == "failed"
+    assert not recorded_examples(output) and not served_versions(output)
+
+    again = cli(tmp_path, *run_args(data, output))
+    assert again.code == 0, again.stderr
+    [examples] = recorded_examples(output)
+    assert examples["input_sha256_test_labels"].string_value == new_content
+
+
+def recorded_examples(output: Path) -> list:
+    """The custom properties of each Examples artifact MLMD records."""
+    from pipeline.inspect import lineage
+
+    store = lineage.open_store(output / "metadata.sqlite")
+    return [artifact.custom_properties for artifact in store.get_artifacts_by_type("Examples")]
 
 
 # --- 2. the serving dir and MLMD ----------------------------------------------------------------

@@ -10,6 +10,9 @@ one of the faults below; then it patches one call, when the module that holds it
                      right after the first file copied into a .staging-<v>/ folder (a push that died midway)
   kill_during_publish  components.files.copy: SIGKILL right after the first file copied out of a
                      .staging-<v>/ folder (a publish to object storage, a copy there, that died midway)
+  swap_after_check   components.idx_example_gen.idx.check_file: once the ingest's check has read
+                     the file $MNIST_TEST_SWAP, that file is replaced by $MNIST_TEST_SWAP.new (a rename,
+                     as a download or a sync tool does it), before the ingest's shards read it
   hold:<Component>   when the run starts <Component> (the runners' "Component X is running." log
                      line), create the file $MNIST_TEST_RELEASE.held, then wait until the file
                      $MNIST_TEST_RELEASE exists (the run holds its output dir meanwhile)
@@ -105,6 +108,19 @@ def _kill_when_copying(side):
     return patch
 
 
+def _swap_after_check(idx):
+    check_file = idx.check_file
+    path = os.environ["MNIST_TEST_SWAP"]
+
+    def check_then_swap(checked, *args, **kwargs):
+        result = check_file(checked, *args, **kwargs)
+        if checked == path and os.path.exists(path + ".new"):
+            os.replace(path + ".new", path)
+        return result
+
+    idx.check_file = check_then_swap
+
+
 class _Hold(logging.Handler):
     """Holds the thread that logs a record `is_the_moment` accepts, until the test releases it."""
 
@@ -136,6 +152,8 @@ elif FAULT == "kill_during_copy":
     _after_import("tfx.dsl.io.fileio", _kill_when_copying("dst"))
 elif FAULT == "kill_during_publish":
     _after_import("components.files", _kill_when_copying("src"))
+elif FAULT == "swap_after_check":
+    _after_import("components.idx_example_gen.idx", _swap_after_check)
 elif FAULT == "hold:training":
     _after_import(TRAINER_MODULE, lambda module: module.log.addHandler(_Hold(lambda record: record.msg == DATA_READ)))
 elif FAULT.startswith("hold:"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,9 @@ from components.idx_example_gen import executor
 from components.idx_example_gen.component import IdxExampleGen
 from components.idx_example_gen.idx import IdxFormatError
 from components.idx_example_gen.layout import SplitSizeError
+from components.idx_example_gen.probe import DataProbe, fingerprint
 from components.idx_example_gen.settings import IDX_ROLES, IngestSettings
+from pipeline.cli import describe_fault
 
 TRAIN_COUNT, TEST_COUNT, VALIDATION_SIZE, RECORDS_PER_SHARD = 600, 200, 100, 150
 SETTINGS = IngestSettings(
@@ -66,11 +69,14 @@ def fake_arrays() -> dict[str, np.ndarray]:
 def run_executor(
     input_dir: Path, output_dir: Path, image_shape=(28, 28), num_classes=10, **settings: Any
 ) -> tfx_types.Artifact:
+    """The executor run as in a pipeline: on the files as DataProbe saw them just before."""
+    ingest_settings = dataclasses.replace(SETTINGS, **settings)
+    seen = DataProbe(input_base=str(input_dir), settings=ingest_settings, code_sha256="x").exec_properties
     component = IdxExampleGen(
         input_base=str(input_dir),
-        settings=dataclasses.replace(SETTINGS, **settings),
+        settings=ingest_settings,
         example_format=ExampleFormat(tuple(image_shape), num_classes),
-        data_fingerprint="{}",
+        data_fingerprint=fingerprint(seen),
         code_sha256="x",
     )
     artifact = standard_artifacts.Examples()
@@ -332,3 +338,77 @@ def test_split_sizes_too_large_for_the_files(tmp_path):
         "test_size 201 exceeds the 200 records",
         test_size=201,
     )
+
+
+# --- a file that changes during the ingest (issue 27) -------------------------------------------
+
+
+def replace_file_after(monkeypatch, step: str, path: Path, labels: np.ndarray) -> None:
+    """Writes `labels` over `path` (a new file under the same name, as a download would) right after
+    the ingest's `step` ("read_file_header" or "check_file") first reads it."""
+    original = getattr(executor.idx, step)
+
+    def then_replace(file_path: str, *args, **kwargs):
+        result = original(file_path, *args, **kwargs)
+        if file_path == str(path) and not replaced:
+            replaced.append(path)
+            fresh = path.with_name(path.name + ".new")
+            write_idx(fresh, labels)
+            fresh.replace(path)
+        return result
+
+    replaced: list[Path] = []
+    monkeypatch.setattr(executor.idx, step, then_replace)
+
+
+def failure_line(run) -> str:
+    """The one line the CLI prints for the error `run` raises (Beam wraps a worker's error)."""
+    with pytest.raises(Exception) as raised:
+        run()
+    line = describe_fault(raised.value)
+    assert line is not None, raised.value
+    return line
+
+
+@pytest.mark.parametrize("role", ["test_labels", "train_labels", "train_images"])
+def test_a_file_replaced_after_the_check_fails_the_shards_that_read_it(tmp_path, monkeypatch, role):
+    """The shards would read the new file where the check hashed the old one: the Examples would hold
+    the new labels under the old file's hash (for the training files, shards of both)."""
+    files = write_fake_mnist(tmp_path / "data", train_count=TRAIN_COUNT, test_count=TEST_COUNT)
+    labels = balanced_labels(TRAIN_COUNT if role.startswith("train") else TEST_COUNT, seed=7)
+    replace_file_after(monkeypatch, "check_file", files[role], fake_images(labels, 5) if "images" in role else labels)
+
+    line = failure_line(lambda: run_executor(tmp_path / "data", tmp_path / "out"))
+
+    assert re.fullmatch(
+        rf"{re.escape(str(files[role]))}: changed while the ingest read it \(records \d+\.\.\d+\); "
+        "run again once the data dir holds the files it should",
+        line,
+    ), line
+    assert not [path for path in output_files(tmp_path / "out") if path.name.endswith(".tmp")]
+
+
+def test_a_file_replaced_after_the_probe_hashed_it_fails_before_any_shard(tmp_path, monkeypatch):
+    """The cache key (DataProbe's hashes) would name the old file, the Examples hold the new one."""
+    files = write_fake_mnist(tmp_path / "data", train_count=TRAIN_COUNT, test_count=TEST_COUNT)
+    replace_file_after(monkeypatch, "read_file_header", files["test_labels"], balanced_labels(TEST_COUNT, seed=7))
+
+    line = failure_line(lambda: run_executor(tmp_path / "data", tmp_path / "out"))
+
+    assert line == (
+        f"{files['test_labels']}: changed after DataProbe hashed it for this run, before the ingest read it; "
+        "run again once the data dir holds the files it should"
+    )
+    assert output_files(tmp_path / "out") == []
+
+
+def test_a_header_that_changes_between_planning_and_checking_fails(tmp_path, monkeypatch):
+    """Both test files replaced by shorter ones after the shards were planned on the old headers."""
+    files = write_fake_mnist(tmp_path / "data", train_count=TRAIN_COUNT, test_count=TEST_COUNT)
+    labels = balanced_labels(TEST_COUNT - 1, seed=7)
+    replace_file_after(monkeypatch, "read_file_header", files["test_images"], fake_images(labels, 5))
+    replace_file_after(monkeypatch, "read_file_header", files["test_labels"], labels)
+
+    line = failure_line(lambda: run_executor(tmp_path / "data", tmp_path / "out"))
+
+    assert line.startswith(f"{files['test_images']}: changed while the ingest read it (its header changed); run")

@@ -29,6 +29,27 @@ def test_check_file_reads_header_and_hashes_decompressed_content(tmp_path: Path,
     assert check.max_value == images.max()
 
 
+@pytest.mark.parametrize("compress", [True, False])
+def test_check_file_hashes_the_stored_bytes_and_each_record_range_as_iter_records_reads_it(
+    tmp_path: Path, images, compress, monkeypatch
+):
+    """What lets the ingest prove that its shards converted the bytes it checked; chunks of 1,000
+    bytes, so that ranges start and end inside them."""
+    monkeypatch.setattr(idx, "READ_CHUNK_BYTES", 1000)
+    path = write_idx(tmp_path / "images", images, compress=compress)
+    ranges = [(7, 30), (0, 7), (30, 50), (0, 50), (12, 12)]
+
+    check = idx.check_file(str(path), expected_dims=3, record_ranges=ranges)
+
+    assert check.file_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+    for start, stop in ranges:
+        digest = idx.records_sha256()
+        for chunk in idx.iter_records(str(path), 3, start, stop, chunk_records=4):
+            digest.update(chunk)
+        assert check.range_sha256[(start, stop)] == digest.hexdigest(), (start, stop)
+    assert check.range_sha256[(7, 30)] != check.range_sha256[(0, 7)]
+
+
 def test_iter_records_yields_the_asked_range_in_chunks(tmp_path: Path, images):
     path = write_idx(tmp_path / "images.gz", images)
     chunks = list(idx.iter_records(str(path), 3, start=7, stop=30, chunk_records=10))
