@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -326,27 +326,61 @@ def _dag_runner(runner: str, on_local_disk: bool):
 def _beam_packaging(beam_args: list[str]) -> Iterator[None]:
     """TFX's Beam executors package TFX as an sdist for remote Beam workers to install (a copy of
     TFX and `setup.py sdist`: 2 to 5 s for each of the four Beam components of a run). Beam's
-    DirectRunner runs them in this environment and never reads it: unless the Beam args name
-    another runner, no package is made. For another runner, packages are made one at a time:
-    each build chdir()s the process into its own temp dir, so two at once break each other."""
-    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+    DirectRunner, and any runner whose workers are this process (--environment_type=LOOPBACK),
+    never read it: no package is made. For other runners the package is built once per TFX code
+    (tfx_package_cache) and reused by every step of every run after; builds are one at a time:
+    each chdir()s the process into its own temp dir, so two at once break each other."""
+    from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions, StandardOptions
     from tfx.utils import dependency_utils
 
-    original = dependency_utils.make_beam_dependency_flags
-    if PipelineOptions(beam_args).view_as(StandardOptions).runner in (None, "DirectRunner", "direct"):
+    options = PipelineOptions(beam_args)
+    original = dependency_utils.make_beam_dependency_flags, dependency_utils.build_ephemeral_package
+    if options.view_as(StandardOptions).runner in (None, "DirectRunner", "direct") or (
+        options.view_as(PortableOptions).environment_type == "LOOPBACK"
+    ):
         dependency_utils.make_beam_dependency_flags = lambda args: args
     else:
         one_at_a_time = threading.Lock()
 
-        def make_flags_alone(args: list[str]) -> list[str]:
+        def build_once() -> str:
             with one_at_a_time:
-                return original(args)
+                return _cached_tfx_package(original[1])
 
-        dependency_utils.make_beam_dependency_flags = make_flags_alone
+        dependency_utils.build_ephemeral_package = build_once
     try:
         yield
     finally:
-        dependency_utils.make_beam_dependency_flags = original
+        dependency_utils.make_beam_dependency_flags, dependency_utils.build_ephemeral_package = original
+
+
+def tfx_package_cache() -> Path:
+    """Where the TFX packages for Beam workers are kept, one a TFX code version: the user's cache."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "mnist-pipeline" / "tfx-packages"
+
+
+def _cached_tfx_package(build: Callable[[], str]) -> str:
+    """The sdist `build` makes of the installed TFX, from the cache if it holds one for this TFX
+    code (the hash of its installed files' list with their hashes, pip's RECORD); a new one is
+    moved in whole, so a build cut short leaves nothing to reuse."""
+    import hashlib
+    import importlib.metadata
+    import shutil
+    import tempfile
+
+    record = importlib.metadata.distribution("tfx").read_text("RECORD") or ""
+    folder = tfx_package_cache() / hashlib.sha256(record.encode()).hexdigest()[:16]
+    cached = sorted(folder.glob("*.tar.gz"))
+    if cached:
+        return str(cached[0])
+    built = Path(build())
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=folder.parent))
+    shutil.copy(built, staging / built.name)
+    try:
+        staging.rename(folder)
+    except OSError:  # another run moved its copy in first: the same code, the same package
+        shutil.rmtree(staging)
+    return str(next(folder.glob("*.tar.gz")))
 
 
 @contextlib.contextmanager

@@ -65,3 +65,45 @@ def test_run_failed_names_the_log():
     error = RunFailed(Path("/out/runs/x.log"), "Trainer")
     assert str(error) == "the run failed (full log: /out/runs/x.log)"
     assert (error.component, error.log_path) == ("Trainer", Path("/out/runs/x.log"))
+
+
+@pytest.fixture
+def package_builds(tmp_path, monkeypatch) -> list[str]:
+    """TFX's real sdist builds made while the test runs, in order; the package cache in tmp_path."""
+    from tfx.utils import dependency_utils
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    builds: list[str] = []
+    real_build = dependency_utils.build_ephemeral_package
+
+    def counted_build() -> str:
+        builds.append(real_build())
+        return builds[-1]
+
+    monkeypatch.setattr(dependency_utils, "build_ephemeral_package", counted_build)
+    return builds
+
+
+def beam_flags(beam_args: list[str]) -> list[str]:
+    """The Beam args a TFX Beam executor runs with, during a run with `beam_args`."""
+    from tfx.utils import dependency_utils
+
+    with runner._beam_packaging(beam_args):
+        return dependency_utils.make_beam_dependency_flags(beam_args)
+
+
+def test_the_tfx_package_for_remote_workers_is_built_once_per_tfx_code(package_builds, tmp_path):
+    portable = ["--runner=PortableRunner", "--job_endpoint=localhost:8099", "--environment_type=EXTERNAL"]
+    first = beam_flags(portable)
+    again = beam_flags(portable)  # another step, another run
+    assert len(package_builds) == 1
+    assert first == again == [*portable, f"--extra_package={first[-1].partition('=')[2]}"]
+    package = Path(first[-1].partition("=")[2])
+    assert package.parent.parent == runner.tfx_package_cache() and package.name.startswith("tfx_ephemeral-")
+    assert package.stat().st_size > 0
+
+
+def test_no_tfx_package_where_the_workers_run_in_this_process(package_builds):
+    for beam_args in ([], ["--runner=DirectRunner"], ["--runner=FlinkRunner", "--environment_type=LOOPBACK"]):
+        assert beam_flags(beam_args) == beam_args
+    assert package_builds == []
