@@ -8,9 +8,13 @@ make bench: each repetition runs, on the same data, one program after the other:
                now warm output dir: what a user waits for after an edit
     plain      ../shared/reference/plain_keras_idx.py with the edited run's training settings:
                the same training and evaluation with no pipeline at all
+    kernel     bench/warm_kernel.py: a warm Jupyter kernel's process (pipeline/notebook.py) runs the
+               pipeline 5 times (cold, then edited), then calls the plain script in the same process
+               with the first edited run's settings; and its peak memory per run
     inspect    `lineage runs`, `lineage trace pushed:latest` and a run refused for a missing data
                dir, on the warm output dir, against Python importing ML Metadata's client
-and reports the targets: cold / reference and edited / plain (ratios taken within one
+and reports the targets: cold / reference, edited / plain, the kernel's edited run / the plain
+script in that kernel, its peak memory over five runs / over one (ratios taken within one
 repetition, since the machines drift), the test Precision@1, the Trainer's throughput over the
 plain script's (model.fit, first steps included), the peak memory, and the inspection ratios; with
 the seconds of each component of the cold and edited runs. Without ../shared/reference/
@@ -67,6 +71,8 @@ from fake_mnist import write_large_fake_mnist
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"
 WORKLOADS = BENCH_DIR / "workloads.py"
+WARM_KERNEL = BENCH_DIR / "warm_kernel.py"
+KERNEL_RUNS = 5  # runs in one warm kernel: the first cold, then edited ones
 REFERENCE_DIR = BENCH_DIR.parent.parent / "shared" / "reference"
 PIPELINE_CLI = Path(sys.executable).with_name("mnist-pipeline")
 PLAIN_LINE = re.compile(r"wall ([\d.]+) s, fit ([\d.]+) s, Precision@1 train [\d.]+ validation [\d.]+ test ([\d.]+)")
@@ -77,6 +83,9 @@ MNIST_TRAIN_IMAGES = 60_000
 PIPELINE_TARGETS = {
     "cold_vs_reference.ratio": ("<=", 0.5),
     "edited_vs_plain.ratio": ("<=", 2.0),
+    # A warm Jupyter kernel (bench/warm_kernel.py): an edited run against the plain script called in it.
+    "kernel_edited_vs_plain.ratio": ("<=", 1.3),
+    "kernel_runs.peak_memory_ratio": ("<=", 1.2),  # the peak over KERNEL_RUNS runs against the first run's
     "cold.test_precision_at_1": (">=", 0.980),
     "trainer_vs_plain.throughput_ratio": (">=", 0.9),
     "cold.peak_memory_mib": ("<=", 1536.0),
@@ -279,7 +288,7 @@ def pipeline_repetition(
         }
     )
 
-    edited_settings = _edited(config.training)
+    edited_settings = edited_training(config.training)
     edited = measure(
         [*run_command, "--set", f"training.learning_rate={edited_settings.learning_rate!r}"], logs / "edited.log"
     )
@@ -304,9 +313,48 @@ def pipeline_repetition(
         figures["edited_vs_plain.ratio"] = figures["edited.wall_s"] / figures["plain.wall_s"]
         plain_examples_per_s = edited_settings.train_steps * edited_settings.batch_size / figures["plain.fit_s"]
         figures["trainer_vs_plain.throughput_ratio"] = figures["trainer.examples_per_s"] / plain_examples_per_s
+        figures.update(measure_warm_kernel(reference, args, work_dir / "kernel", logs))
     (output_dir / "runs").rename(logs / "runs")  # the runs' logs, summaries and reports stay, the artifacts go
     shutil.rmtree(output_dir)
     return figures, problems
+
+
+def measure_warm_kernel(reference: Path, args: argparse.Namespace, work_dir: Path, logs: Path) -> dict[str, float]:
+    """bench/warm_kernel.py in a process of its own: KERNEL_RUNS notebook runs, then the plain script, in it."""
+    result_json = logs / "kernel.json"
+    set_args = [arg for override in args.overrides for arg in ("--set", override)]
+    command = [
+        sys.executable,
+        str(WARM_KERNEL),
+        "--data-dir",
+        str(args.data_dir),
+        "--output-dir",
+        str(work_dir / "output"),
+        "--plain",
+        str(reference / "plain_keras_idx.py"),
+        "--runs",
+        str(KERNEL_RUNS),
+        "--result",
+        str(result_json),
+        *set_args,
+    ]
+    measure(command, logs / "kernel.log")
+    shutil.rmtree(work_dir)
+    return kernel_figures(json.loads(result_json.read_text()))
+
+
+def kernel_figures(result: dict[str, Any]) -> dict[str, float]:
+    """The warm kernel's figures: its first edited run (the second run) against the plain script with its settings."""
+    run_s, peaks = result["run_s"], result["peak_memory_mib"]
+    return {
+        "kernel_cold.wall_s": run_s[0],
+        "kernel_edited.wall_s": run_s[1],
+        "kernel_plain.wall_s": result["plain_s"],
+        "kernel_edited_vs_plain.ratio": run_s[1] / result["plain_s"],
+        "kernel_one_run.peak_memory_mib": peaks[0],
+        "kernel_runs.peak_memory_mib": max(peaks),
+        "kernel_runs.peak_memory_ratio": max(peaks) / peaks[0],
+    }
 
 
 def measure_inspection(output_dir: Path, logs: Path) -> dict[str, float]:
@@ -346,20 +394,7 @@ def measure_reference(reference: Path, data_dir: Path, ref_dir: Path, logs: Path
 
 def measure_plain(reference: Path, data_dir: Path, settings: TrainerSettings, log_path: Path) -> dict[str, float]:
     """plain_keras_idx.py with the given training settings (it builds the same 128/32 MLP with Adam)."""
-    command = [
-        sys.executable,
-        str(reference / "plain_keras_idx.py"),
-        str(data_dir),
-        "--steps",
-        str(settings.train_steps),
-        "--batch",
-        str(settings.batch_size),
-        "--lr",
-        repr(settings.learning_rate),
-        "--seed",
-        str(settings.seed),
-        "--cosine" if settings.cosine_decay else "--no-cosine",
-    ]
+    command = [sys.executable, str(reference / "plain_keras_idx.py"), *plain_arguments(data_dir, settings)]
     measured = measure(command, log_path)
     match = PLAIN_LINE.search(log_path.read_text())
     if match is None:
@@ -371,10 +406,28 @@ def measure_plain(reference: Path, data_dir: Path, settings: TrainerSettings, lo
     }
 
 
-def _edited(training: TrainerSettings) -> TrainerSettings:
+def plain_arguments(data_dir: Path, settings: TrainerSettings) -> list[str]:
+    """plain_keras_idx.py's arguments for these training settings (it builds the same 128/32 MLP with Adam)."""
+    return [
+        str(data_dir),
+        "--steps",
+        str(settings.train_steps),
+        "--batch",
+        str(settings.batch_size),
+        "--lr",
+        repr(settings.learning_rate),
+        "--seed",
+        str(settings.seed),
+        "--cosine" if settings.cosine_decay else "--no-cosine",
+    ]
+
+
+def edited_training(training: TrainerSettings, times: int = 1) -> TrainerSettings:
+    """The settings with the learning rate edited `times` times (x EDITED_LEARNING_RATE_FACTOR each)."""
     import dataclasses
 
-    return dataclasses.replace(training, learning_rate=round(training.learning_rate * EDITED_LEARNING_RATE_FACTOR, 6))
+    rate = training.learning_rate * EDITED_LEARNING_RATE_FACTOR**times
+    return dataclasses.replace(training, learning_rate=round(rate, 6))
 
 
 def _seconds(summary: RunSummary, component: str) -> float:
