@@ -66,6 +66,10 @@ class LineageError(PipelineError):
     """The store is missing or unreadable, or an id is unknown."""
 
 
+class StoreLocked(LineageError):
+    """Another process holds the SQLite store locked."""
+
+
 @dataclass
 class ArtifactInfo:
     id: int
@@ -169,10 +173,20 @@ def _open_error(path: Path, error: RuntimeError) -> LineageError:
 
 
 def schema_version(path: Path) -> int | None:
-    """The schema version an MLMD SQLite store records; None when the file is not one."""
+    """The schema version an MLMD SQLite store records; None when the file is not one. StoreLocked
+    when another process still holds it locked after SQLite's wait (5 s): a store in use, which
+    must never be taken for a file that is not one."""
     try:
         with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as database:
             return int(database.execute("SELECT schema_version FROM MLMDEnv").fetchone()[0])
+    except sqlite3.OperationalError as error:
+        # SQLITE_BUSY's and SQLITE_LOCKED's messages (Python 3.10's sqlite3 has no error codes).
+        if str(error).startswith(("database is locked", "database table is locked")):
+            raise StoreLocked(
+                f"{path}: the metadata store is locked by another process (a write under way); "
+                "wait for it to end and run the command again"
+            ) from error
+        return None
     except (sqlite3.Error, TypeError, ValueError):
         return None
 
