@@ -69,10 +69,17 @@ def verify_files(examples_uri: str, recorded: dict[str, dict[str, str]], splits:
 
 
 def split_digest(examples: types.Artifact, split: str) -> str:
-    """One SHA-256 for the content of a split: of the checksums of its shards (two models'
-    Precision@1 on one split compare; on splits of other digests they need not)."""
-    shards = _recorded(examples).get(split, {})
-    return hashlib.sha256(json.dumps(shards, sort_keys=True).encode()).hexdigest()
+    """One SHA-256 for the content of a split, the same for every ingest of the same files: of the
+    input files' SHA-256s, the split and its size, which decide its examples (the shards' own bytes
+    differ between ingests: a GZIP header holds the time it was written). Two models' Precision@1
+    on splits of one digest compare; on splits of other digests they need not."""
+    inputs = {
+        name: examples.get_string_custom_property(name)
+        for name in sorted(examples.mlmd_artifact.custom_properties)
+        if name.startswith("input_sha256_")
+    }
+    size = examples.get_int_custom_property(f"num_examples_{split}")
+    return hashlib.sha256(json.dumps([inputs, split, size], sort_keys=True).encode()).hexdigest()
 
 
 def _recorded(examples: types.Artifact) -> dict[str, dict[str, str]]:
