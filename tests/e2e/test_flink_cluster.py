@@ -12,6 +12,7 @@ import pytest
 from pipeline.config import ConfigError
 from pipeline.local.preflight import check_beam_args
 
+import flink_cluster
 from flink_cluster import FLINK_VERSION, PROCESSES, FlinkCluster, _running, running_cluster
 
 pytestmark = pytest.mark.e2e
@@ -59,3 +60,30 @@ def test_stopping_the_cluster_ends_both_processes(tmp_path):
     assert not any(_running(tmp_path, process) for process in PROCESSES)
     assert not any(Path(f"/proc/{pid}/cmdline").exists() and command_line(pid)[0] for pid in pids)
     assert not list(tmp_path.glob("*.pid"))
+
+
+def test_fetch_restores_a_damaged_jar_from_the_download_and_downloads_nothing_it_has(tmp_path, monkeypatch):
+    """`make flink-artifacts`: the pinned download there and intact is not fetched again; a jar
+    that no longer matches tests/flink.sha256 is taken out of it anew."""
+
+    def no_download(*args) -> None:
+        raise AssertionError("downloaded again")
+
+    monkeypatch.setattr(flink_cluster, "_download", no_download)
+    (tmp_path / "download").mkdir()
+    archive = f"download/{flink_cluster.LIBRARIES}.tar.gz"
+    (tmp_path / archive).symlink_to(flink_cluster.FLINK_HOME / archive)
+    flink_cluster.fetch(tmp_path)
+    jar = tmp_path / f"lib/flink-dist-{FLINK_VERSION}.jar"
+    with jar.open("r+b") as damaged:
+        damaged.write(b"XX")
+    flink_cluster.fetch(tmp_path)
+    assert flink_cluster.sha256(jar) == flink_cluster.expected_checksums()[f"lib/flink-dist-{FLINK_VERSION}.jar"]
+    flink_cluster.classpath(tmp_path)  # every listed jar is there
+
+
+def test_a_download_that_does_not_match_its_checksum_is_refused(tmp_path):
+    """pip's --require-hashes: a sdist whose hash is not the pinned one is not kept."""
+    with pytest.raises(flink_cluster.FlinkUnavailable, match="could not download apache-flink-libraries"):
+        flink_cluster._download(tmp_path, "0" * 64)
+    assert not list(tmp_path.glob("*.tar.gz"))
