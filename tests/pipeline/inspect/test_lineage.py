@@ -14,6 +14,7 @@ import json
 import re
 import sqlite3
 import subprocess
+import sys
 from contextlib import closing
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -398,6 +399,30 @@ def test_runs_of_another_pipeline_in_the_store_are_not_ours(capsys, tmp_path):
 def test_empty_file_is_not_a_store(capsys, tmp_path):
     (tmp_path / "metadata.sqlite").write_bytes(b"")
     assert "not a metadata store (an empty file)" in lineage_fails(capsys, tmp_path, "runs")
+
+
+def test_a_store_another_process_holds_locked_is_said_to_be_in_use(capsys, tmp_path):
+    """Not "not a metadata store": a reader told that would move the lineage away (issue 27)."""
+    path = new_mlmd_store(tmp_path / "metadata.sqlite")
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCKED, str(path)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert lineage_fails(capsys, tmp_path, "runs") == (
+            f"error: {path}: the metadata store is locked by another process (a write under way); "
+            "wait for it to end and run the command again"
+        )
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+HOLD_LOCKED = """
+import sqlite3, sys, time
+database = sqlite3.connect(sys.argv[1], isolation_level=None)
+database.execute("BEGIN EXCLUSIVE")
+print("locked", flush=True)
+time.sleep(600)
+"""
 
 
 @pytest.mark.parametrize("version", [99, 1])
