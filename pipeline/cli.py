@@ -20,6 +20,7 @@ from pipeline.config import ConfigError, load_config
 from pipeline.inspect.states import RunStatus
 from pipeline.local.runner import RunFailed, RunInterrupted
 
+NOT_UTF8 = "not UTF-8 text, which every path and value must be (TFX and ML Metadata record them as text)"
 RUN_HELP = "a run: its id (a prefix is enough) or the number `lineage runs` shows (1 is the oldest)"
 
 
@@ -30,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     quiet_libraries()
     try:
+        _refuse_what_is_not_utf8(sys.argv[1:] if argv is None else argv, args)
         return args.command(args)
     except BrokenPipeError:  # e.g. `mnist-pipeline lineage runs | head`
         sys.stderr.close()
@@ -59,6 +61,33 @@ def console_main() -> None:
         traceback.print_exc()
         code = 1
     exit_process(code)
+
+
+def _refuse_what_is_not_utf8(argv: list[str], args: argparse.Namespace) -> None:
+    """A ConfigError naming the first argument, or the current folder under which default paths
+    go, that holds bytes that are not UTF-8 (Python keeps them as lone surrogates): TFX, ML Metadata
+    and the run's JSON record paths and values as UTF-8 text, and fail deep in a run on them."""
+    for index, token in enumerate(argv):
+        if not _is_utf8(token):
+            option, equals, value = token.partition("=") if token.startswith("--") else ("", "", token)
+            if not equals:
+                option, value = (argv[index - 1] if index and argv[index - 1].startswith("-") else ""), token
+            raise ConfigError(f"{option} {_shown(value)}".strip() + f": {NOT_UTF8}")
+    if any(isinstance(value, (str, Path)) and not _is_utf8(str(value)) for value in vars(args).values()):
+        raise ConfigError(f"the current folder {_shown(os.getcwd())} (of the default paths): {NOT_UTF8}")
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(text: str) -> str:
+    """`text` with each byte that is not UTF-8 as \\xNN."""
+    return os.fsencode(text).decode("utf-8", "backslashreplace")
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -191,14 +191,26 @@ def load_config(config_file: Path | None = None, overrides: Iterable[str] = ()) 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        content = yaml.safe_load(Path(path).read_text())
+        text = Path(path).read_text(encoding="utf-8")  # YAML's own encoding, whatever the locale's
     except OSError as error:
         raise ConfigError(f"{path}: cannot read the config file ({error.strerror})") from error
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML{_where(error)}") from error
+    except UnicodeDecodeError as error:
+        line = error.object[: error.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: not UTF-8 text (byte {error.object[error.start]:#04x} on line {line})") from error
+    content = _load_yaml(text, f"{path}: not valid YAML")
     if not isinstance(content, dict):
         raise ConfigError(f"{path}: a config file must be a mapping of settings")
     return content
+
+
+def _load_yaml(text: str, what: str) -> Any:
+    """`text` as YAML; else a ConfigError `what` and where."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ConfigError(f"{what}{_where(error)}") from error
+    except RecursionError as error:  # PyYAML composes nested collections recursively
+        raise ConfigError(f"{what}: collections nested too deeply") from error
 
 
 def _where(error: yaml.YAMLError) -> str:
@@ -212,10 +224,8 @@ def _parse_override(override: str) -> tuple[str, Any]:
     key, separator, text = override.partition("=")
     if not separator or not key.strip():
         raise ConfigError(f"--set {override}: expected key=value, e.g. training.learning_rate=0.01")
-    try:
-        return key.strip(), yaml.safe_load(text)
-    except yaml.YAMLError as error:
-        raise ConfigError(f"--set {override}: the value is not valid YAML{_where(error)}") from error
+    shown = override if len(override) <= 100 else f"{override[:100]}..."  # the line stays readable
+    return key.strip(), _load_yaml(text, f"--set {shown}: the value is not valid YAML")
 
 
 def _nest(dotted_key: str, value: Any) -> dict[str, Any]:

@@ -114,6 +114,16 @@ def _yaml_error(tmp_path: Path) -> list[str]:
     return ["--config", str(tmp_path / "mine.yaml")]
 
 
+def _config_not_utf8(tmp_path: Path) -> list[str]:
+    (tmp_path / "mine.yaml").write_bytes("training:\n  # schön\n  batch_size: 20\n".encode("latin-1"))
+    return ["--config", str(tmp_path / "mine.yaml")]
+
+
+def _config_nested_deeply(tmp_path: Path) -> list[str]:
+    (tmp_path / "mine.yaml").write_text("training: " + "{a: " * 5000 + "1" + "}" * 5000 + "\n")
+    return ["--config", str(tmp_path / "mine.yaml")]
+
+
 REFUSED: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     # case: (the arguments that cannot work, given a tmp dir; what the error line says)
     "missing schema file": (
@@ -141,6 +151,33 @@ REFUSED: dict[str, tuple[Callable[[Path], list[str]], str]] = {
     "YAML error in a config file": (
         _yaml_error,
         "mine.yaml: not valid YAML at line 3, column 14: mapping values are not allowed here",
+    ),
+    "config file not UTF-8": (_config_not_utf8, "mine.yaml: not UTF-8 text (byte 0xf6 on line 2)"),
+    "config file nested 5,000 deep": (
+        _config_nested_deeply,
+        "mine.yaml: not valid YAML: collections nested too deeply",
+    ),
+    "data dir not UTF-8": (
+        lambda tmp: ["--data-dir", str(tmp / "data\udcff")],  # the byte 0xff, as Python keeps it
+        "data\\xff: not UTF-8 text, which every path and value must be",
+    ),
+    # Found by TFX once the output dir was made, or by the Trainer 35-55 s into the run:
+    "train_steps beyond int64": (
+        lambda tmp: ["--set", "training.train_steps=99999999999999999999"],
+        "'training.train_steps' must be in 1..100000000, got 99999999999999999999",
+    ),
+    "seed out of range": (
+        lambda tmp: ["--set", "training.seed=-1"],
+        "'training.seed' must be in 0..4294967295, got -1",
+    ),
+    "absurd hidden units": (
+        lambda tmp: ["--set", "training.hidden_units=[1000000000]"],
+        "'training.hidden_units' must be in 1..65536 each, got [1000000000]",
+    ),
+    # Passed every check, and the run's report grew to 11.6 GB.
+    "num_classes 1e23": (
+        lambda tmp: ["--set", "data.num_classes=1.0e+23"],
+        "'data.num_classes' must be in 2..256, got 99999999999999991611392",
     ),
 }
 

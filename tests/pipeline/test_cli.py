@@ -145,6 +145,47 @@ def test_download_names_the_files_already_there_without_fetching(fake_mnist_dir,
     assert sorted(capsys.readouterr().out.split()) == expected
 
 
+# --- arguments that are not UTF-8 -----------------------------------------------------------
+
+NOT_UTF8 = "\udcff"  # the byte 0xff of an argument, as Python keeps it (surrogateescape)
+
+
+@pytest.mark.parametrize(
+    "args, named",
+    [
+        (["run", "--data-dir", "DIR/data" + NOT_UTF8, "--output-dir", "DIR/out"], "--data-dir DIR/data\\xff"),
+        (["run", "--data-dir", "DIR/data", "--output-dir=DIR/out" + NOT_UTF8], "--output-dir DIR/out\\xff"),
+        (["run", "--output-dir", "DIR/out", "--config", "DIR/my" + NOT_UTF8 + ".yaml"], "--config DIR/my\\xff.yaml"),
+        (["run", "--output-dir", "DIR/out", "--set", "pipeline_name=a" + NOT_UTF8], "--set pipeline_name=a\\xff"),
+        (["predict", "--output-dir", "DIR/out", "DIR/seven" + NOT_UTF8 + ".png"], "DIR/seven\\xff.png"),
+    ],
+)
+def test_an_argument_that_is_not_utf8_is_named_in_one_line_before_anything_runs(
+    args, named, tmp_path, monkeypatch, root_logging_restored, capsys
+):
+    """TFX and ML Metadata would fail on it deep in a run, after the output dir was made."""
+    monkeypatch.setattr(runner, "run_pipeline", lambda *args, **kwargs: pytest.fail("the run started"))
+    (tmp_path / "data").mkdir()
+    assert cli.main([arg.replace("DIR", str(tmp_path)) for arg in args]) == 1
+    assert capsys.readouterr().err == f"error: {named.replace('DIR', str(tmp_path))}: {cli.NOT_UTF8}\n"
+    assert [path.name for path in tmp_path.iterdir()] == ["data"]
+
+
+def test_a_current_folder_that_is_not_utf8_is_named_when_a_default_path_is_under_it(
+    tmp_path, monkeypatch, root_logging_restored, capsys
+):
+    monkeypatch.setattr(runner, "run_pipeline", lambda *args, **kwargs: pytest.fail("the run started"))
+    here = tmp_path / ("here" + NOT_UTF8)
+    here.mkdir()
+    monkeypatch.chdir(here)
+    assert cli.main(["run", "--data-dir", str(tmp_path)]) == 1  # the output dir: ./outputs
+    assert (
+        capsys.readouterr().err
+        == f"error: the current folder {tmp_path}/here\\xff (of the default paths): {cli.NOT_UTF8}\n"
+    )
+    assert list(here.iterdir()) == []
+
+
 # --- what a command imports -----------------------------------------------------------------
 
 # Runs `mnist-pipeline ARGS` in a fresh interpreter; prints its exit code and the heavy packages

@@ -324,6 +324,31 @@ def test_invalid_yaml_file_names_the_file(tmp_path):
     assert str(path) in str(error.value)
 
 
+def test_a_config_file_that_is_not_utf8_is_named_with_the_byte_and_its_line(tmp_path):
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("training:\n  # schön\n  batch_size: 20\n".encode("latin-1"))
+    with pytest.raises(ConfigError) as error:
+        load_config(config_file=path)
+    assert str(error.value) == f"{path}: not UTF-8 text (byte 0xf6 on line 2)"
+
+
+DEEP = "{a: " * 5000 + "1" + "}" * 5000  # deeper than Python's recursion limit: PyYAML recurses
+
+
+def test_a_config_file_nested_5000_deep_is_one_error(tmp_path):
+    path = write_yaml(tmp_path, f"training: {DEEP}\n", name="deep.yaml")
+    with pytest.raises(ConfigError) as error:
+        load_config(config_file=path)
+    assert str(error.value) == f"{path}: not valid YAML: collections nested too deeply"
+
+
+def test_an_override_nested_5000_deep_is_one_short_error():
+    override = f"training.hidden_units={DEEP}"
+    with pytest.raises(ConfigError) as error:
+        load_config(overrides=[override])
+    assert str(error.value) == f"--set {override[:100]}...: the value is not valid YAML: collections nested too deeply"
+
+
 @pytest.mark.parametrize("text", ["- a\n- b\n", "just a string\n"])
 def test_config_file_that_is_not_a_mapping(tmp_path, text):
     path = write_yaml(tmp_path, text, name="flat.yaml")
