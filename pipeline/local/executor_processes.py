@@ -13,7 +13,9 @@ The processes are forked when the run starts, before any executor has run: they 
 TFX and TensorFlow imported (no start-up of their own) and TensorFlow's runtime not yet started
 (it does not survive a fork). Each ignores the terminal's interrupt, which the run's process
 handles, and dies with the run's process (PR_SET_PDEATHSIG), so that nothing writes into the
-output dir once the run that owns it is gone.
+output dir once the run that owns it is gone. An interrupted run ends them itself (`stop`) before
+it records and reports anything: an executor still running then would finish, or be killed,
+after the run said it was interrupted.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ import functools
 import gc
 import logging
 import multiprocessing
+import multiprocessing.connection
 import os
 import pickle
 import queue
 import signal
+import time
 from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from typing import Any
@@ -36,16 +40,24 @@ from tfx.orchestration.portable import base_executor_operator, data_types
 from tfx.orchestration.python_execution_binary import python_executor_operator_dispatcher
 from tfx.proto.orchestration import executable_spec_pb2, execution_invocation_pb2, execution_result_pb2
 
+from components import interruption
 from components.errors import PipelineError
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
-_STOP_SECONDS = 5  # for an idle worker to exit once told to
+_STOP_SECONDS = 5  # for a worker to exit once told to, before it is killed
 _MAX_CAUSES = 20  # of an executor's error sent back (a cycle of causes ends there)
 
 
 class WorkerDied(PipelineError):
-    """A worker process ended while it ran an executor (killed, e.g. out of memory, or crashed):
-    a fault of the machine, reported in one line as the others are."""
+    """A worker process ended while it ran the executor of `component` (killed, e.g. out of
+    memory, or crashed): a fault of the machine, reported in one line naming the component and
+    the run's log (pipeline/local/runner.py)."""
+
+    def __init__(self, component: str, exit_code: int | None):
+        super().__init__(
+            f"the process that ran its executor ended (exit code {exit_code}): killed, e.g. out of memory, or crashed"
+        )
+        self.component = component
 
 
 class ExecutorProcesses:
@@ -58,7 +70,10 @@ class ExecutorProcesses:
         # the pages the workers share with this process.
         gc.collect()
         gc.freeze()
-        self._idle: queue.Queue[tuple[multiprocessing.process.BaseProcess, Connection]] = queue.Queue()
+        # An idle worker, or None once stop() was called (it wakes a `run` waiting for one).
+        self._idle: queue.Queue[tuple[multiprocessing.process.BaseProcess, Connection] | None] = queue.Queue()
+        self._processes: list[multiprocessing.process.BaseProcess] = []
+        self._stopping = False
         parent_pid = os.getpid()
         ends: list[Connection] = []  # this process's ends: a worker closes its copies, or its recv() never ends
         for number in range(count):
@@ -69,6 +84,7 @@ class ExecutorProcesses:
             )
             worker.start()
             theirs.close()
+            self._processes.append(worker)
             self._idle.put((worker, ours))
 
     def run(
@@ -76,17 +92,22 @@ class ExecutorProcesses:
         executable_spec: executable_spec_pb2.PythonClassExecutableSpec | executable_spec_pb2.BeamExecutableSpec,
         execution_info: data_types.ExecutionInfo,
     ) -> execution_result_pb2.ExecutorOutput:
-        """Runs the executor in a worker; its error, with its causes, is raised here."""
-        worker, connection = self._idle.get()
+        """Runs the executor in a worker; its error, with its causes, is raised here, and
+        interruption.Interrupted once stop() has ended or refused it."""
+        component = execution_info.pipeline_node.node_info.id
+        taken = self._idle.get()
+        if taken is None or self._stopping:  # a worker that stop() ends after this point fails the send or recv
+            self._idle.put(taken)  # for the next waiter
+            raise interruption.Interrupted(f"{component}: the run was interrupted before its executor started")
+        worker, connection = taken
         try:
             connection.send((executable_spec, execution_info.to_proto()))
             outcome, value = connection.recv()
         except (EOFError, OSError) as error:
             worker.join(_STOP_SECONDS)
-            raise WorkerDied(
-                f"the process that ran its executor ended (exit code {worker.exitcode}): killed, e.g. out of "
-                "memory, or crashed"
-            ) from error
+            if self._stopping:
+                raise interruption.Interrupted(f"{component}: its executor was ended by the interrupt") from error
+            raise WorkerDied(component, worker.exitcode) from error
         self._idle.put((worker, connection))
         if outcome == "error":
             for raised, cause in zip(value, value[1:]):
@@ -94,18 +115,43 @@ class ExecutorProcesses:
             raise value[0]
         return value
 
+    def stop(self) -> None:
+        """Ends every worker now (the run was interrupted), the busy ones too: SIGTERM, resumed
+        first if stopped (SIGSTOP), then SIGKILL for one still alive after _STOP_SECONDS. A Pusher
+        that has begun to publish holds SIGTERM off until its output is sent back, so that its
+        push is recorded (components/interruption.py). No executor starts afterwards."""
+        self._stopping = True
+        self._idle.put(None)
+        for worker in self._processes:
+            if worker.pid and worker.exitcode is None:  # not reaped: its pid is still its own
+                worker.terminate()
+                os.kill(worker.pid, signal.SIGCONT)
+        self._reap()
+
     def close(self) -> None:
-        """Ends the idle workers. One still running an executor (the run was interrupted) is left
-        to end with the run's process, as a component running in a thread would."""
+        """Ends the workers once the run is over: each exits when its connection closes; one that
+        does not within _STOP_SECONDS (stopped, say) is killed."""
         idle = []
         with contextlib.suppress(queue.Empty):
             while True:
                 idle.append(self._idle.get_nowait())
-        for _, connection in idle:
-            connection.close()  # the worker's recv() ends, and so does the worker
-        for worker, _ in idle:
-            worker.join(_STOP_SECONDS)
+        for taken in idle:
+            if taken is not None:
+                taken[1].close()  # the worker's recv() ends, and so does the worker
+        self._reap()
         gc.unfreeze()
+
+    def _reap(self) -> None:
+        """Waits up to _STOP_SECONDS for the workers to exit, kills those that did not, and joins them."""
+        deadline = time.monotonic() + _STOP_SECONDS
+        alive = [worker for worker in self._processes if worker.exitcode is None]
+        while alive and time.monotonic() < deadline:
+            multiprocessing.connection.wait([worker.sentinel for worker in alive], deadline - time.monotonic())
+            alive = [worker for worker in alive if worker.exitcode is None]
+        for worker in alive:
+            worker.kill()  # SIGKILL ends a stopped process too
+        for worker in self._processes:
+            worker.join()
 
 
 def tensorflow_started() -> bool:
@@ -171,6 +217,9 @@ def _serve(connection: Connection, parent_ends: list[Connection], parent_pid: in
             connection.send(_run(executable_spec, invocation))
         except OSError:  # the run's process is gone or gave up on this worker: nobody to tell
             return
+        # A publish blocks SIGTERM (components/interruption.py): one that came meanwhile ends the
+        # worker here, now that the run has the executor's output.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
         # What the executor freed goes back to the system: the workers' memory adds up.
         libc.malloc_trim(0)
 

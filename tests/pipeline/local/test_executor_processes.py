@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -16,9 +17,10 @@ from typing import Any
 import pytest
 from tfx.dsl.components.base import base_executor
 from tfx.orchestration.portable import data_types
-from tfx.proto.orchestration import executable_spec_pb2
+from tfx.proto.orchestration import executable_spec_pb2, pipeline_pb2
 from tfx.types import standard_artifacts
 
+from components import interruption
 from components.errors import PipelineError
 from pipeline.cli import describe_fault
 from pipeline.local.executor_processes import ExecutorProcesses, WorkerDied, executor_processes
@@ -58,6 +60,28 @@ class FaultyExecutor(base_executor.BaseExecutor):
         raise ValueError("plain")
 
 
+class BusyExecutor(base_executor.BaseExecutor):
+    """Writes its process id to `started`, then runs until its process is ended."""
+
+    def Do(self, input_dict, output_dict, exec_properties: dict[str, Any]) -> None:
+        Path(exec_properties["started"]).write_text(str(os.getpid()))
+        while True:
+            time.sleep(0.05)
+
+
+class PublishingExecutor(base_executor.BaseExecutor):
+    """Begins a publish (components/interruption.py) and writes its process id to `started`; ends
+    once a SIGTERM came meanwhile (the run's interrupt), recording its process id as PidExecutor."""
+
+    def Do(self, input_dict, output_dict, exec_properties: dict[str, Any]) -> None:
+        with interruption.publishing():
+            Path(exec_properties["started"]).write_text(str(os.getpid()))
+            while signal.SIGTERM not in signal.sigpending():
+                time.sleep(0.01)
+        [output] = output_dict["out"]
+        output.set_int_custom_property("pid", os.getpid())
+
+
 class TwoArgumentError(PipelineError):
     """An error pickle cannot rebuild: its constructor takes two arguments, its args hold one."""
 
@@ -65,7 +89,9 @@ class TwoArgumentError(PipelineError):
         super().__init__(f"{path}: {problem}")
 
 
-def execution(tmp_path: Path, executor: type, **properties: Any) -> tuple[Any, data_types.ExecutionInfo]:
+def execution(
+    tmp_path: Path, executor: type, component: str = "Trainer", **properties: Any
+) -> tuple[Any, data_types.ExecutionInfo]:
     spec = executable_spec_pb2.PythonClassExecutableSpec(class_path=f"{__name__}.{executor.__name__}")
     output = standard_artifacts.String()
     output.uri = str(tmp_path / "out")
@@ -76,8 +102,28 @@ def execution(tmp_path: Path, executor: type, **properties: Any) -> tuple[Any, d
         execution_output_uri=str(tmp_path / "executor_output.pb"),
         tmp_dir=str(tmp_path / "tmp") + "/",
         stateful_working_dir=str(tmp_path / "stateful"),
+        pipeline_node=pipeline_pb2.PipelineNode(node_info=pipeline_pb2.NodeInfo(id=component)),
     )
     return spec, info
+
+
+def started_busy(workers, tmp_path: Path, executor: type) -> tuple[concurrent.futures.Future, int]:
+    """`executor` running in a worker, from a thread of this process (a daemon: a worker left
+    running cannot hold up the test's end); returns once it has started, with its pid."""
+    started = tmp_path / "started"
+    running: concurrent.futures.Future = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            running.set_result(workers.run(*execution(tmp_path, executor, started=str(started))))
+        except BaseException as error:  # noqa: BLE001 - interruption.Interrupted among them, for the test
+            running.set_exception(error)
+
+    threading.Thread(target=run, daemon=True).start()
+    while not started.exists() or not started.read_text():
+        assert not running.done(), running.exception()
+        time.sleep(0.01)
+    return running, int(started.read_text())
 
 
 def output_pid(executor_output) -> int:
@@ -126,10 +172,11 @@ def test_a_worker_serves_again_after_an_error(tmp_path):
         assert output_pid(workers.run(*execution(tmp_path / "b", PidExecutor))) != os.getpid()
 
 
-def test_a_worker_that_dies_is_one_clear_error(tmp_path):
+def test_a_worker_that_dies_is_one_clear_error_naming_the_component(tmp_path):
     with executor_processes(1) as workers, pytest.raises(WorkerDied) as raised:
         workers.run(*execution(tmp_path, FaultyExecutor, fault="die"))
-    failed = RunFailed(tmp_path / "run.log", "Trainer")
+    assert raised.value.component == "Trainer"
+    failed = RunFailed(tmp_path / "run.log", raised.value.component)
     failed.__cause__ = raised.value
     assert describe_fault(failed) == (
         "Trainer failed: the process that ran its executor ended (exit code -9): killed, e.g. out of memory, "
@@ -142,6 +189,37 @@ def test_idle_workers_end_with_the_pool(tmp_path):
     pids = [worker.pid for worker, _ in list(workers._idle.queue)]
     workers.close()
     assert not [pid for pid in pids if _alive(pid)]
+
+
+@pytest.mark.parametrize("stopped", [False, True], ids=["running", "stopped with SIGSTOP"])
+def test_an_interrupt_ends_a_busy_worker_and_its_executor_is_interrupted(tmp_path, stopped):
+    with executor_processes(2) as workers:
+        running, pid = started_busy(workers, tmp_path, BusyExecutor)
+        if stopped:
+            os.kill(pid, signal.SIGSTOP)  # a stopped worker would ignore SIGTERM until resumed
+        workers.stop()
+        assert not _alive(pid)
+        with pytest.raises(interruption.Interrupted, match="Trainer: its executor was ended by the interrupt"):
+            running.result()
+        # Nothing starts after the interrupt (the other worker, idle, is ended too).
+        with pytest.raises(interruption.Interrupted, match="before its executor started"):
+            workers.run(*execution(tmp_path / "late", PidExecutor))
+
+
+def test_an_interrupt_lets_a_publish_under_way_end_and_its_output_come_back(tmp_path):
+    with executor_processes(1) as workers:
+        running, pid = started_busy(workers, tmp_path, PublishingExecutor)
+        workers.stop()
+        assert output_pid(running.result()) == pid  # to be recorded by the run
+        assert not _alive(pid)  # ended by the SIGTERM it held off
+
+
+def test_a_stopped_idle_worker_does_not_hold_up_the_end_of_the_run(tmp_path):
+    workers = ExecutorProcesses(1)
+    [pid] = [worker.pid for worker, _ in list(workers._idle.queue)]
+    os.kill(pid, signal.SIGSTOP)
+    workers.close()
+    assert not _alive(pid)
 
 
 def test_workers_die_with_the_run_process_even_when_it_is_killed(tmp_path):
