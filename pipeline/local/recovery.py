@@ -11,10 +11,13 @@ that no live run is writing:
   "interrupted" (pipeline/inspect/interrupted.py; the interrupted run itself does this at once after
   SIGINT/SIGTERM, and `lineage` and `report` when they find the output dir idle);
 * remove_unrecorded: the artifact folders (`<root>/<node>/<key>/<id>`) that no artifact in the
-  store names are deleted, so that every executor writes into a clean folder; only what is
-  provably a run's own goes: a folder a served version's marker names (its model, after a lost
-  store), or one that is, holds or lies in the serving dir or the output dir, is kept and named
-  in the log (preflight refuses such layouts; this is the second guard);
+  store names are deleted, so that every executor writes into a clean folder. Only what is
+  provably a run's own goes: under a node folder TFX made (it holds TFX's `.system/`), and
+  neither a serving dir's (this run's or the previous one's; a served version is never an
+  artifact) nor one that holds the output dir; those are kept and named in the log (preflight
+  refuses such layouts; this is the second guard). The model a served version came from is not
+  kept for its marker: the version is a whole copy that names the model by its content, and a new
+  store's Trainer takes the same execution id, so it would write its model into the old one's;
 * mark_removed_pushes: a push whose version the serving dir no longer holds is recorded as
   DELETED, so that TFX's cache does not reuse it (it reuses LIVE outputs only) and the Pusher
   pushes the model again: MLMD records what the serving dir holds, never the reverse.
@@ -33,7 +36,6 @@ from pathlib import Path
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from components import serving_dir
 from components.errors import PipelineError
 
 OWNER_FILE = ".metadata"
@@ -112,22 +114,22 @@ def remove_unrecorded(
     protected: Sequence[str] = (),
 ) -> Cleanup:
     """Deletes the artifact folders under `pipeline_root` that no artifact of `store` (None: no
-    store) names and nothing else claims: none that a marker of a version in `serving_dirs` names
-    as its model, and none that is, holds or lies in one of `serving_dirs` or `protected` (the
-    output dir)."""
+    store) names and nothing else claims: none that is, holds or lies in one of `serving_dirs`,
+    and none that is or holds one of `protected` (the output dir, which holds the pipeline root
+    by default)."""
     from tfx.dsl.io import fileio
 
     recorded = [os.path.normpath(artifact.uri) for artifact in store.get_artifacts()] if store else []
-    claimed = [
-        os.path.normpath(served.model_uri) for path in serving_dirs for served in serving_dir.complete_versions(path)
-    ]
-    guarded = claimed + [os.path.normpath(path) for path in (*serving_dirs, *protected)]
+    guarded = [os.path.normpath(path) for path in serving_dirs]  # nothing of theirs, either way
+    held = [os.path.normpath(path) for path in protected]  # nothing that holds one
     removed, kept = [], []
     for folder in _artifact_folders(pipeline_root):
         normalized = os.path.normpath(folder)
         if any(_within(uri, normalized) for uri in recorded):
             continue
-        if any(_within(path, normalized) or _within(normalized, path) for path in guarded):
+        if any(_within(path, normalized) or _within(normalized, path) for path in guarded) or any(
+            _within(path, normalized) for path in held
+        ):
             kept.append(folder)
             continue
         fileio.rmtree(folder)
@@ -141,7 +143,8 @@ def _within(path: str, folder: str) -> bool:
 
 
 def _artifact_folders(pipeline_root: str) -> list[str]:
-    """`<root>/<node>/<output key>/<execution id>`: where TFX's local runner puts each output."""
+    """`<root>/<node>/<output key>/<execution id>`: where TFX's local runner puts each output, in
+    the node folders TFX made (TFX's launcher writes `<node>/.system/` before any output)."""
     from tfx.dsl.io import fileio
 
     def children(path: str) -> list[str]:
@@ -154,6 +157,7 @@ def _artifact_folders(pipeline_root: str) -> list[str]:
     return [
         folder
         for node in children(pipeline_root)
+        if fileio.isdir(os.path.join(node, ".system"))
         for key in children(node)
         for folder in children(key)
         if os.path.basename(folder).isdigit()

@@ -21,10 +21,12 @@ def new_store(path: Path) -> metadata_store.MetadataStore:
 
 
 def artifact_folders(root: Path, *relative: str) -> list[Path]:
+    """Folders `<node>/<key>/<id>` with a file each, in node folders as TFX makes them (with `.system/`)."""
     folders = [root / name for name in relative]
     for folder in folders:
         folder.mkdir(parents=True)
         (folder / "data").write_text("x")
+        (root / Path(folder.relative_to(root).parts[0]) / ".system").mkdir(exist_ok=True)
     return folders
 
 
@@ -63,41 +65,49 @@ def test_without_a_store_every_artifact_folder_goes(tmp_path):
     assert recovery.remove_unrecorded(str(tmp_path / "missing"), None) == recovery.Cleanup([], [])
 
 
-def test_served_versions_in_a_serving_dir_under_the_pipeline_root_are_kept(tmp_path):
+def test_folders_tfx_did_not_make_are_never_touched(tmp_path):
     """Issue 27: `--pipeline-root R --serving-dir R/models/mnist` lost its served version to the next
     run's recovery (preflight now refuses the layout; this is the second guard)."""
     root = tmp_path / "R"
-    serving = root / "models" / "mnist"
-    [version] = artifact_folders(serving, "1796514076")
+    version = root / "models" / "mnist" / "1796514076"
+    version.mkdir(parents=True)
     write_marker(version, root / "Trainer" / "model" / "7")
     [unrecorded] = artifact_folders(root, "Trainer/model/8")
 
-    cleanup = recovery.remove_unrecorded(str(root), new_store(tmp_path / "metadata.sqlite"), [str(serving)])
+    cleanup = recovery.remove_unrecorded(str(root), new_store(tmp_path / "metadata.sqlite"))
 
-    assert cleanup == recovery.Cleanup(removed=[str(unrecorded)], kept=[str(version)])
+    assert cleanup == recovery.Cleanup(removed=[str(unrecorded)], kept=[])
     assert version.exists()
 
 
-def test_a_model_a_served_version_names_is_kept_after_the_store_is_lost(tmp_path):
+def test_what_is_in_holds_or_is_the_serving_dir_or_holds_the_output_dir_is_kept(tmp_path):
+    root = tmp_path / "R"
+    serving = root / "Pusher" / "serving"
+    version, holder, output_dir, unrecorded = artifact_folders(
+        root, "Pusher/serving/1796514076", "Trainer/models/1", "Evaluator-test/runs/2024", "Trainer/model/8"
+    )
+    write_marker(version, unrecorded)
+
+    cleanup = recovery.remove_unrecorded(
+        str(root), None, [str(serving), str(holder / "mnist")], [str(output_dir / "outputs")]
+    )
+
+    assert cleanup == recovery.Cleanup(removed=[str(unrecorded)], kept=[str(output_dir), str(version), str(holder)])
+
+
+def test_in_the_default_layout_a_lost_stores_folders_all_go(tmp_path):
+    """OUTPUT_DIR/pipeline and OUTPUT_DIR/serving: the output dir holds the pipeline root, which guards
+    nothing; the model a served version came from goes too (a new store's Trainer takes its id, and
+    would write into it; the version is a whole copy)."""
     root, serving = tmp_path / "pipeline", tmp_path / "serving"
-    served_model, other_model = artifact_folders(root, "Trainer/model/7", "Trainer/model/9")
+    served_model, examples = artifact_folders(root, "Trainer/model/7", "IdxExampleGen/examples/3")
     [version] = artifact_folders(serving, "1796514076")
     write_marker(version, served_model)
 
-    cleanup = recovery.remove_unrecorded(str(root), None, [str(serving)])
+    cleanup = recovery.remove_unrecorded(str(root), None, [str(serving)], [str(tmp_path)])
 
-    assert cleanup == recovery.Cleanup(removed=[str(other_model)], kept=[str(served_model)])
-
-
-def test_an_output_dir_that_looks_like_an_artifact_folder_is_kept(tmp_path):
-    root = tmp_path / "pipeline"
-    [output_dir] = artifact_folders(root, "runs/of/2024")
-    [holder] = artifact_folders(root, "a/b/1")
-    (holder / "serving").mkdir()
-
-    cleanup = recovery.remove_unrecorded(str(root), None, [str(holder / "serving")], [str(output_dir)])
-
-    assert cleanup == recovery.Cleanup(removed=[], kept=[str(holder), str(output_dir)])
+    assert cleanup == recovery.Cleanup(removed=[str(examples), str(served_model)], kept=[])
+    assert version.exists()
 
 
 def test_a_pipeline_root_belongs_to_one_store(tmp_path):
