@@ -1,9 +1,11 @@
-"""Small synthetic MNIST-shaped IDX files that tests write themselves (the tutorial's fake_data)."""
+"""Small synthetic MNIST-shaped IDX files that tests write themselves (the tutorial's fake_data),
+and pictures for `predict`."""
 
 from __future__ import annotations
 
 import gzip
 import struct
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -82,3 +84,15 @@ def write_fake_mnist(
         "test_labels": test_labels,
     }
     return {role: write_idx(directory / (FILE_NAMES[role] + suffix), array, compress) for role, array in arrays.items()}
+
+
+def png_header(path: Path, width: int, height: int) -> Path:
+    """A PNG that says it holds width x height grey pixels and holds none: opening it reads only
+    this header, decoding it fails."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)  # 8-bit grey
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")))
+    return path

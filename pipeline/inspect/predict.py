@@ -8,6 +8,8 @@ MNIST's digits were made (pipeline/inspect/digit_image.py).
 
 from __future__ import annotations
 
+import math
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +22,7 @@ from components.idx_example_gen import idx
 from pipeline.inspect import digit_image
 
 SIGNATURE = "predict_images"
+AT_MOST = f"predict reads at most {digit_image.MAX_PIXELS:,} pixels (4096x4096) of a file"
 
 
 class PredictError(PipelineError):
@@ -118,20 +121,38 @@ def load_images(path: Path, limit: int) -> Images:
     if limit < 1:
         raise PredictError(f"--limit must be at least 1, got {limit}")
     if path.suffix.lower() == ".png":
-        from PIL import Image, UnidentifiedImageError
-
-        try:
-            with Image.open(path) as image:
-                pixels = np.asarray(image.convert("L"), dtype=np.uint8)
-        except (UnidentifiedImageError, OSError, ValueError) as error:
-            raise PredictError(f"{path}: not a readable PNG image ({error})") from error
-        return Images(path, [str(path)], pixels[np.newaxis], is_picture=True)
+        return Images(path, [str(path)], _read_picture(path)[np.newaxis], is_picture=True)
     header = idx.check_file(str(path), expected_dims=3).header
     count = min(limit, header.count)
     if count == 0:
         raise PredictError(f"{path}: the file holds no images")
+    pixels_read = count * math.prod(header.record_shape)
+    if pixels_read > digit_image.MAX_PIXELS:
+        what = f"{count} images of {_shape(header.record_shape)} are {pixels_read:,} pixels"
+        raise PredictError(f"{path}: {what}; {AT_MOST}: give a lower --limit")
     pixels = np.concatenate(list(idx.iter_records(str(path), 3, 0, count, chunk_records=count)))
     return Images(path, [f"{path.name}[{index}]" for index in range(count)], pixels)
+
+
+def _read_picture(path: Path) -> np.ndarray:
+    """A picture's grey levels, its size checked before its pixels are decoded: PIL reads only the
+    header when it opens a file (and refuses one of over twice its own bound right there)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # MAX_PIXELS is lower
+            image = Image.open(path)
+        with image:
+            if image.width * image.height > digit_image.MAX_PIXELS:
+                size = f"{image.width}x{image.height}"
+                raise PredictError(f"{path}: a picture of {size} pixels; {AT_MOST}: scale it down")
+            return np.asarray(image.convert("L"), dtype=np.uint8)
+    except Image.DecompressionBombError as error:
+        over = 2 * (Image.MAX_IMAGE_PIXELS or 0)
+        raise PredictError(f"{path}: a picture of over {over:,} pixels; {AT_MOST}: scale it down") from error
+    except (UnidentifiedImageError, OSError, ValueError) as error:
+        raise PredictError(f"{path}: not a readable PNG image ({error})") from error
 
 
 def _shape(shape: tuple[int, ...]) -> str:

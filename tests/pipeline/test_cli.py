@@ -20,6 +20,7 @@ from pipeline.local import runner
 from pipeline.local.runner import RunFailed, RunInterrupted
 
 from conftest import REPO_ROOT
+from fake_mnist import png_header
 
 LOG = Path("/out/runs/20261123-173202-370954.log")
 
@@ -184,6 +185,17 @@ def test_a_current_folder_that_is_not_utf8_is_named_when_a_default_path_is_under
         == f"error: the current folder {tmp_path}/here\\xff (of the default paths): {cli.NOT_UTF8}\n"
     )
     assert list(here.iterdir()) == []
+
+
+def test_predict_refuses_a_picture_too_large_in_one_line(tmp_path, root_logging_restored, capsys):
+    """PIL's DecompressionBombError was a traceback; below PIL's bound, 4.1 GB went before a line."""
+    large = [png_header(tmp_path / f"{side}.png", side, side) for side in (20000, 12000)]
+    for path in large:
+        assert cli.main(["predict", "--model", str(tmp_path / "none"), str(path)]) == 1
+    assert [line.split(";")[0] for line in capsys.readouterr().err.splitlines()] == [
+        f"error: {large[0]}: a picture of over 178,956,970 pixels",
+        f"error: {large[1]}: a picture of 12000x12000 pixels",
+    ]
 
 
 # --- what a command imports -----------------------------------------------------------------

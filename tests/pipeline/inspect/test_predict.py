@@ -16,7 +16,7 @@ from components.errors import PipelineError
 from components.idx_example_gen.idx import IdxFormatError
 from pipeline.inspect.predict import PredictError, load_images, predict_inputs, resolve_model_dir
 
-from fake_mnist import write_idx
+from fake_mnist import png_header, write_idx
 
 DIGITS = np.arange(3 * 28 * 28, dtype=np.uint8).reshape(3, 28, 28)
 
@@ -97,6 +97,50 @@ def test_a_labels_file_is_not_images(tmp_path):
     ) as error:
         load_images(path, 1)
     assert isinstance(error.value, PipelineError)
+
+
+@pytest.fixture
+def no_decoding(monkeypatch):
+    """Decoding a picture's pixels fails the test: a picture too large is refused before."""
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", lambda self: pytest.fail("the pixels were decoded"))
+
+
+@pytest.mark.parametrize(
+    "width, height, size",
+    [
+        (12000, 12000, "of 12000x12000 pixels"),  # took 4.1 GB before "no digit found"
+        (4097, 4096, "of 4097x4096 pixels"),
+        (20000, 20000, "of over 178,956,970 pixels"),  # PIL's DecompressionBombError, a traceback
+    ],
+)
+def test_a_picture_too_large_is_refused_in_one_line_before_its_pixels_are_decoded(
+    tmp_path, no_decoding, width, height, size
+):
+    path = png_header(tmp_path / "large.png", width, height)
+    with pytest.raises(PredictError) as error:
+        load_images(path, 1)
+    assert str(error.value) == (
+        f"{path}: a picture {size}; predict reads at most 16,777,216 pixels (4096x4096) of a file: scale it down"
+    )
+
+
+def test_a_picture_at_the_bound_is_decoded(tmp_path):
+    path = png_header(tmp_path / "large.png", 4096, 4096)
+    with pytest.raises(PredictError, match=r": not a readable PNG image \("):  # it holds no pixels
+        load_images(path, 1)
+
+
+def test_more_idx_images_than_predict_reads_at_once_is_refused_naming_the_limit(tmp_path):
+    path = write_idx(tmp_path / "large-idx3-ubyte.gz", np.zeros((3, 3000, 3000), np.uint8))
+    assert len(load_images(path, limit=1).names) == 1
+    with pytest.raises(PredictError) as error:
+        load_images(path, limit=2)
+    assert str(error.value) == (
+        f"{path}: 2 images of 3000x3000 are 18,000,000 pixels; predict reads at most 16,777,216 pixels "
+        "(4096x4096) of a file: give a lower --limit"
+    )
 
 
 def test_limit_must_be_positive(png):
