@@ -17,7 +17,9 @@ with, nor that the model is still what the Trainer wrote. This one:
   with the model served now;
 * when the newest version already holds this model, by content (a push whose run died before
   recording it), it records that version, once checked, instead of copying the model again;
-* versions are unique and increasing: the Unix time, or one more than the newest.
+* versions are unique and increasing: the Unix time, or one more than the newest;
+* an interrupt before the publish ends the push with nothing published (what the copy left is
+  removed by the next push); a publish begun ends and is recorded first (components/interruption.py).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
-from components import model_integrity, serving_dir
+from components import interruption, model_integrity, serving_dir
 from components.evaluator.executor import BASELINE_SERVED_KEY, TOLERANCE_KEY, VALIDATION_KEY
 from components.publish_lock import PublishLock
 from components.pusher.properties import NEW_VERSION_KEY
@@ -79,7 +81,8 @@ class Executor(pusher_executor.Executor):
                 serving_path = os.path.join(base_directory, str(version))
                 staging_path = os.path.join(base_directory, f"{serving_dir.STAGING_PREFIX}{version}")
                 io_utils.copy_dir(model_integrity.saved_model_dir(model), staging_path)
-                serving_dir.publish(staging_path, serving_path, model.uri, recorded, validation)
+                with interruption.publishing():  # no publish after an interrupt, and none cut short by one
+                    serving_dir.publish(staging_path, serving_path, model.uri, recorded, validation)
                 new_version = True
 
         io_utils.copy_dir(serving_path, pushed_model.uri)

@@ -8,6 +8,11 @@ records; its executor runs in a worker process (pipeline/local/executor_processe
 core, since threads share one interpreter lock (in the launcher's thread when a path is on object
 storage: see pipeline/local/runner.py _dag_runner). SQLite takes one writer at a time, so the
 launchers' MLMD steps take turns; the executors do not.
+
+An interrupt ends the run's executors before the run records and reports it (`_stop`): what
+runs in a worker process is killed, and a launcher records nothing once its run has stopped, so
+that the store says what the console says. A Pusher that has begun to publish ends first and is
+recorded (components/interruption.py): no push after "interrupted", none left unrecorded.
 """
 
 from __future__ import annotations
@@ -24,19 +29,30 @@ from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 from tfx.orchestration.portable import launcher, partial_run_utils
 from tfx.proto.orchestration import pipeline_pb2
 
+from components import interruption
+from pipeline import node_ids
 from pipeline.local.executor_processes import ExecutorProcesses, executor_processes, operators, tensorflow_started
 
 log = logging.getLogger(__name__)
+_RECORD_SECONDS = 60  # for the launchers of the components an interrupt ended to finish
 
 
 class _TakingTurnsMetadata(metadata.Metadata):
-    """An MLMD connection that holds a process-wide lock while it is open."""
+    """An MLMD connection that holds a process-wide lock while it is open, and opens no more once
+    its run has `stopped`: what a component still running would record then came after the run
+    said it was interrupted."""
 
     _lock = threading.RLock()
+
+    def __init__(self, connection_config, stopped: threading.Event):
+        super().__init__(connection_config)
+        self._stopped = stopped
 
     def __enter__(self) -> metadata.Metadata:
         self._lock.acquire()
         try:
+            if self._stopped.is_set():
+                raise interruption.Interrupted("the run was interrupted: its components record nothing more")
             return super().__enter__()
         except BaseException:
             self._lock.release()
@@ -79,6 +95,8 @@ class ConcurrentDagRunner(LocalDagRunner):
         logging.getLogger("absl").info(
             "Executors run %s", "in worker processes" if in_processes else "in the components' threads"
         )
+        interruption.start()
+        stopped = threading.Event()  # set once the run stopped: its launchers record nothing more
         # Forked before any component runs: no thread of ours is running yet.
         with executor_processes(self._max_workers) if in_processes else contextlib.nullcontext() as workers:
             pool = concurrent.futures.ThreadPoolExecutor(self._max_workers, thread_name_prefix="component")
@@ -88,7 +106,7 @@ class ConcurrentDagRunner(LocalDagRunner):
                 while waiting or running:
                     for node_id in [node_id for node_id, upstream in waiting.items() if upstream <= done]:
                         del waiting[node_id]
-                        running[pool.submit(_launch, pipeline, nodes[node_id], workers)] = node_id
+                        running[pool.submit(_launch, pipeline, nodes[node_id], workers, stopped)] = node_id
                     finished, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
                     for future in finished:
                         if future.exception() is not None:
@@ -97,26 +115,52 @@ class ConcurrentDagRunner(LocalDagRunner):
                             concurrent.futures.wait(running)
                         future.result()  # a failed component stops the run with its error
                         done.add(running.pop(future))
+            except BaseException:
+                _stop(running, workers, stopped)
+                raise
             finally:
-                # On a failure or an interrupt nothing new starts; a component already running ends
-                # with the process, as it would under LocalDagRunner.
-                pool.shutdown(wait=False, cancel_futures=True)
+                pool.shutdown(wait=False, cancel_futures=True)  # nothing new starts
+
+
+def _stop(
+    running: dict[concurrent.futures.Future, str], workers: ExecutorProcesses | None, stopped: threading.Event
+) -> None:
+    """After an interrupt (or a failure: nothing runs then), before the run records and reports:
+    no publish begins; the executors in worker processes are ended, and their launchers end at
+    once, recording nothing (interruption.Interrupted); an executor in a thread cannot be ended,
+    so only a Pusher that has published is waited for, to record its push. Then no launcher
+    records anything more: the run records what they left running as interrupted."""
+    published = interruption.stop()
+    if workers is not None:
+        workers.stop()
+    ending = [
+        future
+        for future, node_id in running.items()
+        if workers is not None or (published and node_id == node_ids.PUSHER)
+    ]
+    concurrent.futures.wait(ending, timeout=_RECORD_SECONDS)
+    with _TakingTurnsMetadata._lock:  # a record being written is finished first
+        stopped.set()
 
 
 def _launch(
-    pipeline: pipeline_pb2.Pipeline, node: pipeline_pb2.PipelineNode, workers: ExecutorProcesses | None
+    pipeline: pipeline_pb2.Pipeline,
+    node: pipeline_pb2.PipelineNode,
+    workers: ExecutorProcesses | None,
+    stopped: threading.Event,
 ) -> None:
-    """Runs one component through TFX's Launcher, its executor in one of `workers` (None: in this thread)."""
+    """Runs one component through TFX's Launcher, its executor in one of `workers` (None: in this
+    thread), its records refused once `stopped` is set."""
     deployment_config = runner_utils.extract_local_deployment_config(pipeline)
     connection = deployment_config.metadata_connection_config
     connection_config = getattr(connection, connection.WhichOneof("connection_config"))
     node_id = node.node_info.id
     if node.execution_options.run.perform_snapshot:
-        with _TakingTurnsMetadata(connection_config) as handle:
+        with _TakingTurnsMetadata(connection_config, stopped) as handle:
             partial_run_utils.snapshot(handle, pipeline)
     component_launcher = launcher.Launcher(
         pipeline_node=node,
-        mlmd_connection=_TakingTurnsMetadata(connection_config),
+        mlmd_connection=_TakingTurnsMetadata(connection_config, stopped),
         pipeline_info=pipeline.pipeline_info,
         pipeline_runtime_spec=pipeline.runtime_spec,
         executor_spec=runner_utils.extract_executor_spec(deployment_config, node_id),

@@ -27,6 +27,7 @@ from components.errors import PipelineError
 from components.object_storage import BEAM_WORKER_PLUGIN_ARG, enable_s3, is_uri
 from pipeline import node_ids
 from pipeline.config import PipelineConfig
+from pipeline.inspect.states import RunStatus
 
 if TYPE_CHECKING:  # the summary's module loads ML Metadata: imported when a run ends
     from pipeline.inspect.run_summary import RunSummary
@@ -125,13 +126,25 @@ def run_pipeline(
                     runner, on_local_disk=not any(map(is_uri, (data_dir, layout.pipeline_root, layout.serving_dir)))
                 ).run_with_ir(ir, run_options=_run_options(partial))
             except BaseException as error:
+                # The DAG runner has ended the run's executors: what is recorded now is what happened.
                 run_log.write_traceback(error)
                 _mark_interrupted(layout)
-                _write_summary_after_failure(layout, run_id, run_log)
-                if isinstance(error, (RunInterrupted, PipelineError)):
-                    raise
-                raise RunFailed(log_path, progress.current) from error
+                summary = _write_summary_after_failure(layout, run_id, run_log)
+                if isinstance(error, RunInterrupted) and summary is not None and summary.status == RunStatus.COMPLETE:
+                    log.info("The interrupt came as %s published, which ended first: run complete", error.component)
+                    return summary
+                raise _run_error(error, log_path, progress.current) from error
             return _write_summary(layout, run_id)
+
+
+def _run_error(error: BaseException, log_path: Path, running: str | None) -> BaseException:
+    """What a run that stopped raises: the interrupt, or bad input or settings as they are (their
+    line names the file or setting), else RunFailed naming the component and the log."""
+    from pipeline.local.executor_processes import WorkerDied  # loads TFX: imported once a run has run
+
+    if isinstance(error, RunInterrupted) or (isinstance(error, PipelineError) and not isinstance(error, WorkerDied)):
+        return error
+    return RunFailed(log_path, error.component if isinstance(error, WorkerDied) else running)
 
 
 def push_run(config: PipelineConfig, layout: OutputLayout, run_reference: str) -> RunSummary | None:
@@ -296,13 +309,14 @@ def _write_report(store, run, layout: OutputLayout) -> None:
     log.info("Report: %s", path)
 
 
-def _write_summary_after_failure(layout: OutputLayout, run_id: str, run_log: RunLog) -> None:
+def _write_summary_after_failure(layout: OutputLayout, run_id: str, run_log: RunLog) -> RunSummary | None:
     """A failed run gets its summary too (which component failed, what ran before), unless the
     fault that stopped it (a full disk, a dead store) stops that as well: its error matters more."""
     try:
-        _write_summary(layout, run_id)
+        return _write_summary(layout, run_id)
     except Exception as error:  # noqa: BLE001 - see the docstring; the traceback goes to the log
         run_log.write_traceback(error)
+        return None
 
 
 def _dag_runner(runner: str, on_local_disk: bool):
@@ -384,13 +398,19 @@ def _cached_tfx_package(build: Callable[[], str]) -> str:
 
 @contextlib.contextmanager
 def _signals_as_exceptions(progress: ComponentProgress) -> Iterator[None]:
-    """While a run runs, SIGINT and SIGTERM raise RunInterrupted naming the running component."""
+    """While a run runs, SIGINT and SIGTERM raise RunInterrupted naming the running component;
+    once: a second signal would cut short the ending of the executors and the recording of what
+    they did (bounded: pipeline/local/concurrent_dag_runner.py _stop)."""
     if threading.current_thread() is not threading.main_thread():  # only the main thread gets signals
         yield
         return
+    interrupted = False
 
     def interrupt(signal_number: int, frame) -> None:
-        raise RunInterrupted(signal_number, progress.current)
+        nonlocal interrupted
+        if not interrupted:
+            interrupted = True
+            raise RunInterrupted(signal_number, progress.current)
 
     previous = {number: signal.signal(number, interrupt) for number in (signal.SIGINT, signal.SIGTERM)}
     try:
