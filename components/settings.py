@@ -145,7 +145,19 @@ def _convert(value: Any, hint: Any, key: str) -> Any:
         value = int(value)  # JSON and protobuf Structs carry every number as a float
     if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
         raise SettingsError(f"'{key}' must be of type {hint.__name__}, got {value!r}")
+    if hint is str and not is_utf8(value):  # YAML's "\udcff" is a lone surrogate
+        raise SettingsError(f"'{key}' must be UTF-8 text, got {value!r}")
     return value
+
+
+def is_utf8(text: str) -> bool:
+    """Whether `text` can be written as UTF-8: Python keeps bytes that are not UTF-8 (in a path,
+    an argument) as lone surrogates, which TFX, ML Metadata and JSON files refuse deep in a run."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _float(value: Any, key: str) -> float:

@@ -16,6 +16,7 @@ from absl import logging as absl_logging
 
 from components.errors import PipelineError
 from components.object_storage import exit_process, is_uri
+from components.settings import is_utf8
 from pipeline.config import ConfigError, load_config
 from pipeline.inspect.states import RunStatus
 from pipeline.local.runner import RunFailed, RunInterrupted
@@ -68,21 +69,13 @@ def _refuse_what_is_not_utf8(argv: list[str], args: argparse.Namespace) -> None:
     go, that holds bytes that are not UTF-8 (Python keeps them as lone surrogates): TFX, ML Metadata
     and the run's JSON record paths and values as UTF-8 text, and fail deep in a run on them."""
     for index, token in enumerate(argv):
-        if not _is_utf8(token):
+        if not is_utf8(token):
             option, equals, value = token.partition("=") if token.startswith("--") else ("", "", token)
             if not equals:
                 option, value = (argv[index - 1] if index and argv[index - 1].startswith("-") else ""), token
             raise ConfigError(f"{option} {_shown(value)}".strip() + f": {NOT_UTF8}")
-    if any(isinstance(value, (str, Path)) and not _is_utf8(str(value)) for value in vars(args).values()):
+    if any(isinstance(value, (str, Path)) and not is_utf8(str(value)) for value in vars(args).values()):
         raise ConfigError(f"the current folder {_shown(os.getcwd())} (of the default paths): {NOT_UTF8}")
-
-
-def _is_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _shown(text: str) -> str:

@@ -76,6 +76,7 @@ def test_optional_field_takes_a_value_or_none():
         ({"count": 2.5}, "'p.count' must be of type int, got 2.5"),
         ({"enabled": 1}, "'p.enabled' must be of type bool, got 1"),
         ({"name": None}, "'p.name' must be of type str, got None"),
+        ({"name": "n\udcff"}, "'p.name' must be UTF-8 text, got 'n\\udcff'"),  # a byte 0xff, as Python keeps it
         ({"limit": "all"}, "'p.limit' must be of type int, got 'all'"),
         ({"inner": {"rate": True, "sizes": []}}, "'p.inner.rate' must be of type float, got True"),
         ({"inner": {"rate": "fast", "sizes": []}}, "'p.inner.rate' must be of type float, got 'fast'"),

@@ -332,6 +332,12 @@ def test_a_config_file_that_is_not_utf8_is_named_with_the_byte_and_its_line(tmp_
     assert str(error.value) == f"{path}: not UTF-8 text (byte 0xf6 on line 2)"
 
 
+def test_a_yaml_escape_that_is_no_text_is_refused_naming_the_key():
+    """YAML's "\\udcff" is a lone surrogate, as a byte 0xff of a path is in Python: no UTF-8."""
+    with pytest.raises(ConfigError, match=r"^'ingest\.train_images' must be UTF-8 text, got 'a\\udcff'$"):
+        load_config(overrides=['ingest.train_images="a\\udcff"'])
+
+
 DEEP = "{a: " * 5000 + "1" + "}" * 5000  # deeper than Python's recursion limit: PyYAML recurses
 
 
