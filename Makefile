@@ -15,7 +15,7 @@ PYTHON310 := $(shell p="$$(pyenv root 2>/dev/null)/versions/3.10.13/bin/python";
 	else for c in $$(ls -d $$(pyenv root 2>/dev/null)/versions/3.10.*/bin/python 2>/dev/null) python3.10; do \
 	  "$$c" -c 'import sys; assert sys.version_info[:2] == (3, 10)' 2>/dev/null && { echo "$$c"; break; }; done; fi)
 
-.PHONY: setup run test test-fast lint bench bench-scale lock image push-image clean
+.PHONY: setup run test test-fast lint soak bench bench-scale lock image push-image clean
 
 # .venv/.installed is re-made when the lock or the project's metadata change. pip -qq keeps
 # errors but drops the warnings this machine's pip config prints for every package.
@@ -64,6 +64,12 @@ flink-up: flink-artifacts
 
 flink-down:
 	@$(PY) tests/flink_cluster.py down
+
+# Faults at random, the long form (docs/tests.md): SOAK_ROUNDS rounds (200 by default, about 20 s
+# each), each a fault at a random moment of a pipeline run then a clean run; prints the faults
+# injected and survived by kind. SOAK_SEED=N repeats a soak's choices (the seed of the day by default).
+soak: setup
+	$(PY) tests/random_faults.py
 
 bench: setup
 	$(PY) bench/benchmark.py --data-dir $(DATA_DIR) $(ARGS)

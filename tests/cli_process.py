@@ -53,12 +53,21 @@ class Result:
 
 class Cli:
     """`mnist-pipeline ARGS` in a process of its own; stdout and stderr go to files (no pipe to
-    fill), so the test can watch stderr while the process runs. It runs in `tmp`."""
+    fill), so the test can watch stderr while the process runs. It runs in `tmp`; with `own_group`, in
+    a process group of its own, as a shell starts a command: a signal to the group (the terminal's
+    Ctrl-C) reaches the run and its worker processes, and not the test."""
 
     project: Path | None = None
     started: list[Cli] = []  # killed at the end of the test if still running (kill_leftovers)
 
-    def __init__(self, tmp: Path, *args: str | Path, fault: str | None = None, env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        tmp: Path,
+        *args: str | Path,
+        fault: str | None = None,
+        env: dict[str, str] | None = None,
+        own_group: bool = False,
+    ):
         serial = next(_serial)
         self.stdout_path, self.stderr_path = tmp / f"cli-{serial}.stdout", tmp / f"cli-{serial}.stderr"
         paths = [str(FAULTS_DIR), *([str(self.project)] if self.project else []), os.environ.get("PYTHONPATH", "")]
@@ -68,7 +77,12 @@ class Cli:
             environment["MNIST_TEST_FAULT"] = fault
         with self.stdout_path.open("w") as stdout, self.stderr_path.open("w") as stderr:
             self.process = subprocess.Popen(
-                [str(SCRIPT), *map(str, args)], stdout=stdout, stderr=stderr, env=environment, cwd=tmp
+                [str(SCRIPT), *map(str, args)],
+                stdout=stdout,
+                stderr=stderr,
+                env=environment,
+                cwd=tmp,
+                start_new_session=own_group,
             )
         Cli.started.append(self)
 
