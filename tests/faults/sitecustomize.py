@@ -19,6 +19,12 @@ one of the faults below; then it patches one call, when the module that holds it
   hold:training      the same, once the Trainer's executor has read its data (run_fn's "Read %d
                      training examples" line): the Trainer is recorded as running in MLMD, and
                      stays running for as long as the test needs
+  hold_executor:<Component>  the same, in the process that runs <Component>'s executor (a worker
+                     of the run: pipeline/local/executor_processes.py), before the executor runs
+  hold_during_copy   the same, right after the first file the Pusher copied into a .staging-<v>/
+                     folder (a push midway through its copy, nothing published yet)
+
+Each hold writes the id of the process it holds into $MNIST_TEST_RELEASE.held.
 
 Nothing here is imported by the project; the project never reads MNIST_TEST_FAULT. (The venv
 has no sitecustomize of its own; were one added, this file would shadow it in these processes.)
@@ -91,6 +97,43 @@ def _kill_after_rename(files):
     files.rename = rename_then_die
 
 
+def _hold():
+    """Says which process is held ($MNIST_TEST_RELEASE.held), then waits for the test's release."""
+    release = os.environ["MNIST_TEST_RELEASE"]
+    with open(release + ".held.tmp", "w") as held:
+        held.write(str(os.getpid()))
+    os.rename(release + ".held.tmp", release + ".held")  # whole when it appears
+    while not os.path.exists(release):
+        time.sleep(0.05)
+
+
+def _hold_after_staging_copy(fileio):
+    copy = fileio.copy
+
+    def copy_then_hold(src, dst, overwrite=False):
+        copy(src, dst, overwrite)
+        if f"/{STAGING_PREFIX}" in str(dst):
+            _hold()
+
+    fileio.copy = copy_then_hold
+
+
+def _hold_executor(component):
+    """Patches the workers' executor dispatch (pipeline/local/executor_processes.py) to hold before `component`'s."""
+
+    def patch(dispatcher):
+        run_executor = dispatcher.run_executor
+
+        def hold_then_run(executable_spec, execution_info):
+            if execution_info.pipeline_node.node_info.id == component:
+                _hold()
+            return run_executor(executable_spec, execution_info)
+
+        dispatcher.run_executor = hold_then_run
+
+    return patch
+
+
 def _kill_when_copying(side):
     """Patches a module's copy (TFX's fileio, or components.files: the same signature) to die after
     the first copy whose `side` ("src" or "dst") is in a staging folder."""
@@ -132,10 +175,7 @@ class _Hold(logging.Handler):
         # Not emit(): Handler.handle holds the handler's lock around emit, and logging.shutdown at
         # exit takes every handler's lock, so a held emit would keep an interrupted run from exiting.
         if self.is_the_moment(record):
-            release = os.environ["MNIST_TEST_RELEASE"]
-            open(release + ".held", "w").close()
-            while not os.path.exists(release):
-                time.sleep(0.05)
+            _hold()
         return True
 
     def emit(self, record):
@@ -154,6 +194,13 @@ elif FAULT == "kill_during_publish":
     _after_import("components.files", _kill_when_copying("src"))
 elif FAULT == "swap_after_check":
     _after_import("components.idx_example_gen.idx", _swap_after_check)
+elif FAULT == "hold_during_copy":
+    _after_import("tfx.dsl.io.fileio", _hold_after_staging_copy)
+elif FAULT.startswith("hold_executor:"):
+    _after_import(
+        "tfx.orchestration.python_execution_binary.python_executor_operator_dispatcher",
+        _hold_executor(FAULT[len("hold_executor:") :]),
+    )
 elif FAULT == "hold:training":
     _after_import(TRAINER_MODULE, lambda module: module.log.addHandler(_Hold(lambda record: record.msg == DATA_READ)))
 elif FAULT.startswith("hold:"):
