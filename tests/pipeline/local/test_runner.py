@@ -107,3 +107,21 @@ def test_no_tfx_package_where_the_workers_run_in_this_process(package_builds):
     for beam_args in ([], ["--runner=DirectRunner"], ["--runner=FlinkRunner", "--environment_type=LOOPBACK"]):
         assert beam_flags(beam_args) == beam_args
     assert package_builds == []
+
+
+def test_a_second_signal_does_not_cut_short_the_ending_of_an_interrupted_run():
+    progress = ComponentProgress()
+    with runner._signals_as_exceptions(progress):
+        with pytest.raises(RunInterrupted):
+            os.kill(os.getpid(), signal.SIGTERM)
+            pytest.fail("the signal did not interrupt")
+        os.kill(os.getpid(), signal.SIGINT)  # while the run ends its executors and records them: ignored
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def test_a_dead_worker_fails_the_run_naming_its_component_and_the_log(tmp_path):
+    from pipeline.local.executor_processes import WorkerDied
+
+    failed = runner._run_error(WorkerDied("Evaluator-test", -9), tmp_path / "run.log", "Evaluator-test and Pusher")
+    assert isinstance(failed, RunFailed)
+    assert (failed.component, failed.log_path) == ("Evaluator-test", tmp_path / "run.log")
