@@ -284,6 +284,48 @@ def _shape_text(shape: tuple[int, ...]) -> str:
     return "x".join(str(size) for size in shape) if shape else "scalars"
 
 
+def check_stored_size(header: IdxHeader, opener: Opener = _open_local) -> None:
+    """The file at `header.path` is as long as its header promises, told from its end without
+    reading it through: a raw file's size is the header's bytes plus count x record size; a gzip
+    file's trailer (RFC 1952) holds the size it decompresses to, mod 2**32, which for a truncated
+    file is whatever bytes happen to end it. Only when the trailer disagrees is the file read to
+    the end, to say why (a truncated stream, or another length; a file of several gzip members
+    has its last member's size there and passes). A byte changed in place keeps the size: the
+    ingest's full read finds that."""
+    expected = header.header_bytes + header.payload_bytes
+    with opener(header.path) as raw:
+        gzipped = raw.read(2) == GZIP_MAGIC
+        raw.seek(0, io.SEEK_END)
+        size = raw.tell()
+        if not gzipped:
+            if size != expected:
+                raise IdxFormatError(header.path, f"file is {size:,} bytes but {_promise(header)}: {_TRUNCATED}")
+            return
+        raw.seek(size - 4)
+        (trailer_size,) = struct.unpack("<I", raw.read(4))
+    if trailer_size == expected % 2**32:
+        return
+    with _open_stream(header.path, opener) as stream:
+        try:
+            decompressed = sum(iter(lambda: len(stream.read(READ_CHUNK_BYTES)), 0))
+        except GZIP_ERRORS as error:
+            raise IdxFormatError(header.path, f"corrupt or truncated gzip data ({error}): {_TRUNCATED}") from error
+    if decompressed != expected:
+        raise IdxFormatError(
+            header.path, f"decompresses to {decompressed:,} bytes but {_promise(header)}: {_TRUNCATED}"
+        )
+
+
+_TRUNCATED = "cut short or not the file it should be; fetch it again"
+
+
+def _promise(header: IdxHeader) -> str:
+    return (
+        f"its header promises {header.header_bytes + header.payload_bytes:,} "
+        f"({header.count:,} records of {header.record_bytes:,} bytes)"
+    )
+
+
 def read_file_header(path: str, expected_dims: int, opener: Opener = _open_local) -> IdxHeader:
     """Reads and checks only the header of a file: what it promises, at the cost of a few bytes."""
     try:

@@ -1,7 +1,7 @@
 """Checks made before any component runs and before the output dir is made, so that a bad setting
 or a missing file costs a second and one line naming it: the pipeline name, the Beam flags, the
 schema file, the metadata store, the layout of the output dir, pipeline root and serving dir,
-the four IDX files (there, readable, their headers), and that the split sizes, the batch size
+the four IDX files (there, readable, their headers, their sizes), and that the split sizes, the batch size
 and the image shape fit what the headers promise.
 
 No TensorFlow or TFX here: local files are read with Python's own I/O; only gs:// and s3://
@@ -10,10 +10,13 @@ data dirs load TensorFlow's file system.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
+import difflib
 import io
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
@@ -54,12 +57,39 @@ def check_inputs(
     if with_data:
         check_fit(config, data_dir, check_data(config, data_dir))
     OutputDirLock.check_idle(layout.output_dir)
-    check_beam_args(beam_args)
+    check_beam_args(beam_args, config.beam.pipeline_args)
 
 
-def check_beam_args(beam_args: list[str]) -> None:
-    """Beam's own parsing and its runner's validation, whose reasons Beam would only log mid-run;
-    for Flink, the cluster and the job server it needs (flink_checks.py)."""
+def check_beam_flag_names(beam_args: list[str], from_config: Sequence[str] = ()) -> None:
+    """Every argument is a flag Beam knows by its full name (FlinkRunnerOptions' too). Beam drops
+    an unknown one with a warning in the run's log, and takes a prefix of one flag for it
+    (`--direct_num_worker`), which a runner reading the flags again may not; so both are
+    refused, naming the argument (from `from_config`, beam.pipeline_args, else --beam-arg) and
+    the nearest flag Beam knows."""
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    parsers: list[argparse.ArgumentParser] = []  # the parser Beam builds of every registered option
+    PipelineOptions([]).get_all_options(add_extra_args_fn=parsers.append)
+    parser = parsers[0]
+    parser.allow_abbrev = False
+    _, unknown = parser.parse_known_args(beam_args)
+    if not unknown:
+        return
+    argument = unknown[0]  # as given: "--name=value", or "--name" with its value after it
+    source = f"beam.pipeline_args: {argument}" if argument in from_config else f"--beam-arg={argument}"
+    name = argument.partition("=")[0]
+    if not name.startswith("-"):
+        raise ConfigError(f"{source}: not a flag; Beam takes flags only (--name=value)")
+    known = [option for option in parser._option_string_actions if option.startswith("--")]  # argparse's table
+    nearest = difflib.get_close_matches(name, known, n=1)
+    hint = f" (did you mean {nearest[0]}?)" if nearest else ""
+    raise ConfigError(f"{source}: Beam has no option {name}{hint}")
+
+
+def check_beam_args(beam_args: list[str], from_config: Sequence[str] = ()) -> None:
+    """Beam's own parsing, flags it does not know (check_beam_flag_names) and its runner's
+    validation, whose reasons Beam would only log mid-run; for Flink, the cluster and the job
+    server it needs (flink_checks.py)."""
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
     from apache_beam.options.pipeline_options_validator import PipelineOptionsValidator
     from apache_beam.runners import runner
@@ -75,6 +105,7 @@ def check_beam_args(beam_args: list[str]) -> None:
     except SystemExit:
         reason = problems.getvalue().strip().splitlines()[-1].partition("error: ")[2]
         raise ConfigError(f"{BEAM_ARGS}: {reason}") from None
+    check_beam_flag_names(beam_args, from_config)
     name = options.view_as(StandardOptions).runner
     if name is None:
         return
@@ -164,7 +195,8 @@ def check_store(metadata_path: Path) -> None:
 
 
 def check_data(config: PipelineConfig, data_dir: str) -> dict[str, idx.IdxHeader]:
-    """The four files, found and readable; their headers, by role."""
+    """The four files, found and readable, each as long as its header promises; their headers,
+    by role."""
     if not is_uri(data_dir) and os.path.isdir(data_dir) and not os.access(data_dir, os.R_OK | os.X_OK):
         raise MissingDataError(f"{data_dir}: cannot read this folder (permission denied)")
     found, missing = {}, []
@@ -179,10 +211,13 @@ def check_data(config: PipelineConfig, data_dir: str) -> dict[str, idx.IdxHeader
             f"{data_dir}: missing {', '.join(missing)} (nor .gz); copy the four MNIST files there, "
             "point --data-dir at a folder that has them" + ("" if is_uri(data_dir) else ", or add --download")
         )
-    return {
+    headers = {
         role: idx.read_file_header(path, 3 if role.endswith("images") else 1, opener=_open)
         for role, path in found.items()
     }
+    for header in headers.values():
+        idx.check_stored_size(header, opener=_open)
+    return headers
 
 
 def check_fit(config: PipelineConfig, data_dir: str, headers: dict[str, idx.IdxHeader]) -> None:

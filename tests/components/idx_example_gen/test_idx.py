@@ -121,3 +121,54 @@ def test_empty_file(tmp_path: Path):
     path.write_bytes(b"")
     with pytest.raises(idx.IdxFormatError, match="file ends early"):
         idx.check_file(str(path), expected_dims=1)
+
+
+def stored_size_of(path: Path) -> None:
+    idx.check_stored_size(idx.read_file_header(str(path), expected_dims=3))
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_a_whole_file_has_the_size_its_header_promises(tmp_path: Path, images, compress):
+    stored_size_of(write_idx(tmp_path / "images", images, compress=compress))
+
+
+@pytest.mark.parametrize("cut", [100, 20_000])
+def test_a_raw_file_cut_short_is_told_by_its_size(tmp_path: Path, images, cut):
+    path = tmp_path / "images"
+    path.write_bytes(idx_bytes(images)[:-cut])
+    with pytest.raises(idx.IdxFormatError) as error:
+        stored_size_of(path)
+    assert str(error.value) == (
+        f"{path}: file is {39216 - cut:,} bytes but its header promises 39,216 (50 records of 784 bytes): "
+        "cut short or not the file it should be; fetch it again"
+    )
+
+
+def test_a_raw_file_longer_than_its_header_promises_is_told(tmp_path: Path, images):
+    path = tmp_path / "images"
+    path.write_bytes(idx_bytes(images) + b"\x00")
+    with pytest.raises(idx.IdxFormatError, match="file is 39,217 bytes but its header promises 39,216"):
+        stored_size_of(path)
+
+
+def test_a_gzip_file_cut_in_half_is_told_by_its_trailer(tmp_path: Path, images):
+    path = tmp_path / "images.gz"
+    compressed = gzip.compress(idx_bytes(images))
+    path.write_bytes(compressed[: len(compressed) // 2])
+    with pytest.raises(idx.IdxFormatError, match=r"images.gz: corrupt or truncated gzip data \(.*\): cut short"):
+        stored_size_of(path)
+
+
+def test_a_whole_gzip_stream_of_other_content_is_told_by_its_length(tmp_path: Path, images):
+    path = tmp_path / "images.gz"
+    header_of_50 = idx_bytes(images)[:16]
+    path.write_bytes(gzip.compress(header_of_50 + idx_bytes(images[:40])[16:]))
+    with pytest.raises(idx.IdxFormatError, match="decompresses to 31,376 bytes but its header promises 39,216"):
+        stored_size_of(path)
+
+
+def test_a_gzip_file_of_two_members_is_read_to_the_end_and_passes(tmp_path: Path, images):
+    path = tmp_path / "images.gz"
+    content = idx_bytes(images)
+    path.write_bytes(gzip.compress(content[:1000]) + gzip.compress(content[1000:]))
+    stored_size_of(path)

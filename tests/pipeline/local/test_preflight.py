@@ -1,6 +1,6 @@
 """pipeline/local/preflight.py: a missing or unreadable file, a broken schema or store, a bad Beam flag or
 a setting that does not fit the data stops a run in seconds, before any component, naming what
-to fix. Only the IDX headers are read."""
+to fix. Only the IDX headers and the files' sizes (a gzip file's from its trailer) are read."""
 
 from __future__ import annotations
 
@@ -246,3 +246,41 @@ database.execute("BEGIN EXCLUSIVE")
 print("locked", flush=True)
 time.sleep(600)
 """
+
+
+@pytest.mark.parametrize(
+    "beam_arg, message",
+    [
+        ("--direct_num_worker=2", "Beam has no option --direct_num_worker (did you mean --direct_num_workers?)"),
+        ("--bogus_flag=1", "Beam has no option --bogus_flag"),
+        ("--flink_mastr=localhost:8081", "Beam has no option --flink_mastr (did you mean --flink_master?)"),
+        ("direct_num_workers=2", "not a flag; Beam takes flags only (--name=value)"),
+    ],
+)
+def test_a_flag_beam_does_not_know_is_refused_naming_the_nearest_it_knows(data_dir, beam_arg, message):
+    with pytest.raises(ConfigError) as error:
+        check(config(), data_dir, ["--direct_running_mode=in_memory", beam_arg])
+    assert str(error.value) == f"--beam-arg={beam_arg}: {message}"
+
+
+def test_an_unknown_flag_from_the_config_file_names_beam_pipeline_args(data_dir):
+    with pytest.raises(ConfigError, match=r"^beam\.pipeline_args: --bogus: Beam has no option --bogus$"):
+        check(config("beam.pipeline_args=['--bogus']"), data_dir, ["--bogus"])
+
+
+def test_flink_flags_and_a_flag_with_its_value_after_it_are_known(data_dir):
+    from pipeline.local.preflight import check_beam_flag_names
+
+    check_beam_flag_names(["--flink_version", "1.18", "--parallelism=2", "--experiments=x", "--job-server-timeout=5"])
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_a_data_file_cut_in_half_is_named_before_anything_runs(tmp_path, compress):
+    write_fake_mnist(tmp_path, compress=compress)
+    name = FILES[0] + (".gz" if compress else "")
+    whole = (tmp_path / name).read_bytes()
+    (tmp_path / name).write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(IdxFormatError) as error:
+        check(config(), tmp_path)
+    assert str(error.value).startswith(f"{tmp_path / name}: ")
+    assert str(error.value).endswith(": cut short or not the file it should be; fetch it again")
