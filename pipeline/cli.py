@@ -210,11 +210,13 @@ def _parser() -> argparse.ArgumentParser:
 
     predict = commands.add_parser(
         "predict",
-        help="classify pictures of digits (PNG) or the images of an IDX file",
-        description="Classifies each image with a pushed model. A PNG is a picture of one digit: any size, "
-        "colour or grey, dark on light or light on dark; it is prepared as MNIST's digits were made (the "
-        "digit scaled into a 20x20 box, centred by its centre of mass in 28x28, light on black), and the line "
-        "says when its grey levels were inverted. An IDX file's images (MNIST's own format) are used as they are.",
+        help="classify pictures of digits (PNG, JPEG) or the images of an IDX file",
+        description="Classifies each image with a pushed model. A PNG or JPEG is a picture of one digit: any "
+        "size, colour or grey, dark on light or light on dark, on a transparent page or not; it is prepared as "
+        "MNIST's digits were made (the digit scaled into a 20x20 box, centred by its centre of mass in 28x28, "
+        "light on black), and the line says when its grey levels were inverted. An IDX file's images (MNIST's "
+        "own format) are used as they are. An input that cannot be used is one error line and the others go "
+        "on; the exit code is then 1.",
     )
     predict.add_argument(
         "--model",
@@ -222,7 +224,7 @@ def _parser() -> argparse.ArgumentParser:
         help="a SavedModel, or a serving dir: its newest version is used (default: OUTPUT_DIR/serving)",
     )
     _add_output_dir(predict)
-    predict.add_argument("inputs", nargs="+", type=Path, help="PNG pictures of digits, or IDX image files")
+    predict.add_argument("inputs", nargs="+", type=Path, help="PNG or JPEG pictures of digits, or IDX image files")
     predict.add_argument("--limit", type=int, default=10, help="at most this many images per IDX file")
     predict.set_defaults(command=_predict)
 
@@ -411,9 +413,14 @@ def _predict(args: argparse.Namespace) -> int:
     from pipeline.output_dir import OutputLayout
 
     model = args.model or Path(OutputLayout(args.output_dir).serving_dir)
+    failed = 0
     for line in predict_inputs(model, args.inputs, args.limit):
-        print(line)
-    return 0
+        if line.failed:
+            failed += 1
+            print(f"error: {line.text}", file=sys.stderr, flush=True)
+        else:
+            print(line.text, flush=True)
+    return 1 if failed else 0
 
 
 def quiet_libraries() -> None:

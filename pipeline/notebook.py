@@ -324,12 +324,17 @@ class Predictions:
         return [prediction.digit for prediction in self.predictions]
 
     def __repr__(self) -> str:
-        return "\n".join([f"Model: {self.model_dir}", *map(predict.describe, self.predictions)])
+        lines = [f"Model: {self.model_dir}", *map(predict.describe, self.predictions)]
+        return "\n".join([*lines, *predict.explanations(self.predictions)])
 
     def _repr_html_(self) -> str:
-        return f"<p>Model: {html.escape(str(self.model_dir))}</p>" + html_table(
-            ["image", "digit", "probability", ""],
-            [[p.name, p.digit, f"{p.probability:.3f}", p.note] for p in self.predictions],
+        return (
+            f"<p>Model: {html.escape(str(self.model_dir))}</p>"
+            + html_table(
+                ["image", "digit", "probability", ""],
+                [[p.name, p.digit, f"{p.probability:.3f}", p.note] for p in self.predictions],
+            )
+            + "".join(f"<p>{html.escape(text)}</p>" for text in predict.explanations(self.predictions))
         )
 
 

@@ -36,6 +36,21 @@ class Prepared:
     inverted: bool  # the picture was dark on light: its grey levels were inverted
 
 
+def grey_levels(image: Image.Image) -> np.ndarray:
+    """A picture's grey levels (uint8 [rows, columns]): colour as its luminance (ITU-R 601-2, PIL's
+    "L"); a transparent one as a drawing app shows it, over white paper. An HTML canvas and most
+    drawing apps export strokes whose colour is in their opacity alone (black, or never set, on a
+    transparent page): when the paper shows nothing, the opacity is the ink, light on dark."""
+    if image.mode not in ("RGBA", "LA", "PA", "RGBa", "La") and "transparency" not in image.info:
+        return np.asarray(image.convert("L"), dtype=np.uint8)
+    drawn = image.convert("RGBA")
+    paper = Image.new("RGBA", drawn.size, (255, 255, 255, 255))
+    grey = np.asarray(Image.alpha_composite(paper, drawn).convert("L"), dtype=np.uint8)
+    if int(grey.max()) - int(grey.min()) >= MIN_CONTRAST:
+        return grey
+    return np.asarray(drawn.getchannel("A"), dtype=np.uint8)
+
+
 def prepare(picture: np.ndarray, shape: tuple[int, int]) -> Prepared:
     """`picture` (grey levels, any size) as an MNIST digit of `shape`."""
     grey = picture.astype(np.float64)

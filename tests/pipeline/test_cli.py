@@ -198,6 +198,18 @@ def test_predict_refuses_a_picture_too_large_in_one_line(tmp_path, root_logging_
     ]
 
 
+def test_predict_reports_each_input_that_fails_on_its_own_line_and_exits_1(tmp_path, root_logging_restored, capsys):
+    (tmp_path / "empty.png").write_bytes(b"")
+    (tmp_path / "notes.txt").write_text("a seven\n")
+    inputs = [tmp_path / "empty.png", tmp_path / "notes.txt", tmp_path / "gone.png"]
+    assert cli.main(["predict", "--model", str(tmp_path / "none"), *map(str, inputs)]) == 1
+    errors = capsys.readouterr().err.splitlines()
+    assert [line.split(": ")[1] for line in errors] == [str(path) for path in inputs]
+    assert errors[1].endswith(
+        "neither a picture nor an IDX file; predict reads PNG and JPEG pictures and IDX image files (gzipped or not)"
+    )
+
+
 # --- what a command imports -----------------------------------------------------------------
 
 # Runs `mnist-pipeline ARGS` in a fresh interpreter; prints its exit code and the heavy packages

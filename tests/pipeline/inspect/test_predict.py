@@ -1,5 +1,6 @@
 """pipeline/inspect/predict.py: every input is read and checked before any model is loaded; a bad input
-is one PredictError (or IdxFormatError) naming the file; a served version is checked against its
+is one PredictError (or IdxFormatError) naming the file, and a batch goes on past it; pictures are
+PNG or JPEG, colour or grey, on a transparent page or not; a served version is checked against its
 marker; a model that does not load is one line."""
 
 from __future__ import annotations
@@ -191,13 +192,15 @@ def test_neither_a_savedmodel_nor_a_serving_dir_is_named(tmp_path, name):
 
 
 def test_every_input_is_checked_before_tensorflow_is_touched(model_dir, png, tmp_path, monkeypatch):
-    """A bad last input fails before the model loads: with TensorFlow unimportable, the error is
-    still the input's, not an ImportError."""
-    bad = tmp_path / "bad.png"
+    """Inputs are read before the model loads, and none readable loads no model: with TensorFlow
+    unimportable, each bad input is its own failed line, not an ImportError."""
+    bad, missing = tmp_path / "bad.png", tmp_path / "missing.png"
     bad.write_bytes(b"")
     monkeypatch.setitem(sys.modules, "tensorflow", None)  # `import tensorflow` now raises ImportError
-    with pytest.raises(PredictError, match=rf"^{bad}: not a readable PNG image"):
-        list(predict_inputs(model_dir, [png, bad], limit=10))
+    lines = list(predict_inputs(model_dir, [bad, missing], limit=10))
+    assert [line.failed for line in lines] == [True, True]
+    assert lines[0].text.startswith(f"{bad}: not a readable PNG image")
+    assert lines[1].text == f"{missing}: file not found"
     with pytest.raises(PredictError, match="neither a SavedModel"):
         list(predict_inputs(tmp_path / "no-model", [png], limit=10))
 
@@ -232,18 +235,95 @@ def test_a_picture_of_any_size_reaches_the_model_as_an_mnist_digit(background_mo
     picture[40:240, 120:160] = 0
     Image.fromarray(picture).save(tmp_path / "one.png")
     Image.fromarray(255 - picture).save(tmp_path / "one-light.png")
-    lines = list(predict_inputs(background_model, [tmp_path / "one.png", tmp_path / "one-light.png"], limit=1))
+    lines = texts(predict_inputs(background_model, [tmp_path / "one.png", tmp_path / "one-light.png"], limit=1))
     assert lines[1:] == [
-        f"{tmp_path / 'one.png'}: 1 (p=1.000) "
-        "(inverted: a dark digit on a light background; MNIST's are light on dark)",
+        f"{tmp_path / 'one.png'}: 1 (p=1.000) (inverted)",
         f"{tmp_path / 'one-light.png'}: 1 (p=1.000)",
+        "(inverted: a dark digit on a light background, turned light on dark as MNIST's digits are)",
     ]
+
+
+def texts(lines) -> list[str]:
+    return [("error: " if line.failed else "") + line.text for line in lines]
 
 
 def test_a_blank_picture_is_named(background_model, tmp_path):
     Image.fromarray(np.full((28, 28), 255, dtype=np.uint8)).save(tmp_path / "blank.png")
-    with pytest.raises(PredictError, match=rf"^{tmp_path / 'blank.png'}: no digit found"):
-        list(predict_inputs(background_model, [tmp_path / "blank.png"], limit=1))
+    assert texts(predict_inputs(background_model, [tmp_path / "blank.png"], limit=1))[1:] == [
+        f"error: {tmp_path / 'blank.png'}: no digit found: nothing stands out from the background"
+    ]
+
+
+def test_a_batch_goes_on_past_a_bad_file_and_explains_inverted_once(background_model, tmp_path):
+    picture = np.full((56, 56), 255, dtype=np.uint8)
+    picture[8:48, 24:32] = 0
+    for name in ("a.png", "c.png"):
+        Image.fromarray(picture).save(tmp_path / name)
+    (tmp_path / "bad.png").write_bytes(b"")
+    Image.fromarray(np.full((28, 28), 255, dtype=np.uint8)).save(tmp_path / "blank.png")
+    inputs = [tmp_path / name for name in ("a.png", "bad.png", "blank.png", "c.png")]
+    lines = texts(predict_inputs(background_model, inputs, limit=1))
+    assert lines[0] == f"Model: {background_model}"
+    assert lines[1] == f"{tmp_path / 'a.png'}: 1 (p=1.000) (inverted)"
+    assert lines[2].startswith(f"error: {tmp_path / 'bad.png'}: not a readable PNG image (")
+    assert lines[3] == f"error: {tmp_path / 'blank.png'}: no digit found: nothing stands out from the background"
+    assert lines[4:] == [
+        f"{tmp_path / 'c.png'}: 1 (p=1.000) (inverted)",
+        "(inverted: a dark digit on a light background, turned light on dark as MNIST's digits are)",
+    ]
+
+
+def canvas_drawing(white_strokes: bool = False) -> Image.Image:
+    """What an HTML canvas exports: strokes in the opacity alone, on a transparent page."""
+    alpha = np.zeros((200, 200), dtype=np.uint8)
+    alpha[30:170, 90:110] = 255
+    colour = np.full((200, 200, 3), 255 if white_strokes else 0, dtype=np.uint8)
+    return Image.fromarray(np.dstack([colour, alpha]), mode="RGBA")
+
+
+@pytest.mark.parametrize("white_strokes", [False, True])
+def test_a_drawing_on_a_transparent_page_is_read_by_its_strokes(background_model, tmp_path, white_strokes):
+    canvas_drawing(white_strokes).save(tmp_path / "canvas.png")
+    assert texts(predict_inputs(background_model, [tmp_path / "canvas.png"], limit=1))[1].startswith(
+        f"{tmp_path / 'canvas.png'}: 1 (p=1.000)"
+    )
+
+
+def test_a_transparent_drawing_reaches_the_model_as_its_strokes_on_black(tmp_path):
+    canvas_drawing().save(tmp_path / "canvas.png")
+    pixels = load_images(tmp_path / "canvas.png", 1).pixels[0]
+    assert pixels[0, 0] == 255 and pixels[100, 100] == 0  # dark strokes on white paper, as the app shows them
+    canvas_drawing(white_strokes=True).save(tmp_path / "white.png")
+    assert np.array_equal(
+        load_images(tmp_path / "white.png", 1).pixels[0], np.asarray(canvas_drawing().getchannel("A"))
+    )
+
+
+@pytest.mark.parametrize("name", ["digit.jpg", "digit.jpeg", "photo"])  # by content, whatever its name
+def test_a_jpeg_is_a_picture(tmp_path, name):
+    picture = np.full((60, 60, 3), (250, 240, 200), dtype=np.uint8)  # ink on yellowish paper
+    picture[10:50, 25:35] = (20, 20, 120)
+    Image.fromarray(picture).save(tmp_path / name, format="JPEG", quality=95)
+    images = load_images(tmp_path / name, 1)
+    assert images.is_picture and images.pixels.shape == (1, 60, 60)
+    assert images.pixels[0, 0, 0] > 200 and images.pixels[0, 30, 30] < 60
+
+
+@pytest.mark.parametrize("name", ["digit.gif", "digit.bmp"])
+def test_another_format_is_named_with_the_formats_predict_reads(tmp_path, name):
+    Image.fromarray(DIGITS[0]).save(tmp_path / name)
+    with pytest.raises(PredictError) as error:
+        load_images(tmp_path / name, 1)
+    assert str(error.value) == (
+        f"{tmp_path / name}: neither a picture nor an IDX file; predict reads PNG and JPEG pictures and IDX "
+        "image files (gzipped or not)"
+    )
+
+
+def test_a_broken_jpeg_is_named_as_one(tmp_path):
+    (tmp_path / "digit.jpg").write_bytes(b"\xff\xd8\xff\xe0 cut short")
+    with pytest.raises(PredictError, match=rf"^{tmp_path / 'digit.jpg'}: not a readable JPEG image \("):
+        load_images(tmp_path / "digit.jpg", 1)
 
 
 def test_a_model_without_its_variables_is_one_line(tmp_path, png):
