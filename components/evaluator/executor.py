@@ -62,12 +62,18 @@ class Executor(evaluator_executor.Executor):
         validation = served_validation(served)
         best_served = validation.best_on(data_sha256) if validation is not None else None
         tolerance = max_regression(eval_config_of(exec_properties)) if baselines else None
-        exec_properties = with_blessing_floor(
-            exec_properties, best_served - tolerance if best_served is not None and tolerance is not None else None
-        )
+        ratchet = best_served - tolerance if best_served is not None and tolerance is not None else None
+        configured_floor = exec_properties.get(MIN_PRECISION_KEY)
+        exec_properties = with_blessing_floor(exec_properties, ratchet)
         super().Do(input_dict, output_dict, exec_properties)
         evaluation = artifact_utils.get_single_instance(output_dict[standard_component_specs.EVALUATION_KEY])
-        figures.record(evaluation)
+        raised = ratchet is not None and configured_floor is not None and ratchet > configured_floor
+        figures.record(
+            evaluation,
+            f"the best served on this validation data, {best_served:.4f}, less the tolerance {tolerance:g}"
+            if raised
+            else None,
+        )
         if baselines:
             blessing = artifact_utils.get_single_instance(output_dict[standard_component_specs.BLESSING_KEY])
             compared_with = (served or baselines[0]).get_string_custom_property(FINGERPRINT_KEY)

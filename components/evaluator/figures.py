@@ -28,14 +28,17 @@ from components.evaluator.settings import (
 BASELINE_MODEL_NAME = "baseline"  # TFMA's name for the Evaluator's baseline_model
 
 
-def record(evaluation: types.Artifact) -> None:
+def record(evaluation: types.Artifact, floor_source: str | None = None) -> None:
     """Sets the figures of TFMA's output at evaluation.uri as the artifact's custom properties
-    (the confusion matrix only where the eval config asked for it)."""
+    (the confusion matrix only where the eval config asked for it); `floor_source` says where
+    the Precision@1 floor came from when it is not the configured one."""
     figures = evaluation_metrics(evaluation.uri)
     evaluation.set_float_custom_property(PRECISION_PROPERTY, figures["precision_at_1"])
     evaluation.set_int_custom_property(EXAMPLES_PROPERTY, figures["examples"])
     evaluation.set_json_value_custom_property(PER_DIGIT_PROPERTY, figures["precision_at_1_per_digit"])
-    evaluation.set_json_value_custom_property(VALIDATION_FAILURES_PROPERTY, validation_failures(evaluation.uri))
+    evaluation.set_json_value_custom_property(
+        VALIDATION_FAILURES_PROPERTY, validation_failures(evaluation.uri, floor_source)
+    )
     if matrix := confusion_matrix(evaluation.uri):
         evaluation.set_json_value_custom_property(CONFUSION_MATRIX_PROPERTY, matrix)
 
@@ -69,8 +72,9 @@ def confusion_matrix(evaluation_uri: str) -> list[list[int]]:
     return []
 
 
-def validation_failures(evaluation_uri: str) -> list[str]:
-    """Why TFMA did not bless a model, one line per failed threshold."""
+def validation_failures(evaluation_uri: str, floor_source: str | None = None) -> list[str]:
+    """Why TFMA did not bless a model, one line per failed threshold; a floor below which it
+    fell is followed by `floor_source`, where given."""
     result = tfma.load_validation_result(evaluation_uri)
     failures = []
     for per_slice in result.metric_validations_per_slice:
@@ -84,7 +88,8 @@ def validation_failures(evaluation_uri: str) -> list[str]:
                 )
             else:
                 failures.append(
-                    f"{failure.metric_key.name} {value:.4f} below {threshold.value_threshold.lower_bound.value}"
+                    f"{failure.metric_key.name} {value:.4f} below {threshold.value_threshold.lower_bound.value:.4g}"
+                    + (f": {floor_source}" if floor_source else "")
                 )
     return failures
 

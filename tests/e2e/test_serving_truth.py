@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from components import model_integrity
 from components.serving_dir import MARKER_FILE, STAGING_PREFIX
 
 from cli_process import Result, cli, held
@@ -142,6 +143,57 @@ def test_runs_sharing_a_serving_dir_publish_one_at_a_time_and_the_second_compare
     assert validations[1]["best_precision_at_1"] == max(v["precision_at_1"] for v in validations)
 
 
+def test_a_chain_of_pushes_cannot_drift_below_the_best_served_less_the_tolerance(fake_mnist_dir, tmp_path):
+    """Issue 27, point 6: three models, each within the tolerance of the one before it (60, 8 and
+    4 training steps: good, worse, worse again); the third is below the best served less the
+    tolerance, so it is not blessed, in one line saying so, though TFMA's comparison with the
+    model served (the second) alone would pass it. Their validation Precision@1 is measured first
+    (--no-push, tolerance 1), and the tolerance set just above the larger of the two steps down."""
+    output = tmp_path / "out"
+    models = [
+        ["--set", f"training.train_steps={steps}", "--set", "evaluation.min_precision_at_1=0"] for steps in (60, 8, 4)
+    ]
+
+    def validation_precision(result: Result) -> float:
+        return result.summary(output)["evaluation"]["validation"]["precision_at_1"]
+
+    measured = [
+        validation_precision(
+            ok(
+                run(
+                    tmp_path,
+                    fake_mnist_dir,
+                    output,
+                    *model,
+                    "--set",
+                    "evaluation.max_precision_at_1_regression=1",
+                    "--no-push",
+                )
+            )
+        )
+        for model in models
+    ]
+    steps_down = [better - worse for better, worse in zip(measured, measured[1:])]
+    assert min(steps_down) >= 0.01, measured  # three models, each worse than the one before
+    tolerance = round(max(steps_down) + 0.005, 4)  # within it of the one before, not of the first
+    rule = ["--set", f"evaluation.max_precision_at_1_regression={tolerance}"]
+
+    best, second, third = (ok(run(tmp_path, fake_mnist_dir, output, *model, *rule)) for model in models)
+
+    assert [validation_precision(result) for result in (best, second, third)] == measured  # cached models
+    assert best.summary(output)["pushed"]["pushed"] and second.summary(output)["pushed"]["pushed"]
+    summary = third.summary(output)
+    assert summary["blessing"]["baseline"]["served_version"] == int(second.summary(output)["pushed"]["version"])
+    assert not summary["blessing"]["blessed"] and not summary["pushed"]["pushed"]
+    floor = f"{measured[0] - tolerance:.4g}"
+    reason = (
+        f"precision_at_1 {measured[2]:.4f} below {floor}: the best served on this validation data, "
+        f"{measured[0]:.4f}, less the tolerance {tolerance:g}"
+    )
+    assert f"Blessed: no ({reason})" in third.stderr.splitlines()
+    assert len(complete_versions(output / "serving")) == 2
+
+
 # --- 4. stray entries in the serving dir --------------------------------------------------------
 
 
@@ -213,6 +265,34 @@ def test_a_lost_store_starts_clean_and_never_trains_on_files_no_record_lists(fak
     assert again.summary(output)["examples"]["train"] == 500
     [split] = (output / "pipeline" / "IdxExampleGen" / "examples").glob("*/Split-train")
     assert sorted(path.name for path in split.iterdir()) == [f"data_tfrecord-0000{i}-of-00003.gz" for i in range(3)]
+
+
+def test_a_lost_store_whose_ids_come_back_never_credits_the_served_version_to_another_model(fake_mnist_dir, tmp_path):
+    """Issue 27, point 5: a new store reuses execution ids, so another model (another learning
+    rate) is written at the path the served version's marker names (Trainer/model/<id>); the
+    trace credits the served version by the content its marker holds, never by that path."""
+    output = tmp_path / "out"
+    version = Path(ok(run(tmp_path, fake_mnist_dir, output)).summary(output)["pushed"]["destination"])
+    served = json.loads((version / MARKER_FILE).read_text())
+    lost = tmp_path / "lost-metadata.sqlite"
+    (output / "metadata.sqlite").rename(lost)
+
+    ok(run(tmp_path, fake_mnist_dir, output, "--set", "training.learning_rate=0.002", "--no-push"))
+
+    at_that_path = model_integrity.manifest(os.path.join(served["model_uri"], "Format-Serving"))
+    assert at_that_path and at_that_path != served["files"]  # the path came back, holding another model
+    traced = cli(tmp_path, "lineage", "trace", "pushed:latest", "--output-dir", output)
+    assert traced.code == 1 and traced.fault_line() == (
+        f"error: {version}: served, but no model in the metadata store has its content (model_sha256 "
+        f"{served['model_sha256']}): the records of the run that made it are not in this store"
+    )
+
+    # The store that recorded the push, put back: the trace credits that push, by the same content.
+    (output / "metadata.sqlite").rename(tmp_path / "new-metadata.sqlite")
+    lost.rename(output / "metadata.sqlite")
+    credited = lineage_served(tmp_path, "--output-dir", output)
+    assert re.search(rf"^  model_sha256 +{served['model_sha256']}$", credited, re.M), credited
+    assert re.search(rf"^  pushed_destination +{re.escape(str(version))}$", credited, re.M), credited
 
 
 def test_a_killed_run_is_shown_interrupted_and_what_it_left_unrecorded_is_removed(fake_mnist_dir, tmp_path):

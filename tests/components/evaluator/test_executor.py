@@ -30,7 +30,7 @@ def inputs_seen_by_tfx(monkeypatch) -> list[dict]:
     recording of its figures)."""
     seen: list[dict] = []
     monkeypatch.setattr(tfx_evaluator.Executor, "Do", lambda self, inputs, outputs, properties: seen.append(inputs))
-    monkeypatch.setattr(figures, "record", lambda evaluation: None)
+    monkeypatch.setattr(figures, "record", lambda evaluation, floor_source=None: None)
     return seen
 
 
@@ -123,10 +123,25 @@ def config_seen_by_tfx(monkeypatch) -> list[tfma.EvalConfig]:
         seen.append(config)
 
     monkeypatch.setattr(tfx_evaluator.Executor, "Do", tfx_do)
-    monkeypatch.setattr(
-        figures, "record", lambda evaluation: evaluation.set_float_custom_property(PRECISION_PROPERTY, 0.975)
-    )
+    monkeypatch.setattr(figures, "record", lambda evaluation, floor_source=None: measured(evaluation))
     return seen
+
+
+def measured(evaluation) -> None:
+    evaluation.set_float_custom_property(PRECISION_PROPERTY, 0.975)
+
+
+@pytest.fixture
+def floor_sources(monkeypatch, config_seen_by_tfx) -> list[str | None]:
+    """What the executor says of the floor as it records the figures (which the failure lines follow)."""
+    sources: list[str | None] = []
+
+    def record(evaluation, floor_source=None):
+        measured(evaluation)
+        sources.append(floor_source)
+
+    monkeypatch.setattr(figures, "record", record)
+    return sources
 
 
 RULE = {
@@ -135,9 +150,12 @@ RULE = {
 }
 
 
-def test_the_floor_is_raised_to_the_best_served_on_the_same_data_less_the_tolerance(tmp_path, config_seen_by_tfx):
+def test_the_floor_is_raised_to_the_best_served_on_the_same_data_less_the_tolerance(
+    tmp_path, config_seen_by_tfx, floor_sources
+):
     """A chain of pushes, each within the tolerance of the one before, cannot drift down: the
-    served marker carries the best served (0.985 here, though the newest served has 0.98)."""
+    served marker carries the best served (0.985 here, though the newest served has 0.98); a
+    model below the floor is told where it came from."""
     data = validation_data(tmp_path)
     blessing = evaluate(tmp_path, 1, served_validation=Validation(data, 0.98, 0.985), properties=RULE)
     [config] = config_seen_by_tfx
@@ -148,14 +166,18 @@ def test_the_floor_is_raised_to_the_best_served_on_the_same_data_less_the_tolera
         "best_precision_at_1": 0.985,
     }
     assert blessing.get_float_custom_property(executor.TOLERANCE_KEY) == 0.01
+    assert floor_sources == ["the best served on this validation data, 0.9850, less the tolerance 0.01"]
 
 
 @pytest.mark.parametrize("served_validation", [None, Validation("other validation data", 0.99, 0.99)])
-def test_without_figures_on_the_same_data_the_floor_stays_the_runs(tmp_path, config_seen_by_tfx, served_validation):
+def test_without_figures_on_the_same_data_the_floor_stays_the_runs(
+    tmp_path, config_seen_by_tfx, floor_sources, served_validation
+):
     """An older marker, or a model validated on other data: TFMA's comparison with the served model alone."""
     blessing = evaluate(tmp_path, 1, served_validation=served_validation, properties=RULE)
     [config] = config_seen_by_tfx
     assert config == with_min_precision_at_1(eval_config(max_precision_at_1_regression=0.01), 0.5)
+    assert floor_sources == [None]
     assert blessing.get_json_value_custom_property(executor.VALIDATION_KEY)["best_precision_at_1"] == 0.975
 
 
