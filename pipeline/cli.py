@@ -304,6 +304,8 @@ def _run(args: argparse.Namespace) -> int:
         runner=args.runner,
         partial=NO_PUSH if args.no_push else None,
         use_cache=not args.no_cache,
+        config_file=args.config,
+        overrides=args.overrides,
     )
     return 0 if summary and summary.status != RunStatus.FAILED else 1
 

@@ -117,6 +117,8 @@ class Pipeline:
                 runner=self.runner,
                 partial=None if push else runner.NO_PUSH,
                 use_cache=use_cache,
+                config_file=self.config_file,
+                overrides=[*self.overrides, *overrides_of(self.config_file, settings)],
             )
         return self._finished(summary)
 

@@ -129,6 +129,7 @@ class Trace:
     upstream: list[Step]  # from the artifact's producer back to the ingest, newest first
     input_files: list[InputFile]
     downstream: list[ExecutionInfo]  # the executions that used it or what came of it, oldest first
+    runs_made: dict[str, Any] = field(default_factory=dict)  # run id -> run_made.RunMade, of the upstream runs
 
 
 # --- opening the store ----------------------------------------------------------------------

@@ -30,7 +30,7 @@ from components.evaluator.settings import (
 )
 from components.served_model.properties import SERVED_KEY
 from pipeline.config import MetadataConfig
-from pipeline.inspect import interrupted, lineage, run_summary
+from pipeline.inspect import interrupted, lineage, run_made, run_summary
 from pipeline.inspect.states import ComponentStatus
 from pipeline.output_dir import OutputLayout
 
@@ -146,6 +146,16 @@ def _property_rows(artifact: lineage.ArtifactInfo) -> list[list[Any]]:
 # --- trace ----------------------------------------------------------------------------------
 
 
+def _with_runs_made(store: metadata_store.MetadataStore, trace: lineage.Trace) -> lineage.Trace:
+    """`trace` with how each run of its upstream steps was made (the code's revision above all)."""
+    for run_id in dict.fromkeys(run_id for step in trace.upstream for run_id in step.execution.run_ids):
+        run = lineage.find_run_context(store, run_id)
+        made = run_made.read(run) if run is not None else None
+        if made is not None:
+            trace.runs_made[run_id] = made
+    return trace
+
+
 def format_trace(trace: lineage.Trace) -> str:
     artifact = trace.artifact
     sections = [
@@ -154,6 +164,13 @@ def format_trace(trace: lineage.Trace) -> str:
         + "\n".join(_table_lines(None, _property_rows(artifact), indent="  ")),
         "Upstream: the executions that led to it, newest first",
         *(_format_step(step) for step in trace.upstream),
+        "How their runs were made\n"
+        + (
+            "\n".join(
+                f"  {run_id}: " + "; ".join(made.describe()) for run_id, made in reversed(trace.runs_made.items())
+            )
+            or "  (not recorded: runs Kubeflow made, or made before runs recorded it)"
+        ),
         "Input files, as recorded at ingest (SHA-256 of the decompressed content)\n"
         + (
             _table(
@@ -374,8 +391,9 @@ QUERIES: dict[str, tuple[Query, Callable[[Any], str]]] = {
         format_artifacts,
     ),
     "trace": (
-        lambda store, request: lineage.trace(
-            store, request.artifact, request.serving_dir or OutputLayout(request.output_dir).serving_dir
+        lambda store, request: _with_runs_made(
+            store,
+            lineage.trace(store, request.artifact, request.serving_dir or OutputLayout(request.output_dir).serving_dir),
         ),
         format_trace,
     ),

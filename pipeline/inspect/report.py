@@ -25,11 +25,19 @@ from pipeline import node_ids
 from pipeline.config import MetadataConfig
 from pipeline.inspect import interrupted, lineage, report_plots, run_summary
 from pipeline.inspect.report_data import Component, RunReport, gather
+from pipeline.inspect.run_made import RunMade
 from pipeline.output_dir import OutputLayout
 
 TEMPLATES = Path(__file__).with_name("templates")
-SECTIONS = {"data": "Data", "training": "Training", "evaluation": "Evaluation", "lineage": "Lineage"}
+SECTIONS = {
+    "made": "How it was made",
+    "data": "Data",
+    "training": "Training",
+    "evaluation": "Evaluation",
+    "lineage": "Lineage",
+}
 SECTION_NODES = {  # whose outputs each section shows
+    "made": [],  # the run's context, no component
     "data": [
         node_ids.INGEST,
         node_ids.STATISTICS,
@@ -137,6 +145,7 @@ def render(report: RunReport) -> str:
             for anchor, nodes in SECTION_NODES.items()
         },
         failure=_failure(report),
+        made=_made(summary.made),
         data=_data(report),
         training=_training(report),
         evaluation=_evaluation(report),
@@ -147,6 +156,23 @@ def render(report: RunReport) -> str:
             [c.node_id, StatusCell(c), NumberCell(f"{c.seconds:.1f}"), ", ".join(c.outputs)] for c in report.components
         ],
     )
+
+
+def _made(made: RunMade | None) -> dict[str, list[list[Any]]] | None:
+    """How the run was made, and the settings that decide its result, as rows."""
+    if made is None:
+        return None
+    return {
+        "how": [
+            ["runner", f"{made.runner} (Beam components on {made.beam_runner})"],
+            ["Beam arguments", CodeCell(" ".join(made.beam_args))],
+            ["config", CodeCell(made.config_file or "configs/pipeline.yaml")],
+            ["overrides", CodeCell(" ".join(f"--set {override}" for override in made.overrides) or "none")],
+            ["data dir", CodeCell(made.data_dir)],
+            ["code", CodeCell(made.source_revision)],
+        ],
+        "settings": [[key, CodeCell(str(value))] for key, value in made.settings.items()],
+    }
 
 
 def _failure(report: RunReport) -> dict[str, str] | None:

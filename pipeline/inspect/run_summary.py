@@ -3,7 +3,8 @@
 The summary is printed after each run and kept as JSON beside its log: per component ran /
 cached / failed and seconds; the examples per split; Precision@1 per split from the Trainer
 (train, validation, test) and the Evaluators (validation, test, per digit); whether the model
-was blessed, why, and against which served model; where it was pushed.
+was blessed, why, and against which served model; where it was pushed; how the run was made
+(pipeline/inspect/run_made.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ from components.evaluator.settings import MAX_TEST_GAP_KEY
 from components.pusher.properties import NEW_VERSION_KEY
 from components.served_model import properties as served_model
 from pipeline import node_ids
-from pipeline.inspect import artifact_metrics, lineage
+from pipeline.inspect import artifact_metrics, lineage, run_made
+from pipeline.inspect.run_made import RunMade
 from pipeline.inspect.states import ComponentStatus, RunStatus
 
 
@@ -99,6 +101,7 @@ class RunSummary:
     blessing: Blessing | None  # None: the validation Evaluator did not finish
     pushed: Push | None  # None: the Pusher did not finish
     warnings: list[str]
+    made: RunMade | None = None  # None: a run the local runner did not make (Kubeflow's), or an older one
 
     @property
     def push_held_back(self) -> bool:
@@ -135,6 +138,7 @@ class RunSummary:
             else None,
             pushed=Push(**data["pushed"]) if data["pushed"] else None,
             warnings=data["warnings"],
+            made=RunMade(**data["made"]) if data.get("made") else None,
         )
 
 
@@ -175,12 +179,14 @@ def summarize_run(
         blessing=_blessing(store, by_node.get(node_ids.BLESSING_EVALUATOR)),
         pushed=_pushed(by_node.get(node_ids.PUSHER)),
         warnings=_test_gap(by_node.get(node_ids.TEST_EVALUATOR), evaluation),
+        made=run_made.read(run),
     )
 
 
 def format_summary(summary: RunSummary) -> str:
     """The summary as a few readable lines for the console."""
     lines = [f"Run {summary.run_id}: {summary.status}, {summary.seconds:.1f} s"]
+    lines += summary.made.describe() if summary.made else []
     width = max((len(outcome.component) for outcome in summary.components), default=0) + 2
     for outcome in summary.components:
         lines.append(f"  {outcome.component:<{width}} {outcome.status:<7} {outcome.seconds:6.1f} s")

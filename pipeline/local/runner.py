@@ -18,7 +18,7 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,6 +30,7 @@ from pipeline.config import PipelineConfig
 from pipeline.inspect.states import RunStatus
 
 if TYPE_CHECKING:  # the summary's module loads ML Metadata: imported when a run ends
+    from pipeline.inspect.run_made import RunMade
     from pipeline.inspect.run_summary import RunSummary
 from pipeline.local.run_log import ComponentProgress, RunLog
 from pipeline.output_dir import OutputDirLock, OutputLayout
@@ -95,10 +96,14 @@ def run_pipeline(
     runner: str = "local",
     partial: PartialRun | None = None,
     use_cache: bool = True,
+    config_file: Path | None = None,
+    overrides: Sequence[str] = (),
 ) -> RunSummary | None:
     """Runs the pipeline once, or the part of it `partial` says, reusing cached results unless
     `use_cache` is False; returns the run summary (also runs/<run id>.json), None when the run
-    never reached ML Metadata."""
+    never reached ML Metadata. `config_file` and `overrides` made `config`: the run records them
+    (pipeline/inspect/run_made.py)."""
+    from pipeline.inspect.run_made import run_made
     from pipeline.local.preflight import check_inputs
 
     data_dir = data_dir if is_uri(data_dir) else os.path.abspath(data_dir)
@@ -107,6 +112,7 @@ def run_pipeline(
     check_inputs(
         config, data_dir, beam_args, layout, with_data=partial is None or partial.reads_data
     )  # first: a refused run leaves no output dir
+    made = run_made(runner, beam_args, config_file, overrides, data_dir, config.as_dict())
     layout.output_dir.mkdir(parents=True, exist_ok=True)
     with OutputDirLock(layout.output_dir):
         enable_s3()
@@ -129,12 +135,12 @@ def run_pipeline(
                 # The DAG runner has ended the run's executors: what is recorded now is what happened.
                 run_log.write_traceback(error)
                 _mark_interrupted(layout)
-                summary = _write_summary_after_failure(layout, run_id, run_log)
+                summary = _write_summary_after_failure(layout, run_id, run_log, made)
                 if isinstance(error, RunInterrupted) and summary is not None and summary.status == RunStatus.COMPLETE:
                     log.info("The interrupt came as %s published, which ended first: run complete", error.component)
                     return summary
                 raise _run_error(error, log_path, progress.current) from error
-            return _write_summary(layout, run_id)
+            return _write_summary(layout, run_id, made)
 
 
 def _run_error(error: BaseException, log_path: Path, running: str | None) -> BaseException:
@@ -254,13 +260,15 @@ def _run_options(partial: PartialRun | None):
     return options
 
 
-def _write_summary(layout: OutputLayout, run_id: str) -> RunSummary | None:
-    """Prints the summary of run `run_id` and writes it as JSON; None when MLMD never recorded the run."""
-    from pipeline.inspect import lineage
+def _write_summary(layout: OutputLayout, run_id: str, made: RunMade) -> RunSummary | None:
+    """Records how run `run_id` was made, prints its summary and writes it as JSON; None when MLMD
+    never recorded the run."""
+    from pipeline.inspect import lineage, run_made
     from pipeline.inspect.run_summary import format_summary, summarize_run
 
     if not layout.metadata_path.exists():
         return None
+    run_made.record(layout.metadata_path, run_id, made)
     store = lineage.open_store(layout.metadata_path)
     run = lineage.find_run_context(store, run_id)
     if run is None:
@@ -309,11 +317,13 @@ def _write_report(store, run, layout: OutputLayout) -> None:
     log.info("Report: %s", path)
 
 
-def _write_summary_after_failure(layout: OutputLayout, run_id: str, run_log: RunLog) -> RunSummary | None:
+def _write_summary_after_failure(
+    layout: OutputLayout, run_id: str, run_log: RunLog, made: RunMade
+) -> RunSummary | None:
     """A failed run gets its summary too (which component failed, what ran before), unless the
     fault that stopped it (a full disk, a dead store) stops that as well: its error matters more."""
     try:
-        return _write_summary(layout, run_id)
+        return _write_summary(layout, run_id, made)
     except Exception as error:  # noqa: BLE001 - see the docstring; the traceback goes to the log
         run_log.write_traceback(error)
         return None

@@ -231,6 +231,9 @@ def test_trace_table_shows_the_chain(runs, capsys, fake_mnist_dir):
     assert re.search(r"parameter\s+learning_rate\s+0\.01$", table, re.MULTILINE)  # a parameter of its own
     for name in IDX_FILES.values():
         assert re.search(rf"{re.escape(name)}\s+{decompressed_sha256(fake_mnist_dir / name)}", table)
+    # the served model back to the code's revision, and how its Trainer's run was made
+    assert re.search(rf"^  {runs.third}: Made by: local runner, Beam DirectRunner; config ", table, re.MULTILINE)
+    assert re.search(r"--set training\.learning_rate=0\.01.*; Data: .*; code: (git |mnist-pipeline )", table)
 
 
 # --- diff -----------------------------------------------------------------------------------

@@ -4,10 +4,12 @@ MLMD is not needed: lineage.run_info is replaced by a run made of lineage's own 
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
 
 import pytest
+from ml_metadata.proto import metadata_store_pb2
 
 from components.evaluator.settings import (
     EXAMPLES_PROPERTY,
@@ -18,8 +20,9 @@ from components.evaluator.settings import (
 from components.pusher.properties import NEW_VERSION_KEY
 from components.served_model.properties import SERVED_KEY, SERVED_PATH_KEY, SERVED_VERSION_KEY, SOURCE_MODEL_KEY
 from pipeline import node_ids
-from pipeline.inspect import lineage, run_summary
+from pipeline.inspect import lineage, run_made, run_summary
 from pipeline.inspect.lineage import ArtifactInfo, ExecutionInfo, RunInfo
+from pipeline.inspect.run_made import RunMade
 from pipeline.inspect.run_summary import (
     Blessing,
     ComponentOutcome,
@@ -90,10 +93,15 @@ def summarize(monkeypatch, tmp_path):
     monkeypatch.setattr(lineage, "is_complete_version", lambda path: True)
     monkeypatch.setattr(lineage, "producer_run", lambda store, artifact_id: "20261122-101010-000001")
 
-    def summarize_executions(*executions: ExecutionInfo, status: RunStatus = RunStatus.COMPLETE) -> RunSummary:
+    def summarize_executions(
+        *executions: ExecutionInfo, status: RunStatus = RunStatus.COMPLETE, made: RunMade | None = None
+    ) -> RunSummary:
         run = RunInfo(id=RUN_ID, started_ms=0, seconds=12.34, status=status, components=list(executions))
         monkeypatch.setattr(lineage, "run_info", lambda store, context, with_artifacts=False, leave_out=None: run)
-        return run_summary.summarize_run(store=None, run=None)
+        context = metadata_store_pb2.Context(name=RUN_ID)
+        if made is not None:
+            context.custom_properties[run_made.PROPERTY].string_value = json.dumps(dataclasses.asdict(made))
+        return run_summary.summarize_run(store=None, run=context)
 
     summarize_executions.model_run_uri = str(model_run)
     summarize_executions.precision_at_1 = {"validation": 0.87, "test": 0.86}  # 0.01 apart
@@ -303,3 +311,26 @@ def test_format_summary_of_a_failed_run_without_results():
         f"Run {RUN_ID}: failed, 3.0 s",
         "  IdxExampleGen   failed     3.0 s",
     ]
+
+
+MADE = RunMade(
+    runner="local",
+    beam_runner="DirectRunner",
+    beam_args=["--direct_num_workers=1"],
+    config_file="mine.yaml",
+    overrides=["training.learning_rate=0.01"],
+    data_dir="/data/mnist",
+    settings={"training.learning_rate": 0.01, "evaluation.min_precision_at_1": 0.95},
+    source_revision="git 5fa279a-dirty",
+)
+
+
+def test_how_the_run_was_made_is_on_the_console_and_in_the_json(summarize):
+    summary = summarize(execution(node_ids.INGEST), made=MADE)
+    assert summary.made == MADE
+    assert run_summary.format_summary(summary).splitlines()[1:3] == [
+        "Made by: local runner, Beam DirectRunner; config mine.yaml + --set training.learning_rate=0.01",
+        "Data: /data/mnist; code: git 5fa279a-dirty",
+    ]
+    assert RunSummary.from_json(json.loads(json.dumps(summary.to_json()))) == summary
+    assert summarize(execution(node_ids.INGEST)).made is None  # a Kubeflow run records none
