@@ -16,6 +16,7 @@ from typing import Any
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from components import model_integrity
 from components.evaluator.settings import MAX_TEST_GAP_KEY
 from components.pusher.properties import NEW_VERSION_KEY
 from components.served_model import properties as served_model
@@ -84,6 +85,7 @@ class Push:
     version: str | None
     served: bool  # the serving dir still holds that version
     new_version: bool = True  # False: that version already held the model (a rerun): nothing new was published
+    first_served: str | None = None  # a model served before under another version: "version N by run R"
 
 
 @dataclass(frozen=True)
@@ -177,7 +179,7 @@ def summarize_run(
         training=_trainer_fit(by_node.get(node_ids.TRAINER)),
         evaluation=evaluation,
         blessing=_blessing(store, by_node.get(node_ids.BLESSING_EVALUATOR)),
-        pushed=_pushed(by_node.get(node_ids.PUSHER)),
+        pushed=_pushed(store, by_node.get(node_ids.PUSHER)),
         warnings=_test_gap(by_node.get(node_ids.TEST_EVALUATOR), evaluation),
         made=run_made.read(run),
     )
@@ -281,22 +283,52 @@ def push_line(summary: RunSummary) -> str:
         line = f"nothing new: version {pushed.version} already serves this model ({pushed.destination})"
     else:
         line = f"version {pushed.version}, to {pushed.destination}"
+        line += f"; this model was first served as {pushed.first_served}" if pushed.first_served else ""
     return line + ("" if pushed.served else "; removed since: not served")
 
 
-def _pushed(pusher: lineage.ExecutionInfo | None) -> Push | None:
-    """Where the model was pushed, and whether the serving dir still holds that version."""
+def _pushed(store: metadata_store.MetadataStore, pusher: lineage.ExecutionInfo | None) -> Push | None:
+    """Where the model was pushed, whether the serving dir still holds that version, and the
+    version that served the same model (by its content, model_sha256) first."""
     if pusher is None or "pushed_model" not in pusher.outputs:
         return None
     pushed_model = pusher.outputs["pushed_model"][0]
     destination = pushed_model.properties.get("pushed_destination")
     return Push(
+        first_served=_first_served(store, pushed_model),
         pushed=pushed_model.properties.get("pushed") == 1,
         destination=destination,
         version=pushed_model.properties.get("pushed_version"),
         served=isinstance(destination, str) and lineage.is_complete_version(destination),
         new_version=pusher.status == ComponentStatus.RAN and pushed_model.properties.get(NEW_VERSION_KEY, 1) == 1,
     )
+
+
+def _first_served(store: metadata_store.MetadataStore, pushed_model: lineage.ArtifactInfo) -> str | None:
+    """ "version N by run R": the first push of the same model (by model_sha256) to another
+    version, as when going back to settings a cached Trainer had already trained for; else None."""
+    digest = pushed_model.properties.get(model_integrity.DIGEST_PROPERTY)
+    if pushed_model.properties.get("pushed") != 1 or digest is None:
+        return None
+    earlier = sorted(
+        (
+            artifact
+            for artifact in store.get_artifacts_by_type(pushed_model.type)
+            if artifact.id < pushed_model.id
+            and artifact.custom_properties.get(model_integrity.DIGEST_PROPERTY, _NONE).string_value == digest
+            and artifact.custom_properties["pushed"].int_value == 1
+            and artifact.custom_properties["pushed_version"].string_value
+            != pushed_model.properties.get("pushed_version")
+        ),
+        key=lambda artifact: artifact.id,
+    )
+    if not earlier:
+        return None
+    version = earlier[0].custom_properties["pushed_version"].string_value
+    return f"version {version} by run {lineage.producer_run(store, earlier[0].id)}"
+
+
+_NONE = metadata_store_pb2.Value()
 
 
 def _test_gap(test_evaluator: lineage.ExecutionInfo | None, evaluation: dict[str, EvaluatorFigures]) -> list[str]:

@@ -9,6 +9,7 @@ import itertools
 import json
 
 import pytest
+from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from components.evaluator.settings import (
@@ -17,6 +18,7 @@ from components.evaluator.settings import (
     PRECISION_PROPERTY,
     VALIDATION_FAILURES_PROPERTY,
 )
+from components.model_integrity import DIGEST_PROPERTY
 from components.pusher.properties import NEW_VERSION_KEY
 from components.served_model.properties import SERVED_KEY, SERVED_PATH_KEY, SERVED_VERSION_KEY, SOURCE_MODEL_KEY
 from pipeline import node_ids
@@ -94,14 +96,14 @@ def summarize(monkeypatch, tmp_path):
     monkeypatch.setattr(lineage, "producer_run", lambda store, artifact_id: "20261122-101010-000001")
 
     def summarize_executions(
-        *executions: ExecutionInfo, status: RunStatus = RunStatus.COMPLETE, made: RunMade | None = None
+        *executions: ExecutionInfo, status: RunStatus = RunStatus.COMPLETE, made: RunMade | None = None, store=None
     ) -> RunSummary:
         run = RunInfo(id=RUN_ID, started_ms=0, seconds=12.34, status=status, components=list(executions))
         monkeypatch.setattr(lineage, "run_info", lambda store, context, with_artifacts=False, leave_out=None: run)
         context = metadata_store_pb2.Context(name=RUN_ID)
         if made is not None:
             context.custom_properties[run_made.PROPERTY].string_value = json.dumps(dataclasses.asdict(made))
-        return run_summary.summarize_run(store=None, run=context)
+        return run_summary.summarize_run(store=store, run=context)
 
     summarize_executions.model_run_uri = str(model_run)
     summarize_executions.precision_at_1 = {"validation": 0.87, "test": 0.86}  # 0.01 apart
@@ -334,3 +336,35 @@ def test_how_the_run_was_made_is_on_the_console_and_in_the_json(summarize):
     ]
     assert RunSummary.from_json(json.loads(json.dumps(summary.to_json()))) == summary
     assert summarize(execution(node_ids.INGEST)).made is None  # a Kubeflow run records none
+
+
+def test_a_push_of_a_model_served_before_names_its_first_version_and_run(summarize):
+    """Back to the defaults after another setting was pushed: the cached Trainer's model, blessed
+    against the newer one, is pushed as a new version; the summary says which it was before."""
+    config = metadata_store_pb2.ConnectionConfig()
+    config.fake_database.SetInParent()
+    store = metadata_store.MetadataStore(config)
+    type_id = store.put_artifact_type(metadata_store_pb2.ArtifactType(name="PushedModel"))
+
+    def put(version: str, digest: str) -> int:
+        pushed_model = metadata_store_pb2.Artifact(type_id=type_id, uri=f"/serving/{version}")
+        pushed_model.custom_properties["pushed"].int_value = 1
+        pushed_model.custom_properties["pushed_version"].string_value = version
+        pushed_model.custom_properties[DIGEST_PROPERTY].string_value = digest
+        return store.put_artifacts([pushed_model])[0]
+
+    put("1796512303", "defaults")
+    put("1796512400", "learning rate 0.01")
+    new = put("1796512646", "defaults")
+    properties = {"pushed": 1, "pushed_destination": "/serving/1796512646", "pushed_version": "1796512646"}
+    pushed_model = ArtifactInfo(new, "PushedModel", "/p", "LIVE", 0, {**properties, DIGEST_PROPERTY: "defaults"})
+    summary = summarize(execution(node_ids.PUSHER, outputs={"pushed_model": [pushed_model]}), store=store)
+    assert summary.pushed.first_served == "version 1796512303 by run 20261122-101010-000001"
+    assert run_summary.push_line(summary) == (
+        "version 1796512646, to /serving/1796512646; this model was first served as version 1796512303 by run "
+        "20261122-101010-000001"
+    )
+    other = {**properties, DIGEST_PROPERTY: "learning rate 0.001"}
+    pushed_model = ArtifactInfo(new + 1, "PushedModel", "/p", "LIVE", 0, other)
+    summary = summarize(execution(node_ids.PUSHER, outputs={"pushed_model": [pushed_model]}), store=store)
+    assert summary.pushed.first_served is None
