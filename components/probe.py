@@ -56,7 +56,14 @@ class Executor(base_executor.BaseExecutor):
         # The driver's answer when it ran (locally): what the cache key holds is what is output.
         seen = exec_properties.get(SEEN_KEY) or self.look(exec_properties)
         artifact_utils.get_single_instance(output_dict[VALUE_KEY]).value = seen
-        log.info("Saw: %s", seen)
+        # Named: components run at once, so the line may come after another component's lines.
+        node = self._context.pipeline_node if self._context else None
+        log.info("%s saw: %s", node.node_info.id if node else type(self).__module__, self.describe(seen))
+
+    @staticmethod
+    def describe(seen: str) -> str:
+        """What the probe saw, in words for the console; a subclass says what its value is."""
+        return seen
 
 
 class Driver(base_driver.BaseDriver):

@@ -52,3 +52,21 @@ def test_the_executor_outputs_it(tmp_path):
     value = artifact(standard_artifacts.String, tmp_path / "value")
     Executor().Do({}, {probe.VALUE_KEY: [value]}, properties(tmp_path / "data"))
     assert value.value == fingerprint(properties(tmp_path / "data"))
+
+
+def test_the_console_line_names_the_component_and_says_which_sha256_it_is(tmp_path, caplog):
+    from tfx.dsl.components.base.base_executor import BaseExecutor
+    from tfx.proto.orchestration import pipeline_pb2
+
+    files = write_fake_mnist(tmp_path / "data", train_count=20, test_count=10)
+    node = pipeline_pb2.PipelineNode()
+    node.node_info.id = "DataProbe"
+    value = artifact(standard_artifacts.String, tmp_path / "value")
+    with caplog.at_level("INFO", logger="components.probe"):
+        Executor(BaseExecutor.Context(pipeline_node=node)).Do(
+            {}, {probe.VALUE_KEY: [value]}, properties(files["train_images"].parent)
+        )
+    [line] = [record.getMessage() for record in caplog.records if record.name == "components.probe"]
+    name = files["train_images"].name
+    assert line.startswith("DataProbe saw: SHA-256 of each file's bytes as stored (of a .gz, the compressed bytes): ")
+    assert f"{name} {hashlib.sha256(files['train_images'].read_bytes()).hexdigest()}" in line
