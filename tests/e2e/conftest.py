@@ -3,6 +3,11 @@ Flink cluster, and what CLI processes (tests/cli_process.py) need: a frozen copy
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -10,7 +15,7 @@ import pytest
 
 from cli_process import Cli
 from conftest import copy_project
-from flink_cluster import FlinkCluster, running_cluster
+from flink_cluster import FlinkCluster, free_port, running_cluster
 from s3_server import BUCKET, S3Server, serve_s3
 
 
@@ -53,3 +58,29 @@ def flink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlinkCluster]:
     two slots) on free ports, for the session; its conf and logs in a temp dir."""
     with running_cluster(tmp_path_factory.mktemp("flink")) as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="session")
+def beam_worker_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """HOST:PORT of a Python worker pool of Beam's (worker_pool_main), the EXTERNAL environment
+    that a Flink or Spark cluster's workers use (docs/flink.md). The pool starts its workers as
+    `python` from the PATH: this venv's bin comes first there. Its log is in a temp dir."""
+    port = free_port()
+    environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    command = [sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main", f"--service_port={port}"]
+    log = tmp_path_factory.mktemp("beam_worker_pool") / "pool.log"
+    with log.open("w") as out:
+        pool = subprocess.Popen(command, env=environment, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 120
+    while pool.poll() is None and time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        pool.kill()
+        pytest.fail(f"Beam's worker pool did not start: see {log}")
+    yield f"127.0.0.1:{port}"
+    pool.terminate()
+    pool.wait(timeout=30)
