@@ -12,14 +12,16 @@ OPEN_SOURCE_KFP: Kubeflow Pipelines 2.17.0, the newest 2.x release (kubeflow/pip
   went through MLMD's value types; the cache key and cache reuse; outputs provisioned under
   `<root>/<pipeline>/<run id>/<task>/<uuid>/`
   with the launcher's own `executor-logs` output; every input artifact downloaded into the pod
-  before the command runs; no `lifecycle` hooks (no code of the backend reads them). Every run
+  before the command runs; no `lifecycle` hooks (no code of the backend reads them); a failed
+  task published FAILED, then, if its retryPolicy allows, run again as Argo retries its pod
+  (Harness._attempt: the same execution, the same output URIs, a new pod). Every run
   is recorded in a real ML Metadata store as the driver and launcher record it
   (tests/kfp_metadata.py), served during the run as KFP's metadata-grpc-service
   (tests/mlmd_grpc.py) at the address KFP names to every task.
 VERTEX: Vertex AI Pipelines where it differs: inputs carry their declared types and the
   producer's metadata verbatim; nothing is downloaded; every task runs (no cache).
 What the driver and Argo would make of a task's pod, without a pod: its resources
-(pod_resources) and its retry strategy (retry_strategy).
+(pod_resources) and its retry strategy (retry_strategy, whose limit the harness follows).
 
 Where the harness cannot be a cluster: a pod's filesystem is a folder of its own per task (a
 path the launcher would put at `/s3/...` is `<pod folder>/s3/...`); each task runs as a process
@@ -40,6 +42,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -65,6 +68,9 @@ DRIVER_SUFFIX = "-driver"
 # PUBLISH_LOGS is "true", as KFP's manifests set it (manifests/kustomize/base/pipeline/
 # ml-pipeline-apiserver-deployment.yaml).
 EXECUTOR_LOGS = "executor-logs"
+# v2/component/constants.go EnvRetryIndex: the attempt of a task that may be retried, from 0 (Argo's
+# {{retries}}), in its launcher's environment and so in its command's.
+RETRY_INDEX = "KFP_RETRY_INDEX"
 # v2/driver/resolve.go resolveInputParameter: a constant the driver replaces with the run's id.
 RUN_ID_PLACEHOLDER = "{{$.pipeline_job_uuid}}"
 # v2/compiler/argocompiler/common.go metadataEnvFrom: every task's container gets the variables of
@@ -238,21 +244,27 @@ class Harness:
 
         env = {
             **self.env,
-            "PYTHONPATH": str(REPO_ROOT),
+            # The image's WORKDIR on the path, and what the caller put there (tests/faults).
+            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), self.env.get("PYTHONPATH")])),
             **{variable["name"]: variable["value"] for variable in container.get("env", [])},
         }
-        self._download_inputs(inputs, pod)
         task = TaskRun(name, "ran", executor_input, log, pod=pod, started=started)
-        try:
-            executor_output = self._execute(name, container, executor_input, pod, log, env)
-        except TaskFailed:
-            if self.mode is Mode.OPEN_SOURCE_KFP:
-                # launcher_v2.go Execute: the execution is published whether the task succeeded or
-                # not (status FAILED unless it did), with the launcher's uploaded log.
-                task.status = "failed"
-                self._record_outputs(task, {}, keys=[EXECUTOR_LOGS])
-                self.metadata.publish(contexts, execution_id, "FAILED", task.artifact_ids, {}, None)
-            raise
+        retries = self._retries(task_spec)
+        for attempt in range(retries + 1):
+            if retries:  # common.go retryIndexEnv: on the retry template only
+                env[RETRY_INDEX] = str(attempt)
+            try:
+                executor_output = self._attempt(task, container, executor_input, attempt, env, execution_id)
+                break
+            except TaskFailed:
+                if self.mode is Mode.OPEN_SOURCE_KFP:
+                    # launcher_v2.go Execute: the execution is published whether the task succeeded or
+                    # not (status FAILED unless it did), with the launcher's uploaded log.
+                    self._record_outputs(task, {}, keys=[EXECUTOR_LOGS])
+                    self.metadata.publish(contexts, execution_id, "FAILED", task.artifact_ids, {}, None)
+                if attempt == retries:
+                    task.status = "failed"
+                    raise
         self._record_outputs(task, executor_output)
         if self.mode is Mode.OPEN_SOURCE_KFP:
             self.metadata.publish(
@@ -260,6 +272,42 @@ class Harness:
             )
         task.finished = time.monotonic()
         return task
+
+    def _retries(self, task_spec: dict) -> int:
+        """How often Argo runs the task's pod again after it failed (retry_strategy's limit; KFP only)."""
+        strategy = retry_strategy(task_spec) if self.mode is Mode.OPEN_SOURCE_KFP else None
+        return int(strategy["limit"]) if strategy else 0
+
+    def _attempt(
+        self,
+        task: TaskRun,
+        container: dict,
+        driver_input: dict[str, Any],
+        attempt: int,
+        env: dict[str, str],
+        execution_id: int | None,
+    ) -> dict:
+        """One pod of the task (its `attempt`, from 0): the launcher's part, the task's command inside.
+
+        Argo retries a failed pod of a task that has a retryPolicy (argocompiler/container.go
+        addContainerExecutorTemplate: the retryStrategy is on the executor template, whose pod runs
+        the launcher; the driver ran once, before the first). A retry is a new pod, its filesystem
+        empty, with the executor input of the same driver: the same MLMD execution and the same
+        output URIs, into which the failed attempt may have written. Its launcher marks the
+        execution RUNNING again (launcher_v2.go prePublish) and writes its log to
+        `executor-logs-<attempt>` (qualifyExecutorLogsForRetry, "0" where no KFP_RETRY_INDEX is
+        set). Argo's wait between attempts (retry_strategy's backoff) is not waited here.
+        """
+        assert task.pod is not None
+        task.log = task.log.with_name(f"attempt-{attempt}.log")
+        task.executor_input = driver_input
+        if self.mode is Mode.OPEN_SOURCE_KFP:
+            assert execution_id is not None
+            shutil.rmtree(task.pod, ignore_errors=True)  # a new pod
+            task.executor_input = _with_logs_of_attempt(driver_input, attempt)
+            self.metadata.pre_publish(execution_id, f"{task.name.lower()}-pod-{attempt}")
+            self._download_inputs(task.executor_input["inputs"], task.pod)
+        return self._execute(task.name, container, task.executor_input, task.pod, task.log, env)
 
     def _resolve_inputs(self, run: PipelineRun, task_spec: dict, component: dict) -> dict[str, Any]:
         """v2/driver/resolve.go resolveInputs: parameters and artifacts from the task's inputs spec."""
@@ -588,6 +636,15 @@ def _fingerprint(executor_input: dict, component: dict, container: dict) -> str:
         "containerSpec": {"image": container["image"], "cmdArgs": [*container["command"], *container["args"]]},
     }
     return hashlib.sha256(json.dumps(cache_key, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _with_logs_of_attempt(executor_input: dict[str, Any], attempt: int) -> dict[str, Any]:
+    """The executor input with the `executor-logs` URI of the attempt (launcher_v2.go
+    qualifyExecutorLogsURI: the driver's URI, "-<attempt>" appended)."""
+    qualified = copy.deepcopy(executor_input)
+    [logs] = qualified["outputs"]["artifacts"][EXECUTOR_LOGS]["artifacts"]
+    logs["uri"] += f"-{attempt}"
+    return qualified
 
 
 def _merge(source: dict, target: dict) -> None:

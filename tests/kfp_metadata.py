@@ -14,7 +14,9 @@ cluster's is:
   parameter values as one struct (CreateExecution); created RUNNING with INPUT events, then
   published COMPLETE or FAILED (launcher_v2.go Execute) or CACHED (driver/container.go, reusing the cached
   execution's artifacts) with OUTPUT events named by the output key and `outputs`, the output
-  parameters (PublishExecution); executions and their artifacts in both contexts (PutExecution);
+  parameters (PublishExecution); a retried task's execution RUNNING again (PrePublishExecution),
+  then published again, its OUTPUT events added to the failed attempt's; executions and their
+  artifacts in both contexts (PutExecution);
 * artifacts: typed by their schema's title (SchemaToArtifactType: `tfx.Examples`, ...), no name,
   every metadata field a custom property through converter.go StructValueToMLMDValue (a
   number a double, a bool an int, a list or struct wrapped as {"list": ...} / {"struct": ...}),
@@ -162,6 +164,15 @@ class KfpMetadata:
         return artifacts, json_format.MessageToDict(outputs.struct_value) if outputs else {}
 
     # --- launcher -----------------------------------------------------------------------------
+
+    def pre_publish(self, execution_id: int, pod_name: str) -> None:
+        """PrePublishExecution (launcher_v2.go prePublish, before the command of every attempt):
+        the launcher's pod, and the execution RUNNING again after a failed attempt."""
+        with self.lock:
+            [execution] = self.store.get_executions_by_id([execution_id])
+            execution.last_known_state = mlmd.Execution.RUNNING
+            _set(execution, "pod_name", pod_name)
+            self.store.put_execution(execution, [], [])
 
     def record_artifact(self, output_key: str, schema: dict[str, Any], artifact: dict[str, Any]) -> int:
         """RecordArtifact: typed by the schema's title, the runtime artifact's metadata as custom

@@ -27,7 +27,7 @@ import yaml
 
 from components import serving_dir
 from components.idx_example_gen import idx
-from components.trainer.settings import FIT_FILE
+from components.trainer.settings import FIT_FILE, TENSORBOARD_DIR
 from pipeline import node_ids
 from pipeline.config import load_config
 from pipeline.inspect import lineage
@@ -35,7 +35,7 @@ from pipeline.kubeflow import compiler, task
 from pipeline.schema_staging import SCHEMAS_DIR
 
 import mlmd_grpc
-from cli_process import cli
+from cli_process import FAULTS_DIR, cli
 from conftest import REPO_ROOT, SMALL_RUN, run_cli
 from fake_mnist import balanced_labels, fake_images, write_idx
 from kfp_launcher import EXECUTOR_LOGS, Harness, Mode, PipelineRun, RunRejected, TaskFailed
@@ -261,15 +261,16 @@ def test_a_replaced_idx_file_reruns_the_ingest_and_everything_after_it(kfp_runs)
     assert fourth.statuses()[node_ids.SERVED_MODEL] == "cached"  # the same model is served
 
 
-def test_the_pushed_model_loads_from_s3_and_scores_above_the_threshold(s3, kfp_runs, fake_mnist_dir, tmp_path):
+def assert_the_pushed_model_scores(s3: S3Server, run: PipelineRun, fake_mnist_dir: Path, work_dir: Path) -> None:
+    """The version the run's Pusher pushed loads from s3:// and scores above the threshold on the test images."""
     images, labels = (
         np.concatenate(list(idx.iter_records(str(fake_mnist_dir / f"{name}.gz"), dims, 0, 200, chunk_records=200)))
         for name, dims in (("t10k-images-idx3-ubyte", 3), ("t10k-labels-idx1-ubyte", 1))
     )
-    np.savez(tmp_path / "test_set.npz", images=images, labels=labels)
-    version_dir = kfp_runs[-1].tasks[node_ids.PUSHER].outputs["pushed_model"]["metadata"]["pushed_destination"]
+    np.savez(work_dir / "test_set.npz", images=images, labels=labels)
+    version_dir = run.tasks[node_ids.PUSHER].outputs["pushed_model"]["metadata"]["pushed_destination"]
     result = subprocess.run(
-        [sys.executable, "-c", SCORE_SCRIPT, version_dir, str(tmp_path / "test_set.npz")],
+        [sys.executable, "-c", SCORE_SCRIPT, version_dir, str(work_dir / "test_set.npz")],
         cwd=REPO_ROOT,
         env=environment_with(s3),
         capture_output=True,
@@ -279,6 +280,10 @@ def test_the_pushed_model_loads_from_s3_and_scores_above_the_threshold(s3, kfp_r
     assert result.returncode == 0, result.stderr[-3000:]
     evaluation = load_config(overrides=[override for override in SMALL_RUN if override != "--set"]).evaluation
     assert json.loads(result.stdout.splitlines()[-1])["precision_at_1"] > evaluation.min_precision_at_1
+
+
+def test_the_pushed_model_loads_from_s3_and_scores_above_the_threshold(s3, kfp_runs, fake_mnist_dir, tmp_path):
+    assert_the_pushed_model_scores(s3, kfp_runs[-1], fake_mnist_dir, tmp_path)
 
 
 def test_on_vertex_the_inputs_keep_their_types_and_the_run_pushes(vertex_run, kfp_spec):
@@ -496,11 +501,14 @@ def shared_store(s3: S3Server, kfp_spec: dict, tmp_path_factory: pytest.TempPath
 def test_a_run_created_in_the_ui_writes_under_the_specs_default_root(s3, kfp_spec, shared_store):
     assert kfp_spec["defaultPipelineRoot"] == KFP.pipeline_root
     store = shared_store.metadata.store
-    [logs] = store.get_artifacts_by_type("system.Artifact")
+    logs = store.get_artifacts_by_type("system.Artifact")  # one per attempt: the task may retry twice
     task_root = f"{KFP.pipeline_root}/{kfp_spec['pipelineInfo']['name']}/{FAILED_RUN}/{node_ids.DATA_PROBE}/"
-    assert logs.uri.startswith(task_root) and logs.uri.endswith(f"/{EXECUTOR_LOGS}")
-    bucket, _, key = logs.uri.removeprefix("s3://").partition("/")
-    assert "Traceback" in s3.client().get_object(Bucket=bucket, Key=key)["Body"].read().decode()
+    assert [log.uri.removeprefix(task_root).partition("/")[2] for log in logs] == [
+        f"{EXECUTOR_LOGS}-{attempt}" for attempt in range(3)
+    ]
+    for log in logs:
+        bucket, _, key = log.uri.removeprefix("s3://").partition("/")
+        assert "Traceback" in s3.client().get_object(Bucket=bucket, Key=key)["Body"].read().decode()
 
 
 def test_a_failed_task_is_failed_in_the_store_in_lineage_and_in_the_report(s3, shared_store, tmp_path):
@@ -518,3 +526,54 @@ def test_a_failed_task_is_failed_in_the_store_in_lineage_and_in_the_report(s3, s
         mnist_pipeline("report", FAILED_RUN, "--output", tmp_path / "report.html")
     rows = Page.read(tmp_path / "report.html").table("Components, in the order they started")
     assert [(row["component"], row["status"].split()[0]) for row in rows] == [(node_ids.DATA_PROBE, "failed")]
+
+
+# --- a task that fails once and succeeds on its retry ------------------------------------------
+
+RETRIED = Place("retried")
+
+
+def test_a_trainer_killed_in_its_first_attempt_succeeds_on_its_retry_into_the_same_outputs(
+    s3, image_root, fake_mnist_dir, tmp_path
+):
+    """Argo runs the Trainer's pod again (every task may retry: pipeline/kubeflow/compiler.py
+    _set_retries), with the same execution and output URIs; the first attempt died once it had
+    trained, its TensorBoard logs and checkpoints left in the ModelRun (tests/faults:
+    kill_after_training_on_first_attempt). The Trainer empties its outputs first
+    (components/trainer/executor.py clear_outputs): only the retry's logs remain."""
+    s3.upload_dir(fake_mnist_dir, BUCKET, f"{RETRIED.prefix}/data")
+    spec = compile_spec(RETRIED, image_root, ".yaml")
+    fault = {"PYTHONPATH": str(FAULTS_DIR), "MNIST_TEST_FAULT": "kill_after_training_on_first_attempt"}
+    backend = Harness(
+        spec, Mode.OPEN_SOURCE_KFP, RETRIED.pipeline_root, s3, tmp_path, {**environment_with(s3), **fault}
+    )
+    run = backend.run()
+
+    assert ran(run) == set(run.tasks)
+    trainer = run.tasks[node_ids.TRAINER]
+    first_log = trainer.log.with_name("attempt-0.log").read_text()
+    assert "Step 60: loss" in first_log and "Trained" not in first_log  # killed as it logged the line
+    assert "Trained 60 steps" in trainer.log.read_text()
+    store = backend.metadata.store
+    [execution] = [
+        e
+        for e in store.get_executions_by_type("system.ContainerExecution")
+        if e.custom_properties["task_name"].string_value == node_ids.TRAINER
+    ]  # one execution for both attempts
+    assert execution.last_known_state == execution.COMPLETE
+    outputs = {
+        event.artifact_id: event.path.steps[0].key
+        for event in store.get_events_by_execution_ids([execution.id])
+        if event.type == event.OUTPUT
+    }
+    logs = [a.uri for a in store.get_artifacts_by_id(list(outputs)) if outputs[a.id] == EXECUTOR_LOGS]
+    assert [uri.rpartition("/")[2] for uri in logs] == [f"{EXECUTOR_LOGS}-0", f"{EXECUTOR_LOGS}-1"]
+
+    # The retry wrote into the URIs the driver gave the first attempt, and left nothing of it there.
+    for key in ("model", "model_run"):
+        [provisioned] = trainer.executor_input["outputs"]["artifacts"][key]["artifacts"]
+        assert trainer.outputs[key]["uri"] == provisioned["uri"]
+    bucket, _, model_run = trainer.outputs["model_run"]["uri"].removeprefix("s3://").partition("/")
+    tensorboard = [key for key in s3.keys(bucket, f"{model_run}/{TENSORBOARD_DIR}/") if "tfevents" in key]
+    assert len(tensorboard) == 1, tensorboard  # one attempt's curves, not two
+    assert_the_pushed_model_scores(s3, run, fake_mnist_dir, tmp_path)

@@ -23,6 +23,11 @@ one of the faults below; then it patches one call, when the module that holds it
                      of the run: pipeline/local/executor_processes.py), before the executor runs
   hold_during_copy   the same, right after the first file the Pusher copied into a .staging-<v>/
                      folder (a push midway through its copy, nothing published yet)
+  kill_after_training_on_first_attempt  SIGKILL (as a pod killed for its memory) in the process
+                     that runs the Trainer, as run_fn logs "Trained ..." (its TensorBoard logs,
+                     checkpoints and fit file written into the ModelRun, the model not exported),
+                     in a Kubeflow task's first attempt only: KFP_RETRY_INDEX "0", which KFP's
+                     Argo compiler gives a task that may be retried (tests/kfp_launcher.py)
 
 Each hold writes the id of the process it holds into $MNIST_TEST_RELEASE.held.
 
@@ -44,6 +49,7 @@ FAULT = os.environ.get("MNIST_TEST_FAULT", "")
 STAGING_PREFIX = ".staging-"  # components/serving_dir.py
 STARTED = ("Component %s is running.", "node %s is running.")  # LocalDagRunner, BeamDagRunner
 TRAINER_MODULE, DATA_READ = "components.trainer.module", "Read %d training examples in %.2f s"
+TRAINED = "Trained %d steps in %.2f s (%.0f examples/s)"  # components/trainer/module.py run_fn
 
 
 class _PatchAfterImport(importlib.abc.MetaPathFinder):
@@ -164,18 +170,19 @@ def _swap_after_check(idx):
     idx.check_file = check_then_swap
 
 
-class _Hold(logging.Handler):
-    """Holds the thread that logs a record `is_the_moment` accepts, until the test releases it."""
+class _AtRecord(logging.Handler):
+    """Runs `act` (by default: holds until the test releases it) in the thread that logs a
+    record `is_the_moment` accepts."""
 
-    def __init__(self, is_the_moment):
+    def __init__(self, is_the_moment, act=_hold):
         super().__init__(logging.INFO)
-        self.is_the_moment = is_the_moment
+        self.is_the_moment, self.act = is_the_moment, act
 
     def handle(self, record):
         # Not emit(): Handler.handle holds the handler's lock around emit, and logging.shutdown at
         # exit takes every handler's lock, so a held emit would keep an interrupted run from exiting.
         if self.is_the_moment(record):
-            _hold()
+            self.act()
         return True
 
     def emit(self, record):
@@ -202,12 +209,19 @@ elif FAULT.startswith("hold_executor:"):
         _hold_executor(FAULT[len("hold_executor:") :]),
     )
 elif FAULT == "hold:training":
-    _after_import(TRAINER_MODULE, lambda module: module.log.addHandler(_Hold(lambda record: record.msg == DATA_READ)))
+    _after_import(
+        TRAINER_MODULE, lambda module: module.log.addHandler(_AtRecord(lambda record: record.msg == DATA_READ))
+    )
+elif FAULT == "kill_after_training_on_first_attempt":
+    if os.environ.get("KFP_RETRY_INDEX") == "0":
+        _after_import(
+            TRAINER_MODULE, lambda module: module.log.addHandler(_AtRecord(lambda record: record.msg == TRAINED, _kill))
+        )
 elif FAULT.startswith("hold:"):
     # On absl's logger, once absl.logging created it (creating it here would bypass absl's class).
     component = FAULT[len("hold:") :]
     _after_import(
-        "absl.logging", lambda module: logging.getLogger("absl").addHandler(_Hold(_component_starts(component)))
+        "absl.logging", lambda module: logging.getLogger("absl").addHandler(_AtRecord(_component_starts(component)))
     )
 elif FAULT:
     raise SystemExit(f"tests/faults/sitecustomize.py: unknown MNIST_TEST_FAULT {FAULT!r}")
