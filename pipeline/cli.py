@@ -320,10 +320,18 @@ def _push(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
-    from pipeline.local.download import ensure_mnist
+    """Each file downloaded and checked, or already there: then checked too (a damaged copy is
+    named in one line), so that a second `download` says the data is right, not only there."""
+    from pipeline.local.download import MNIST_FILES, ensure_mnist, verify_file
 
-    for path in ensure_mnist(Path(args.data_dir)):
-        print(path)
+    data_dir = Path(args.data_dir)
+    there = set(data_dir.iterdir()) if data_dir.is_dir() else set()
+    for path in ensure_mnist(data_dir):
+        if path in there:
+            verify_file(path, MNIST_FILES[path.name.removesuffix(".gz") + ".gz"])
+            print(f"{path}: already there, checksums match")
+        else:
+            print(f"{path}: downloaded, checksums match")
     return 0
 
 

@@ -113,7 +113,10 @@ def run_pipeline(
         config, data_dir, beam_args, layout, with_data=partial is None or partial.reads_data
     )  # first: a refused run leaves no output dir
     made = run_made(runner, beam_args, config_file, overrides, data_dir, config.as_dict())
-    layout.output_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        layout.output_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # e.g. a parent that takes no folders (/proc), read-only, not a folder
+        raise PipelineError(f"--output-dir {layout.output_dir}: cannot make this folder ({error})") from None
     with OutputDirLock(layout.output_dir):
         enable_s3()
         _recover(layout)

@@ -19,7 +19,7 @@ from pipeline import cli
 from pipeline.local import runner
 from pipeline.local.runner import RunFailed, RunInterrupted
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, SMALL_RUN
 from fake_mnist import png_header
 
 LOG = Path("/out/runs/20261123-173202-370954.log")
@@ -139,11 +139,26 @@ def test_a_bug_keeps_its_traceback(run_raising):
         run_raising(ZeroDivisionError("a bug"))
 
 
-def test_download_names_the_files_already_there_without_fetching(fake_mnist_dir, capsys):
-    expected = sorted(str(path) for path in fake_mnist_dir.iterdir() if path.name.endswith(".gz"))
+@pytest.mark.e2e  # it calls run_pipeline, which stops before anything runs
+def test_an_output_dir_that_cannot_be_made_names_the_flag(fake_mnist_dir, tmp_path, root_logging_restored, capsys):
+    (tmp_path / "a-file").write_text("")
+    output = tmp_path / "a-file" / "out"
+    assert cli.main(["run", "--data-dir", str(fake_mnist_dir), "--output-dir", str(output), *SMALL_RUN]) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: --output-dir {output}: cannot make this folder ([Errno 20] Not a directory")
+
+
+def test_download_says_the_files_already_there_are_checked_without_fetching(real_mnist_dir, capsys):
+    expected = sorted(f"{path}: already there, checksums match" for path in real_mnist_dir.glob("*.gz"))
     assert len(expected) == 4
-    assert cli.main(["download", "--data-dir", str(fake_mnist_dir)]) == 0
-    assert sorted(capsys.readouterr().out.split()) == expected
+    assert cli.main(["download", "--data-dir", str(real_mnist_dir)]) == 0
+    assert sorted(capsys.readouterr().out.splitlines()) == expected
+
+
+def test_download_names_a_file_already_there_that_is_not_mnists(fake_mnist_dir, root_logging_restored, capsys):
+    assert cli.main(["download", "--data-dir", str(fake_mnist_dir)]) == 1
+    [line] = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: train-images-idx3-ubyte.gz (") and ": wrong checksum: " in line
 
 
 # --- arguments that are not UTF-8 -----------------------------------------------------------
