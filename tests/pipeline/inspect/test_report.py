@@ -103,6 +103,9 @@ def test_training_shows_the_curves_settings_and_time_of_the_run(complete):
     assert settings["train_steps"] == "60" and settings["batch_size"] == "20"
     trainer_seconds = next(c["seconds"] for c in complete.summary["components"] if c["component"] == "Trainer")
     assert f"The Trainer took {trainer_seconds:.1f} s" in complete.page.text("training")
+    fit_seconds = complete.summary["training"]["seconds"]  # the console's "Trained 60 steps in ..."
+    training_text = complete.page.text("training")
+    assert f'the fit (the console\'s "Trained 60 steps in ...") took {fit_seconds:.2f} s' in training_text
     figures = {row["split"]: row for row in complete.page.table("Precision@1 as the Trainer")}
     for split, expected in complete.summary["trainer_precision_at_1"].items():
         assert figures[split]["correct"] == f"{expected['num_correct']:,}"
