@@ -18,6 +18,7 @@ from components.errors import PipelineError
 from components.object_storage import exit_process, is_uri
 from components.settings import is_utf8
 from pipeline.config import ConfigError, load_config
+from pipeline.faults import causes, no_space
 from pipeline.inspect.states import RunStatus
 from pipeline.local.runner import RunFailed, RunInterrupted
 
@@ -456,23 +457,15 @@ def _is_for_console(record: logging.LogRecord) -> bool:
 def describe_fault(error: BaseException) -> str | None:
     """One line for bad input, a fault of the machine (no space, a read-only or unwritable
     path) or a failed run; None for anything else, a bug."""
-    chain = _causes(error)
-    found: BaseException | None = next((cause for cause in chain if isinstance(cause, PipelineError)), None)
-    found = found or next((cause for cause in chain if isinstance(cause, OSError) and cause.errno), None)
+    chain = causes(error)
+    bad_input = next((cause for cause in chain if isinstance(cause, PipelineError)), None)
+    machine = next((cause for cause in chain if isinstance(cause, OSError) and cause.errno), None)
+    full_disk = no_space(error, error.store if isinstance(error, RunFailed) else None)
+    line = _first_line(bad_input) if bad_input else full_disk or (_first_line(machine) if machine else None)
     if isinstance(error, RunFailed):
         where = f"{error.component} failed" if error.component else "the run failed"
-        return f"{where}: {_first_line(found or chain[-1])} (full log: {error.log_path})"
-    return _first_line(found) if found is not None else None
-
-
-def _causes(error: BaseException) -> list[BaseException]:
-    """The error and its causes, outermost first (TFX and Beam wrap exceptions)."""
-    chain: list[BaseException] = []
-    seen: BaseException | None = error
-    while seen is not None and seen not in chain:
-        chain.append(seen)
-        seen = seen.__cause__ or seen.__context__
-    return chain
+        return f"{where}: {line or _first_line(chain[-1])} (full log: {error.log_path})"
+    return line
 
 
 def _first_line(error: BaseException) -> str:

@@ -441,13 +441,7 @@ class Disk:
         self.full = False
 
     def fill(self) -> None:
-        """No space left: the tmpfs shrinks to what it holds (a write between the measure and the
-        shrink makes the shrink fail: measured again)."""
-        for _ in range(20):
-            stats = os.statvfs(self.path)
-            if self._remount(str((stats.f_blocks - stats.f_bfree + 1) * stats.f_frsize)):
-                self.full = True
-                return
+        self.full = fill_up(self.path)
 
     def free(self) -> None:
         if self.full:
@@ -459,8 +453,21 @@ class Disk:
             subprocess.run(["umount", str(self.path)], check=False)
 
     def _remount(self, size: str) -> bool:
-        command = ["mount", "-o", f"remount,size={size}", str(self.path)]
-        return subprocess.run(command, capture_output=True).returncode == 0
+        return remount(self.path, size)
+
+
+def fill_up(path: Path) -> bool:
+    """No space left on the tmpfs mounted at `path`: it shrinks to what it holds (a write between
+    the measure and the shrink makes the shrink fail: measured again); False if it never could."""
+    for _ in range(20):
+        stats = os.statvfs(path)
+        if remount(path, str((stats.f_blocks - stats.f_bfree + 1) * stats.f_frsize)):
+            return True
+    return False
+
+
+def remount(path: Path, size: str) -> bool:
+    return subprocess.run(["mount", "-o", f"remount,size={size}", str(path)], capture_output=True).returncode == 0
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@ console, and everything, the libraries' INFO lines and any traceback, in the run
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from pathlib import Path
@@ -11,7 +12,11 @@ log = logging.getLogger(__name__)
 
 
 class RunLog(logging.FileHandler):
-    """Writes every INFO line of the run, the libraries' included, to the run's log file."""
+    """Writes every INFO line of the run, the libraries' included, to the run's log file.
+
+    A line it cannot write (its disk is full) is lost without a word: logging's default prints
+    "--- Logging error ---" and two tracebacks on the console for each line, in every process
+    of the run. The fault that filled the disk gets the run's one line (pipeline/cli.py)."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -32,8 +37,19 @@ class RunLog(logging.FileHandler):
         record = logging.LogRecord(
             __name__, logging.ERROR, __file__, 0, "The run failed", None, (type(error), error, error.__traceback__)
         )
-        self.handle(record)
-        self.flush()
+        self.handle(record)  # written and flushed by emit(), which keeps its errors in handleError()
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        """Quiet: see the class."""
+
+    def flush(self) -> None:
+        with contextlib.suppress(OSError):
+            super().flush()
+
+    def close(self) -> None:
+        """Closes the file, whose buffer, when its disk is full, cannot be written either."""
+        with contextlib.suppress(OSError):
+            super().close()
 
 
 class ComponentProgress(logging.Handler):

@@ -50,12 +50,14 @@ class RunInterrupted(Exception):
 
 
 class RunFailed(Exception):
-    """A run failed; the full traceback is in `log_path`, the cause in __cause__."""
+    """A run failed; the full traceback is in `log_path`, the cause in __cause__; `store` is the
+    run's ML Metadata store, which SQLite's "database or disk is full" does not name."""
 
-    def __init__(self, log_path: Path, component: str | None):
+    def __init__(self, log_path: Path, component: str | None, store: Path | None = None):
         super().__init__(f"the run failed (full log: {log_path})")
         self.log_path = log_path
         self.component = component
+        self.store = store
 
 
 def new_run_id() -> str:
@@ -137,23 +139,23 @@ def run_pipeline(
             except BaseException as error:
                 # The DAG runner has ended the run's executors: what is recorded now is what happened.
                 run_log.write_traceback(error)
-                _mark_interrupted(layout)
+                _mark_interrupted(layout, run_log)
                 summary = _write_summary_after_failure(layout, run_id, run_log, made)
                 if isinstance(error, RunInterrupted) and summary is not None and summary.status == RunStatus.COMPLETE:
                     log.info("The interrupt came as %s published, which ended first: run complete", error.component)
                     return summary
-                raise _run_error(error, log_path, progress.current) from error
+                raise _run_error(error, log_path, progress.current, layout.metadata_path) from error
             return _write_summary(layout, run_id, made)
 
 
-def _run_error(error: BaseException, log_path: Path, running: str | None) -> BaseException:
+def _run_error(error: BaseException, log_path: Path, running: str | None, store: Path) -> BaseException:
     """What a run that stopped raises: the interrupt, or bad input or settings as they are (their
     line names the file or setting), else RunFailed naming the component and the log."""
     from pipeline.local.executor_processes import WorkerDied  # loads TFX: imported once a run has run
 
     if isinstance(error, RunInterrupted) or (isinstance(error, PipelineError) and not isinstance(error, WorkerDied)):
         return error
-    return RunFailed(log_path, error.component if isinstance(error, WorkerDied) else running)
+    return RunFailed(log_path, error.component if isinstance(error, WorkerDied) else running, store)
 
 
 def push_run(config: PipelineConfig, layout: OutputLayout, run_reference: str) -> RunSummary | None:
@@ -210,12 +212,18 @@ def _recover(layout: OutputLayout) -> None:
         )
 
 
-def _mark_interrupted(layout: OutputLayout) -> None:
-    """After a run stopped: what it left running was interrupted (no other run holds this store)."""
+def _mark_interrupted(layout: OutputLayout, run_log: RunLog) -> None:
+    """After a run stopped: what it left running was interrupted (no other run holds this store).
+    A store that cannot be written now (a full disk) is left as it is: the next run's recovery
+    records it so (_recover); the run's error matters more."""
     from pipeline.inspect import interrupted
 
-    if layout.metadata_path.exists():
+    if not layout.metadata_path.exists():
+        return
+    try:
         interrupted.mark_interrupted(interrupted.open_writable(layout.metadata_path))
+    except Exception as error:  # noqa: BLE001 - see the docstring; the traceback goes to the log
+        run_log.write_traceback(error)
 
 
 def _compile(

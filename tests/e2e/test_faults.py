@@ -15,6 +15,7 @@ The runs import the project's code from a copy made when the module starts (froz
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import hashlib
 import json
@@ -30,6 +31,7 @@ import pytest
 from cli_process import Cli, Result, cli, held
 from conftest import SMALL_RUN, run_cli
 from fake_mnist import balanced_labels, fake_images, write_idx
+from random_faults import fill_up, remount
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("frozen_project", "kill_leftovers")]
 
@@ -377,8 +379,8 @@ def test_interrupts_and_a_full_disk_end_in_one_line_and_the_next_run_resumes(res
     full_disk = cli(tmp_path, *args)
     assert full_disk.code == 1
     assert re.fullmatch(
-        rf"error: Pusher failed: {re.escape(str(serving))}/\.staging-\d+/\S+; No space left on "
-        rf"device \(full log: {re.escape(str(full_disk.log_path()))}\)",
+        rf"error: Pusher failed: no space left on device writing {re.escape(str(serving))}/\.staging-\d+/\S+ "
+        rf"\(full log: {re.escape(str(full_disk.log_path()))}\)",
         full_disk.fault_line(),
     )
     assert_traceback_logged(full_disk, "No space left on device")
@@ -392,6 +394,45 @@ def test_interrupts_and_a_full_disk_end_in_one_line_and_the_next_run_resumes(res
     assert {name: status for name, status in statuses(summary).items() if status != "cached"} == {"Pusher": "ran"}
     assert Path(summary["pushed"]["destination"]).parent == serving
     assert not staging_dirs(serving)  # the failed push's partial copy is gone
+
+
+def test_a_disk_that_fills_as_the_trainer_writes_is_one_line_naming_the_file_and_the_next_run_recovers(
+    fake_mnist_dir, tmp_path, tmpfs
+):
+    # The output dir's own disk: its store, the run's log and the Trainer's checkpoints cannot be
+    # written either (found by tests/random_faults.py: logging's tracebacks on the console).
+    disk = tmpfs("disk", "256m")
+    output = disk / "out"
+    args = run_args(fake_mnist_dir, output)
+    trainer, release = held(tmp_path, "full-disk", *args, component="training")
+    assert fill_up(disk)
+    [log] = (output / "runs").glob("*.log")
+    for path in (disk / "filler", log):  # the block left free, the room left in the log's last page
+        with contextlib.suppress(OSError), path.open("ab", buffering=0) as file:
+            while True:
+                file.write(b"\n")
+    release.touch()
+    full = trainer.finish()
+    assert full.code == 1, full.stderr
+    assert re.fullmatch(
+        rf"error: Trainer failed: no space left on device writing {re.escape(str(output))}/pipeline/Trainer/\S+ "
+        rf"\(full log: {re.escape(str(full.log_path()))}\)",
+        full.fault_line(),  # and no traceback on the console
+    ), full.stderr
+    assert "Logging error" not in full.stderr
+
+    assert remount(disk, "256m")  # space is freed
+    resumed = cli(tmp_path, *args)
+    assert resumed.code == 0, resumed.stderr
+    assert statuses(resumed.summary(output))["Trainer"] == "ran"
+    assert served_versions(output)
+    from ml_metadata.proto import metadata_store_pb2
+
+    from pipeline.inspect import lineage
+
+    store = lineage.open_store(output / "metadata.sqlite")
+    states = [execution.last_known_state for execution in store.get_executions()]
+    assert metadata_store_pb2.Execution.RUNNING not in states  # what the full disk left running is recovered
 
 
 def test_an_output_dir_on_a_read_only_file_system_is_one_line(fake_mnist_dir, tmpfs, capsys, root_logging_restored):

@@ -42,7 +42,7 @@ def chained(*errors: BaseException) -> BaseException:
         ),
         (
             chained(RuntimeError("wrapper"), OSError(errno.ENOSPC, "No space left on device", "/out/pipeline/Trainer")),
-            "[Errno 28] No space left on device: '/out/pipeline/Trainer'",
+            "no space left on device writing /out/pipeline/Trainer",
         ),
         (
             OSError(errno.EROFS, "Read-only file system", "/mnt/ro/outputs"),
@@ -80,6 +80,14 @@ def test_a_failed_run_names_the_component_the_cause_and_the_log():
         RunFailed(LOG, "Trainer"), RuntimeError("tfx"), PipelineError("split 'train': damaged\nsecond line")
     )
     assert cli.describe_fault(error) == f"Trainer failed: split 'train': damaged (full log: {LOG})"
+
+
+def test_a_run_failed_by_a_full_disk_names_the_file_its_store_included():
+    full_store = RuntimeError("Error when executing query: database or disk is full query: UPDATE ...")
+    error = chained(RunFailed(LOG, "Pusher", Path("/out/metadata.sqlite")), full_store)
+    assert cli.describe_fault(error) == (
+        f"Pusher failed: no space left on device writing /out/metadata.sqlite (full log: {LOG})"
+    )
 
 
 def test_a_run_failed_by_a_bug_gives_its_innermost_error():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -84,3 +85,13 @@ def test_write_traceback_goes_to_the_file_only(tmp_path, caplog):
     assert "ERROR pipeline.local.run_log: The run failed" in text
     assert "Traceback (most recent call last)" in text and "ValueError: deep inside a component" in text
     assert caplog.records == []  # nothing reached the other handlers (the console)
+
+
+def test_a_run_log_on_a_full_disk_loses_its_lines_without_a_word(capfd):
+    with RunLog(Path("/dev/full")) as run_log:  # every write: ENOSPC
+        logging.getLogger("tfx.orchestration").info("a line that cannot be written")
+        try:
+            raise ValueError("the fault")
+        except ValueError as error:
+            run_log.write_traceback(error)
+    assert capfd.readouterr().err == ""  # logging's default: "--- Logging error ---" and tracebacks

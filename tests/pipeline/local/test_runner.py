@@ -122,6 +122,7 @@ def test_a_second_signal_does_not_cut_short_the_ending_of_an_interrupted_run():
 def test_a_dead_worker_fails_the_run_naming_its_component_and_the_log(tmp_path):
     from pipeline.local.executor_processes import WorkerDied
 
-    failed = runner._run_error(WorkerDied("Evaluator-test", -9), tmp_path / "run.log", "Evaluator-test and Pusher")
+    died = WorkerDied("Evaluator-test", -9)
+    failed = runner._run_error(died, tmp_path / "run.log", "Evaluator-test and Pusher", tmp_path / "metadata.sqlite")
     assert isinstance(failed, RunFailed)
     assert (failed.component, failed.log_path) == ("Evaluator-test", tmp_path / "run.log")
