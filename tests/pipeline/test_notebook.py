@@ -55,7 +55,7 @@ def test_settings_are_the_clis_overrides_a_bare_name_found_in_its_section():
 def test_a_name_in_no_section_or_in_two_is_one_line_asking_for_the_dotted_key():
     with pytest.raises(ConfigError, match="^setting 'learning_rat': no setting has that name; give its dotted key"):
         overrides_of(None, {"learning_rat": 0.1})
-    with pytest.raises(ConfigError, match="^setting 'cpu_limit': it is kubeflow\."):
+    with pytest.raises(ConfigError, match=r"^setting 'cpu_limit': it is kubeflow\."):
         overrides_of(None, {"cpu_limit": 2})
 
 
