@@ -41,6 +41,8 @@ SMALL_RUN = [
     "--set",
     "training.checkpoint_every_steps=30",
     "--set",
+    "training.validation_every_steps=20",
+    "--set",
     "evaluation.min_precision_at_1=0.5",
 ]
 MISDRAWN_EVERY = 10  # in reported_run's test split, every 10th image shows the next digit

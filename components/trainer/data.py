@@ -49,6 +49,11 @@ def load_split(file_pattern: str | list[str], num_pixels: int) -> tuple[tf.Tenso
     return tf.concat(images, axis=0), tf.concat(labels, axis=0)
 
 
+def in_memory_batches(images: tf.Tensor, labels: tf.Tensor) -> tf.data.Dataset:
+    """A split held in memory as batches of (images, labels), in order, as read_split gives them."""
+    return tf.data.Dataset.from_tensor_slices((images, labels)).batch(PARSE_BATCH)
+
+
 def training_batches(images: tf.Tensor, labels: tf.Tensor, batch_size: int, seed: int) -> tf.data.Dataset:
     """Endless batches of (images, labels), reshuffled every epoch."""
     return (

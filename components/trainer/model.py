@@ -13,8 +13,10 @@ from components.example_format import IMAGE_KEY, ExampleFormat
 from components.trainer.data import parse_examples
 from components.trainer.settings import OPTIMIZERS, TrainerSettings
 
-# Keras' accuracy on the training batches, as the fit reports it (not the Evaluators' Precision@1).
-BATCH_ACCURACY = "training_batch_accuracy"
+# Keras' accuracy (the share of examples whose top class is the label): of the training batches
+# as the fit reports it, and of the validation split (components/trainer/module.py's
+# ValidationCurve), under one name, so that TensorBoard draws the two together.
+ACCURACY = "accuracy"
 
 
 def build_model(example_format: ExampleFormat, settings: TrainerSettings) -> keras.Model:
@@ -37,7 +39,7 @@ def build_model(example_format: ExampleFormat, settings: TrainerSettings) -> ker
     model.compile(
         optimizer=optimizer(learning_rate=learning_rate),
         loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name=BATCH_ACCURACY)],
+        metrics=[keras.metrics.SparseCategoricalAccuracy(name=ACCURACY)],
         steps_per_execution=settings.steps_per_execution,
     )
     return model

@@ -1,5 +1,9 @@
 """The Trainer's module: run_fn trains the MLP, reports Precision@1 per split, exports the model.
 
+While it trains, TensorBoard gets the loss and accuracy of the training batches (TrainingProgress)
+and, every validation_every_steps, of the whole validation split (ValidationCurve): over-fitting
+shows as the two curves part.
+
 It also records the first misclassified test examples (MISCLASSIFIED_FILE), since it has just
 predicted the whole test split: the run report shows their images without loading the model.
 
@@ -20,13 +24,14 @@ import numpy as np
 import tensorflow as tf
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from components.trainer.data import PARSE_BATCH, load_split, read_split, training_batches
-from components.trainer.model import BATCH_ACCURACY, build_model, export_serving_model
+from components.trainer.data import in_memory_batches, load_split, read_split, training_batches
+from components.trainer.model import ACCURACY, build_model, export_serving_model
 from components.trainer.settings import (
     FIT_FILE,
     METRICS_FILE,
     MISCLASSIFIED_FILE,
     TENSORBOARD_DIR,
+    TENSORBOARD_VALIDATION_DIR,
     TrainerSettings,
     read_custom_config,
 )
@@ -42,13 +47,22 @@ def run_fn(fn_args: FnArgs) -> None:
     log.info("Training %d steps, learning rate %g", settings.train_steps, settings.learning_rate)
     model = build_model(example_format, settings)
     started = time.monotonic()
+    validation_files, test_files = fn_args.eval_files
     train_images, train_labels = load_split(fn_args.train_files, example_format.num_pixels)
+    validation = read_split(validation_files, example_format.num_pixels).cache()  # read once, kept in memory
     log.info("Read %d training examples in %.2f s", len(train_labels), time.monotonic() - started)
 
     train_data = training_batches(train_images, train_labels, settings.batch_size, settings.seed)
     progress = TrainingProgress(settings, fn_args.model_run_dir)
+    validation_curve = ValidationCurve(settings.validation_every_steps, fn_args.model_run_dir, validation)
     started = time.monotonic()
-    model.fit(train_data, epochs=1, steps_per_epoch=settings.train_steps, callbacks=[progress], verbose=0)
+    model.fit(
+        train_data,
+        epochs=1,
+        steps_per_epoch=settings.train_steps,
+        callbacks=[progress, validation_curve],
+        verbose=0,
+    )
     fit_seconds = time.monotonic() - started
     fit = {
         "steps": settings.train_steps,
@@ -64,10 +78,9 @@ def run_fn(fn_args: FnArgs) -> None:
         settings.train_steps * settings.batch_size / fit_seconds,
     )
 
-    validation_files, test_files = fn_args.eval_files
     splits = {
-        "train": tf.data.Dataset.from_tensor_slices((train_images, train_labels)).batch(PARSE_BATCH),
-        "validation": read_split(validation_files, example_format.num_pixels),
+        "train": in_memory_batches(train_images, train_labels),
+        "validation": validation,
         "test": read_split(test_files, example_format.num_pixels),
     }
     predictions = {split: predict_classes(model, batches) for split, batches in splits.items()}
@@ -100,7 +113,7 @@ class TrainingProgress(keras.callbacks.Callback):
         self._settings = settings
         self._checkpoint_dir = os.path.join(model_run_dir, "checkpoints")
         self._writer = tf.summary.create_file_writer(os.path.join(model_run_dir, TENSORBOARD_DIR))
-        self._last_step, self._last_sums = 0, {"loss": 0.0, BATCH_ACCURACY: 0.0}
+        self._last_step, self._last_sums = 0, {"loss": 0.0, ACCURACY: 0.0}
         self._last_time = time.monotonic()
         self.first_interval_seconds: float | None = None
 
@@ -128,14 +141,54 @@ class TrainingProgress(keras.callbacks.Callback):
         self._last_step, self._last_sums, self._last_time = step, sums, now
 
 
+class ValidationCurve(keras.callbacks.Callback):
+    """Every `every_steps` steps: the loss and accuracy of the whole validation split, as TensorBoard
+    scalars in the `validation` run beside `train`, under the training curve's tags, as
+    keras.callbacks.TensorBoard writes its validation logs.
+
+    Keras validates only at the end of an epoch (fit's validation_data) and this fit is one epoch;
+    model.evaluate within it would reset the metrics TrainingProgress reads. So the model predicts
+    and the compiled loss and Keras' accuracy score it: the weights, the data order and the random
+    state the training uses are left as they were.
+    """
+
+    def __init__(self, every_steps: int, model_run_dir: str, batches: tf.data.Dataset):
+        super().__init__()
+        self._every_steps = every_steps
+        self._batches = batches
+        self._writer = tf.summary.create_file_writer(os.path.join(model_run_dir, TENSORBOARD_VALIDATION_DIR))
+
+    def on_train_batch_end(self, batch: int, logs: dict[str, float] | None = None) -> None:
+        step = batch + 1
+        if step % self._every_steps:
+            return
+        labels, logits = predict_logits(self.model, self._batches)
+        if not len(labels):
+            return  # an empty validation split (ingest.validation_size 0) has no curve
+        accuracy = keras.metrics.SparseCategoricalAccuracy()
+        accuracy.update_state(labels, logits)
+        scores = {"loss": float(self.model.loss(labels, logits)), ACCURACY: float(accuracy.result())}
+        log.info("Step %d: validation loss = %.4f, accuracy = %.4f", step, scores["loss"], scores[ACCURACY])
+        with self._writer.as_default(step=step):
+            for name, value in scores.items():
+                tf.summary.scalar(name, value)
+        self._writer.flush()
+
+
+def predict_logits(model: keras.Model, batches: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """(true labels, logits) of every example of a split, in the split's order."""
+    labels = [np.zeros([0], np.int64)]  # an empty split has none
+    logits = [np.zeros([0, model.output_shape[-1]], np.float32)]
+    for images, batch_labels in batches:
+        labels.append(batch_labels.numpy())
+        logits.append(model.predict_on_batch(images))
+    return np.concatenate(labels).astype(np.int64), np.concatenate(logits)
+
+
 def predict_classes(model: keras.Model, batches: tf.data.Dataset) -> tuple[np.ndarray, np.ndarray]:
     """(true labels, top predicted classes) of every example of a split, in the split's order."""
-    labels: list[int] = []
-    classes: list[int] = []
-    for images, batch_labels in batches:
-        classes.extend(np.argmax(model.predict_on_batch(images), axis=1))
-        labels.extend(batch_labels.numpy())
-    return np.array(labels, dtype=np.int64), np.array(classes, dtype=np.int64)
+    labels, logits = predict_logits(model, batches)
+    return labels, np.argmax(logits, axis=1).astype(np.int64)
 
 
 def precision_at_1(labels: np.ndarray, classes: np.ndarray) -> dict[str, float]:

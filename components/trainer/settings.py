@@ -22,7 +22,10 @@ METRICS_FILE = "precision_at_1.json"  # Precision@1 per split, in the ModelRun a
 # The first misclassified test examples, in the ModelRun artifact: [{"index", "label", "predicted"}],
 # index counting the test split's records in file-name order (what the run report shows).
 MISCLASSIFIED_FILE = "misclassified_test.json"
-TENSORBOARD_DIR = "train"  # TensorBoard logs, in the ModelRun artifact
+# TensorBoard logs, in the ModelRun artifact: its `train` and `validation` runs, as
+# keras.callbacks.TensorBoard lays them out, so TensorBoard draws the two curves of a scalar together.
+TENSORBOARD_DIR = "train"
+TENSORBOARD_VALIDATION_DIR = "validation"
 # How the fit went, in the ModelRun artifact: {"steps", "examples", "seconds", "first_interval_seconds"}
 # (the first interval: the first log_every_steps steps, which include TensorFlow's tracing).
 FIT_FILE = "fit.json"
@@ -46,12 +49,16 @@ class TrainerSettings:
     train_steps: Annotated[int, STEPS]
     log_every_steps: Annotated[int, STEPS]
     checkpoint_every_steps: Annotated[int, STEPS]
+    # Loss and accuracy of the whole validation split, for TensorBoard and the report; beyond train_steps: none.
+    validation_every_steps: Annotated[int, STEPS]
     seed: Annotated[int, Bounds(0, 2**32 - 1)]  # keras.utils.set_random_seed seeds NumPy, whose seeds are 32-bit
 
     @property
     def steps_per_execution(self) -> int:
-        """The most steps per call into TensorFlow that still stops at every log and checkpoint step."""
-        return math.gcd(self.train_steps, self.log_every_steps, self.checkpoint_every_steps)
+        """The most steps per call into TensorFlow that still stops at every log, checkpoint and validation step."""
+        return math.gcd(
+            self.train_steps, self.log_every_steps, self.checkpoint_every_steps, self.validation_every_steps
+        )
 
     def problems(self) -> list[tuple[str, str]]:
         if self.optimizer not in OPTIMIZERS:

@@ -48,6 +48,7 @@ SECTION_NODES = {  # whose outputs each section shows
     "training": [node_ids.TRAINER],
     "evaluation": [node_ids.BLESSING_EVALUATOR, node_ids.TEST_EVALUATOR, node_ids.SERVED_MODEL],
 }
+TRAINING_CHART_ALT = "loss and accuracy over the training steps, of the training batches and of the validation split"
 
 
 @dataclass(frozen=True)
@@ -233,7 +234,8 @@ def _training(report: RunReport) -> dict[str, Any] | None:
         "first_step": min(steps),
         "last_step": max(steps),
         "seconds": report.curves.seconds,
-        "curves": report_plots.training_curves(report.curves.scalars),
+        "curves": report_plots.training_curves(report.curves.scalars, report.curves.validation),
+        "curves_alt": TRAINING_CHART_ALT,
         "settings": [
             [name, ", ".join(map(str, value)) if isinstance(value, list) else value]
             for name, value in report.training_settings.items()

@@ -25,7 +25,7 @@ from components import data_reports, examples_integrity, files
 from components.evaluator.settings import MIN_PRECISION_KEY
 from components.example_format import LABEL_KEY, ExampleFormat
 from components.settings import from_dict
-from components.trainer.settings import RUN_SETTINGS, TENSORBOARD_DIR, TrainerSettings
+from components.trainer.settings import RUN_SETTINGS, TENSORBOARD_DIR, TENSORBOARD_VALIDATION_DIR, TrainerSettings
 from pipeline import node_ids
 from pipeline.inspect import artifact_metrics, lineage, records
 from pipeline.inspect.run_summary import RunSummary, summarize_run
@@ -62,8 +62,11 @@ class FeatureStatistics:
 
 @dataclass
 class TrainingCurves:
-    scalars: dict[str, list[tuple[int, float]]]  # TensorBoard tag (loss, training_batch_accuracy) -> (step, value)
-    seconds: float  # wall time from the first logged step to the last
+    scalars: dict[
+        str, list[tuple[int, float]]
+    ]  # of the training batches: TensorBoard tag (loss, accuracy) -> (step, value)
+    validation: dict[str, list[tuple[int, float]]]  # of the validation split, the same tags; {} when not validated
+    seconds: float  # wall time from the first logged step of the training batches to the last
 
 
 @dataclass
@@ -289,17 +292,25 @@ def _anomalies(by_node: dict[str, lineage.ExecutionInfo]) -> list[str] | None:
 
 
 def _training_curves(model_run_uri: str) -> TrainingCurves | None:
-    """The scalars the Trainer wrote for TensorBoard, every log_every_steps steps."""
+    """The scalars the Trainer wrote for TensorBoard: of the training batches every log_every_steps
+    steps, of the validation split every validation_every_steps (none in older runs)."""
+    scalars, wall_times = _tensorboard_scalars(os.path.join(model_run_uri, TENSORBOARD_DIR))
+    if not scalars:
+        return None
+    validation, _ = _tensorboard_scalars(os.path.join(model_run_uri, TENSORBOARD_VALIDATION_DIR))
+    return TrainingCurves(scalars, validation, max(wall_times) - min(wall_times))
+
+
+def _tensorboard_scalars(logs_dir: str) -> tuple[dict[str, list[tuple[int, float]]], list[float]]:
+    """One TensorBoard run's scalars, tag -> (step, value), and the wall times of its events."""
     scalars: dict[str, list[tuple[int, float]]] = {}
     wall_times = []
-    for path in sorted(files.glob(os.path.join(model_run_uri, TENSORBOARD_DIR, "events.out.tfevents.*"))):
+    for path in sorted(files.glob(os.path.join(logs_dir, "events.out.tfevents.*"))):
         for event in records.events(path):
             for value in event.summary.value:
                 scalars.setdefault(value.tag, []).append((event.step, float(tensor_util.make_ndarray(value.tensor))))
                 wall_times.append(event.wall_time)
-    if not scalars:
-        return None
-    return TrainingCurves(scalars, max(wall_times) - min(wall_times))
+    return scalars, wall_times
 
 
 def _training_settings(trainer: lineage.ExecutionInfo) -> dict[str, Any]:

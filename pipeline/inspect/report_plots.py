@@ -18,6 +18,9 @@ from PIL import Image
 DIGIT_SCALE = 2  # a 28x28 digit shows as 56x56 pixels
 DPI = 100
 SPLIT_COLORS = {"train": "#4c72b0", "validation": "#dd8452", "test": "#55a868"}
+# The training chart's two curves: what the Trainer logs every log_every_steps, and every validation_every_steps.
+TRAINING_LABEL = "training batches (mean of each interval)"
+VALIDATION_LABEL = "validation split (all of it)"
 CORRECT_CMAP = LinearSegmentedColormap.from_list("correct", ["#e8f5e9", "#2e7d32"])
 WRONG_CMAP = LinearSegmentedColormap.from_list("wrong", ["#fdecea", "#c62828"])
 
@@ -48,17 +51,33 @@ def label_mix(counts: dict[str, dict[int, int]]) -> str:
     return _figure_uri(figure)
 
 
-def training_curves(curves: dict[str, list[tuple[int, float]]]) -> str:
-    """One small chart per TensorBoard scalar (loss, training-batch accuracy) against the training step."""
+def training_curves(train: dict[str, list[tuple[int, float]]], validation: dict[str, list[tuple[int, float]]]) -> str:
+    """training_figure, as PNG."""
+    return _figure_uri(training_figure(train, validation))
+
+
+def training_figure(
+    train: dict[str, list[tuple[int, float]]], validation: dict[str, list[tuple[int, float]]]
+) -> Figure:
+    """One small chart per TensorBoard scalar (loss, accuracy) against the training step: the
+    training batches' curve and, where the run has one, the validation split's (TensorBoard's
+    `train` and `validation` runs). Over-fitting shows as the two parting."""
     figure = Figure(figsize=(7.5, 2.6), dpi=DPI)
-    for position, (name, points) in enumerate(curves.items(), start=1):
-        axes = figure.add_subplot(1, len(curves), position)
-        steps, values = zip(*points)
-        axes.plot(steps, values, marker="o", markersize=3, color="#4c72b0")
-        axes.set_title(f"{name.replace('_', ' ')} (mean of each interval)", fontsize=10)
+    for position, (name, points) in enumerate(train.items(), start=1):
+        axes = figure.add_subplot(1, len(train), position)
+        for label, split, curve in (
+            (TRAINING_LABEL, "train", points),
+            (VALIDATION_LABEL, "validation", validation.get(name)),
+        ):
+            if curve:
+                steps, values = zip(*curve)
+                axes.plot(steps, values, marker="o", markersize=3, color=SPLIT_COLORS[split], label=label)
+        axes.set_title(name.replace("_", " "), fontsize=10)
         axes.set_xlabel("step")
         _tidy(axes)
-    return _figure_uri(figure)
+    handles, labels = figure.axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, ncols=len(labels), loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
+    return figure
 
 
 def confusion_matrix(matrix: list[list[int]]) -> str:

@@ -294,10 +294,10 @@ def _write_summary(layout: OutputLayout, run_id: str, made: RunMade) -> RunSumma
 
 
 def _link_training_logs(store, run, layout: OutputLayout) -> None:
-    """tensorboard/<run id> -> the TensorBoard logs of the model this run trained, so that
-    `tensorboard --logdir outputs/tensorboard` names each curve by its run, not by an execution id.
-    A run whose Trainer was cached trained nothing (its curves are under the run that did)."""
-    from components.trainer.settings import TENSORBOARD_DIR
+    """tensorboard/<run id> -> the ModelRun folder of the model this run trained, which holds its
+    TensorBoard logs (`train` and `validation`), so that `tensorboard --logdir outputs/tensorboard`
+    names each curve by its run, not by an execution id. A run whose Trainer was cached trained
+    nothing (its curves are under the run that did)."""
     from pipeline.inspect import lineage
     from pipeline.inspect.states import ComponentStatus
 
@@ -306,7 +306,7 @@ def _link_training_logs(store, run, layout: OutputLayout) -> None:
     )
     if trainer is None or trainer.status != ComponentStatus.RAN or not trainer.outputs.get("model_run"):
         return
-    logs = os.path.join(trainer.outputs["model_run"][0].uri, TENSORBOARD_DIR)
+    logs = trainer.outputs["model_run"][0].uri
     if is_uri(logs):
         return  # no link into object storage; TensorBoard reads it there
     layout.tensorboard_dir.mkdir(exist_ok=True)

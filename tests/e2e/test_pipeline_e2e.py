@@ -141,8 +141,8 @@ def test_predict_reads_digits_drawn_dark_on_light_at_any_size(mnist_run, real_mn
 
 
 def test_tensorboard_reads_the_training_logs(mnist_run):
-    """The README's TensorBoard command works: it starts and finds the loss and accuracy scalars,
-    under the id of the run that trained the model."""
+    """The README's TensorBoard command works: it starts and finds the loss and accuracy scalars
+    of the training batches and of the validation split, under the id of the run that trained the model."""
     output, summary = mnist_run
     result = subprocess.run(
         [str(Path(sys.executable).with_name("tensorboard")), "--inspect", "--logdir", output / "tensorboard"],
@@ -152,8 +152,9 @@ def test_tensorboard_reads_the_training_logs(mnist_run):
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert f"tensorboard/{summary['run_id']}" in result.stdout, result.stdout[-2000:]
-    assert "loss" in result.stdout and "training_batch_accuracy" in result.stdout, result.stdout[-2000:]
+    for run in ("train", "validation"):
+        assert f"tensorboard/{summary['run_id']}/{run}" in result.stdout, result.stdout[-2000:]
+    assert "loss" in result.stdout and "accuracy" in result.stdout, result.stdout[-2000:]
 
 
 def test_rerun_checks_against_the_served_model_then_is_fully_cached(mnist_run, real_mnist_dir):

@@ -24,6 +24,7 @@ SMALL = TrainerSettings(
     train_steps=4,
     log_every_steps=2,
     checkpoint_every_steps=4,
+    validation_every_steps=2,
     seed=1,
 )
 

@@ -27,22 +27,36 @@ SETTINGS = TrainerSettings(
     train_steps=2000,
     log_every_steps=100,
     checkpoint_every_steps=1000,
+    validation_every_steps=100,
     seed=42,
 )
 EXAMPLE_FORMAT = ExampleFormat((28, 28), 10)
 
 
 @pytest.mark.parametrize(
-    "train_steps, log_every, checkpoint_every, expected",
-    [(2000, 100, 1000, 100), (60, 20, 30, 10), (7, 7, 7, 7), (10, 3, 10, 1), (1000, 1000, 250, 250)],
+    "train_steps, log_every, checkpoint_every, validation_every, expected",
+    [
+        (2000, 100, 1000, 100, 100),
+        (60, 20, 30, 20, 10),
+        (7, 7, 7, 7, 7),
+        (10, 3, 10, 10, 1),
+        (1000, 1000, 250, 1000, 250),
+        (2500, 100, 1000, 250, 50),
+    ],
 )
-def test_steps_per_execution_stops_at_every_log_and_checkpoint_step(train_steps, log_every, checkpoint_every, expected):
+def test_steps_per_execution_stops_at_every_log_checkpoint_and_validation_step(
+    train_steps, log_every, checkpoint_every, validation_every, expected
+):
     settings = dataclasses.replace(
-        SETTINGS, train_steps=train_steps, log_every_steps=log_every, checkpoint_every_steps=checkpoint_every
+        SETTINGS,
+        train_steps=train_steps,
+        log_every_steps=log_every,
+        checkpoint_every_steps=checkpoint_every,
+        validation_every_steps=validation_every,
     )
     steps = settings.steps_per_execution
     assert steps == expected
-    assert train_steps % steps == log_every % steps == checkpoint_every % steps == 0
+    assert train_steps % steps == log_every % steps == checkpoint_every % steps == validation_every % steps == 0
 
 
 def test_the_defaults_have_no_problem():
@@ -59,6 +73,7 @@ def test_the_defaults_have_no_problem():
         ({"train_steps": 2**64}, f"'training.train_steps' must be in 1..100000000, got {2**64}"),
         ({"log_every_steps": 0}, "'training.log_every_steps' must be in 1..100000000, got 0"),
         ({"checkpoint_every_steps": 0}, "'training.checkpoint_every_steps' must be in 1..100000000, got 0"),
+        ({"validation_every_steps": 0}, "'training.validation_every_steps' must be in 1..100000000, got 0"),
         ({"learning_rate": 0.0}, "'training.learning_rate' must be > 0 and <= 10, got 0.0"),
         ({"learning_rate": 1e6}, "'training.learning_rate' must be > 0 and <= 10, got 1000000.0"),
         ({"seed": -1}, "'training.seed' must be in 0..4294967295, got -1"),

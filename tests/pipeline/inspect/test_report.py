@@ -94,11 +94,12 @@ def test_data_shows_eight_sample_digits_of_each_class_statistics_and_no_anomaly(
 
 def test_training_shows_the_curves_settings_and_time_of_the_run(complete):
     curves = complete.gathered.curves
-    assert set(curves.scalars) == {"loss", "training_batch_accuracy"}
+    assert set(curves.scalars) == set(curves.validation) == {"loss", "accuracy"}
     assert [step for step, _ in curves.scalars["loss"]] == [20, 40, 60]  # SMALL_RUN logs every 20 of 60 steps
-    assert any(
-        image["alt"] == "loss and training-batch accuracy over the training steps" for image in complete.page.images
-    )
+    assert [step for step, _ in curves.validation["accuracy"]] == [20, 40, 60]  # and validates every 20
+    final_accuracy = curves.validation["accuracy"][-1][1]  # of the trained model: the Trainer's figure
+    assert final_accuracy == pytest.approx(complete.summary["trainer_precision_at_1"]["validation"]["precision_at_1"])
+    assert any(image["alt"] == report.TRAINING_CHART_ALT for image in complete.page.images)
     settings = {row["setting"]: row["value"] for row in complete.page.table("Settings")}
     assert settings["train_steps"] == "60" and settings["batch_size"] == "20"
     trainer_seconds = next(c["seconds"] for c in complete.summary["components"] if c["component"] == "Trainer")
