@@ -20,13 +20,19 @@ import threading
 from collections.abc import Iterator
 
 _lock = threading.Lock()  # held around each publish, and by stop()
-_state = {"stopped": False, "published": False}
+_state = {"stopped": False, "published": False, "in_worker": False}
 
 
 class Interrupted(BaseException):
     """Raised where an executor would start or publish, or its execution be recorded, after the
     run was interrupted. A BaseException, as KeyboardInterrupt: TFX's Launcher records a failure
     only for an Exception, so the execution stays running until the run records it interrupted."""
+
+
+def in_worker() -> None:
+    """This process is a worker that sends each executor's output back to the run and then
+    unblocks SIGTERM itself (pipeline/local/executor_processes.py): publishing() holds it off."""
+    _state["in_worker"] = True
 
 
 def start() -> None:
@@ -49,8 +55,10 @@ def publishing() -> Iterator[None]:
     with _lock:
         if _state["stopped"]:
             raise Interrupted("the run was interrupted before this publish began")
-        # Held until the worker has sent the executor's output (a no-op in the run's own threads:
-        # signals go to the main thread there).
-        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
+        # Held until the worker has sent the executor's output. Nothing to hold elsewhere: in the
+        # run's own threads an interrupt waits for the publish instead (stop()), and a mask left
+        # blocked would keep SIGTERM from the caller's thread for good.
+        if _state["in_worker"]:
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
         _state["published"] = True
         yield

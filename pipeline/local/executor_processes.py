@@ -204,6 +204,7 @@ def _serve(connection: Connection, parent_ends: list[Connection], parent_pid: in
         end.close()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    interruption.in_worker()
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
     if os.getppid() != parent_pid:  # the run's process died before prctl

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import os
 import re
 import signal
 from pathlib import Path
@@ -54,7 +53,7 @@ def test_a_signal_during_a_run_raises_run_interrupted_naming_the_component(signa
     previous = signal.getsignal(signal_number)
     with pytest.raises(RunInterrupted) as error:
         with runner._signals_as_exceptions(progress):
-            os.kill(os.getpid(), signal_number)  # Python runs the handler right after this call
+            signal.raise_signal(signal_number)  # to this thread: Python runs the handler before this call returns
             pytest.fail("the signal did not interrupt")
     assert (error.value.signal_number, error.value.component) == (signal_number, "Trainer")
     assert str(error.value) == signal.Signals(signal_number).name
@@ -113,10 +112,10 @@ def test_a_second_signal_does_not_cut_short_the_ending_of_an_interrupted_run():
     progress = ComponentProgress()
     with runner._signals_as_exceptions(progress):
         with pytest.raises(RunInterrupted):
-            os.kill(os.getpid(), signal.SIGTERM)
+            signal.raise_signal(signal.SIGTERM)
             pytest.fail("the signal did not interrupt")
-        os.kill(os.getpid(), signal.SIGINT)  # while the run ends its executors and records them: ignored
-        os.kill(os.getpid(), signal.SIGTERM)
+        signal.raise_signal(signal.SIGINT)  # while the run ends its executors and records them: ignored
+        signal.raise_signal(signal.SIGTERM)
 
 
 def test_a_dead_worker_fails_the_run_naming_its_component_and_the_log(tmp_path):
