@@ -507,15 +507,14 @@ def _latest_pushed(store: metadata_store.MetadataStore, serving_dir: str | None)
         info
         for info in pushed
         if _same_place(info.properties.get("pushed_destination"), served.path)
-        and info.properties.get(model_integrity.DIGEST_PROPERTY) in (None, served.model_sha256)  # None: older records
+        and _same_content(info.properties.get(model_integrity.DIGEST_PROPERTY), served.model_sha256)
     ]
     if recorded:
         return recorded[-1]
     models = [
         model
         for model in store.get_artifacts_by_uri(served.model_uri)
-        if served.model_sha256 is not None
-        and _values(model.custom_properties).get(model_integrity.DIGEST_PROPERTY) == served.model_sha256
+        if _same_content(_values(model.custom_properties).get(model_integrity.DIGEST_PROPERTY), served.model_sha256)
     ]
     if not models:
         raise LineageError(
@@ -527,6 +526,12 @@ def _latest_pushed(store: metadata_store.MetadataStore, serving_dir: str | None)
         f"{served.path} (push not recorded: the run was interrupted; the next run records it)"
     )
     return model
+
+
+def _same_content(recorded: str | None, served: str | None) -> bool:
+    """A record credits a served version only if both name the same content (a push recorded
+    before records carried the digest is taken by its place)."""
+    return recorded is None if served is None else recorded == served
 
 
 def is_complete_version(path: str) -> bool:
