@@ -64,7 +64,7 @@ def test_defaults_training(defaults):
     assert training.train_steps == 2500
     assert training.log_every_steps == 100
     assert training.checkpoint_every_steps == 1000
-    assert training.validation_every_steps == 100
+    assert training.validation_every_steps == 500
     assert training.seed == 42
 
 

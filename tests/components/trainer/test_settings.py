@@ -102,6 +102,8 @@ def test_custom_config_round_trips_through_json_as_tfx_carries_it():
     assert values["code_sha256"] == "abc"
     assert set(RUN_SETTINGS) == {"learning_rate", "train_steps"}
     assert set(RUN_SETTINGS).isdisjoint(values["training"])  # in one place only
+    # A Trainer parameter (its custom_config), so in TFX's cache key: a new frequency trains again.
+    assert values["training"]["validation_every_steps"] == SETTINGS.validation_every_steps
     run = {"learning_rate": 0.02, "train_steps": 300, "code_sha256": "other parameters are left out"}
     changed = dataclasses.replace(SETTINGS, learning_rate=0.02, train_steps=300)
     assert read_custom_config(with_run_settings(values, run)) == (changed, EXAMPLE_FORMAT)
