@@ -108,7 +108,9 @@ def _parser() -> argparse.ArgumentParser:
         "--runner",
         choices=("local", "beam"),
         default="local",
-        help="TFX's LocalDagRunner (default) or BeamDagRunner, which runs the DAG as a Beam pipeline",
+        help="local (default): ConcurrentDagRunner, TFX's LocalDagRunner running the components whose inputs are "
+        "ready at the same time (pipeline/local/concurrent_dag_runner.py); beam: TFX's BeamDagRunner, "
+        "which runs the DAG as a Beam pipeline",
     )
     run.add_argument("--download", action="store_true", help="download missing MNIST files first")
     run.add_argument(

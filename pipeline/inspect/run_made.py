@@ -30,7 +30,7 @@ DISTRIBUTION = "mnist-pipeline"
 
 @dataclass(frozen=True)
 class RunMade:
-    runner: str  # the orchestrator: local (TFX's LocalDagRunner) or beam (BeamDagRunner)
+    runner: str  # the orchestrator: local (ConcurrentDagRunner, a LocalDagRunner) or beam (TFX's BeamDagRunner)
     beam_runner: str  # where the Beam components ran: Beam's --runner, DirectRunner by default
     beam_args: list[str]
     config_file: str | None  # None: configs/pipeline.yaml alone

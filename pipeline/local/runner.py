@@ -1,10 +1,10 @@
 """Runs the pipeline on this machine: MLMD in SQLite, the Beam components on Beam's DirectRunner.
 
-Two orchestrators, on the same pipeline and the same store: `local` (the default) is TFX's
-LocalDagRunner running independent components at the same time (pipeline/local/concurrent_dag_runner.py);
-`beam` is TFX's BeamDagRunner, which turns the DAG itself into a Beam pipeline, one step per
-component. This module only builds the paths and options, holds the output dir for the run,
-and keeps the run's log, summary and report.
+Two orchestrators, on the same pipeline and the same store: `local` (the default) is this
+project's ConcurrentDagRunner, TFX's LocalDagRunner running independent components at the same
+time (pipeline/local/concurrent_dag_runner.py); `beam` is TFX's BeamDagRunner, which turns the
+DAG itself into a Beam pipeline, one step per component. This module only builds the paths and
+options, holds the output dir for the run, and keeps the run's log, summary and report.
 """
 
 from __future__ import annotations
