@@ -2,8 +2,8 @@
 
 Local paths go through Python's os, shutil and open; URIs through tf.io.gfile, imported on the
 first URI (with s3:// registered). So the commands that only read what runs left (`lineage`,
-`report`) and a run's checks before it starts never pay TensorFlow's import (about 8 s) for a
-local output dir.
+`report`) and a run's checks before it starts never pay TensorFlow's import for a local output
+dir (docs/performance.md says what it costs).
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ BOX_FRACTION = 20 / 28  # the digit's longer side, as a fraction of the image si
 MIN_CONTRAST = 32  # grey levels between the background and the strongest stroke, below which there is no digit
 INK_FRACTION = 0.1  # a pixel is part of the digit above this fraction of the strongest stroke
 # The most pixels `prepare` takes: it holds a few float64 copies of the picture, about 30 bytes a
-# pixel, 500 MB at this size (a 12000x12000 picture took 4.1 GB). A phone's 12-megapixel photo fits.
+# pixel, 500 MB at this size. A phone's 12-megapixel photo fits.
 MAX_PIXELS = 4096 * 4096
 
 

@@ -43,8 +43,8 @@ def check_inputs(
     """Raises a PipelineError naming the first setting, file or store that would fail the run;
     the data files only `with_data` (a push reuses what an earlier run ingested).
 
-    Cheapest first: all but the Beam arguments answer in well under a second (no TensorFlow);
-    Beam's parser costs its import (3 s here).
+    Cheapest first: all but the Beam arguments need no TensorFlow; Beam's parser costs Beam's
+    import.
     """
     if not PIPELINE_NAME.fullmatch(config.pipeline_name):
         raise ConfigError(

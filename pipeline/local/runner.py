@@ -359,7 +359,7 @@ def _dag_runner(runner: str, on_local_disk: bool):
 @contextlib.contextmanager
 def _beam_packaging(beam_args: list[str]) -> Iterator[None]:
     """TFX's Beam executors package TFX as an sdist for remote Beam workers to install (a copy of
-    TFX and `setup.py sdist`: 2 to 5 s for each of the four Beam components of a run). Beam's
+    TFX and `setup.py sdist`, for each Beam component of a run: docs/performance.md). Beam's
     DirectRunner, and any runner whose workers are this process (--environment_type=LOOPBACK),
     never read it: no package is made. For other runners the package is built once per TFX code
     (tfx_package_cache) and reused by every step of every run after; builds are one at a time:
