@@ -3,7 +3,6 @@ Flink cluster, and what CLI processes (tests/cli_process.py) need: a frozen copy
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import pytest
 from cli_process import Cli
 from conftest import copy_project
 from flink_cluster import FlinkCluster, free_port, running_cluster
-from s3_server import BUCKET, S3Server, serve_s3
+from s3_server import BUCKET, S3Server, environment_with, serve_s3
 
 
 @pytest.fixture(scope="session")
@@ -61,16 +60,15 @@ def flink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlinkCluster]:
 
 
 @pytest.fixture(scope="session")
-def beam_worker_pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """HOST:PORT of a Python worker pool of Beam's (worker_pool_main), the EXTERNAL environment
-    that a Flink or Spark cluster's workers use (docs/flink.md). The pool starts its workers as
-    `python` from the PATH: this venv's bin comes first there. Its log is in a temp dir."""
+def beam_worker_pool(tmp_path_factory: pytest.TempPathFactory, s3: S3Server) -> Iterator[str]:
+    """HOST:PORT of a pool of Python Beam workers (pipeline/local/beam_worker_pool.py), the
+    EXTERNAL environment that a Flink or Spark cluster's workers use (docs/flink.md), with the
+    local S3 server's settings. Its log is in a temp dir."""
     port = free_port()
-    environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    command = [sys.executable, "-m", "apache_beam.runners.worker.worker_pool_main", f"--service_port={port}"]
+    command = [sys.executable, "-m", "pipeline.local.beam_worker_pool", str(port)]
     log = tmp_path_factory.mktemp("beam_worker_pool") / "pool.log"
     with log.open("w") as out:
-        pool = subprocess.Popen(command, env=environment, stdout=out, stderr=subprocess.STDOUT)
+        pool = subprocess.Popen(command, env=environment_with(s3), stdout=out, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 120
     while pool.poll() is None and time.monotonic() < deadline:
         try:
