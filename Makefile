@@ -39,7 +39,7 @@ run: setup
 	$(VENV)/bin/mnist-pipeline run --data-dir $(DATA_DIR) --output-dir $(OUTPUT_DIR) --download $(ARGS)
 
 # -v names each test as it starts: an end-to-end test runs pipelines for minutes.
-test: setup lint flink-artifacts
+test: setup lint flink-artifacts minio
 	$(PY) -m pytest -v $(ARGS)
 
 # Lint, format and types (configured in pyproject.toml); `make test` runs them first.
@@ -64,6 +64,17 @@ flink-up: flink-artifacts
 
 flink-down:
 	@$(PY) tests/flink_cluster.py down
+
+# MinIO, the tests' S3 server (tests/s3_server.py), built with Go from the module pinned in
+# tests/minio: about 3 minutes the first time; nothing is built again while go.mod and go.sum hold.
+.PHONY: minio
+minio: build/minio/minio
+
+build/minio/minio: tests/minio/go.mod tests/minio/go.sum
+	@echo "Building MinIO from tests/minio/go.mod (about 3 minutes the first time)"
+	@mkdir -p $(@D)
+	cd tests/minio && nice -n 10 go build -o $(CURDIR)/$@.partial github.com/minio/minio
+	@mv $@.partial $@
 
 # Faults at random, the long form (docs/tests.md): SOAK_ROUNDS rounds (200 by default, about 20 s
 # each), each a fault at a random moment of a pipeline run then a clean run; prints the faults
