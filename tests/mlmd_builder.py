@@ -42,7 +42,6 @@ from typing import Any, Protocol
 import google_crc32c
 import numpy as np
 import pyarrow as pa
-from google.protobuf import json_format
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2 as mlmd
 from tensorboard.compat.proto import event_pb2, summary_pb2
@@ -69,7 +68,8 @@ from kfp_metadata import KfpMetadata
 
 PIPELINE = "mnist"
 START_MS = 1_796_000_000_000  # the first run's start (December 2026)
-SERIALS = itertools.count(1)  # the numbers ending the artifacts' URIs, as TFX ends them with the execution's id
+# The numbers ending the artifacts' URIs (TFX ends them with the execution's id), counted per root.
+SERIALS: dict[Path, itertools.count] = {}
 SPLITS = {"train": 50, "validation": 10, "test": 20}  # examples per split
 DECLARED_PROPERTIES = {  # tfx/types/standard_artifacts.py PROPERTIES of the types the read side opens
     "Examples": {"span": mlmd.INT, "version": mlmd.INT, "split_names": mlmd.STRING},
@@ -505,6 +505,7 @@ EVAL_CONFIG = json.dumps(  # a proto as JSON (proto_utils.proto_to_json): the bl
     indent=2,
 )
 LABELS = {split: balanced_labels(count, seed=seed) for seed, (split, count) in enumerate(SPLITS.items())}
+MANIFESTS: dict[str, dict[str, str]] = {}  # model_sha256 -> the model's files, as the Trainer recorded them
 MISCLASSIFIED = [{"index": 3, "label": int(LABELS["test"][3]), "predicted": (int(LABELS["test"][3]) + 1) % 10}]
 
 
@@ -514,10 +515,11 @@ class ArtifactFiles:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.serving_dir = str(root / "serving")
+        self.serials = SERIALS.setdefault(root, itertools.count(1))
 
     def uris(self, node_id: str) -> Callable[[str], str]:
         """The URIs of a node's outputs, by key: <root>/pipeline/<node>/<key>/<a number of their own>."""
-        return lambda key: f"{self.root}/pipeline/{node_id}/{key}/{next(SERIALS)}"
+        return lambda key: f"{self.root}/pipeline/{node_id}/{key}/{next(self.serials)}"
 
     def examples(self, uri: Callable[[str], str]) -> NewArtifact:
         """One GZIP TFRecord shard of tf.Examples per split (tfx_bsl's encoder, as the ingest's),
@@ -596,6 +598,7 @@ class ArtifactFiles:
     def trained(self, uri: Callable[[str], str], learning_rate: float, precision: float) -> dict[str, NewArtifact]:
         """The Trainer's Model (its files' manifest and digest) and ModelRun (figures, TensorBoard logs)."""
         manifest = {"saved_model.pb": hashlib.sha256(f"model {learning_rate}".encode()).hexdigest()}
+        MANIFESTS[model_integrity.digest(manifest)] = manifest
         model_run = Path(uri("model_run"))
         model_run.mkdir(parents=True)
         figures = {
@@ -639,11 +642,10 @@ class ArtifactFiles:
         for the model served already, that version recorded again (new_version 0)."""
         model_sha256 = model.custom_properties[model_integrity.DIGEST_PROPERTY].string_value
         same = served is not None and served.model_sha256 == model_sha256
-        version = served.pushed_version if same and served else str(next(SERIALS) + 1_700_000_000)
+        version = served.pushed_version if same and served else str(next(self.serials) + 1_700_000_000)
         destination = f"{self.serving_dir}/{version}"
         if not same:
-            manifest = json_format.MessageToDict(model.custom_properties[model_integrity.FILES_PROPERTY].struct_value)
-            serving.write_marker(destination, model.uri, manifest, None)
+            serving.write_marker(destination, model.uri, MANIFESTS[model_sha256], None)
         return NewArtifact(
             "PushedModel",
             uri("pushed_model"),

@@ -20,13 +20,17 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import pytest
+from google.protobuf import json_format
 
+from components import serving_dir as serving_dir_module
 from pipeline import node_ids
 from pipeline.config import load_config
 from pipeline.fingerprint import code_sha256
-from pipeline.inspect import lineage
+from pipeline.inspect import lineage, lineage_report
+from pipeline.inspect.states import ComponentStatus
 from pipeline.pipeline import CODE_MODULES
 
+import mlmd_builder
 from conftest import SMALL_RUN, run_cli
 from fake_mnist import FILE_NAMES
 from system_packages import why_missing
@@ -436,3 +440,176 @@ def test_store_of_another_schema_version(capsys, tmp_path, version):
     error = lineage_fails(capsys, tmp_path, "runs")
     assert f"written with MLMD schema version {version}, but ml-metadata" in error
     assert "read it with the ml-metadata release that wrote it" in error
+
+
+# --- the read side on runs written straight into a store (tests/mlmd_builder.py): no pipeline --
+
+
+class Written(NamedTuple):
+    store: Any  # the store, opened read-only as `lineage` opens it
+    root: Path  # the artifacts' files and the serving dir
+    first: mlmd_builder.MnistRun
+    second: mlmd_builder.MnistRun
+    third: mlmd_builder.MnistRun
+
+
+def written_runs(tmp_path_factory: pytest.TempPathFactory, layout: type) -> Written:
+    root = tmp_path_factory.mktemp(layout.__name__)
+    runs = mlmd_builder.three_runs(layout(root / "metadata.sqlite"), root)
+    return Written(lineage.open_store(root / "metadata.sqlite"), root, *runs)
+
+
+@pytest.fixture(scope="module")
+def tfx_written(tmp_path_factory) -> Written:
+    return written_runs(tmp_path_factory, mlmd_builder.TfxLayout)
+
+
+@pytest.fixture(scope="module")
+def kfp_written(tmp_path_factory) -> Written:
+    return written_runs(tmp_path_factory, mlmd_builder.KfpLayout)
+
+
+@pytest.fixture(params=["tfx", "kfp"])
+def written(request) -> Written:
+    """The three runs of `runs` above, in TFX's layout and in KFP's."""
+    return request.getfixturevalue(f"{request.param}_written")
+
+
+def by_node(run: lineage.RunInfo) -> dict[str, lineage.ExecutionInfo]:
+    return {execution.node_id: execution for execution in run.components}
+
+
+def test_runs_are_listed_newest_first_with_each_components_status(written):
+    third, second, first = lineage.list_runs(written.store)
+    assert [run.id for run in (third, second, first)] == [
+        r.run_id for r in (written.third, written.second, written.first)
+    ]
+    assert list(by_node(first)) == list(mlmd_builder.COMPONENTS)  # in the order they started; KFP's root DAG left out
+    assert {execution.status for execution in first.components} == {ComponentStatus.RAN}
+    assert {node for node, e in by_node(second).items() if e.status == ComponentStatus.RAN} == mlmd_builder.RECHECKED
+    assert {node for node, e in by_node(third).items() if e.status == ComponentStatus.RAN} == mlmd_builder.RETRAINED
+    assert {e.status for node, e in by_node(third).items() if node not in mlmd_builder.RETRAINED} == {"cached"}
+    assert (first.status, first.seconds) == ("complete", 13 + 0.5)  # 13 steps a second apart, the last 1.5 s long
+    assert (
+        lineage.run_info(written.store, lineage.find_run(written.store), leave_out=node_ids.PUSHER)
+        .components[-1]
+        .node_id
+        == node_ids.BLESSING_EVALUATOR
+    )
+
+
+def test_both_layouts_decode_to_the_same_parameters(tfx_written, kfp_written):
+    """TFX keeps parameters as JSON strings and numbers, KFP as one struct of doubles: read back, they are equal."""
+
+    def parameters(written: Written) -> dict[str, dict[str, Any]]:
+        run = lineage.run_info(written.store, lineage.find_run(written.store))
+        decoded = {node: lineage.parameters(execution) for node, execution in by_node(run).items()}
+        return json.loads(json.dumps(decoded).replace(str(written.root), "ROOT"))
+
+    decoded = parameters(kfp_written)
+    assert decoded == parameters(tfx_written)
+    trainer = decoded[node_ids.TRAINER]
+    assert trainer["learning_rate"] == 0.01 and trainer["train_steps"] == 60
+    assert trainer["custom_config"]["training"] == mlmd_builder.TRAINING
+    assert "seen" not in decoded[node_ids.DATA_PROBE]  # a driver's record of the input, no setting
+
+
+def test_artifacts_are_typed_by_tfx_names_in_both_layouts(written):
+    [examples] = lineage.list_artifacts(written.store, "examples", written.first.run_id)
+    assert examples.type == "Examples" and examples.state == "LIVE"
+    assert lineage.split_names(examples.properties) == ["train", "validation", "test"]
+    assert examples.properties["shard_sha256"].keys() == {"train", "validation", "test"}  # a struct, unwrapped
+    [evaluation, *_] = lineage.list_artifacts(written.store, "ModelEvaluation", written.third.run_id)
+    assert evaluation.metrics["precision_at_1"] == 0.91 and evaluation.properties["validation_failures"] == []
+    models = [m for m in lineage.list_artifacts(written.store, "Model") if "served" not in m.properties]
+    assert [model.metrics["validation"]["precision_at_1"] for model in models] == [0.91, 0.904]  # newest first
+    with pytest.raises(lineage.LineageError, match="unknown artifact type 'Modle' \\(known: "):
+        lineage.list_artifacts(written.store, "Modle")
+
+
+def test_a_run_is_found_by_number_prefix_or_as_the_newest(tfx_written):
+    store, first, third = tfx_written.store, tfx_written.first.run_id, tfx_written.third.run_id
+    assert lineage.find_run(store).name == third
+    assert lineage.find_run(store, "#1").name == lineage.find_run(store, "1").name == first
+    assert lineage.find_run(store, first[:-1]).name == first
+    with pytest.raises(lineage.LineageError, match="run '20261130' is ambiguous"):
+        lineage.find_run(store, "20261130")
+    with pytest.raises(lineage.LineageError, match="no run of pipeline 'another' yet"):
+        lineage.find_run(store, pipeline_name="another")
+    assert [run.name for run in lineage.run_contexts(store, "mnist")] == [
+        run.name for run in lineage.run_contexts(store)
+    ]
+
+
+def test_trace_of_the_served_model_goes_back_to_the_idx_files(written):
+    trace = lineage.trace(written.store, lineage.PUSHED_LATEST, str(written.root / "serving"))
+    assert trace.artifact.type == "PushedModel"
+    assert trace.artifact.properties["pushed_version"] == written.third.pushed_version
+    steps = {step.execution.node_id: step for step in trace.upstream}
+    assert set(steps) == set(mlmd_builder.COMPONENTS) - {node_ids.TEST_EVALUATOR}
+    trainer = steps[node_ids.TRAINER]
+    assert trainer.execution.run_ids == [written.third.run_id] and trainer.parameters["learning_rate"] == 0.01
+    # The component's class in TFX's layout; KFP types every task's execution alike.
+    kfp = written.root.name.startswith("KfpLayout")
+    assert trainer.versions["component"] == (
+        "system.ContainerExecution" if kfp else mlmd_builder.COMPONENTS[node_ids.TRAINER]
+    )
+    assert trainer.versions["custom_config.code_sha256"] == trainer.parameters["custom_config"]["code_sha256"]
+    assert {(f.role, f.name) for f in trace.input_files} == {(r, f"{n}.gz") for r, n in FILE_NAMES.items()}
+    assert trace.downstream == []
+
+
+def test_the_served_version_is_credited_by_its_content(tfx_written, tmp_path):
+    """pushed:latest is the highest version in the serving dir, found by the model_sha256 its marker holds."""
+    serving_dir = tmp_path / "serving"
+    store, first = tfx_written.store, tfx_written.first
+    version = serving_dir / "1999999999"  # higher than any pushed; the first run's model, its push not recorded
+    [model] = store.get_artifacts_by_id(first.outputs[node_ids.TRAINER]["model"])
+    manifest = json_format.MessageToDict(model.custom_properties["file_sha256"].struct_value)
+    serving_dir_module.write_marker(str(version), model.uri, manifest, None)
+    found = lineage.find_artifact(store, lineage.PUSHED_LATEST, str(serving_dir))
+    assert (found.type, found.id) == ("Model", model.id)
+    assert "push not recorded" in found.properties["served_as"]
+    serving_dir_module.write_marker(str(version), model.uri, {"saved_model.pb": "another model"}, None)
+    with pytest.raises(lineage.LineageError, match="served, but no model in the metadata store has its content"):
+        lineage.find_artifact(store, lineage.PUSHED_LATEST, str(serving_dir))
+
+
+def test_trace_of_a_model_lists_what_used_it(tfx_written):
+    model_id = tfx_written.first.outputs[node_ids.TRAINER]["model"][0]
+    trace = lineage.trace(tfx_written.store, str(model_id))
+    uses = [(e.node_id, e.status, e.run_ids) for e in trace.downstream]
+    assert (node_ids.PUSHER, ComponentStatus.RAN, [tfx_written.second.run_id]) in uses
+    assert (node_ids.TRAINER, ComponentStatus.CACHED, [tfx_written.second.run_id]) not in uses  # reused, not used
+    assert {a.type for e in trace.downstream for a in lineage.artifacts_of([e], "outputs")} >= {
+        "ModelEvaluation",
+        "ModelBlessing",
+        "PushedModel",
+    }
+    assert lineage.producer_run(tfx_written.store, model_id) == tfx_written.first.run_id
+
+
+def test_the_tables_show_the_runs_and_what_each_component_did(tfx_written):
+    table = lineage_report.format_runs(lineage.list_runs(tfx_written.store))
+    header, third, second, first = table.splitlines()[:4]
+    assert header.split() == ["#", "RUN", "STARTED", "DURATION", "STATUS", "COMPONENTS"]
+    assert second.split()[:2] == ["2", tfx_written.second.run_id] and second.endswith("4 ran, 9 cached")
+    assert first.endswith("13 ran")
+    assert re.search(r"^Trainer\s+ran\s+cached\s+ran$", table, re.MULTILINE)
+    artifacts = lineage_report.format_artifacts(
+        lineage.list_artifacts(tfx_written.store, "Model", tfx_written.first.run_id)
+    )
+    assert re.search(
+        r"^\s+served\s+0 \(nothing was served yet: no baseline, the threshold alone blesses\)$", artifacts, re.M
+    )
+    trace = lineage_report.format_trace(lineage.trace(tfx_written.store, lineage.PUSHED_LATEST))
+    assert re.search(r"parameter\s+learning_rate\s+0\.01$", trace, re.MULTILINE)
+
+
+def test_the_graph_has_a_node_per_execution_and_artifact_and_an_edge_per_event(tfx_written):
+    run = lineage.run_info(tfx_written.store, lineage.find_run(tfx_written.store), with_artifacts=True)
+    nodes, edges = lineage_report.graph_elements(run)
+    assert sum(node["kind"] == "execution" for node in nodes) == 13
+    events = sum(len(a) for e in run.components for side in (e.inputs, e.outputs) for a in side.values())
+    assert len(edges) == events and lineage_report.to_dot(run).count(" -> ") == events
+    assert "Trainer\nran" in {node["label"] for node in nodes}
