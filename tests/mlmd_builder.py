@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable
 from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import google_crc32c
 import numpy as np
@@ -61,7 +61,7 @@ from components.trainer.settings import (
     TENSORBOARD_VALIDATION_DIR,
 )
 from pipeline import node_ids
-from pipeline.inspect import run_made
+from pipeline.inspect import lineage, run_made
 
 from fake_mnist import FILE_NAMES, balanced_labels, fake_images
 from kfp_metadata import KfpMetadata
@@ -704,3 +704,20 @@ def three_runs(layout: Layout, root: Path) -> tuple[MnistRun, MnistRun, MnistRun
     second = mnist_run(layout, root, "20261130-000200-000002", previous=first, ran=RECHECKED)
     third = mnist_run(layout, root, "20261130-000300-000003", 0.01, previous=second, ran=RETRAINED)
     return first, second, third
+
+
+class Written(NamedTuple):
+    """three_runs in a store of their own, opened read-only as `lineage` opens it."""
+
+    store: metadata_store.MetadataStore
+    layout: TfxLayout | KfpLayout  # to write more runs
+    root: Path  # the store, the artifacts' files and the serving dir
+    first: MnistRun
+    second: MnistRun
+    third: MnistRun
+
+
+def written(root: Path, layout: type[TfxLayout] | type[KfpLayout]) -> Written:
+    writer = layout(root / "metadata.sqlite")
+    runs = three_runs(writer, root)
+    return Written(lineage.open_store(root / "metadata.sqlite"), writer, root, *runs)

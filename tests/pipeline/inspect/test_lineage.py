@@ -445,32 +445,18 @@ def test_store_of_another_schema_version(capsys, tmp_path, version):
 # --- the read side on runs written straight into a store (tests/mlmd_builder.py): no pipeline --
 
 
-class Written(NamedTuple):
-    store: Any  # the store, opened read-only as `lineage` opens it
-    root: Path  # the artifacts' files and the serving dir
-    first: mlmd_builder.MnistRun
-    second: mlmd_builder.MnistRun
-    third: mlmd_builder.MnistRun
-
-
-def written_runs(tmp_path_factory: pytest.TempPathFactory, layout: type) -> Written:
-    root = tmp_path_factory.mktemp(layout.__name__)
-    runs = mlmd_builder.three_runs(layout(root / "metadata.sqlite"), root)
-    return Written(lineage.open_store(root / "metadata.sqlite"), root, *runs)
+@pytest.fixture(scope="module")
+def tfx_written(tmp_path_factory) -> mlmd_builder.Written:
+    return mlmd_builder.written(tmp_path_factory.mktemp("tfx"), mlmd_builder.TfxLayout)
 
 
 @pytest.fixture(scope="module")
-def tfx_written(tmp_path_factory) -> Written:
-    return written_runs(tmp_path_factory, mlmd_builder.TfxLayout)
-
-
-@pytest.fixture(scope="module")
-def kfp_written(tmp_path_factory) -> Written:
-    return written_runs(tmp_path_factory, mlmd_builder.KfpLayout)
+def kfp_written(tmp_path_factory) -> mlmd_builder.Written:
+    return mlmd_builder.written(tmp_path_factory.mktemp("kfp"), mlmd_builder.KfpLayout)
 
 
 @pytest.fixture(params=["tfx", "kfp"])
-def written(request) -> Written:
+def written(request) -> mlmd_builder.Written:
     """The three runs of `runs` above, in TFX's layout and in KFP's."""
     return request.getfixturevalue(f"{request.param}_written")
 
@@ -501,7 +487,7 @@ def test_runs_are_listed_newest_first_with_each_components_status(written):
 def test_both_layouts_decode_to_the_same_parameters(tfx_written, kfp_written):
     """TFX keeps parameters as JSON strings and numbers, KFP as one struct of doubles: read back, they are equal."""
 
-    def parameters(written: Written) -> dict[str, dict[str, Any]]:
+    def parameters(written: mlmd_builder.Written) -> dict[str, dict[str, Any]]:
         run = lineage.run_info(written.store, lineage.find_run(written.store))
         decoded = {node: lineage.parameters(execution) for node, execution in by_node(run).items()}
         return json.loads(json.dumps(decoded).replace(str(written.root), "ROOT"))
@@ -550,7 +536,7 @@ def test_trace_of_the_served_model_goes_back_to_the_idx_files(written):
     trainer = steps[node_ids.TRAINER]
     assert trainer.execution.run_ids == [written.third.run_id] and trainer.parameters["learning_rate"] == 0.01
     # The component's class in TFX's layout; KFP types every task's execution alike.
-    kfp = written.root.name.startswith("KfpLayout")
+    kfp = written.root.name.startswith("kfp")
     assert trainer.versions["component"] == (
         "system.ContainerExecution" if kfp else mlmd_builder.COMPONENTS[node_ids.TRAINER]
     )

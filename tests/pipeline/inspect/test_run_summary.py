@@ -36,6 +36,8 @@ from pipeline.inspect.run_summary import (
 )
 from pipeline.inspect.states import ComponentStatus, RunStatus
 
+import mlmd_builder
+
 RUN_ID = "20261123-173202-370954"
 TRAINER_METRICS = {
     "train": {"num_examples": 500, "num_correct": 450, "precision_at_1": 0.9},
@@ -368,3 +370,66 @@ def test_a_push_of_a_model_served_before_names_its_first_version_and_run(summari
     pushed_model = ArtifactInfo(new + 1, "PushedModel", "/p", "LIVE", 0, other)
     summary = summarize(execution(node_ids.PUSHER, outputs={"pushed_model": [pushed_model]}), store=store)
     assert summary.pushed.first_served is None
+
+
+# --- on runs written into a real ML Metadata store (tests/mlmd_builder.py) -------------------
+
+
+@pytest.fixture(scope="module")
+def written(tmp_path_factory) -> mlmd_builder.Written:
+    return mlmd_builder.written(tmp_path_factory.mktemp("tfx"), mlmd_builder.TfxLayout)
+
+
+def summary_of(written: mlmd_builder.Written, run: mlmd_builder.MnistRun) -> RunSummary:
+    return run_summary.summarize_run(written.store, lineage.find_run(written.store, run.run_id))
+
+
+def test_a_summary_read_from_the_store(written):
+    first = summary_of(written, written.first)
+    assert (first.run_id, first.status, len(first.components)) == (written.first.run_id, RunStatus.COMPLETE, 13)
+    assert first.examples == mlmd_builder.SPLITS
+    assert first.trainer_precision_at_1["validation"].precision_at_1 == 0.904  # from the ModelRun's file
+    assert first.training == TrainerFit(steps=60, examples=1200, seconds=1.2, first_interval_seconds=0.9)
+    assert set(first.evaluation) == {"validation", "test"} and first.evaluation["test"].examples == 20
+    assert first.blessing == Blessing(True, "passed the Precision@1 threshold; no model was served yet", None)
+    assert first.pushed == Push(
+        True, f"{written.root}/serving/{written.first.pushed_version}", written.first.pushed_version, True
+    )
+    assert first.made is None and first.warnings == []
+
+
+def test_a_rerun_names_the_served_version_and_records_it_again(written):
+    second = summary_of(written, written.second)
+    served = int(written.first.pushed_version)
+    assert second.blessing.reason == f"passed the Precision@1 threshold and the comparison with served version {served}"
+    assert second.blessing.baseline.served_version == served
+    assert second.pushed.version == written.first.pushed_version and second.pushed.new_version is False
+    assert second.status_of(node_ids.TRAINER) == ComponentStatus.CACHED
+
+
+def test_a_push_of_a_model_served_before_under_another_version_names_it(written, tmp_path):
+    """Back to the first run's settings: the same model (by model_sha256) is pushed as a new version."""
+    fourth = mlmd_builder.mnist_run(written.layout, written.root, "20261130-000400-000004", previous=written.third)
+    summary = run_summary.summarize_run(written.store, lineage.find_run(written.store, fourth.run_id))
+    assert fourth.model_sha256 == written.first.model_sha256
+    assert summary.pushed.first_served == f"version {written.first.pushed_version} by run {written.first.run_id}"
+
+
+def test_diff_of_two_runs_shows_the_changed_setting_and_metrics(written):
+    diff = run_summary.diff_runs(written.store, written.first.run_id, written.third.run_id)
+    changed = {s: {r.key: (r.a, r.b) for r in rows if r.changed} for s, rows in diff.sections.items()}
+    assert changed["settings"].pop("Trainer.learning_rate") == (0.004, 0.01)
+    assert list(changed["settings"]) == ["ServedModel.served_fingerprint"]
+    assert changed["inputs"] == {}
+    assert changed["metrics"]["trainer.precision_at_1.validation"] == (0.904, 0.91)
+    assert changed["blessing"]["pushed.version"] == (written.first.pushed_version, written.third.pushed_version)
+    assert len(diff.sections["inputs"]) == 11  # 4 names, 4 checksums, 3 split sizes
+
+
+def test_diff_of_a_rerun_shows_only_the_model_it_was_compared_with(written):
+    diff = run_summary.diff_runs(written.store, "#1", "#2")
+    changed = {s: {r.key: (r.a, r.b) for r in rows if r.changed} for s, rows in diff.sections.items()}
+    assert list(changed["settings"]) == ["ServedModel.served_fingerprint"]
+    assert changed["metrics"] == changed["inputs"] == {}
+    assert changed["blessing"].pop("pushed.new_version") == (True, False)
+    assert all(key.startswith("blessing.baseline") for key in changed["blessing"])
