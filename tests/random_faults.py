@@ -390,6 +390,26 @@ def last_lines(run: Cli | Result, count: int = 3) -> str:
     return " | ".join(stderr.strip().splitlines()[-count:])
 
 
+def ran_whole(result: Result) -> bool:
+    """Whether the run's summary says that every component of the run finished: a signal that
+    came as the last components ended (a push under way ends first) leaves a complete run."""
+    from pipeline import node_ids
+
+    match = re.search(r"^Summary: (\S+)$", result.stdout + result.stderr, re.M)
+    if match is None or not Path(match.group(1)).is_file():
+        return False
+    summary = json.loads(Path(match.group(1)).read_text())
+    finished = {entry["component"] for entry in summary["components"] if entry["status"] in ("ran", "cached")}
+    local_nodes = {
+        *(node_ids.DATA_PROBE, node_ids.SCHEMA_IMPORTER, node_ids.SERVING_PROBE, node_ids.INGEST),
+        *(node_ids.SERVED_MODEL, node_ids.STATISTICS, node_ids.SCHEMA_VALIDATOR, node_ids.SPLIT_VALIDATOR),
+        *(node_ids.DATA_GATE, node_ids.TRAINER, node_ids.BLESSING_EVALUATOR, node_ids.TEST_EVALUATOR),
+    }
+    pushes = "run with --no-push" not in result.stdout + result.stderr
+    expected = local_nodes | ({node_ids.PUSHER} if pushes else set())
+    return summary["status"] == "complete" and expected <= finished
+
+
 def console_problems(result: Result, fault: Fault | None, hit: bool, killed: bool = False) -> list[str]:
     """What the user saw: one line for a fault, no traceback; the run's log exists. `killed`: the
     harness killed the run (it hung). A SIGKILL ends a run without a word, and so does a SIGTERM
@@ -414,8 +434,8 @@ def console_problems(result: Result, fault: Fault | None, hit: bool, killed: boo
         problems.append(f"exit {result.code} with {len(fault_lines)} error lines: {fault_lines or last_lines(result)}")
     if result.code < 0 and not (killed or silent):
         problems.append(f"ended by signal {signal.Signals(-result.code).name}, not by the CLI")
-    if hit and fault is not None and fault.kind in SIGNAL_FAULTS and result.code == 0:
-        problems.append("exit 0 after it was signalled to stop")
+    if hit and fault is not None and fault.kind in SIGNAL_FAULTS and result.code == 0 and not ran_whole(result):
+        problems.append("exit 0 after it was signalled to stop, and not every component ran")
     if logged and not Path(logged.group(1)).is_file():
         problems.append(f"its log {logged.group(1)} is missing")
     return problems

@@ -15,7 +15,6 @@ TESTED_ELSEWHERE = {
     "pipeline/inspect/lineage_report.py": "tests/pipeline/inspect/test_lineage.py",  # through `mnist-pipeline lineage`
     "pipeline/inspect/report_data.py": "tests/pipeline/inspect/test_report.py",  # the page's numbers against the run's
     "pipeline/inspect/report_plots.py": "tests/pipeline/inspect/test_report.py",
-    "pipeline/local/concurrent_dag_runner.py": "tests/e2e/test_runners.py",  # every local run goes through it
     "components/trainer/executor.py": "tests/e2e/test_faults.py",  # damaged shards stop the Trainer
     "components/evaluator/figures.py": "tests/e2e/test_pipeline_e2e.py",  # the summary's figures are these
     "components/served_model/properties.py": "tests/components/served_model/test_executor.py",

@@ -115,11 +115,22 @@ class ConcurrentDagRunner(LocalDagRunner):
                             concurrent.futures.wait(running)
                         future.result()  # a failed component stops the run with its error
                         done.add(running.pop(future))
-            except BaseException:
+            except BaseException as error:
                 _stop(running, workers, stopped)
-                raise
+                if not _all_finished(len(nodes) - len(skipped), done, running):
+                    raise
+                # An interrupt that came as the last components ended (a push under way ends
+                # first): the run is complete, and says so.
+                logging.getLogger("absl").info("The interrupt (%r) came as the run's last components ended", error)
             finally:
                 pool.shutdown(wait=False, cancel_futures=True)  # nothing new starts
+
+
+def _all_finished(nodes: int, done: set[str], running: dict[concurrent.futures.Future, str]) -> bool:
+    """Whether all `nodes` of the run ran and ended well: those done, and those that ran when the
+    interrupt came, each finished without an error (a component failed: the run failed)."""
+    ended_well = all(future.done() and not future.cancelled() and future.exception() is None for future in running)
+    return ended_well and len(done) + len(running) == nodes
 
 
 def _stop(

@@ -27,7 +27,6 @@ from components.errors import PipelineError
 from components.object_storage import BEAM_WORKER_PLUGIN_ARG, enable_s3, is_uri
 from pipeline import node_ids
 from pipeline.config import PipelineConfig
-from pipeline.inspect.states import RunStatus
 
 if TYPE_CHECKING:  # the summary's module loads ML Metadata: imported when a run ends
     from pipeline.inspect.run_made import RunMade
@@ -140,10 +139,7 @@ def run_pipeline(
                 # The DAG runner has ended the run's executors: what is recorded now is what happened.
                 run_log.write_traceback(error)
                 _mark_interrupted(layout, run_log)
-                summary = _write_summary_after_failure(layout, run_id, run_log, made)
-                if isinstance(error, RunInterrupted) and summary is not None and summary.status == RunStatus.COMPLETE:
-                    log.info("The interrupt came as %s published, which ended first: run complete", error.component)
-                    return summary
+                _write_summary_after_failure(layout, run_id, run_log, made)
                 raise _run_error(error, log_path, progress.current, layout.metadata_path) from error
             return _write_summary(layout, run_id, made)
 
