@@ -10,8 +10,8 @@ Pipelines' launcher (kubeflow/pipelines 2.x, backend/src/v2/metadata/client.go) 
 as a `system.PipelineRun` context named by the run's id, with a root `system.DAGExecution` and
 one `system.ContainerExecution` per task that names it (`task_name`) and holds its parameters
 (`inputs`); artifact types take the schema's title (`tfx.Examples`), and every property comes
-back as a custom property through its converter (numbers as doubles, lists and objects wrapped
-as {"list": ...} / {"struct": ...}).
+back as a custom property through its converter (numbers as doubles, read back as ints when
+whole, see _kfp_numbers; lists and objects wrapped as {"list": ...} / {"struct": ...}).
 """
 
 from __future__ import annotations
@@ -404,13 +404,16 @@ def _execution_info(store: metadata_store.MetadataStore, execution: metadata_sto
 
 def artifact_info(store: metadata_store.MetadataStore, artifact: metadata_store_pb2.Artifact) -> ArtifactInfo:
     [artifact_type] = store.get_artifact_types_by_id([artifact.type_id])
+    properties = {**_values(artifact.properties), **_values(artifact.custom_properties)}
+    if artifact_type.name.startswith(KFP_TYPE_PREFIX):
+        properties = _kfp_numbers(properties)
     return ArtifactInfo(
         id=artifact.id,
         type=artifact_type.name.removeprefix(KFP_TYPE_PREFIX),
         uri=artifact.uri,
         state=metadata_store_pb2.Artifact.State.Name(artifact.state),
         created_ms=artifact.create_time_since_epoch,
-        properties={**_values(artifact.properties), **_values(artifact.custom_properties)},
+        properties=properties,
     )
 
 
@@ -474,14 +477,22 @@ def add_metrics(store: metadata_store.MetadataStore, infos: list[ArtifactInfo]) 
                 info.metrics = artifact_metrics.trainer_metrics(model_runs[0].uri) if model_runs else {}
 
 
+def artifacts_of_type(store: metadata_store.MetadataStore, type_name: str) -> list[ArtifactInfo]:
+    """The artifacts of one type, TFX's name (`PushedModel`), in either layout (KFP's `tfx.PushedModel`)."""
+    return [
+        artifact_info(store, artifact)
+        for name in (type_name, KFP_TYPE_PREFIX + type_name)
+        for artifact in store.get_artifacts_by_type(name)
+    ]
+
+
 def _pushed_models(store: metadata_store.MetadataStore) -> list[ArtifactInfo]:
     """The models pushed to serving whose version is still there (recovery.mark_removed_pushes), oldest first."""
-    infos = [
-        artifact_info(store, artifact)
-        for type_name in ("PushedModel", KFP_TYPE_PREFIX + "PushedModel")
-        for artifact in store.get_artifacts_by_type(type_name)
+    pushed = [
+        info
+        for info in artifacts_of_type(store, "PushedModel")
+        if info.properties.get("pushed") == 1 and info.state == "LIVE"
     ]
-    pushed = [info for info in infos if info.properties.get("pushed") == 1 and info.state == "LIVE"]
     return sorted(pushed, key=lambda info: (int(info.properties.get("pushed_version") or 0), info.id))
 
 
@@ -641,6 +652,17 @@ def _values(properties) -> dict[str, Any]:
         elif kind is not None:
             result[name] = getattr(value, kind)
     return result
+
+
+def _kfp_numbers(properties: dict[str, Any]) -> dict[str, Any]:
+    """A KFP-layout artifact's properties with TFX's ints back: KFP's converter stores every
+    number of an artifact's metadata as a double, so a whole double was an int (a float that
+    happens to be whole, a precision of 1.0, reads as 1: the store no longer tells them apart).
+    Objects and lists are stored as TFX stores them (Structs of doubles in both layouts): left as they are."""
+    return {
+        name: int(value) if isinstance(value, float) and value.is_integer() else value
+        for name, value in properties.items()
+    }
 
 
 def _is_json(value: Any) -> bool:

@@ -313,22 +313,18 @@ def _first_served(store: metadata_store.MetadataStore, pushed_model: lineage.Art
     earlier = sorted(
         (
             artifact
-            for artifact in store.get_artifacts_by_type(pushed_model.type)
+            for artifact in lineage.artifacts_of_type(store, pushed_model.type)
             if artifact.id < pushed_model.id
-            and artifact.custom_properties.get(model_integrity.DIGEST_PROPERTY, _NONE).string_value == digest
-            and artifact.custom_properties["pushed"].int_value == 1
-            and artifact.custom_properties["pushed_version"].string_value
-            != pushed_model.properties.get("pushed_version")
+            and artifact.properties.get(model_integrity.DIGEST_PROPERTY) == digest
+            and artifact.properties.get("pushed") == 1
+            and artifact.properties.get("pushed_version") != pushed_model.properties.get("pushed_version")
         ),
         key=lambda artifact: artifact.id,
     )
     if not earlier:
         return None
-    version = earlier[0].custom_properties["pushed_version"].string_value
+    version = earlier[0].properties["pushed_version"]
     return f"version {version} by run {lineage.producer_run(store, earlier[0].id)}"
-
-
-_NONE = metadata_store_pb2.Value()
 
 
 def _test_gap(test_evaluator: lineage.ExecutionInfo | None, evaluation: dict[str, EvaluatorFigures]) -> list[str]:

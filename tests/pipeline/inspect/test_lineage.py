@@ -23,6 +23,7 @@ import pytest
 from google.protobuf import json_format
 
 from components import serving_dir as serving_dir_module
+from components.examples_integrity import SHARDS_PROPERTY
 from pipeline import node_ids
 from pipeline.config import load_config
 from pipeline.fingerprint import code_sha256
@@ -498,6 +499,43 @@ def test_both_layouts_decode_to_the_same_parameters(tfx_written, kfp_written):
     assert trainer["learning_rate"] == 0.01 and trainer["train_steps"] == 60
     assert trainer["custom_config"]["training"] == mlmd_builder.TRAINING
     assert "seen" not in decoded[node_ids.DATA_PROBE]  # a driver's record of the input, no setting
+
+
+def test_both_layouts_decode_to_the_same_artifact_properties(tfx_written, kfp_written):
+    """KFP stores every number of an artifact as a double: read back, TFX's ints are ints again
+    (compared as JSON, where 50 and 50.0 differ)."""
+    differ = {
+        "display_name",  # KFP's RecordArtifact adds it and store_session_info
+        "store_session_info",
+        "tfx_version",  # TFX's own, which KFP's launcher does not record, with is_external
+        "is_external",
+        SHARDS_PROPERTY,  # the shards' digests: gzip stamps them with the second it wrote them
+    }
+
+    def properties(written: mlmd_builder.Written) -> list[str]:
+        artifacts = lineage.list_artifacts(written.store)
+        decoded = [{k: v for k, v in a.properties.items() if k not in differ} for a in artifacts]
+        return [json.dumps(p, sort_keys=True).replace(str(written.root), "ROOT") for p in decoded]
+
+    decoded = properties(kfp_written)
+    assert decoded == properties(tfx_written)
+    assert any('"num_examples_train": 50,' in p for p in decoded)
+    assert any(f'"pushed_version": "{kfp_written.third.pushed_version}"' in p for p in decoded)
+
+
+@pytest.mark.parametrize(("layout", "precision"), [(mlmd_builder.TfxLayout, "1.0"), (mlmd_builder.KfpLayout, "1")])
+def test_a_whole_double_stays_a_float_in_tfxs_layout_only(tmp_path, layout, precision):
+    """TFX keeps a float's type; KFP's double no longer tells a whole float from an int."""
+    writer = layout(tmp_path / "metadata.sqlite")
+    writer.new_run("20261130-000100-000001")
+    figures = {"precision_at_1": 1.0, "example_count": 20}
+    outputs = {"evaluation": [mlmd_builder.NewArtifact("ModelEvaluation", str(tmp_path / "e"), figures)]}
+    [evaluation_id] = writer.execute("20261130-000100-000001", node_ids.TEST_EVALUATOR, "COMPLETE", {}, {}, outputs)[
+        "evaluation"
+    ]
+    [evaluation] = writer.store.get_artifacts_by_id([evaluation_id])
+    decoded = lineage.artifact_info(writer.store, evaluation).properties
+    assert (repr(decoded["precision_at_1"]), repr(decoded["example_count"])) == (precision, "20")
 
 
 def test_artifacts_are_typed_by_tfx_names_in_both_layouts(written):

@@ -398,6 +398,26 @@ def test_a_summary_read_from_the_store(written):
     assert first.made is None and first.warnings == []
 
 
+@pytest.fixture(scope="module")
+def kfp_written(tmp_path_factory) -> mlmd_builder.Written:
+    return mlmd_builder.written(tmp_path_factory.mktemp("kfp"), mlmd_builder.KfpLayout)
+
+
+def test_a_kfp_store_gives_the_same_console_lines(written, kfp_written):
+    """KFP stores every number of an artifact as a double: the lines show TFX's ints all the same."""
+
+    def lines(store_written: mlmd_builder.Written) -> list[str]:
+        text = run_summary.format_summary(summary_of(store_written, store_written.second))
+        return text.replace(str(store_written.root), "ROOT").splitlines()
+
+    kfp = lines(kfp_written)
+    assert kfp == lines(written)
+    assert "Examples: train 50, validation 10, test 20" in kfp
+    assert "Precision@1 (Evaluator): test 0.9040 on 20 examples" in kfp
+    served = f"the comparison with served version {kfp_written.first.pushed_version})"
+    assert any(line.startswith("Blessed: yes") and line.endswith(served) for line in kfp)
+
+
 def test_a_rerun_names_the_served_version_and_records_it_again(written):
     second = summary_of(written, written.second)
     served = int(written.first.pushed_version)
@@ -407,8 +427,10 @@ def test_a_rerun_names_the_served_version_and_records_it_again(written):
     assert second.status_of(node_ids.TRAINER) == ComponentStatus.CACHED
 
 
-def test_a_push_of_a_model_served_before_under_another_version_names_it(written, tmp_path):
+@pytest.mark.parametrize("layout", ["written", "kfp_written"])
+def test_a_push_of_a_model_served_before_under_another_version_names_it(layout, request):
     """Back to the first run's settings: the same model (by model_sha256) is pushed as a new version."""
+    written = request.getfixturevalue(layout)
     fourth = mlmd_builder.mnist_run(written.layout, written.root, "20261130-000400-000004", previous=written.third)
     summary = run_summary.summarize_run(written.store, lineage.find_run(written.store, fourth.run_id))
     assert fourth.model_sha256 == written.first.model_sha256
