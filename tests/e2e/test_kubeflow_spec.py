@@ -388,7 +388,7 @@ def test_the_report_task_writes_the_page_and_figures_where_the_kfp_ui_reads_them
     bucket, _, key = page_uri.removeprefix("s3://").partition("/")
     assert key in s3.keys(bucket, key) and not [k for k in s3.keys(bucket, key) if k.startswith(key + "/")]
     page = Page(s3.client().get_object(Bucket=bucket, Key=key)["Body"].read().decode())
-    assert list(page.section_text) == ["data", "training", "evaluation", "lineage"]  # a complete run: no failure
+    assert list(page.section_text) == ["made", "data", "training", "evaluation", "lineage"]  # complete: no failure
 
     # The same figures as the Evaluators recorded, on the page and in the UI's metrics table.
     evaluated = {
