@@ -69,6 +69,14 @@ class BusyExecutor(base_executor.BaseExecutor):
             time.sleep(0.05)
 
 
+@pytest.fixture(autouse=True)
+def a_run_starts():
+    """Each test's workers start as a run's do, publishing allowed (components/interruption.py):
+    a test or an in-process CLI run before it may have stopped this process's publishing, and
+    the workers forked here inherit that state."""
+    interruption.start()
+
+
 class PublishingExecutor(base_executor.BaseExecutor):
     """Begins a publish (components/interruption.py) and writes its process id to `started`; ends
     once a SIGTERM came meanwhile (the run's interrupt), recording its process id as PidExecutor."""
