@@ -81,7 +81,11 @@ def test_a_removed_version_is_pushed_again_never_reported_as_pushed(fake_mnist_d
     assert {name for name, status in statuses(summary).items() if status == "ran"} == {"Pusher"}
     destination = Path(summary["pushed"]["destination"])
     assert summary["pushed"]["served"] and complete_versions(output / "serving") == [destination.name]
-    assert f"Pushed: version {destination.name}, to {destination}\n" in again.stderr + "\n"
+    removed = Path(first["pushed"]["destination"]).name  # the same model, served before under that version
+    pushed_line = (
+        f"Pushed: version {destination.name}, to {destination}; this model was first served as version {removed}"
+    )
+    assert pushed_line in again.stderr
     assert not Path(first["pushed"]["destination"]).exists() or destination == Path(first["pushed"]["destination"])
     assert str(destination) in lineage_served(tmp_path, "--output-dir", output)
 
