@@ -22,7 +22,6 @@ if TYPE_CHECKING:  # the report verifies files too, and imports no TFX
     from tfx import types
 
 SHARDS_PROPERTY = "shard_sha256"  # {split: {file name: sha256}}
-READ_BYTES = 1 << 20
 RECOVERY = "run again with --no-cache to rebuild them"
 
 
@@ -33,7 +32,7 @@ class ExamplesIntegrityError(PipelineError):
 def record(examples: types.Artifact) -> None:
     """Records the SHA-256 of every file of every split (the ingest calls it once all are written)."""
     splits = json.loads(examples.split_names or "[]")  # artifact_utils.decode_split_names
-    shards = {split: {name: _sha256(path) for name, path in _files(examples.uri, split).items()} for split in splits}
+    shards = {split: _sha256s(examples.uri, split) for split in splits}
     examples.set_json_value_custom_property(SHARDS_PROPERTY, shards)
 
 
@@ -53,7 +52,7 @@ def verify_files(examples_uri: str, recorded: dict[str, dict[str, str]], splits:
         for name, sha256 in sorted(expected.items()):
             if name not in found:
                 problem = "is missing"
-            elif _sha256(found[name]) != sha256:
+            elif files.sha256(found[name]) != sha256:
                 problem = "differs from what the ingest wrote"
             else:
                 continue
@@ -87,16 +86,12 @@ def _recorded(examples: types.Artifact) -> dict[str, dict[str, str]]:
     return json.loads(json.dumps(value)) if value else {}  # protobuf Struct -> plain dicts
 
 
+def _sha256s(examples_uri: str, split: str) -> dict[str, str]:
+    return {name: files.sha256(path) for name, path in _files(examples_uri, split).items()}
+
+
 def _files(examples_uri: str, split: str) -> dict[str, str]:
     directory = files.split_uri(examples_uri, split)
     if not files.exists(directory):
         return {}
     return {name: os.path.join(directory, name) for name in files.listdir(directory)}
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with files.open(path, "rb") as shard:
-        while chunk := shard.read(READ_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import glob as local_glob
+import hashlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -90,3 +91,12 @@ def rmtree(path: str) -> None:
 def split_uri(artifact_uri: str, split: str) -> str:
     """The folder of one split of a TFX artifact (TFX's layout: artifact_utils.get_split_uri)."""
     return os.path.join(artifact_uri, f"Split-{split}")
+
+
+def sha256(path: str, read_bytes: int = 1 << 20) -> str:
+    """The SHA-256 of a file's bytes, read `read_bytes` at a time (a shard or a model file may be large)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(read_bytes):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -25,7 +25,6 @@ if TYPE_CHECKING:  # lineage reads the property names, and imports no TFX
 
 FILES_PROPERTY = "file_sha256"  # {path relative to the SavedModel: sha256}
 DIGEST_PROPERTY = "model_sha256"  # digest(the FILES_PROPERTY): the model's identity by content
-READ_BYTES = 1 << 20
 RETRAIN = "run again with --no-cache to train it again"
 
 Manifest = dict[str, str]
@@ -48,7 +47,7 @@ def manifest(directory: str) -> Manifest:
     for root, _, names in files.walk(directory):
         for name in names:
             path = os.path.join(root, name)
-            found[os.path.relpath(path, directory).replace(os.sep, "/")] = _sha256(path)
+            found[os.path.relpath(path, directory).replace(os.sep, "/")] = files.sha256(path)
     return dict(sorted(found.items()))
 
 
@@ -96,11 +95,3 @@ def compare(directory: str, recorded: Manifest, writer: str, what_to_do: str, al
         raise ModelIntegrityError(f"{os.path.join(directory, relative)} {problem}: {what_to_do}")
     for relative in sorted(set(found) - set(recorded)) if not allow_extra else []:
         raise ModelIntegrityError(f"{os.path.join(directory, relative)} is not part of what {writer}: {what_to_do}")
-
-
-def _sha256(path: str) -> str:
-    sha256 = hashlib.sha256()
-    with files.open(path, "rb") as file:
-        while chunk := file.read(READ_BYTES):
-            sha256.update(chunk)
-    return sha256.hexdigest()
