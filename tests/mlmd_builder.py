@@ -130,6 +130,12 @@ def sqlite_store(path: Path) -> metadata_store.MetadataStore:
     return metadata_store.MetadataStore(config)
 
 
+def empty_store(path: Path) -> Path:
+    """An SQLite MLMD store with its tables and no run, for tests of how a store is opened."""
+    sqlite_store(path)
+    return path
+
+
 class Clock:
     """The times the store keeps: each run starts a minute after the last, each step a second later."""
 

@@ -359,18 +359,6 @@ def test_unknown_ids_fail_clearly(runs, capsys, query, message):
     assert message in lineage_fails(capsys, runs.output_dir, *query)
 
 
-def new_mlmd_store(path: Path) -> Path:
-    """An MLMD SQLite store with its tables and no run."""
-    from ml_metadata import metadata_store
-    from ml_metadata.proto import metadata_store_pb2
-
-    config = metadata_store_pb2.ConnectionConfig()
-    config.sqlite.filename_uri = str(path)
-    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
-    metadata_store.MetadataStore(config)
-    return path
-
-
 def test_missing_store(capsys, tmp_path):
     error = lineage_fails(capsys, tmp_path / "nothing", "runs")
     assert "metadata.sqlite: no metadata store here (run the pipeline first)" in error
@@ -378,7 +366,7 @@ def test_missing_store(capsys, tmp_path):
 
 @pytest.mark.parametrize("query", [["runs"], ["artifacts"], ["trace", "pushed:latest"], ["graph"]])
 def test_store_without_runs(capsys, tmp_path, query):
-    new_mlmd_store(tmp_path / "metadata.sqlite")
+    mlmd_builder.empty_store(tmp_path / "metadata.sqlite")
     assert "yet (run the pipeline first)" in lineage_fails(capsys, tmp_path, *query)
 
 
@@ -389,7 +377,7 @@ def test_runs_of_another_pipeline_in_the_store_are_not_ours(capsys, tmp_path):
     from ml_metadata.proto import metadata_store_pb2 as mlmd
 
     config = mlmd.ConnectionConfig()
-    config.sqlite.filename_uri = str(new_mlmd_store(tmp_path / "metadata.sqlite"))
+    config.sqlite.filename_uri = str(mlmd_builder.empty_store(tmp_path / "metadata.sqlite"))
     store = metadata_store.MetadataStore(config)
     pipeline_type = store.put_context_type(mlmd.ContextType(name="system.Pipeline"))
     run_type = store.put_context_type(mlmd.ContextType(name="system.PipelineRun"))
@@ -411,7 +399,7 @@ def test_empty_file_is_not_a_store(capsys, tmp_path):
 
 def test_a_store_another_process_holds_locked_is_said_to_be_in_use(capsys, tmp_path):
     """Not "not a metadata store": a reader told that would move the lineage away (issue 27)."""
-    path = new_mlmd_store(tmp_path / "metadata.sqlite")
+    path = mlmd_builder.empty_store(tmp_path / "metadata.sqlite")
     holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCKED, str(path)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
@@ -435,7 +423,7 @@ time.sleep(600)
 
 @pytest.mark.parametrize("version", [99, 1])
 def test_store_of_another_schema_version(capsys, tmp_path, version):
-    path = new_mlmd_store(tmp_path / "metadata.sqlite")
+    path = mlmd_builder.empty_store(tmp_path / "metadata.sqlite")
     with closing(sqlite3.connect(path)) as database, database:
         database.execute("UPDATE MLMDEnv SET schema_version = ?", (version,))
     error = lineage_fails(capsys, tmp_path, "runs")

@@ -19,6 +19,7 @@ from pipeline.config import ConfigError, load_config
 from pipeline.local.preflight import MissingDataError, check_inputs
 from pipeline.output_dir import OutputDirBusy, OutputDirLock, OutputLayout
 
+import mlmd_builder
 from fake_mnist import FILE_NAMES, write_fake_mnist
 
 FILES = tuple(FILE_NAMES.values())
@@ -205,20 +206,8 @@ def test_a_serving_dir_reached_through_a_link_is_found_inside_the_pipeline_root(
         check_inputs(config(), str(data_dir), [], layout)
 
 
-def new_mlmd_store(path: Path) -> Path:
-    """An MLMD SQLite store with its tables and no run."""
-    from ml_metadata import metadata_store
-    from ml_metadata.proto import metadata_store_pb2
-
-    config = metadata_store_pb2.ConnectionConfig()
-    config.sqlite.filename_uri = str(path)
-    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
-    metadata_store.MetadataStore(config)
-    return path
-
-
 def test_a_store_of_a_newer_schema_is_refused_in_one_line(data_dir, tmp_path):
-    store = new_mlmd_store(tmp_path / "metadata.sqlite")
+    store = mlmd_builder.empty_store(tmp_path / "metadata.sqlite")
     with closing(sqlite3.connect(store)) as database, database:
         database.execute("UPDATE MLMDEnv SET schema_version = 99")
     with pytest.raises(PipelineError, match=rf"^{store}: written with MLMD schema version 99, but ml-metadata "):
@@ -227,7 +216,7 @@ def test_a_store_of_a_newer_schema_is_refused_in_one_line(data_dir, tmp_path):
 
 def test_a_store_another_process_holds_locked_is_said_to_be_in_use_not_foreign(data_dir, tmp_path):
     """Issue 27: it was "not an ML Metadata store; move it away", which would throw the lineage away."""
-    store = new_mlmd_store(tmp_path / "metadata.sqlite")
+    store = mlmd_builder.empty_store(tmp_path / "metadata.sqlite")
     holder = subprocess.Popen([sys.executable, "-c", HOLD_STORE_LOCKED, str(store)], stdout=subprocess.PIPE, text=True)
     try:
         assert holder.stdout.readline().strip() == "locked"
