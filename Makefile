@@ -48,8 +48,8 @@ lint: setup
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-# Unit tests only: skips the end-to-end runs of the real pipeline.
-test-fast: setup
+# Unit tests only: skips the end-to-end runs of the real pipeline (the publish lock's tests use MinIO).
+test-fast: setup minio
 	$(PY) -m pytest -m "not e2e" $(ARGS)
 
 # A Flink cluster of its own JVM processes on this machine (docs/flink.md): Flink's jars, pinned

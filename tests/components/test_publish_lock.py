@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Iterator
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from components import publish_lock
 from components.publish_lock import LOCK_NAME, PublishLock, PublishLockTimeout, describe
+
+from s3_server import S3Server, serve_s3
 
 
 def test_a_second_publisher_waits_then_gives_up_naming_the_holder(tmp_path):
@@ -25,19 +26,24 @@ def test_a_second_publisher_waits_then_gives_up_naming_the_holder(tmp_path):
         pass
 
 
+@pytest.fixture(scope="module")
+def s3() -> Iterator[S3Server]:
+    with serve_s3() as server:
+        yield server
+
+
 @pytest.fixture
-def bucket(monkeypatch):
-    """An in-process S3 (moto) with a bucket; boto3 finds it as the pushers' processes would find theirs."""
-    for name, value in {
-        "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test",
-        "AWS_REGION": "us-east-1",
-    }.items():
+def bucket(s3, monkeypatch):
+    """A bucket on the tests' S3 server (MinIO: tests/s3_server.py); boto3 finds the server through
+    the environment, as the pushers' processes would find theirs."""
+    for name, value in s3.env.items():
         monkeypatch.setenv(name, value)
-    with mock_aws():
-        client = boto3.client("s3")
-        client.create_bucket(Bucket="models")
-        yield client
+    client = s3.client()
+    client.create_bucket(Bucket="models")
+    yield client
+    for found in client.list_objects_v2(Bucket="models").get("Contents", []):
+        client.delete_object(Bucket="models", Key=found["Key"])
+    client.delete_bucket(Bucket="models")
 
 
 def test_on_s3_the_lease_is_one_object_created_only_if_none_exists(bucket):
