@@ -7,7 +7,6 @@ same size and modification time, which a fingerprint of names, sizes and times w
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from typing import Any
@@ -18,13 +17,12 @@ from tfx.dsl.components.base import base_component, executor_spec
 from tfx.orchestration import data_types
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
-from components import probe
+from components import files, probe
 from components.idx_example_gen.layout import locate_idx_file
 from components.idx_example_gen.settings import IngestSettings
 
 INPUT_BASE_KEY = "input_base"
 FILE_NAMES_KEY = "file_names"  # JSON: {role: file name}, as IngestSettings.file_names()
-READ_BYTES = 1 << 20
 
 
 def fingerprint(exec_properties: dict[str, Any]) -> str:
@@ -34,15 +32,7 @@ def fingerprint(exec_properties: dict[str, Any]) -> str:
         locate_idx_file(input_base, name, tf.io.gfile.exists)
         for name in json.loads(exec_properties[FILE_NAMES_KEY]).values()
     ]
-    return json.dumps({os.path.basename(path): _sha256(path) for path in paths}, sort_keys=True)
-
-
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with tf.io.gfile.GFile(path, "rb") as file:
-        while chunk := file.read(READ_BYTES):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return json.dumps({os.path.basename(path): files.sha256(path) for path in paths}, sort_keys=True)
 
 
 class Executor(probe.Executor):

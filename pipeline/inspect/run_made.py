@@ -16,10 +16,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline.inspect import lineage
+from pipeline.inspect import interrupted, lineage
 
 PROPERTY = "run_made"
 # The config's sections that decide what a run produces (not where it runs: beam, kubeflow, metadata).
@@ -94,10 +93,7 @@ def source_revision(code_root: Path = CODE_ROOT) -> str:
 def record(metadata_path: Path, run_id: str, made: RunMade) -> None:
     """`made` on the context of run `run_id` in the SQLite store at `metadata_path`, if the run
     reached the store."""
-    config = metadata_store_pb2.ConnectionConfig()
-    config.sqlite.filename_uri = str(metadata_path)
-    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE
-    store = metadata_store.MetadataStore(config)
+    store = interrupted.open_writable(metadata_path)
     run = lineage.find_run_context(store, run_id)
     if run is None:
         return
