@@ -33,7 +33,7 @@ from components import examples_integrity
 from components.example_format import IMAGE_KEY, LABEL_KEY, ExampleFormat
 from components.idx_example_gen import idx
 from components.idx_example_gen.layout import Shard, locate_idx_file, plan_shards, plan_splits
-from components.idx_example_gen.settings import IngestSettings
+from components.idx_example_gen.settings import IngestSettings, idx_dims
 from components.object_storage import enable_s3
 from components.settings import from_dict
 
@@ -78,7 +78,7 @@ class Executor(base_beam_executor.BaseBeamExecutor):
             role: locate_idx_file(exec_properties[INPUT_BASE_KEY], name, tf.io.gfile.exists)
             for role, name in settings.file_names().items()
         }
-        headers = {role: idx.read_file_header(path, _dims(role), opener=_gfile_open) for role, path in files.items()}
+        headers = {role: idx.read_file_header(path, idx_dims(role), opener=_gfile_open) for role, path in files.items()}
         splits = plan_splits(
             train_records=headers["train_images"].count,
             test_records=headers["test_images"].count,
@@ -124,7 +124,7 @@ def check_files(
         is_images = role.endswith("images")
         checks[role] = idx.check_file(
             path,
-            expected_dims=_dims(role),
+            expected_dims=idx_dims(role),
             record_shape=example_format.image_shape if is_images else (),
             max_value=None if is_images else example_format.num_classes - 1,
             opener=_gfile_open,
@@ -169,7 +169,7 @@ def write_shard(
     options = tf.io.TFRecordOptions(compression_type="GZIP", compression_level=settings.gzip_level)
     roles = (f"{shard.source}_images", f"{shard.source}_labels")
     digests = {role: idx.records_sha256() for role in roles}
-    chunks = zip(*(_records(files[role], _dims(role), shard) for role in roles))
+    chunks = zip(*(_records(files[role], idx_dims(role), shard) for role in roles))
     with tf.io.TFRecordWriter(path + ".tmp", options) as writer:
         for images, labels in chunks:
             digests[roles[0]].update(images)
@@ -200,11 +200,6 @@ def to_record_batch(images: np.ndarray, labels: np.ndarray) -> pa.RecordBatch:
 
 def _records(path: str, dims: int, shard: Shard):
     return idx.iter_records(path, dims, shard.start, shard.stop, ENCODE_CHUNK_RECORDS, opener=_gfile_open)
-
-
-def _dims(role: str) -> int:
-    """Images are [count, rows, columns], labels [count]."""
-    return 3 if role.endswith("images") else 1
 
 
 def _gfile_open(path: str):

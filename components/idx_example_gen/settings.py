@@ -13,6 +13,13 @@ from components.settings import Bounds
 
 # The four input files, by role.
 IDX_ROLES = ("train_images", "train_labels", "test_images", "test_labels")
+
+
+def idx_dims(role: str) -> int:
+    """How many dimensions a role's IDX file has: images are [count, rows, columns], labels [count]."""
+    return 3 if role.endswith("images") else 1
+
+
 IMAGE_COUNT = Bounds(0, 2**32 - 1)  # an IDX header counts its records in 32 bits
 
 

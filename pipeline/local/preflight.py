@@ -24,6 +24,7 @@ from components import files
 from components.errors import PipelineError
 from components.idx_example_gen import idx
 from components.idx_example_gen.layout import SplitSizeError, candidate_paths, plan_splits
+from components.idx_example_gen.settings import idx_dims
 from components.object_storage import is_uri
 from pipeline.config import ConfigError, PipelineConfig
 from pipeline.output_dir import OutputDirLock, OutputLayout
@@ -211,10 +212,7 @@ def check_data(config: PipelineConfig, data_dir: str) -> dict[str, idx.IdxHeader
             f"{data_dir}: missing {', '.join(missing)} (nor .gz); copy the four MNIST files there, "
             "point --data-dir at a folder that has them" + ("" if is_uri(data_dir) else ", or add --download")
         )
-    headers = {
-        role: idx.read_file_header(path, 3 if role.endswith("images") else 1, opener=_open)
-        for role, path in found.items()
-    }
+    headers = {role: idx.read_file_header(path, idx_dims(role), opener=_open) for role, path in found.items()}
     for header in headers.values():
         idx.check_stored_size(header, opener=_open)
     return headers
