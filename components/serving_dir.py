@@ -71,6 +71,17 @@ class Validation:
         """The best Precision@1 served on `data_sha256`; None for other data, where it says nothing."""
         return self.best_precision_at_1 if self.data_sha256 == data_sha256 else None
 
+    @classmethod
+    def measured(cls, data_sha256: str, precision_at_1: float, best_served: float | None) -> Validation:
+        """A model's figure on `data_sha256`, with the best served before it (None: none on that data)."""
+        best = max(precision_at_1, best_served) if best_served is not None else precision_at_1
+        return cls(data_sha256, precision_at_1, best)
+
+    @classmethod
+    def from_property(cls, value: object) -> Validation | None:
+        """From an artifact's JSON custom property (a protobuf Struct), as the Evaluator writes it."""
+        return cls(**json.loads(json.dumps(value))) if value else None
+
 
 @dataclass(frozen=True)
 class ServedVersion:

@@ -20,7 +20,6 @@ The evaluation records its figures in MLMD (components/evaluator/figures.py).
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import tensorflow_model_analysis as tfma
@@ -79,9 +78,8 @@ class Executor(evaluator_executor.Executor):
             compared_with = (served or baselines[0]).get_string_custom_property(FINGERPRINT_KEY)
             blessing.set_string_custom_property(BASELINE_SERVED_KEY, compared_with or serving_dir.NOTHING_SERVED)
             precision = evaluation.get_float_custom_property(PRECISION_PROPERTY)
-            best = max(precision, best_served) if best_served is not None else precision
             blessing.set_json_value_custom_property(
-                VALIDATION_KEY, serving_dir.Validation(data_sha256, precision, best).__dict__
+                VALIDATION_KEY, serving_dir.Validation.measured(data_sha256, precision, best_served).__dict__
             )
             if tolerance is not None:
                 blessing.set_float_custom_property(TOLERANCE_KEY, tolerance)
@@ -90,7 +88,7 @@ class Executor(evaluator_executor.Executor):
 def served_validation(baseline: types.Artifact | None) -> serving_dir.Validation | None:
     """What the served version's marker says of its validation (ServedModel copies it on the baseline)."""
     value = baseline.get_json_value_custom_property(SERVED_VALIDATION_KEY) if baseline is not None else None
-    return serving_dir.Validation(**json.loads(json.dumps(value))) if value else None
+    return serving_dir.Validation.from_property(value)
 
 
 def eval_config_of(exec_properties: dict[str, Any]) -> tfma.EvalConfig:

@@ -24,7 +24,6 @@ with, nor that the model is still what the Trainer wrote. This one:
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -97,7 +96,7 @@ def validation_against(
     """The candidate's Validation for its marker, its best counted against `served`, the model
     served now. ServedModelChanged, in one line, when `served` is not the model the candidate
     was compared with and the candidate does not pass against it."""
-    candidate = _blessing_validation(blessing)
+    candidate = serving_dir.Validation.from_property(blessing.get_json_value_custom_property(VALIDATION_KEY))
     compared_with = blessing.get_string_custom_property(BASELINE_SERVED_KEY) or serving_dir.NOTHING_SERVED
     served_now = serving_dir.fingerprint(served)
     best_served = (
@@ -116,8 +115,7 @@ def validation_against(
         log.info("%s; compared again: %s", changed, "it passes" if served else "nothing is served now")
     if candidate is None:
         return None
-    best = max(candidate.precision_at_1, best_served) if best_served is not None else candidate.precision_at_1
-    return serving_dir.Validation(candidate.data_sha256, candidate.precision_at_1, best)
+    return serving_dir.Validation.measured(candidate.data_sha256, candidate.precision_at_1, best_served)
 
 
 def refusal(
@@ -138,11 +136,6 @@ def refusal(
             f"{best_served:.4f}, the best served (version {served.version})"
         )
     return None
-
-
-def _blessing_validation(blessing: types.Artifact) -> serving_dir.Validation | None:
-    value = blessing.get_json_value_custom_property(VALIDATION_KEY)
-    return serving_dir.Validation(**json.loads(json.dumps(value))) if value else None
 
 
 def next_version(highest_number: int | None) -> int:
