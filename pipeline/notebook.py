@@ -130,15 +130,15 @@ class Pipeline:
 
     def report(self, run: str | int | Run | None = None) -> Run:
         """`mnist-pipeline report [RUN]`: an earlier run (default: the newest), its page written again."""
-        from pipeline.inspect.report import write_run_report
+        from pipeline.inspect import interrupted
+        from pipeline.inspect.report import write_report
 
         config = self.config()
         with _one_line_faults():
             reference = None if run is None else _reference(run)
-            path = write_run_report(self.layout.output_dir, reference, config.metadata, None, config.pipeline_name)
-            store = lineage.open_store(self.layout.metadata_path)
+            store = interrupted.open_for_reading(self.layout.output_dir, config.metadata)  # as `report` opens it
             context = lineage.find_run(store, reference, config.pipeline_name)
-            return Run(run_summary.summarize_run(store, context), path)
+            return Run(run_summary.summarize_run(store, context), write_report(store, context, self.layout))
 
     def runs(self) -> Runs:
         """`mnist-pipeline lineage runs`: newest first."""

@@ -19,6 +19,8 @@ from pipeline.inspect.states import ComponentStatus, RunStatus
 from pipeline.local.runner import RunFailed, RunInterrupted
 from pipeline.notebook import Pipeline, PipelineFault, Run, html_table, overrides_of
 
+import mlmd_builder
+
 RUN_ID = "20260101-120000-000001"
 
 
@@ -128,3 +130,17 @@ def test_a_run_sees_the_console_scripts_argv_and_the_kernel_gets_its_own_back():
 
 def test_a_reference_is_an_id_a_number_or_a_run(tmp_path):
     assert [notebook._reference(r) for r in ("2026", 2, Run(summary(), Path("x")))] == ["2026", "2", RUN_ID]
+
+
+def test_report_writes_a_runs_page_again_and_returns_its_summary(tmp_path):
+    """From a store the run wrote (here written by tests/mlmd_builder.py): the newest run by default."""
+    output = tmp_path / "out"
+    output.mkdir()
+    layout = mlmd_builder.TfxLayout(output / "metadata.sqlite")
+    first = mlmd_builder.mnist_run(layout, tmp_path / "artifacts", "20261130-000100-000001")
+    second = mlmd_builder.mnist_run(layout, tmp_path / "artifacts", "20261130-000200-000002", previous=first)
+    pipeline = Pipeline(output, tmp_path / "data")
+    newest = pipeline.report()
+    assert newest.id == second.run_id and newest.report_path == output / "runs" / f"{second.run_id}.html"
+    assert newest.report_path.is_file()
+    assert pipeline.report(first.run_id).id == first.run_id
