@@ -95,12 +95,18 @@ class Pipeline:
     def config(self, **settings: Any) -> PipelineConfig:
         """The settings a run with these overrides would use."""
         with _one_line_faults():
-            return load_config(self.config_file, [*self.overrides, *overrides_of(self.config_file, settings)])
+            return load_config(self.config_file, self._overrides(settings))
+
+    def _overrides(self, settings: Mapping[str, Any]) -> list[str]:
+        """The `--set`s of a run: the Pipeline's own, then `settings`."""
+        return [*self.overrides, *overrides_of(self.config_file, settings)]
 
     def run(self, *, push: bool = True, use_cache: bool = True, download: bool = False, **settings: Any) -> Run:
         """`mnist-pipeline run` [--no-push] [--no-cache] [--download] with `settings` as `--set`s:
         a bare name (learning_rate=0.01) or a dotted key (**{"training.learning_rate": 0.01})."""
-        config = self.config(**settings)
+        with _one_line_faults():
+            overrides = self._overrides(settings)
+            config = load_config(self.config_file, overrides)
         with _one_line_faults(), _console_argv():
             if download:
                 from pipeline.local.download import ensure_mnist
@@ -118,7 +124,7 @@ class Pipeline:
                 partial=None if push else runner.NO_PUSH,
                 use_cache=use_cache,
                 config_file=self.config_file,
-                overrides=[*self.overrides, *overrides_of(self.config_file, settings)],
+                overrides=overrides,
             )
         return self._finished(summary)
 
