@@ -774,7 +774,7 @@ def test_image_lock_is_the_venv_lock_without_the_dev_only_packages():
     dev_only = dependency_closure(project["optional-dependencies"]["dev"]) - runtime
     image_pins, venv_pins = locked_versions(), locked_versions("requirements-dev.lock")
 
-    assert {"pytest", "moto", "hypothesis", "selenium", "trio", "sortedcontainers", "pysocks"} <= dev_only
+    assert {"pytest", "hypothesis", "selenium", "trio", "sortedcontainers", "pysocks"} <= dev_only
     assert image_pins.items() <= venv_pins.items(), set(image_pins.items()) - set(venv_pins.items())
     assert runtime <= image_pins.keys(), runtime - image_pins.keys()
     assert venv_pins.keys() - image_pins.keys() == dev_only
