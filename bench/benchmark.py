@@ -349,6 +349,7 @@ def kernel_figures(result: dict[str, Any]) -> dict[str, float]:
     return {
         "kernel_cold.wall_s": run_s[0],
         "kernel_edited.wall_s": run_s[1],
+        **{f"kernel_edited.component_s.{name}": seconds for name, seconds in result["component_s"][1].items()},
         "kernel_plain.wall_s": result["plain_s"],
         "kernel_edited_vs_plain.ratio": run_s[1] / result["plain_s"],
         "kernel_one_run.peak_memory_mib": peaks[0],

@@ -5,8 +5,9 @@ script (../shared/reference/plain_keras_idx.py) in the same process, its imports
 with the first edited run's training settings. The plain script comes last: it starts
 TensorFlow's runtime in this process, after which a run's executors would stay in threads.
 
-It writes to --result, as JSON: each run's wall seconds and the peak memory of this process and
-its worker processes during it (PSS summed, MiB), and the plain script's wall seconds.
+It writes to --result, as JSON: each run's wall seconds, its components' seconds (from ML
+Metadata, as the run's summary has them) and the peak memory of this process and its worker
+processes during it (PSS summed, MiB), and the plain script's wall seconds.
 """
 
 from __future__ import annotations
@@ -46,12 +47,13 @@ def warm_kernel(data_dir: Path, output_dir: Path, plain: Path, runs: int, overri
     memory.start()
     pipeline = Pipeline(output_dir, data_dir, settings=settings)
     training = pipeline.config().training
-    run_s, peak_mib = [], []
+    run_s, component_s, peak_mib = [], [], []
     for number in range(runs):
         memory.peak_kib = 0
         started = time.monotonic()
-        pipeline.run(learning_rate=edited_training(training, times=number).learning_rate)
+        run = pipeline.run(learning_rate=edited_training(training, times=number).learning_rate)
         run_s.append(time.monotonic() - started)
+        component_s.append({outcome.component: outcome.seconds for outcome in run.summary.components})
         peak_mib.append(memory.peak_kib / 1024)
     memory.stop()
     kernel_argv = sys.argv
@@ -61,7 +63,12 @@ def warm_kernel(data_dir: Path, output_dir: Path, plain: Path, runs: int, overri
         runpy.run_path(str(plain), run_name="__main__")
     finally:
         sys.argv = kernel_argv
-    return {"run_s": run_s, "peak_memory_mib": peak_mib, "plain_s": time.monotonic() - started}
+    return {
+        "run_s": run_s,
+        "component_s": component_s,
+        "peak_memory_mib": peak_mib,
+        "plain_s": time.monotonic() - started,
+    }
 
 
 if __name__ == "__main__":
