@@ -379,10 +379,11 @@ def _submit(args: argparse.Namespace) -> int:
 
 
 def _kubeflow_config(args: argparse.Namespace):
-    """The config with the `kubeflow` section overridden by the flags that were given."""
+    """The config with the `kubeflow` section checked and overridden by the flags that were given."""
     from pipeline.kubeflow.compiler import with_overrides
+    from pipeline.kubeflow.settings import load_kubeflow_config
 
-    config = load_config(args.config, args.overrides)
+    config = load_kubeflow_config(args.config, args.overrides)
     kubeflow = with_overrides(
         config.kubeflow,
         image=args.image,

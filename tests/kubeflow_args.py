@@ -5,8 +5,8 @@ from __future__ import annotations
 import dataclasses
 import json
 
-from pipeline.config import PipelineConfig, load_config
 from pipeline.kubeflow.compiler import with_overrides
+from pipeline.kubeflow.settings import KubeflowConfig, load_kubeflow_config
 
 IMAGE = "registry.example.com/team/mnist-pipeline:test"
 PIPELINE_ROOT = "gs://test-bucket/mnist/root"
@@ -38,9 +38,9 @@ TASK_ENV_ARGS = [
 ]
 
 
-def kubeflow_config(*overrides: str, **flags: str) -> PipelineConfig:
+def kubeflow_config(*overrides: str, **flags: str) -> KubeflowConfig:
     """The config `compile` builds from KUBEFLOW_ARGS, `--set` overrides and other `flags`."""
-    config = load_config(overrides=overrides)
+    config = load_kubeflow_config(overrides=overrides)
     settings = with_overrides(
         config.kubeflow,
         **{

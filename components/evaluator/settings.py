@@ -7,10 +7,11 @@ runs import it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
-from components.settings import Bounds
+from pydantic.dataclasses import dataclass
+
+from components.settings import SETTINGS, Bounds, Float
 
 METRIC_NAME = "precision_at_1"  # components.evaluator.precision_at_1.PrecisionAt1's key
 CONFUSION_METRIC_NAME = "confusion_counts"  # ... and ConfusionCounts': an int64 [true, predicted] array
@@ -27,10 +28,10 @@ MIN_PRECISION_KEY = "min_precision_at_1"
 FRACTION = Bounds(0, 1)  # Precision@1 and the differences between two of them
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SETTINGS)
 class EvaluationSettings:
-    min_precision_at_1: Annotated[float, FRACTION]  # validation Precision@1 a model needs to be blessed
-    max_precision_at_1_regression: Annotated[float, FRACTION]  # how far below the model in production it may fall
+    min_precision_at_1: Annotated[Float, FRACTION]  # validation Precision@1 a model needs to be blessed
+    max_precision_at_1_regression: Annotated[Float, FRACTION]  # how far below the model in production it may fall
     # A warning when test Precision@1 is further than this from validation's: the test split
     # decides nothing, but a collapsed one (say, swapped files) should not pass in silence.
-    max_test_gap: Annotated[float, FRACTION]
+    max_test_gap: Annotated[Float, FRACTION]

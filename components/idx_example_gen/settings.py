@@ -6,10 +6,11 @@ executor rebuilds it (components.settings.from_dict). No TensorFlow here: the co
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Annotated
 
-from components.settings import Bounds
+from pydantic.dataclasses import dataclass
+
+from components.settings import SETTINGS, Bounds, Int, Text
 
 # The four input files, by role.
 IDX_ROLES = ("train_images", "train_labels", "test_images", "test_labels")
@@ -23,17 +24,17 @@ def idx_dims(role: str) -> int:
 IMAGE_COUNT = Bounds(0, 2**32 - 1)  # an IDX header counts its records in 32 bits
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, config=SETTINGS)
 class IngestSettings:
-    train_images: str  # file names under the data dir; each may also be NAME.gz
-    train_labels: str
-    test_images: str
-    test_labels: str
-    validation_size: Annotated[int, IMAGE_COUNT]  # the first N training images, as TensorFlow's input_data does
-    train_size: Annotated[int | None, IMAGE_COUNT]  # None: every training image after the validation ones
-    test_size: Annotated[int | None, IMAGE_COUNT]  # None: every test image
-    records_per_shard: Annotated[int, Bounds(1, 10_000_000)]
-    gzip_level: Annotated[int, Bounds(0, 9)]
+    train_images: Text  # file names under the data dir; each may also be NAME.gz
+    train_labels: Text
+    test_images: Text
+    test_labels: Text
+    validation_size: Annotated[Int, IMAGE_COUNT]  # the first N training images, as TensorFlow's input_data does
+    train_size: Annotated[Int | None, IMAGE_COUNT]  # None: every training image after the validation ones
+    test_size: Annotated[Int | None, IMAGE_COUNT]  # None: every test image
+    records_per_shard: Annotated[Int, Bounds(1, 10_000_000)]
+    gzip_level: Annotated[Int, Bounds(0, 9)]
 
     def file_names(self) -> dict[str, str]:
         """The file of each role in IDX_ROLES."""

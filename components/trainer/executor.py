@@ -20,7 +20,6 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import json_utils, proto_utils
 
 from components import examples_integrity, files, model_integrity
-from components.settings import SettingsError, check
 from components.trainer.settings import RUN_SETTINGS, read_custom_config, with_run_settings
 
 LEARNING_RATE_KEY, TRAIN_STEPS_KEY = RUN_SETTINGS  # the Trainer's parameters that hold them
@@ -54,9 +53,6 @@ def with_run_properties(exec_properties: dict[str, Any]) -> dict[str, Any]:
         json_utils.loads(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY]), exec_properties
     )
     settings, _ = read_custom_config(custom_config)
-    problems = check(settings, "training.")
-    if problems:
-        raise SettingsError("; ".join(problems))
     train_args = trainer_pb2.TrainArgs()
     proto_utils.json_to_proto(exec_properties[standard_component_specs.TRAIN_ARGS_KEY], train_args)
     train_args.num_steps = settings.train_steps

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Annotated, Any
 
+from pydantic import AfterValidator
+from pydantic.dataclasses import dataclass
+
 from components.example_format import ExampleFormat
-from components.settings import Bounds, from_dict, to_dict
+from components.settings import SETTINGS, Bounds, Flag, Float, Int, Text, from_dict, to_dict
 
 # Setting value -> the keras.optimizers class it names.
 OPTIMIZERS = {"adam": "Adam", "sgd": "SGD", "rmsprop": "RMSprop"}
@@ -39,19 +41,25 @@ STEPS = Bounds(1, 100_000_000)  # a step takes milliseconds at least: 10^8 of th
 MAX_MODEL_VALUES = 50_000_000
 
 
-@dataclass(frozen=True)
+def _known_optimizer(name: str) -> str:
+    if name not in OPTIMIZERS:
+        raise ValueError(f"must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
+    return name
+
+
+@dataclass(frozen=True, config=SETTINGS)
 class TrainerSettings:
-    hidden_units: Annotated[tuple[int, ...], Bounds(1, 65_536, items=(1, 16))]  # sizes of the dense layers
-    optimizer: str  # a key of OPTIMIZERS
-    learning_rate: Annotated[float, Bounds(0, 10, above_low=True)]
-    cosine_decay: bool  # decay the learning rate to 0 over train_steps
-    batch_size: Annotated[int, Bounds(1, 65_536)]
-    train_steps: Annotated[int, STEPS]
-    log_every_steps: Annotated[int, STEPS]
-    checkpoint_every_steps: Annotated[int, STEPS]
+    hidden_units: Annotated[tuple[Int, ...], Bounds(1, 65_536, items=(1, 16))]  # sizes of the dense layers
+    optimizer: Annotated[Text, AfterValidator(_known_optimizer)]  # a key of OPTIMIZERS
+    learning_rate: Annotated[Float, Bounds(0, 10, above_low=True)]
+    cosine_decay: Flag  # decay the learning rate to 0 over train_steps
+    batch_size: Annotated[Int, Bounds(1, 65_536)]
+    train_steps: Annotated[Int, STEPS]
+    log_every_steps: Annotated[Int, STEPS]
+    checkpoint_every_steps: Annotated[Int, STEPS]
     # Loss and accuracy of the whole validation split, for TensorBoard and the report; beyond train_steps: none.
-    validation_every_steps: Annotated[int, STEPS]
-    seed: Annotated[int, Bounds(0, 2**32 - 1)]  # keras.utils.set_random_seed seeds NumPy, whose seeds are 32-bit
+    validation_every_steps: Annotated[Int, STEPS]
+    seed: Annotated[Int, Bounds(0, 2**32 - 1)]  # keras.utils.set_random_seed seeds NumPy, whose seeds are 32-bit
 
     @property
     def steps_per_execution(self) -> int:
@@ -59,11 +67,6 @@ class TrainerSettings:
         return math.gcd(
             self.train_steps, self.log_every_steps, self.checkpoint_every_steps, self.validation_every_steps
         )
-
-    def problems(self) -> list[tuple[str, str]]:
-        if self.optimizer not in OPTIMIZERS:
-            return [("optimizer", f"must be one of {', '.join(OPTIMIZERS)}, got {self.optimizer!r}")]
-        return []
 
 
 def size_problems(training: TrainerSettings, example_format: ExampleFormat) -> list[tuple[str, str]]:

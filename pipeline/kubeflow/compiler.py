@@ -45,16 +45,10 @@ from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 from components.errors import PipelineError
 from components.object_storage import BEAM_WORKER_PLUGIN_ARG, enable_s3
 from pipeline import node_ids
-from pipeline.config import (
-    BEAM_WORKERS_FLAG,
-    PROJECT_ROOT,
-    KubeflowSettings,
-    PipelineConfig,
-    RetryPolicy,
-    TaskResources,
-)
+from pipeline.config import PROJECT_ROOT
 from pipeline.kubeflow import client
 from pipeline.kubeflow.run_report import RUN_ID_PLACEHOLDER, RunReport
+from pipeline.kubeflow.settings import BEAM_WORKERS_FLAG, KubeflowConfig, KubeflowSettings, RetryPolicy, TaskResources
 from pipeline.pipeline import PipelinePaths, RunSettings, create_pipeline
 from pipeline.schema_staging import SCHEMAS_DIR, staged_path
 
@@ -94,14 +88,14 @@ def placeholders_in(settings: KubeflowSettings) -> list[str]:
     return [f"{name}={value}" for name, value in values.items() if any(p in value for p in PLACEHOLDERS)]
 
 
-def run_parameters(config: PipelineConfig) -> dict[str, Any]:
+def run_parameters(config: KubeflowConfig) -> dict[str, Any]:
     """The value of each run-time parameter in `config`: the spec's defaults, and what `submit`
     gives the run (so the run's page shows them)."""
     settings = config.as_dict()
     return {name: functools.reduce(operator.getitem, key.split("."), settings) for name, key in RUN_PARAMETERS.items()}
 
 
-def compile_pipeline(config: PipelineConfig, output: Path, enable_cache: bool = True) -> Path:
+def compile_pipeline(config: KubeflowConfig, output: Path, enable_cache: bool = True) -> Path:
     """Writes the KFP v2 spec of the pipeline to `output` (.json or .yaml, see the module doc).
 
     With `enable_cache=False` no task has `cachingOptions`, which KFP reads as "never reuse"
@@ -159,7 +153,7 @@ def compile_pipeline(config: PipelineConfig, output: Path, enable_cache: bool = 
     return output
 
 
-def submit_pipeline(config: PipelineConfig, host: str, submission: client.Submission) -> client.Submitted:
+def submit_pipeline(config: KubeflowConfig, host: str, submission: client.Submission) -> client.Submitted:
     """Compiles the pipeline and submits it as `submission` asks: a run, a recurring run, of the
     spec or of a version uploaded first (client.submit)."""
     placeholders = placeholders_in(config.kubeflow)

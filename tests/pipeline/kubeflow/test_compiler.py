@@ -29,9 +29,9 @@ from tfx.utils import import_utils
 
 from components.publish_lock import LEASE_SECONDS, PublishLock
 from pipeline import node_ids
-from pipeline.config import load_config
 from pipeline.kubeflow import compiler, task
 from pipeline.kubeflow.compiler import TASK_COMMAND, KubeflowError, compile_pipeline, with_overrides
+from pipeline.kubeflow.settings import load_kubeflow_config
 from pipeline.pipeline import PipelinePaths, create_pipeline
 from pipeline.schema_staging import SCHEMAS_DIR
 
@@ -524,7 +524,7 @@ def test_cli_compile_warns_about_the_example_values_it_still_holds(tmp_path, cap
     looked at), with a warning naming each setting and its flag; `submit` refuses them."""
     output = tmp_path / "pipeline.json"
     assert run_cli("compile", "--output", output, "--data-dir", DATA_DIR) == 0
-    defaults = load_config().kubeflow
+    defaults = load_kubeflow_config().kubeflow
     [warning] = [line for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")]
     assert warning == (
         f"warning: the spec holds example values: kubeflow.image (--image)={defaults.image}, "
@@ -536,7 +536,7 @@ def test_cli_compile_warns_about_the_example_values_it_still_holds(tmp_path, cap
 
 
 def test_flags_override_only_the_settings_they_give(config):
-    settings = load_config().kubeflow
+    settings = load_kubeflow_config().kubeflow
     assert with_overrides(settings, image=None, pipeline_root=None, data_dir=None, serving_dir=None) == settings
     changed = with_overrides(settings, image=IMAGE, data_dir=None, serving_dir=SERVING_DIR)
     assert (changed.image, changed.data_dir, changed.serving_dir) == (IMAGE, settings.data_dir, SERVING_DIR)
