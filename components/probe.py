@@ -29,13 +29,14 @@ from tfx.proto.orchestration import driver_output_pb2
 from tfx.types import artifact_utils, standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
+from components import code_hash
+
 VALUE_KEY = "value"  # the output: what the probe saw (a String)
 SEEN_KEY = "seen"  # the execution property the local driver sets to the same value
-CODE_KEY = "code_sha256"
 
 # What every probe's spec has besides its own parameters.
 OUTPUTS = {VALUE_KEY: ChannelParameter(type=standard_artifacts.String)}
-PARAMETERS = {CODE_KEY: ExecutionParameter(type=str), SEEN_KEY: ExecutionParameter(type=str, optional=True)}
+PARAMETERS = {**code_hash.PARAMETERS, SEEN_KEY: ExecutionParameter(type=str, optional=True)}
 
 Look = Callable[[dict[str, Any]], str]  # what a probe does: its execution properties -> what it saw
 

@@ -1,36 +1,40 @@
-"""Evaluator: TFX's Evaluator with our executor and the hash of the code it runs in its cache key.
+"""Evaluator: TFX's Evaluator with our executor, the evaluation settings as parameters of their own.
 
-TFX's cache key holds the Evaluator's parameters, not the Precision@1 metric's code it imports
-(components/evaluator/precision_at_1.py): `code_sha256` makes changed code miss the cache.
+Each EvaluationSettings field the Evaluator uses is a parameter named as its key in the config
+(components/parameters.py): the validation Evaluator's blessing rule (min_precision_at_1,
+max_precision_at_1_regression), the test Evaluator's max_test_gap. Each stands by value in the
+cache key and in MLMD, and may be a TFX RuntimeParameter that a Kubeflow run sets. The executor
+builds the TFMA eval_config from them (components/evaluator/eval_config.py), so the spec holds
+no eval_config. TFX's cache key holds the parameters, not the Precision@1 metric's code the
+executor imports (components/evaluator/precision_at_1.py): `code_sha256` makes changed code
+miss the cache.
 """
 
 from __future__ import annotations
 
-import tensorflow_model_analysis as tfma
+from collections.abc import Mapping
+
 from tfx import types
 from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.orchestration import data_types
 from tfx.types import standard_artifacts, standard_component_specs
-from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import json_utils
 
+from components import code_hash, parameters
 from components.evaluator import executor
-from components.evaluator.settings import MAX_TEST_GAP_KEY, MIN_PRECISION_KEY
-
-CODE_KEY = "code_sha256"
+from components.evaluator.settings import EvaluationSettings
 
 
 class EvaluatorSpec(standard_component_specs.EvaluatorSpec):
     PARAMETERS = {
         **standard_component_specs.EvaluatorSpec.PARAMETERS,
-        CODE_KEY: ExecutionParameter(type=str),
-        MAX_TEST_GAP_KEY: ExecutionParameter(type=float, optional=True),
-        MIN_PRECISION_KEY: ExecutionParameter(type=float, optional=True),
+        **code_hash.PARAMETERS,
+        **parameters.spec(EvaluationSettings, optional=True),  # each Evaluator takes those it uses
     }
 
 
 class Evaluator(base_beam_component.BaseBeamComponent):
-    """Evaluates `model` on `example_splits` of `examples`; blesses it when eval_config has thresholds."""
+    """Evaluates `model` on `example_splits` of `examples`; blesses it when given the blessing rule."""
 
     SPEC_CLASS = EvaluatorSpec
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.Executor)
@@ -40,27 +44,23 @@ class Evaluator(base_beam_component.BaseBeamComponent):
         examples: types.BaseChannel,
         model: types.BaseChannel,
         example_splits: list[str],
-        eval_config: tfma.EvalConfig,
+        settings: Mapping[str, float | data_types.RuntimeParameter],
         code_sha256: str,
         baseline_model: types.BaseChannel | None = None,
-        max_test_gap: float | None = None,
-        min_precision_at_1: float | data_types.RuntimeParameter | None = None,
     ):
-        """`max_test_gap`: the test Evaluator's, recorded in MLMD so that the run summary warns
-        with the limit the run was given (EvaluationSettings.max_test_gap). `min_precision_at_1`:
-        the validation Evaluator's, the Precision@1 a model needs to be blessed, which the
-        executor adds to eval_config's thresholds (eval_config.with_min_precision_at_1)."""
+        """`settings`: the EvaluationSettings this Evaluator uses, by name, each a value or a
+        RuntimeParameter: the validation Evaluator's blessing rule, the test Evaluator's
+        max_test_gap (recorded in MLMD so that the run summary warns with the limit the run was
+        given)."""
         super().__init__(
             spec=EvaluatorSpec(
                 examples=examples,
                 model=model,
                 baseline_model=baseline_model,
                 example_splits=json_utils.dumps(example_splits),
-                eval_config=eval_config,
                 evaluation=types.Channel(type=standard_artifacts.ModelEvaluation),
                 blessing=types.Channel(type=standard_artifacts.ModelBlessing),
                 code_sha256=code_sha256,
-                max_test_gap=max_test_gap,
-                min_precision_at_1=min_precision_at_1,
+                **settings,
             )
         )

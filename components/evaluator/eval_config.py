@@ -3,6 +3,9 @@
 One Evaluator per split: given several example_splits, TFMA pools them into one figure.
 The validation split decides the blessing; the test split is only reported, with its confusion
 matrix (counted by our own metric, components/evaluator/precision_at_1.py) for the run report.
+Each Evaluator's executor builds its config from its parameters (the blessing rule's settings,
+components/evaluator/executor.py): the config is not a parameter of its own, so the rule has one
+source.
 """
 
 from __future__ import annotations
@@ -13,29 +16,34 @@ from components.evaluator import precision_at_1
 from components.example_format import LABEL_KEY
 
 
-def eval_config(max_precision_at_1_regression: float | None = None, confusion_matrix: bool = False) -> tfma.EvalConfig:
+def eval_config(
+    min_precision_at_1: float | None = None, max_precision_at_1_regression: float | None = None
+) -> tfma.EvalConfig:
     """Precision@1 (= accuracy) and example count, overall and per true digit.
 
-    With `max_precision_at_1_regression` (the blessing rule), a model served now is the
-    baseline a model may fall at most that far below; the floor every model needs is the run's
-    own parameter, added by the executor (with_min_precision_at_1). With `confusion_matrix`,
-    also the count of every (true digit, top predicted digit) pair.
+    With `min_precision_at_1`, the blessing rule: a model needs at least that on the whole split,
+    and, with `max_precision_at_1_regression`, may fall at most that far below the model served
+    now (TFX's Evaluator skips that change threshold when nothing is served). Without a rule (an
+    Evaluator that only reports), also the count of every (true digit, top predicted digit) pair.
     """
     precision = tfma.MetricConfig(class_name=precision_at_1.PrecisionAt1.__name__, module=precision_at_1.__name__)
-    if max_precision_at_1_regression is not None:
-        # TFX's Evaluator skips the change threshold when it has no baseline (nothing served).
+    if min_precision_at_1 is not None:
         threshold = tfma.MetricThreshold(
-            change_threshold=tfma.GenericChangeThreshold(
-                direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-                absolute={"value": -max_precision_at_1_regression},
-            ),
+            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": min_precision_at_1})
         )
+        if max_precision_at_1_regression is not None:
+            threshold.change_threshold.CopyFrom(
+                tfma.GenericChangeThreshold(
+                    direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                    absolute={"value": -max_precision_at_1_regression},
+                )
+            )
         # On the whole split only: a plain `threshold` would apply to every digit's slice too.
         precision.per_slice_thresholds.append(
             tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=threshold)
         )
     metrics = [tfma.MetricConfig(class_name="ExampleCount"), precision]
-    if confusion_matrix:
+    if min_precision_at_1 is None:
         metrics.append(
             tfma.MetricConfig(class_name=precision_at_1.ConfusionCounts.__name__, module=precision_at_1.__name__)
         )
@@ -46,31 +54,3 @@ def eval_config(max_precision_at_1_regression: float | None = None, confusion_ma
         slicing_specs=[tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[LABEL_KEY])],
         metrics_specs=[tfma.MetricsSpec(metrics=metrics)],
     )
-
-
-def max_regression(config: tfma.EvalConfig) -> float | None:
-    """The blessing rule's tolerance below the served model; None for a config without the rule."""
-    for precision in _precision_metrics(config):
-        for per_slice in precision.per_slice_thresholds:
-            return -per_slice.threshold.change_threshold.absolute.value
-    return None
-
-
-def with_min_precision_at_1(config: tfma.EvalConfig, min_precision_at_1: float) -> tfma.EvalConfig:
-    """`config`, built with a blessing rule, in which a model also needs at least
-    `min_precision_at_1` on the whole split to be blessed."""
-    result = tfma.EvalConfig()
-    result.CopyFrom(config)
-    [precision] = _precision_metrics(result)
-    [overall] = precision.per_slice_thresholds
-    overall.threshold.value_threshold.lower_bound.value = min_precision_at_1
-    return result
-
-
-def _precision_metrics(config: tfma.EvalConfig) -> list[tfma.MetricConfig]:
-    return [
-        metric
-        for spec in config.metrics_specs
-        for metric in spec.metrics
-        if metric.class_name == precision_at_1.PrecisionAt1.__name__
-    ]

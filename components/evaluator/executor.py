@@ -7,14 +7,15 @@ one that says "none served" before TFX's executor sees its inputs. The splits it
 first checked against the checksums the ingest recorded (components/examples_integrity.py), and
 the model's files against those the Trainer recorded (components/model_integrity.py).
 
-The blessing's floor, a parameter of its own that each run may set, joins the eval_config's
-thresholds first. So does the ratchet: TFMA compares the candidate with the served model only,
-so each push could be the tolerance below the one before and a chain of pushes would drift
-down. The served version's marker carries the best validation Precision@1 served in a row on
-the same validation data (serving_dir.Validation); the candidate must reach that best minus
-the tolerance, as a floor. The blessing records which served model the candidate was compared
-with, the candidate's Validation and the tolerance: the Pusher publishes while that model is
-still served, or compares again with the one served by then (components/pusher/executor.py).
+TFX's executor gets the eval_config this one builds from the Evaluator's parameters (the
+blessing rule's settings, components/evaluator/component.py), with the ratchet in it: TFMA
+compares the candidate with the served model only, so each push could be the tolerance below the
+one before and a chain of pushes would drift down. The served version's marker carries the best
+validation Precision@1 served in a row on the same validation data (serving_dir.Validation);
+the candidate must reach that best minus the tolerance, as a floor. The blessing records which
+served model the candidate was compared with, the candidate's Validation and the tolerance: the
+Pusher publishes while that model is still served, or compares again with the one served by
+then (components/pusher/executor.py).
 The evaluation records its figures in MLMD (components/evaluator/figures.py).
 """
 
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import tensorflow_model_analysis as tfma
 from tfx import types
 from tfx.components.evaluator import executor as evaluator_executor
 from tfx.types import artifact_utils, standard_component_specs
@@ -30,14 +30,14 @@ from tfx.utils import json_utils, proto_utils
 
 from components import examples_integrity, model_integrity, serving_dir
 from components.evaluator import figures
-from components.evaluator.eval_config import max_regression, with_min_precision_at_1
-from components.evaluator.settings import MIN_PRECISION_KEY, PRECISION_PROPERTY
+from components.evaluator.eval_config import eval_config
+from components.evaluator.settings import MAX_REGRESSION_KEY, MIN_PRECISION_KEY, PRECISION_PROPERTY
 from components.served_model.properties import FINGERPRINT_KEY, SERVED_VALIDATION_KEY, is_served
 
 # On the blessing of the validation Evaluator:
 BASELINE_SERVED_KEY = "compared_with_served"  # serving_dir.fingerprint of the baseline
 VALIDATION_KEY = "validation"  # serving_dir.Validation of the candidate, as a dict
-TOLERANCE_KEY = "max_precision_at_1_regression"  # the rule's tolerance below the best served
+TOLERANCE_KEY = MAX_REGRESSION_KEY  # the rule's tolerance below the best served
 
 
 class Executor(evaluator_executor.Executor):
@@ -60,13 +60,17 @@ class Executor(evaluator_executor.Executor):
         data_sha256 = examples_integrity.split_digest(examples, splits[0])
         validation = served_validation(served)
         best_served = validation.best_on(data_sha256) if validation is not None else None
-        tolerance = max_regression(eval_config_of(exec_properties)) if baselines else None
+        tolerance = exec_properties.get(MAX_REGRESSION_KEY) if baselines else None
         ratchet = best_served - tolerance if best_served is not None and tolerance is not None else None
         configured_floor = exec_properties.get(MIN_PRECISION_KEY)
-        exec_properties = with_blessing_floor(exec_properties, ratchet)
+        raised = ratchet is not None and configured_floor is not None and ratchet > configured_floor
+        config = eval_config(ratchet if raised else configured_floor, tolerance)
+        exec_properties = {
+            **exec_properties,
+            standard_component_specs.EVAL_CONFIG_KEY: proto_utils.proto_to_json(config),
+        }
         super().Do(input_dict, output_dict, exec_properties)
         evaluation = artifact_utils.get_single_instance(output_dict[standard_component_specs.EVALUATION_KEY])
-        raised = ratchet is not None and configured_floor is not None and ratchet > configured_floor
         figures.record(
             evaluation,
             f"the best served on this validation data, {best_served:.4f}, less the tolerance {tolerance:g}"
@@ -89,26 +93,3 @@ def served_validation(baseline: types.Artifact | None) -> serving_dir.Validation
     """What the served version's marker says of its validation (ServedModel copies it on the baseline)."""
     value = baseline.get_json_value_custom_property(SERVED_VALIDATION_KEY) if baseline is not None else None
     return serving_dir.Validation.from_property(value)
-
-
-def eval_config_of(exec_properties: dict[str, Any]) -> tfma.EvalConfig:
-    config = tfma.EvalConfig()
-    if standard_component_specs.EVAL_CONFIG_KEY in exec_properties:
-        proto_utils.json_to_proto(exec_properties[standard_component_specs.EVAL_CONFIG_KEY], config)
-    return config
-
-
-def with_blessing_floor(exec_properties: dict[str, Any], best_served_floor: float | None = None) -> dict[str, Any]:
-    """The execution properties as TFX's executor reads them: the validation Evaluator's
-    min_precision_at_1, a parameter of its own (components/evaluator/component.py), added to the
-    thresholds of its eval_config, raised to `best_served_floor` (the best model served, less
-    the tolerance) where that is higher."""
-    floor = exec_properties.get(MIN_PRECISION_KEY)
-    if floor is None:
-        return exec_properties
-    floor = max(floor, best_served_floor) if best_served_floor is not None else floor
-    config = eval_config_of(exec_properties)
-    return {
-        **exec_properties,
-        standard_component_specs.EVAL_CONFIG_KEY: proto_utils.proto_to_json(with_min_precision_at_1(config, floor)),
-    }

@@ -21,10 +21,12 @@ EXAMPLES_PROPERTY = "example_count"
 PER_DIGIT_PROPERTY = "precision_at_1_per_digit"  # {"0": ..., "9": ...}, by true digit
 CONFUSION_MATRIX_PROPERTY = "confusion_matrix"  # [true][predicted] counts; the test Evaluator's only
 VALIDATION_FAILURES_PROPERTY = "validation_failures"  # one line per threshold the model failed
-MAX_TEST_GAP_KEY = "max_test_gap"  # the test Evaluator's parameter holding EvaluationSettings.max_test_gap
-# The validation Evaluator's parameter holding EvaluationSettings.min_precision_at_1: one of its
-# own, not a field of its eval_config, so that each run may set it (Kubeflow's run-time parameters).
+# Each EvaluationSettings field is a parameter of the Evaluator that uses it, named as the field
+# (components/evaluator/component.py): the test Evaluator's max_test_gap, and the validation
+# Evaluator's blessing rule, from which its executor builds the eval_config.
+MAX_TEST_GAP_KEY = "max_test_gap"
 MIN_PRECISION_KEY = "min_precision_at_1"
+MAX_REGRESSION_KEY = "max_precision_at_1_regression"
 FRACTION = Bounds(0, 1)  # Precision@1 and the differences between two of them
 
 

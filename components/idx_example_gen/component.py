@@ -18,6 +18,7 @@ from tfx.orchestration import data_types
 from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
+from components import code_hash
 from components.example_format import ExampleFormat
 from components.idx_example_gen import executor
 from components.idx_example_gen.settings import IngestSettings
@@ -29,7 +30,7 @@ class IdxExampleGenSpec(ComponentSpec):
         executor.INPUT_BASE_KEY: ExecutionParameter(type=str),
         executor.CUSTOM_CONFIG_KEY: ExecutionParameter(type=str),  # JSON: the settings, see __init__
         executor.DATA_FINGERPRINT_KEY: ExecutionParameter(type=str),
-        executor.CODE_KEY: ExecutionParameter(type=str),
+        **code_hash.PARAMETERS,
     }
     INPUTS: dict[str, ChannelParameter] = {}
     OUTPUTS = {standard_component_specs.EXAMPLES_KEY: ChannelParameter(type=standard_artifacts.Examples)}

@@ -38,12 +38,7 @@ from components.object_storage import enable_s3
 from components.settings import from_dict
 
 ENCODE_CHUNK_RECORDS = 1000
-INPUT_BASE_KEY, CUSTOM_CONFIG_KEY, DATA_FINGERPRINT_KEY, CODE_KEY = (
-    "input_base",
-    "custom_config",
-    "data_fingerprint",
-    "code_sha256",
-)
+INPUT_BASE_KEY, CUSTOM_CONFIG_KEY, DATA_FINGERPRINT_KEY = "input_base", "custom_config", "data_fingerprint"
 INGEST_KEY, FORMAT_KEY = "ingest", "data"  # the custom_config's sections
 
 

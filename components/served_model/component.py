@@ -17,6 +17,7 @@ from tfx.dsl.placeholder import placeholder as ph
 from tfx.types import standard_artifacts
 from tfx.types.component_spec import ChannelParameter, ComponentSpec, ExecutionParameter
 
+from components import code_hash
 from components.served_model import executor, properties
 
 
@@ -24,7 +25,7 @@ class ServedModelSpec(ComponentSpec):
     PARAMETERS = {
         executor.SERVING_DIR_KEY: ExecutionParameter(type=str),
         properties.FINGERPRINT_KEY: ExecutionParameter(type=str),
-        executor.CODE_KEY: ExecutionParameter(type=str),
+        **code_hash.PARAMETERS,
     }
     INPUTS: dict[str, ChannelParameter] = {}
     OUTPUTS = {executor.BASELINE_KEY: ChannelParameter(type=standard_artifacts.Model)}

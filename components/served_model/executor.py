@@ -25,7 +25,6 @@ from components.served_model.properties import (
     SOURCE_MODEL_KEY,
 )
 
-CODE_KEY = "code_sha256"
 BASELINE_KEY = "baseline"
 
 log = logging.getLogger(__name__)

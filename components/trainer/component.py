@@ -1,33 +1,36 @@
-"""Trainer: TFX's Trainer with our executor, taking the settings a run may change as parameters.
+"""Trainer: TFX's Trainer with our executor, taking every training setting as a parameter of its own.
 
-TFX's Trainer carries run_fn's settings in one JSON string, its custom_config, which a
-Kubeflow run could only replace whole. The learning rate and the number of steps
-(settings.RUN_SETTINGS) are execution properties of their own here, so that each run may set
-them (a TFX RuntimeParameter, pipeline/kubeflow/compiler.py), while both stand by value in the
-cache key and in MLMD as every other parameter does. The executor puts them back into the
-custom_config run_fn reads, and the step count into train_args.
+TFX's Trainer carries run_fn's settings in one JSON string, its custom_config, which a Kubeflow
+run could only replace whole, and which ML Metadata records as one string. Here each
+TrainerSettings field is a parameter named as its key in the config (components/parameters.py):
+each stands by value in the cache key and in MLMD, and any of them may be a TFX
+RuntimeParameter that a Kubeflow run sets (pipeline/kubeflow/compiler.py). The custom_config
+holds the format of the Examples only; the executor builds the settings from the parameters,
+puts the step count into train_args and hands run_fn both in memory.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
 
 from tfx import types
 from tfx.dsl.components.base import base_component, executor_spec
 from tfx.orchestration import data_types
 from tfx.proto import trainer_pb2
 from tfx.types import standard_artifacts, standard_component_specs
-from tfx.types.component_spec import ExecutionParameter
 from tfx.utils import json_utils
 
+from components import code_hash, parameters
+from components.example_format import ExampleFormat
 from components.trainer import executor
+from components.trainer.settings import TrainerSettings, custom_config
 
 
 class TrainerSpec(standard_component_specs.TrainerSpec):
     PARAMETERS = {
         **standard_component_specs.TrainerSpec.PARAMETERS,
-        executor.LEARNING_RATE_KEY: ExecutionParameter(type=float),
-        executor.TRAIN_STEPS_KEY: ExecutionParameter(type=int),
+        **parameters.spec(TrainerSettings),
+        **code_hash.PARAMETERS,
     }
 
 
@@ -44,12 +47,12 @@ class Trainer(base_component.BaseComponent):
         run_fn: str,
         train_args: trainer_pb2.TrainArgs,
         eval_args: trainer_pb2.EvalArgs,
-        custom_config: dict[str, Any],
-        learning_rate: float | data_types.RuntimeParameter,
-        train_steps: int | data_types.RuntimeParameter,
+        example_format: ExampleFormat,
+        training: Mapping[str, parameters.ParameterValue | data_types.RuntimeParameter],
+        code_sha256: str,
     ):
-        """`custom_config`: settings.custom_config, without the RUN_SETTINGS; `train_args` without
-        num_steps, which is `train_steps`."""
+        """`training`: the TrainerSettings as parameters.values gives them, each value or a
+        RuntimeParameter; `train_args` without num_steps, which is `train_steps`."""
         super().__init__(
             spec=TrainerSpec(
                 examples=examples,
@@ -57,9 +60,9 @@ class Trainer(base_component.BaseComponent):
                 run_fn=run_fn,
                 train_args=train_args,
                 eval_args=eval_args,
-                custom_config=json_utils.dumps(custom_config),
-                learning_rate=learning_rate,
-                train_steps=train_steps,
+                custom_config=json_utils.dumps(custom_config(example_format)),
+                **training,
+                code_sha256=code_sha256,
                 model=types.Channel(type=standard_artifacts.Model),
                 model_run=types.Channel(type=standard_artifacts.ModelRun),
             )

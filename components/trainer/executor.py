@@ -1,12 +1,14 @@
-"""TFX's Trainer executor, on verified Examples, with the run's own settings.
+"""TFX's Trainer executor, on verified Examples, with the settings from the Trainer's parameters.
 
 run_fn gets file patterns, not the Examples artifact; this executor has the artifact, so it
 checks the splits run_fn will read against the checksums the ingest recorded
-(components/examples_integrity.py) before TFX's executor calls run_fn. The settings a run may
-change (settings.RUN_SETTINGS) arrive as parameters of their own (components/trainer/component.py):
-they go back into the custom_config run_fn reads, checked as the config checks them, and the
-step count into train_args. Once run_fn saved the model, the SHA-256 of every file of it is
-recorded on the Model artifact (components/model_integrity.py), which whoever uses the model checks.
+(components/examples_integrity.py) before TFX's executor calls run_fn. Every training setting
+arrives as a parameter of its own (components/trainer/component.py): the executor builds the
+TrainerSettings from them, checked as the config checks them, puts the step count into
+train_args and hands run_fn the settings and the Examples' format in memory (run_fn_config);
+nothing goes back into the parameters ML Metadata records. Once run_fn saved the model, the
+SHA-256 of every file of it is recorded on the Model artifact (components/model_integrity.py),
+which whoever uses the model checks.
 """
 
 from __future__ import annotations
@@ -15,14 +17,13 @@ from typing import Any
 
 from tfx import types
 from tfx.components.trainer import executor as trainer_executor
+from tfx.components.trainer import fn_args_utils
 from tfx.proto import trainer_pb2
 from tfx.types import artifact_utils, standard_component_specs
-from tfx.utils import json_utils, proto_utils
+from tfx.utils import proto_utils
 
-from components import examples_integrity, files, model_integrity
-from components.trainer.settings import RUN_SETTINGS, read_custom_config, with_run_settings
-
-LEARNING_RATE_KEY, TRAIN_STEPS_KEY = RUN_SETTINGS  # the Trainer's parameters that hold them
+from components import examples_integrity, files, model_integrity, parameters
+from components.trainer.settings import TrainerSettings, read_example_format, run_fn_config
 
 
 class Executor(trainer_executor.GenericExecutor):
@@ -32,7 +33,6 @@ class Executor(trainer_executor.GenericExecutor):
         output_dict: dict[str, list[types.Artifact]],
         exec_properties: dict[str, Any],
     ) -> None:
-        exec_properties = with_run_properties(exec_properties)
         train_args, eval_args = trainer_pb2.TrainArgs(), trainer_pb2.EvalArgs()
         proto_utils.json_to_proto(exec_properties[standard_component_specs.TRAIN_ARGS_KEY], train_args)
         proto_utils.json_to_proto(exec_properties[standard_component_specs.EVAL_ARGS_KEY], eval_args)
@@ -44,23 +44,24 @@ class Executor(trainer_executor.GenericExecutor):
         super().Do(input_dict, output_dict, exec_properties)
         model_integrity.record(artifact_utils.get_single_instance(output_dict[standard_component_specs.MODEL_KEY]))
 
+    def _GetFnArgs(
+        self,
+        input_dict: dict[str, list[types.Artifact]],
+        output_dict: dict[str, list[types.Artifact]],
+        exec_properties: dict[str, Any],
+    ) -> fn_args_utils.FnArgs:
+        """TFX's arguments of run_fn, with what the parameters say (run_fn_args)."""
+        return run_fn_args(super()._GetFnArgs(input_dict, output_dict, exec_properties), exec_properties)
 
-def with_run_properties(exec_properties: dict[str, Any]) -> dict[str, Any]:
-    """The execution properties as TFX's executor reads them: the RUN_SETTINGS in the
-    custom_config, train_steps as train_args' num_steps. A bad value (a Kubeflow run's
-    parameters are not checked when the run is created) is one SettingsError naming it."""
-    custom_config = with_run_settings(
-        json_utils.loads(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY]), exec_properties
-    )
-    settings, _ = read_custom_config(custom_config)
-    train_args = trainer_pb2.TrainArgs()
-    proto_utils.json_to_proto(exec_properties[standard_component_specs.TRAIN_ARGS_KEY], train_args)
-    train_args.num_steps = settings.train_steps
-    return {
-        **exec_properties,
-        standard_component_specs.CUSTOM_CONFIG_KEY: json_utils.dumps(custom_config),
-        standard_component_specs.TRAIN_ARGS_KEY: proto_utils.proto_to_json(train_args),
-    }
+
+def run_fn_args(fn_args: fn_args_utils.FnArgs, exec_properties: dict[str, Any]) -> fn_args_utils.FnArgs:
+    """`fn_args` with the TrainerSettings built from the parameters and the Examples' format as
+    their custom_config, and the step count. A bad value (a Kubeflow run's parameters are not
+    checked when the run is created) is one SettingsError naming it."""
+    settings = parameters.settings(TrainerSettings, exec_properties, "training.")
+    fn_args.custom_config = run_fn_config(settings, read_example_format(fn_args.custom_config))
+    fn_args.train_steps = settings.train_steps
+    return fn_args
 
 
 def clear_outputs(artifacts: list[types.Artifact]) -> None:

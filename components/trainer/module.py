@@ -7,9 +7,9 @@ shows as the two curves part.
 It also records the first misclassified test examples (MISCLASSIFIED_FILE), since it has just
 predicted the whole test split: the run report shows their images without loading the model.
 
-Settings come from the Trainer's custom_config (components/trainer/settings.py); train_files is the
-train split, eval_files the validation
-and test splits, in that order.
+The settings and the Examples' format come as fn_args.custom_config, which the Trainer's
+executor builds from its parameters (components/trainer/executor.py); train_files is the
+train split, eval_files the validation and test splits, in that order.
 """
 
 from __future__ import annotations
@@ -24,16 +24,18 @@ import numpy as np
 import tensorflow as tf
 from tfx.components.trainer.fn_args_utils import FnArgs
 
+from components.example_format import ExampleFormat
 from components.trainer.data import in_memory_batches, load_split, read_split, training_batches
 from components.trainer.model import ACCURACY, build_model, export_serving_model
 from components.trainer.settings import (
+    DATA_KEY,
     FIT_FILE,
     METRICS_FILE,
     MISCLASSIFIED_FILE,
     TENSORBOARD_DIR,
     TENSORBOARD_VALIDATION_DIR,
+    TRAINING_KEY,
     TrainerSettings,
-    read_custom_config,
 )
 
 log = logging.getLogger(__name__)
@@ -42,7 +44,8 @@ MISCLASSIFIED_KEPT = 50  # misclassified test examples recorded for the run repo
 
 def run_fn(fn_args: FnArgs) -> None:
     """TFX Trainer entry point."""
-    settings, example_format = read_custom_config(fn_args.custom_config)
+    settings: TrainerSettings = fn_args.custom_config[TRAINING_KEY]
+    example_format: ExampleFormat = fn_args.custom_config[DATA_KEY]
     # What the run set (a Kubeflow run may set both), in its log.
     log.info("Training %d steps, learning rate %g", settings.train_steps, settings.learning_rate)
     model = build_model(example_format, settings)

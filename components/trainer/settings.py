@@ -1,15 +1,16 @@
 """The Trainer module's settings: the model and how it is trained.
 
-The `training` section of the config. The Trainer carries it in its custom_config, except the
-RUN_SETTINGS, which are parameters of their own (components/trainer/component.py); its executor
-puts them back, and run_fn rebuilds the settings (components.settings.from_dict). No TensorFlow
-here: the config imports it.
+The `training` section of the config. Each setting is a parameter of the Trainer of its own,
+named as its key (components/parameters.py, components/trainer/component.py); its executor
+builds the settings from them and hands them to run_fn in memory (run_fn_config), with the
+format of the Examples, which the Trainer carries in its custom_config. No TensorFlow here: the
+config imports it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from dataclasses import fields
 from typing import Annotated, Any
 
 from pydantic import AfterValidator
@@ -31,10 +32,9 @@ TENSORBOARD_VALIDATION_DIR = "validation"
 # How the fit went, in the ModelRun artifact: {"steps", "examples", "seconds", "first_interval_seconds"}
 # (the first interval: the first log_every_steps steps, which include TensorFlow's tracing).
 FIT_FILE = "fit.json"
-# The settings a run may change without rebuilding the pipeline (Kubeflow's run-time parameters):
-# each a parameter of the Trainer's own, since a parameter is replaced whole and the custom_config
-# is one JSON string.
-RUN_SETTINGS = ("learning_rate", "train_steps")
+# The keys of the dict run_fn gets as fn_args.custom_config: the TrainerSettings and the
+# ExampleFormat. The Trainer's custom_config parameter holds the format only, under DATA_KEY.
+TRAINING_KEY, DATA_KEY = "training", "data"
 STEPS = Bounds(1, 100_000_000)  # a step takes milliseconds at least: 10^8 of them are days
 # The model's weights plus one batch's activations, in float32 values: 200 MB; with the gradients
 # and Adam's two slots per weight, within the Trainer's memory (kubeflow.resources.Trainer).
@@ -85,20 +85,24 @@ def size_problems(training: TrainerSettings, example_format: ExampleFormat) -> l
     return [("training.hidden_units", problem)]
 
 
-def custom_config(training: TrainerSettings, example_format: ExampleFormat, code_sha256: str) -> dict[str, Any]:
-    """What the Trainer carries to run_fn, except the RUN_SETTINGS; the code's hash makes changed
-    code miss the cache."""
-    carried = {name: value for name, value in to_dict(training).items() if name not in RUN_SETTINGS}
-    return {"training": carried, "data": to_dict(example_format), "code_sha256": code_sha256}
+def custom_config(example_format: ExampleFormat) -> dict[str, Any]:
+    """What the Trainer carries in its custom_config: the format of the Examples it trains on (the
+    `data` section, as the ingest carries it); the settings are parameters of their own."""
+    return {DATA_KEY: to_dict(example_format), **_REPORT_SHIM}
 
 
-def with_run_settings(values: dict[str, Any], run_settings: Mapping[str, Any]) -> dict[str, Any]:
-    """The custom_config's values with the run's RUN_SETTINGS put back, as run_fn reads them."""
-    return {**values, "training": {**values["training"], **{name: run_settings[name] for name in RUN_SETTINGS}}}
+# Until the run report reads the settings from the Trainer's parameters by TrainerSettings'
+# names (pipeline/inspect/run_page/data.py _training_settings reads custom_config["training"]
+# merged with the parameters RUN_SETTINGS names): an empty section, and every setting's name.
+_REPORT_SHIM: dict[str, Any] = {TRAINING_KEY: {}}
+RUN_SETTINGS = tuple(field.name for field in fields(TrainerSettings))
 
 
-def read_custom_config(values: dict[str, Any]) -> tuple[TrainerSettings, ExampleFormat]:
-    """The settings `custom_config` packed (with the RUN_SETTINGS put back), rebuilt in run_fn."""
-    return from_dict(TrainerSettings, values["training"], "training."), from_dict(
-        ExampleFormat, values["data"], "data."
-    )
+def read_example_format(custom_config: dict[str, Any]) -> ExampleFormat:
+    """The format custom_config packed, in the Trainer's executor (TFX parsed the JSON)."""
+    return from_dict(ExampleFormat, custom_config[DATA_KEY], "data.")
+
+
+def run_fn_config(training: TrainerSettings, example_format: ExampleFormat) -> dict[str, Any]:
+    """What run_fn gets as fn_args.custom_config, built by the executor in memory."""
+    return {TRAINING_KEY: training, DATA_KEY: example_format}

@@ -10,9 +10,11 @@ components/probe.py); and the parameters a probe hands on name the probe's task,
 names `<node id>_task`, a task the DAG does not have (KFP's driver then fails: "producer task
 ... not in tasks", backend/src/v2/driver/resolve.go resolveUpstreamParameters).
 
-What a user changes between runs are the spec's run-time parameters (RUN_PARAMETERS): TFX
-RuntimeParameters, compiled into root inputs that tasks read (`componentInputParameter`), given
-here the config's values as defaults, which TFX 1.16 never writes (KFP refuses a run without a
+What a user changes between runs are the spec's run-time parameters, the settings the config
+lists in kubeflow.run_parameters (run_parameter_settings): each is a parameter of the component
+that uses it (pipeline.create_pipeline), or the data dir; TFX RuntimeParameters, compiled into
+root inputs that tasks read (`componentInputParameter`), named as the setting's key in its
+section and given here the config's values as defaults, which TFX 1.16 never writes (KFP refuses a run without a
 value for each: apiserver/template/v2_template.go validatePipelineJobInputs). Every task gets
 the configured CPU and memory (and the Trainer an accelerator), a retry policy, and each Beam
 task as many DirectRunner workers as its CPU limit.
@@ -25,10 +27,8 @@ Output formats, both from KubeflowV2DagRunner:
 from __future__ import annotations
 
 import dataclasses
-import functools
 import json
 import logging
-import operator
 import tempfile
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -42,6 +42,7 @@ from tfx.orchestration import data_types
 from tfx.orchestration import pipeline as tfx_pipeline
 from tfx.orchestration.kubeflow.v2 import kubeflow_v2_dag_runner
 
+from components import parameters
 from components.errors import PipelineError
 from components.object_storage import BEAM_WORKER_PLUGIN_ARG, enable_s3
 from pipeline import node_ids
@@ -49,7 +50,7 @@ from pipeline.config import PROJECT_ROOT
 from pipeline.kubeflow import client
 from pipeline.kubeflow.run_report import RUN_ID_PLACEHOLDER, RunReport
 from pipeline.kubeflow.settings import BEAM_WORKERS_FLAG, KubeflowConfig, KubeflowSettings, RetryPolicy, TaskResources
-from pipeline.pipeline import PipelinePaths, RunSettings, create_pipeline
+from pipeline.pipeline import PipelinePaths, component_settings, create_pipeline
 from pipeline.schema_staging import SCHEMAS_DIR, staged_path
 
 log = logging.getLogger(__name__)
@@ -61,14 +62,8 @@ IMAGE_PROJECT_ROOT = PurePosixPath("/pipeline")  # the Dockerfile's WORKDIR and 
 OUTPUT_SUFFIXES = (".json", ".yaml", ".yml")
 # The placeholders configs/pipeline.yaml ships with: a run with them could only fail.
 PLACEHOLDERS = ("YOUR_BUCKET", "ghcr.io/example/")
-# The spec's run-time parameters, what a run may set (KFP's "Create run" form, `submit --set`):
-# root input -> the setting that is its default.
-RUN_PARAMETERS = {
-    "data_dir": "kubeflow.data_dir",
-    "learning_rate": "training.learning_rate",
-    "train_steps": "training.train_steps",
-    "min_precision_at_1": "evaluation.min_precision_at_1",
-}
+# The one run-time parameter that is not a component's setting: where a run reads the IDX files.
+DATA_DIR_SETTING = "kubeflow.data_dir"
 ResourceSpec = pipeline_spec_pb2.PipelineDeploymentConfig.PipelineContainerSpec.ResourceSpec
 
 
@@ -88,11 +83,26 @@ def placeholders_in(settings: KubeflowSettings) -> list[str]:
     return [f"{name}={value}" for name, value in values.items() if any(p in value for p in PLACEHOLDERS)]
 
 
-def run_parameters(config: KubeflowConfig) -> dict[str, Any]:
-    """The value of each run-time parameter in `config`: the spec's defaults, and what `submit`
-    gives the run (so the run's page shows them)."""
-    settings = config.as_dict()
-    return {name: functools.reduce(operator.getitem, key.split("."), settings) for name, key in RUN_PARAMETERS.items()}
+def run_parameter_settings(config: KubeflowConfig) -> dict[str, str]:
+    """The spec's run-time parameters, what a run may set (KFP's "Create run" form, `submit
+    --set`): root input, named as the setting's key in its section -> the dotted setting, from
+    kubeflow.run_parameters, each checked to be the data dir or a setting some component takes
+    as a parameter."""
+    listed = config.kubeflow.run_parameters
+    settable = [DATA_DIR_SETTING, *component_settings(config)]
+    for key in listed:
+        if key not in settable:
+            raise KubeflowError(
+                f"kubeflow.run_parameters: {key!r} is not a setting a run may set; those are {', '.join(settable)}"
+            )
+    return {key.rpartition(".")[2]: key for key in listed}  # each name its own (tests/pipeline/kubeflow)
+
+
+def run_parameters(config: KubeflowConfig) -> dict[str, parameters.ParameterValue]:
+    """The value of each run-time parameter in `config`, as the component's parameter holds it:
+    the spec's defaults, and what `submit` gives the run (so the run's page shows them)."""
+    values = {DATA_DIR_SETTING: config.kubeflow.data_dir, **component_settings(config)}
+    return {name: values[key] for name, key in run_parameter_settings(config).items()}
 
 
 def compile_pipeline(config: KubeflowConfig, output: Path, enable_cache: bool = True) -> Path:
@@ -106,12 +116,14 @@ def compile_pipeline(config: KubeflowConfig, output: Path, enable_cache: bool = 
     if not settings.image:
         raise KubeflowError("no image: set kubeflow.image or --image")
     _check_storage(settings)
+    settings_of = run_parameter_settings(config)
     defaults = run_parameters(config)
-    parameters = {
-        name: data_types.RuntimeParameter(name, ptype=type(value), default=value) for name, value in defaults.items()
+    runtime = {
+        settings_of[name]: data_types.RuntimeParameter(name, ptype=type(value), default=value)
+        for name, value in defaults.items()
     }
     paths = PipelinePaths(
-        data_dir=parameters["data_dir"],
+        data_dir=runtime.pop(DATA_DIR_SETTING, settings.data_dir),
         pipeline_root=settings.pipeline_root,
         serving_dir=settings.serving_dir,
         schema_file=str(image_schema_file(config.validation.schema_path)),
@@ -122,11 +134,7 @@ def compile_pipeline(config: KubeflowConfig, output: Path, enable_cache: bool = 
         paths,
         _beam_args(settings),
         enable_cache=enable_cache,
-        run_settings=RunSettings(
-            learning_rate=parameters["learning_rate"],
-            train_steps=parameters["train_steps"],
-            min_precision_at_1=parameters["min_precision_at_1"],
-        ),
+        run_parameters=runtime,
         add_nodes=None if output.suffix == ".json" else _run_report,
     )
     _bound_beam_workers(pipeline, settings)
@@ -145,7 +153,7 @@ def compile_pipeline(config: KubeflowConfig, output: Path, enable_cache: bool = 
     spec["defaultPipelineRoot"] = settings.pipeline_root
     _set_task_env(spec, settings.env())
     _connect_probes(spec["root"]["dag"]["tasks"])
-    _declare_run_parameters(spec, defaults)
+    _declare_run_parameters(spec, defaults, settings_of)
     _set_resources(spec, settings)
     _set_retries(spec["root"]["dag"]["tasks"], settings.retry)
     spec["root"]["dag"]["tasks"].get(node_ids.REPORT, {}).pop("cachingOptions", None)  # it describes this run
@@ -218,7 +226,9 @@ def _bound_beam_workers(pipeline: tfx_pipeline.Pipeline, settings: KubeflowSetti
             node.with_beam_pipeline_args([f"{BEAM_WORKERS_FLAG}={workers}"])
 
 
-def _declare_run_parameters(spec: dict, defaults: dict[str, Any]) -> None:
+def _declare_run_parameters(
+    spec: dict, defaults: dict[str, parameters.ParameterValue], settings_of: dict[str, str]
+) -> None:
     """Gives each root input its default and the setting it comes from, and makes it optional:
     TFX 1.16 compiles a RuntimeParameter into a root input with its type only, and KFP then
     refuses a run that does not give it (v2_template.go validatePipelineJobInputs), while it
@@ -226,7 +236,7 @@ def _declare_run_parameters(spec: dict, defaults: dict[str, Any]) -> None:
     inputs = spec["root"]["inputDefinitions"]["parameters"]
     for name, value in defaults.items():
         inputs[name].update(
-            defaultValue=value, isOptional=True, description=f"{RUN_PARAMETERS[name]} (configs/pipeline.yaml)"
+            defaultValue=value, isOptional=True, description=f"{settings_of[name]} (configs/pipeline.yaml)"
         )
 
 

@@ -128,6 +128,9 @@ class KubeflowSettings:
     resources: Mapping[str, TaskResources]  # by task (node id)
     trainer_accelerator: Accelerator | None
     retry: RetryPolicy
+    # The settings a run may set (the spec's run-time parameters), by dotted key: the data dir or a
+    # setting that is a component's parameter (checked by pipeline/kubeflow/compiler.py).
+    run_parameters: tuple[Text, ...]
 
     def env(self) -> list[tuple[str, str]]:
         """task_env as (NAME, VALUE)."""

@@ -1,5 +1,6 @@
-"""pipeline/pipeline.py: create_pipeline wires the DAG once, knows no orchestrator, and gives each
-component of ours the hash of the code it runs. The pipeline is built, never run."""
+"""pipeline/pipeline.py: create_pipeline wires the DAG once, knows no orchestrator, gives each
+setting to the component using it as a parameter named as its key, and each component of ours
+the hash of the code it runs. The pipeline is built, never run."""
 
 from __future__ import annotations
 
@@ -7,11 +8,15 @@ import json
 
 import pytest
 from tfx.dsl.placeholder import placeholder as ph
+from tfx.orchestration import data_types
 from tfx.types import channel_utils
 
+from components import parameters
+from components.code_hash import CODE_KEY
+from components.evaluator.eval_config import eval_config
 from pipeline import fingerprint, node_ids
 from pipeline.config import load_config
-from pipeline.pipeline import CODE_MODULES, TRAINER_RUN_FN, PipelinePaths, create_pipeline
+from pipeline.pipeline import TRAINER_RUN_FN, PipelinePaths, code_modules, component_settings, create_pipeline
 
 from conftest import REPO_ROOT
 from import_graph import external_imports, import_graph, reachable
@@ -69,16 +74,16 @@ def components() -> dict:
     return {component.id: component for component in built.components}
 
 
-def code_hash_of(component) -> str:
-    """Where each kind of component carries its code hash: a parameter or its custom_config (JSON)."""
-    properties = component.exec_properties
-    if "code_sha256" in properties:
-        return properties["code_sha256"]
-    return json.loads(properties["custom_config"])["code_sha256"]
+# The components whose executor is ours: each takes the hash of its code.
+OURS = set(NODE_IDS) - {node_ids.SCHEMA_IMPORTER, node_ids.STATISTICS, node_ids.SCHEMA_VALIDATOR}
 
 
-def covered_modules(node_id: str) -> set[str]:
-    files = set().union(*(fingerprint.imported_files(module) for module in CODE_MODULES[node_id]))
+def modules_of(component) -> tuple[str, ...]:
+    return code_modules(component.executor_spec, component.exec_properties.get("run_fn"))
+
+
+def covered_modules(component) -> set[str]:
+    files = set().union(*(fingerprint.imported_files(module) for module in modules_of(component)))
     return {".".join(path.relative_to(REPO_ROOT).with_suffix("").parts) for path in files}
 
 
@@ -119,24 +124,58 @@ def test_the_blessing_is_against_the_served_model_and_there_is_no_resolver(compo
 
 
 def test_every_component_of_ours_carries_the_hash_of_its_code(components):
-    assert set(CODE_MODULES) <= set(components)
-    for node_id, modules in CODE_MODULES.items():
-        assert code_hash_of(components[node_id]) == fingerprint.code_sha256(*modules), node_id
+    """One parameter, CODE_KEY, derived from the component's executor (and run_fn): no table."""
+    carrying = {node_id for node_id, component in components.items() if CODE_KEY in component.exec_properties}
+    assert carrying == OURS
+    for node_id in OURS:
+        component = components[node_id]
+        assert component.exec_properties[CODE_KEY] == fingerprint.code_sha256(*modules_of(component)), node_id
+        assert not json.loads(component.exec_properties.get("custom_config") or "{}").get(CODE_KEY), node_id
 
 
 def test_the_hash_covers_the_executor_and_the_code_it_loads_by_name(components):
     """Code a component runs: its executor class, the Trainer's run_fn, the Evaluators' metric."""
-    for node_id in CODE_MODULES:
-        executor_module = components[node_id].executor_spec.executor_class.__module__
-        if executor_module.startswith(("components.", "pipeline.")):
-            assert executor_module in covered_modules(node_id), node_id
-    assert TRAINER_RUN_FN.rpartition(".")[0] in covered_modules(node_ids.TRAINER)
+    for node_id in OURS:
+        assert components[node_id].executor_spec.executor_class.__module__ in covered_modules(components[node_id])
+    assert TRAINER_RUN_FN.rpartition(".")[0] in covered_modules(components[node_ids.TRAINER])
+    metric_modules = {
+        metric.module
+        for config in (eval_config(), eval_config(0.9, max_precision_at_1_regression=0.01))
+        for spec in config.metrics_specs
+        for metric in spec.metrics
+        if metric.module
+    }
     for node_id in (node_ids.BLESSING_EVALUATOR, node_ids.TEST_EVALUATOR):
-        eval_config = json.loads(components[node_id].exec_properties["eval_config"])
-        metric_modules = {
-            m["module"] for spec in eval_config["metrics_specs"] for m in spec["metrics"] if m.get("module")
-        }
-        assert metric_modules and metric_modules <= covered_modules(node_id), node_id
+        assert metric_modules and metric_modules <= covered_modules(components[node_id]), node_id
+
+
+def test_every_training_and_evaluation_setting_is_a_parameter_named_as_its_key(components):
+    """In the cache key and in MLMD by value; none carried in a custom_config as well."""
+    config = load_config()
+    trainer = components[node_ids.TRAINER].exec_properties
+    assert {name: trainer[name] for name in parameters.values(config.training)} == parameters.values(config.training)
+    assert not json.loads(trainer["custom_config"]).get("training")
+    evaluation = parameters.values(config.evaluation)
+    validation = components[node_ids.BLESSING_EVALUATOR].exec_properties
+    assert {name: validation.get(name) for name in evaluation} == {**evaluation, "max_test_gap": None}
+    test = components[node_ids.TEST_EVALUATOR].exec_properties
+    assert (test["max_test_gap"], test.get("min_precision_at_1")) == (config.evaluation.max_test_gap, None)
+    assert "eval_config" not in validation and "eval_config" not in test  # built by the executor from these
+
+
+def test_a_run_time_parameter_stands_for_the_setting_it_names():
+    config = load_config()
+    rate = data_types.RuntimeParameter("learning_rate", ptype=float, default=0.004)
+    floor = data_types.RuntimeParameter("min_precision_at_1", ptype=float, default=0.95)
+    built = create_pipeline(
+        config, PATHS, [], run_parameters={"training.learning_rate": rate, "evaluation.min_precision_at_1": floor}
+    )
+    nodes = {node.id: node for node in built.components}
+    assert nodes[node_ids.TRAINER].exec_properties["learning_rate"] is rate
+    assert nodes[node_ids.BLESSING_EVALUATOR].exec_properties["min_precision_at_1"] is floor
+    assert set(component_settings(config)) >= {"training.hidden_units", "evaluation.max_test_gap"}
+    with pytest.raises(ValueError, match="not a setting a component takes as a parameter: training.nothing"):
+        create_pipeline(config, PATHS, [], run_parameters={"training.nothing": rate})
 
 
 def test_the_paths_and_beam_args_are_the_given_ones(components):

@@ -1,4 +1,5 @@
-"""components/evaluator/component.py: TFX's Evaluator with our executor and a code hash parameter."""
+"""components/evaluator/component.py: TFX's Evaluator with our executor, a code hash parameter and
+the evaluation settings it uses as parameters named as their keys (no eval_config)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,18 @@ from tfx import types
 from tfx.orchestration import data_types
 from tfx.types import standard_artifacts
 
+from components.code_hash import CODE_KEY
 from components.evaluator import executor
-from components.evaluator.component import CODE_KEY, Evaluator
-from components.evaluator.eval_config import eval_config
-from components.evaluator.settings import MIN_PRECISION_KEY
+from components.evaluator.component import Evaluator
+from components.evaluator.settings import MAX_REGRESSION_KEY, MAX_TEST_GAP_KEY, MIN_PRECISION_KEY
 
 
-def evaluator(**optional) -> Evaluator:
+def evaluator(settings: dict | None = None, **optional) -> Evaluator:
     return Evaluator(
         examples=types.Channel(type=standard_artifacts.Examples),
         model=types.Channel(type=standard_artifacts.Model),
         example_splits=["validation"],
-        eval_config=eval_config(),
+        settings=settings or {},
         code_sha256="abc",
         **optional,
     )
@@ -44,8 +45,11 @@ def test_the_baseline_is_optional():
     assert with_baseline.inputs["baseline_model"].type is standard_artifacts.Model
 
 
-def test_the_floor_of_the_blessing_is_a_parameter_each_run_may_set():
-    assert evaluator().exec_properties.get(MIN_PRECISION_KEY) is None  # the test Evaluator's: none
-    assert evaluator(min_precision_at_1=0.9).exec_properties[MIN_PRECISION_KEY] == 0.9
-    run_time = data_types.RuntimeParameter("min_precision_at_1", ptype=float, default=0.9)
-    assert evaluator(min_precision_at_1=run_time).exec_properties[MIN_PRECISION_KEY] is run_time
+def test_the_settings_it_uses_are_its_parameters_and_there_is_no_eval_config():
+    """The blessing rule's settings, each of which a run may set; the executor builds the
+    eval_config from them (one source)."""
+    floor = data_types.RuntimeParameter("min_precision_at_1", ptype=float, default=0.9)
+    rule = evaluator({MIN_PRECISION_KEY: floor, MAX_REGRESSION_KEY: 0.01}).exec_properties
+    assert rule[MIN_PRECISION_KEY] is floor and rule[MAX_REGRESSION_KEY] == 0.01
+    assert rule.get("eval_config") is None and rule.get(MAX_TEST_GAP_KEY) is None
+    assert evaluator({MAX_TEST_GAP_KEY: 0.03}).exec_properties[MAX_TEST_GAP_KEY] == 0.03

@@ -5,12 +5,12 @@ from __future__ import annotations
 import tensorflow_model_analysis as tfma
 
 from components.evaluator import precision_at_1
-from components.evaluator.eval_config import eval_config, with_min_precision_at_1
+from components.evaluator.eval_config import eval_config
 from components.evaluator.settings import METRIC_NAME
 from components.example_format import LABEL_KEY
 
-# The validation Evaluator's: a blessing rule, with the floor its executor adds from its parameter.
-BLESSING = with_min_precision_at_1(eval_config(max_precision_at_1_regression=0.02), 0.9)
+# The validation Evaluator's: the blessing rule, which its executor builds from its parameters.
+BLESSING = eval_config(0.9, max_precision_at_1_regression=0.02)
 
 
 def metric(config: tfma.EvalConfig, class_name: str) -> tfma.MetricConfig:
@@ -31,7 +31,7 @@ def thresholds_as_tfx_applies_them(config: tfma.EvalConfig, has_baseline: bool) 
 
 
 def test_precision_at_1_and_example_count_overall_and_per_digit():
-    config = eval_config()
+    config = BLESSING
     assert [(m.class_name, m.module) for m in config.metrics_specs[0].metrics] == [
         ("ExampleCount", ""),
         ("PrecisionAt1", precision_at_1.__name__),
@@ -56,15 +56,11 @@ def test_thresholds_apply_to_the_overall_slice_only():
     assert per_slice.threshold.value_threshold.lower_bound.value == 0.9
 
 
-def test_the_floor_is_added_to_the_blessing_rule_not_built_into_it():
-    """The floor is a parameter of the validation Evaluator's own, which each run may set: the
-    eval_config in the spec holds none, and adding one leaves that config as it was."""
-    rule = eval_config(max_precision_at_1_regression=0.02)
-    [per_slice] = metric(rule, "PrecisionAt1").per_slice_thresholds
-    assert not per_slice.threshold.HasField("value_threshold")
-    lower = with_min_precision_at_1(rule, 0.5)
-    assert metric(lower, "PrecisionAt1").per_slice_thresholds[0].threshold.value_threshold.lower_bound.value == 0.5
-    assert not metric(rule, "PrecisionAt1").per_slice_thresholds[0].threshold.HasField("value_threshold")
+def test_a_floor_alone_makes_no_change_threshold():
+    """An Evaluator given no baseline input uses no tolerance: the floor alone blesses."""
+    [per_slice] = metric(eval_config(0.5), "PrecisionAt1").per_slice_thresholds
+    assert per_slice.threshold.value_threshold.lower_bound.value == 0.5
+    assert not per_slice.threshold.HasField("change_threshold")
 
 
 def test_the_change_threshold_allows_max_accuracy_regression():
@@ -83,7 +79,7 @@ def test_with_a_served_model_both_thresholds_apply_without_only_the_accuracy_thr
     assert threshold.lower_bound.value == 0.9
 
 
-def test_the_confusion_matrix_is_asked_for_only_when_wanted():
+def test_the_confusion_matrix_is_asked_for_by_the_evaluator_that_only_reports():
     counts = precision_at_1.ConfusionCounts.__name__
-    assert metric(eval_config(confusion_matrix=True), counts).module == precision_at_1.__name__
-    assert counts not in {m.class_name for spec in eval_config().metrics_specs for m in spec.metrics}
+    assert metric(eval_config(), counts).module == precision_at_1.__name__
+    assert counts not in {m.class_name for spec in BLESSING.metrics_specs for m in spec.metrics}

@@ -14,8 +14,8 @@ from tfx.utils import proto_utils
 
 from components import examples_integrity, model_integrity
 from components.evaluator import executor, figures
-from components.evaluator.eval_config import eval_config, with_min_precision_at_1
-from components.evaluator.settings import MIN_PRECISION_KEY, PRECISION_PROPERTY
+from components.evaluator.eval_config import eval_config
+from components.evaluator.settings import MAX_REGRESSION_KEY, MAX_TEST_GAP_KEY, MIN_PRECISION_KEY, PRECISION_PROPERTY
 from components.served_model.properties import FINGERPRINT_KEY, SERVED_KEY, SERVED_VALIDATION_KEY
 from components.serving_dir import NOTHING_SERVED, Validation
 
@@ -144,10 +144,7 @@ def floor_sources(monkeypatch, config_seen_by_tfx) -> list[str | None]:
     return sources
 
 
-RULE = {
-    "eval_config": proto_utils.proto_to_json(eval_config(max_precision_at_1_regression=0.01)),
-    MIN_PRECISION_KEY: 0.5,
-}
+RULE = {MIN_PRECISION_KEY: 0.5, MAX_REGRESSION_KEY: 0.01}  # the validation Evaluator's parameters
 
 
 def test_the_floor_is_raised_to_the_best_served_on_the_same_data_less_the_tolerance(
@@ -159,7 +156,7 @@ def test_the_floor_is_raised_to_the_best_served_on_the_same_data_less_the_tolera
     data = validation_data(tmp_path)
     blessing = evaluate(tmp_path, 1, served_validation=Validation(data, 0.98, 0.985), properties=RULE)
     [config] = config_seen_by_tfx
-    assert config == with_min_precision_at_1(eval_config(max_precision_at_1_regression=0.01), 0.985 - 0.01)
+    assert config == eval_config(0.985 - 0.01, max_precision_at_1_regression=0.01)
     assert dict(blessing.get_json_value_custom_property(executor.VALIDATION_KEY)) == {
         "data_sha256": data,
         "precision_at_1": 0.975,
@@ -176,17 +173,14 @@ def test_without_figures_on_the_same_data_the_floor_stays_the_runs(
     """An older marker, or a model validated on other data: TFMA's comparison with the served model alone."""
     blessing = evaluate(tmp_path, 1, served_validation=served_validation, properties=RULE)
     [config] = config_seen_by_tfx
-    assert config == with_min_precision_at_1(eval_config(max_precision_at_1_regression=0.01), 0.5)
+    assert config == eval_config(0.5, max_precision_at_1_regression=0.01)
     assert floor_sources == [None]
     assert blessing.get_json_value_custom_property(executor.VALIDATION_KEY)["best_precision_at_1"] == 0.975
 
 
-def test_the_runs_floor_joins_the_eval_configs_thresholds_before_tfx_reads_them():
-    """The validation Evaluator's min_precision_at_1 is a parameter of its own (a run may set it):
-    TFX's executor gets the eval_config with the floor in it, the other Evaluator's unchanged."""
-    rule = proto_utils.proto_to_json(eval_config(max_precision_at_1_regression=0.02))
-    properties = {"eval_config": rule, MIN_PRECISION_KEY: 0.25}
-    config = tfma.EvalConfig()
-    proto_utils.json_to_proto(executor.with_blessing_floor(properties)["eval_config"], config)
-    assert config == with_min_precision_at_1(eval_config(max_precision_at_1_regression=0.02), 0.25)
-    assert executor.with_blessing_floor({"eval_config": rule}) == {"eval_config": rule}
+def test_the_eval_config_is_built_from_the_parameters_before_tfx_reads_it(tmp_path, config_seen_by_tfx):
+    """The validation Evaluator's blessing rule and the test Evaluator's report are its parameters
+    (a run may set them): TFX's executor gets the eval_config made of them, and of nothing else."""
+    evaluate(tmp_path / "validation", 0, properties={MIN_PRECISION_KEY: 0.25, MAX_REGRESSION_KEY: 0.02})
+    evaluate(tmp_path / "test", None, properties={MAX_TEST_GAP_KEY: 0.03})
+    assert config_seen_by_tfx == [eval_config(0.25, max_precision_at_1_regression=0.02), eval_config()]

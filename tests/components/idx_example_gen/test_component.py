@@ -6,6 +6,7 @@ import json
 
 from tfx.types import standard_artifacts
 
+from components.code_hash import CODE_KEY
 from components.example_format import ExampleFormat
 from components.idx_example_gen import executor
 from components.idx_example_gen.component import IdxExampleGen
@@ -45,7 +46,7 @@ def test_the_data_and_the_code_are_parameters_so_in_the_cache_key():
     assert (
         properties[executor.INPUT_BASE_KEY],
         properties[executor.DATA_FINGERPRINT_KEY],
-        properties[executor.CODE_KEY],
+        properties[CODE_KEY],
     ) == ("s3://bucket/data", '{"a": "1"}', "abc")
 
 

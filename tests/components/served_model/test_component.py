@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tfx.types import standard_artifacts
 
+from components.code_hash import CODE_KEY
 from components.served_model import executor, properties
 from components.served_model.component import ServedModel
 
@@ -13,7 +14,7 @@ def test_it_takes_the_serving_dir_what_the_probe_saw_and_its_code_hash_and_outpu
     assert component.exec_properties == {
         executor.SERVING_DIR_KEY: "/serving",
         properties.FINGERPRINT_KEY: "5:/model",
-        executor.CODE_KEY: "abc",
+        CODE_KEY: "abc",
     }
     assert component.inputs == {}
     assert component.outputs[executor.BASELINE_KEY].type is standard_artifacts.Model

@@ -10,6 +10,7 @@ from tfx.orchestration.portable import data_types
 from tfx.types import standard_artifacts
 
 from components import probe, serving_dir
+from components.code_hash import CODE_KEY
 from components.served_model.probe import SERVING_DIR_KEY, Driver, Executor, ServingProbe
 from components.serving_dir import NOTHING_SERVED
 
@@ -44,7 +45,7 @@ def test_the_executor_outputs_the_same_answer(tmp_path):
 
 def test_it_has_the_probe_driver_and_outputs_a_string():
     component = ServingProbe(serving_dir="/serving", code_sha256="abc")
-    assert component.exec_properties == {SERVING_DIR_KEY: "/serving", probe.CODE_KEY: "abc"}
+    assert component.exec_properties == {SERVING_DIR_KEY: "/serving", CODE_KEY: "abc"}
     assert component.outputs[probe.VALUE_KEY].type is standard_artifacts.String
     assert ServingProbe.DRIVER_CLASS is Driver and ServingProbe.EXECUTOR_SPEC.executor_class is Executor
 

@@ -1,48 +1,61 @@
-"""components/trainer/executor.py: the run's own settings put back where TFX's executor and
-run_fn read them, checked; a retried attempt's outputs emptied first. (Its check of the
+"""components/trainer/executor.py: run_fn gets the settings built from the Trainer's parameters,
+checked, and the step count; a retried attempt's outputs emptied first. (Its check of the
 Examples' checksums: tests/e2e/test_faults.py.)"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
-from tfx.proto import trainer_pb2
+from tfx.components.trainer.fn_args_utils import FnArgs
 from tfx.types import standard_artifacts
-from tfx.utils import proto_utils
 
+from components import parameters
 from components.settings import SettingsError
 from components.trainer import executor
-from components.trainer.settings import custom_config, read_custom_config
+from components.trainer.settings import DATA_KEY, TRAINING_KEY, custom_config
 
 from .conftest import EXAMPLE_FORMAT, SMALL
 from fake_artifacts import artifact, write_files
 
 
-def properties(**run_settings) -> dict:
-    """The Trainer's execution properties as its task gets them."""
+def properties(**settings) -> dict:
+    """The Trainer's execution properties as its task gets them, with `settings` as a Kubeflow run may give them."""
     return {
-        "custom_config": json.dumps(custom_config(SMALL, EXAMPLE_FORMAT, "abc")),
-        "train_args": proto_utils.proto_to_json(trainer_pb2.TrainArgs(splits=["train"])),
-        "learning_rate": SMALL.learning_rate,
-        "train_steps": SMALL.train_steps,
-        **run_settings,
+        "custom_config": json.dumps(custom_config(EXAMPLE_FORMAT)),
+        **parameters.values(SMALL),
+        "code_sha256": "abc",
+        **settings,
     }
 
 
-def test_the_runs_settings_reach_run_fn_and_the_steps_train_args():
-    given = executor.with_run_properties(properties(learning_rate=0.5, train_steps=30))
-    settings, _ = read_custom_config(json.loads(given["custom_config"]))
-    assert (settings.learning_rate, settings.train_steps, settings.batch_size) == (0.5, 30, SMALL.batch_size)
-    train_args = trainer_pb2.TrainArgs()
-    proto_utils.json_to_proto(given["train_args"], train_args)
-    assert train_args == trainer_pb2.TrainArgs(splits=["train"], num_steps=30)
+def run_fn_args(exec_properties: dict) -> FnArgs:
+    """What run_fn gets, from TFX's FnArgs as TFX's executor builds them (custom_config parsed)."""
+    fn_args = FnArgs(custom_config=json.loads(exec_properties["custom_config"]))
+    return executor.run_fn_args(fn_args, exec_properties)
+
+
+def test_run_fn_gets_the_settings_from_the_parameters_and_the_steps():
+    fn_args = run_fn_args(properties(learning_rate=0.5, train_steps=30))
+    assert fn_args.custom_config[TRAINING_KEY] == dataclasses.replace(SMALL, learning_rate=0.5, train_steps=30)
+    assert fn_args.custom_config[DATA_KEY] == EXAMPLE_FORMAT
+    assert fn_args.train_steps == 30
+
+
+def test_values_as_kubeflow_passes_them_read_as_the_settings():
+    """KFP hands a bool parameter on as a number and a list as JSON text (TFX compiles them so)."""
+    fn_args = run_fn_args(properties(hidden_units="[64, 32]", cosine_decay=1.0, train_steps=30.0))
+    settings = fn_args.custom_config[TRAINING_KEY]
+    assert (settings.hidden_units, settings.cosine_decay, settings.train_steps) == ((64, 32), True, 30)
 
 
 def test_a_bad_value_a_run_was_given_is_one_error_naming_the_setting():
     """A Kubeflow run's parameters are only type-checked when the run is created."""
     with pytest.raises(SettingsError, match=r"^'training\.learning_rate' must be > 0 and <= 10, got -0\.1$"):
-        executor.with_run_properties(properties(learning_rate=-0.1))
+        run_fn_args(properties(learning_rate=-0.1))
+    with pytest.raises(SettingsError, match=r"^'training\.hidden_units' must be a list, got '\[64'$"):
+        run_fn_args(properties(hidden_units="[64"))
 
 
 def test_the_outputs_a_failed_attempt_left_are_emptied(tmp_path):

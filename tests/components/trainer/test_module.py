@@ -13,15 +13,13 @@ import pytest
 import tensorflow as tf
 from tfx.components.trainer.fn_args_utils import FnArgs
 
-from components.settings import to_dict
 from components.trainer import data, module
 from components.trainer.model import ACCURACY
 from components.trainer.settings import (
     METRICS_FILE,
     TENSORBOARD_DIR,
     TENSORBOARD_VALIDATION_DIR,
-    custom_config,
-    with_run_settings,
+    run_fn_config,
 )
 
 from .conftest import EXAMPLE_FORMAT, SMALL
@@ -37,7 +35,7 @@ def train(model_run_dir: Path, examples_path: str, **changes) -> Path:
             eval_files=[examples_path, examples_path],
             model_run_dir=str(model_run_dir),
             serving_model_dir=str(model_run_dir.parent / f"{model_run_dir.name}-serving"),
-            custom_config=with_run_settings(custom_config(settings, EXAMPLE_FORMAT, "abc"), to_dict(settings)),
+            custom_config=run_fn_config(settings, EXAMPLE_FORMAT),
         )
     )
     return model_run_dir

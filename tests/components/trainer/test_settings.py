@@ -11,11 +11,9 @@ from components.example_format import ExampleFormat
 from components.settings import SettingsError, from_dict, to_dict
 from components.trainer.settings import (
     OPTIMIZERS,
-    RUN_SETTINGS,
     TrainerSettings,
     custom_config,
-    read_custom_config,
-    with_run_settings,
+    read_example_format,
 )
 
 SETTINGS = TrainerSettings(
@@ -102,22 +100,15 @@ def test_every_optimizer_names_a_keras_class():
     assert all(hasattr(tf.keras.optimizers, name) for name in OPTIMIZERS.values())
 
 
-def test_custom_config_round_trips_through_json_as_tfx_carries_it():
-    """With the run's own settings put back, which the Trainer carries as parameters of their own."""
-    values = json.loads(json.dumps(custom_config(SETTINGS, EXAMPLE_FORMAT, "abc")))
-    assert values["code_sha256"] == "abc"
-    assert set(RUN_SETTINGS) == {"learning_rate", "train_steps"}
-    assert set(RUN_SETTINGS).isdisjoint(values["training"])  # in one place only
-    # A Trainer parameter (its custom_config), so in TFX's cache key: a new frequency trains again.
-    assert values["training"]["validation_every_steps"] == SETTINGS.validation_every_steps
-    run = {"learning_rate": 0.02, "train_steps": 300, "code_sha256": "other parameters are left out"}
-    changed = dataclasses.replace(SETTINGS, learning_rate=0.02, train_steps=300)
-    assert read_custom_config(with_run_settings(values, run)) == (changed, EXAMPLE_FORMAT)
+def test_the_custom_config_carries_the_examples_format_and_no_setting():
+    """Every training setting is a parameter of the Trainer's own (components/trainer/component.py)."""
+    values = json.loads(json.dumps(custom_config(EXAMPLE_FORMAT)))
+    assert read_example_format(values) == EXAMPLE_FORMAT
+    assert not values.get("training")
 
 
-def test_custom_config_read_names_a_bad_key_with_its_section():
-    values = json.loads(json.dumps(custom_config(SETTINGS, EXAMPLE_FORMAT, "abc")))
-    values = with_run_settings(values, {"learning_rate": 0.005, "train_steps": 2000})
-    values["training"]["batch_size"] = "many"
-    with pytest.raises(SettingsError, match=r"'training\.batch_size' must be of type int"):
-        read_custom_config(values)
+def test_a_bad_format_is_named_with_its_section():
+    values = json.loads(json.dumps(custom_config(EXAMPLE_FORMAT)))
+    values["data"]["num_classes"] = "many"
+    with pytest.raises(SettingsError, match=r"'data\.num_classes' must be of type int"):
+        read_example_format(values)

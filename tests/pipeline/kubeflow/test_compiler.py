@@ -32,7 +32,7 @@ from pipeline import node_ids
 from pipeline.kubeflow import compiler, task
 from pipeline.kubeflow.compiler import TASK_COMMAND, KubeflowError, compile_pipeline, with_overrides
 from pipeline.kubeflow.settings import load_kubeflow_config
-from pipeline.pipeline import PipelinePaths, create_pipeline
+from pipeline.pipeline import PipelinePaths, component_settings, create_pipeline
 from pipeline.schema_staging import SCHEMAS_DIR
 
 from conftest import REPO_ROOT, run_cli
@@ -245,8 +245,7 @@ def test_storage_and_runtime_settings_are_the_configured_ones(config, job, spec)
     assert root_input(spec, "data_dir")["defaultValue"] == DATA_DIR
     push_destination = json.loads(parameter(spec, "Pusher", "push_destination"))
     assert push_destination == {"filesystem": {"base_directory": SERVING_DIR}}
-    custom_config = json.loads(parameter(spec, "Trainer", "custom_config"))
-    assert custom_config["training"]["batch_size"] == config.training.batch_size
+    assert parameter(spec, "Trainer", "batch_size") == config.training.batch_size
 
 
 def test_the_yaml_spec_names_the_pipeline_root_a_run_created_in_the_ui_takes(compiled):
@@ -302,7 +301,8 @@ def test_what_users_change_between_runs_are_root_inputs_with_the_configs_default
 def test_the_tasks_read_the_run_time_parameters_and_nothing_else_holds_their_values(config, spec):
     """The data dir reaches both tasks that read it, the learning rate and the step count the
     Trainer, the floor the validation Evaluator; no constant holds them besides (the Trainer's
-    custom_config and train_args, the Evaluator's eval_config), so what a run sets is what runs."""
+    custom_config and train_args; the Evaluator has no eval_config, its executor builds it), so
+    what a run sets is what runs."""
     read = {
         (task, name): source["componentInputParameter"]
         for task, task_spec in spec["root"]["dag"]["tasks"].items()
@@ -322,10 +322,13 @@ def test_the_tasks_read_the_run_time_parameters_and_nothing_else_holds_their_val
         {"parameterType": "NUMBER_INTEGER"},  # TFX's runner then hands the executor an int
     )
     custom_config = json.loads(parameter(spec, node_ids.TRAINER, "custom_config"))
-    assert {"learning_rate", "train_steps"}.isdisjoint(custom_config["training"])
+    assert not custom_config.get("training")
     assert "num_steps" not in json.loads(parameter(spec, node_ids.TRAINER, "train_args"))
-    eval_config = parameter(spec, node_ids.BLESSING_EVALUATOR, "eval_config")
-    assert "value_threshold" not in eval_config and "change_threshold" in eval_config
+    validation = spec["root"]["dag"]["tasks"][node_ids.BLESSING_EVALUATOR]["inputs"]["parameters"]
+    assert "eval_config" not in validation
+    assert parameter(spec, node_ids.BLESSING_EVALUATOR, "max_precision_at_1_regression") == (
+        config.evaluation.max_precision_at_1_regression
+    )
 
 
 def test_kfp_creates_a_run_with_the_values_given_and_the_defaults_of_the_others(config, spec):
@@ -354,6 +357,46 @@ def test_submit_gives_the_run_the_configs_values(config):
         "train_steps": 300,
         "min_precision_at_1": config.evaluation.min_precision_at_1,
     }
+
+
+def test_the_run_time_parameters_are_those_the_config_lists(tmp_path):
+    """Any setting a component takes as a parameter may be one, a list as JSON text and a bool as
+    0 or 1 (as TFX compiles them); the data dir then is a constant of the tasks that read it."""
+    listed = kubeflow_config("kubeflow.run_parameters=[training.hidden_units, training.cosine_decay]")
+    spec = json.loads(compile_pipeline(listed, tmp_path / "pipeline.json").read_text())["pipelineSpec"]
+    assert spec["root"]["inputDefinitions"]["parameters"] == {
+        "hidden_units": {
+            "parameterType": "STRING",
+            "defaultValue": "[128, 32]",
+            "isOptional": True,
+            "description": "training.hidden_units (configs/pipeline.yaml)",
+        },
+        "cosine_decay": {
+            "parameterType": "NUMBER_INTEGER",
+            "defaultValue": 1,
+            "isOptional": True,
+            "description": "training.cosine_decay (configs/pipeline.yaml)",
+        },
+    }
+    trainer = spec["root"]["dag"]["tasks"][node_ids.TRAINER]["inputs"]["parameters"]
+    assert trainer["hidden_units"] == {"componentInputParameter": "hidden_units"}
+    assert parameter(spec, node_ids.TRAINER, "learning_rate") == listed.training.learning_rate
+    assert parameter(spec, node_ids.INGEST, "input_base") == DATA_DIR
+
+
+def test_a_listed_setting_no_component_takes_is_refused_naming_it(tmp_path):
+    with pytest.raises(KubeflowError) as refused:
+        compile_pipeline(kubeflow_config("kubeflow.run_parameters=[ingest.validation_size]"), tmp_path / "p.json")
+    assert str(refused.value).startswith(
+        "kubeflow.run_parameters: 'ingest.validation_size' is not a setting a run may set; "
+        "those are kubeflow.data_dir, training.hidden_units, training.optimizer,"
+    )
+
+
+def test_each_setting_a_run_may_set_has_a_name_of_its_own(config):
+    """Root inputs are named as the setting's key in its section (`--param learning_rate=...`)."""
+    settable = [compiler.DATA_DIR_SETTING, *component_settings(config)]
+    assert len({key.rpartition(".")[2] for key in settable}) == len(settable)
 
 
 # --- resources and retries -----------------------------------------------------------------
