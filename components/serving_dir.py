@@ -90,8 +90,8 @@ class ServedVersion:
     version: int
     path: str
     model_uri: str
-    model_sha256: str | None = None  # model_integrity.digest of the model's files (None: an older marker)
-    files: dict[str, str] | None = None  # their manifest (None: an older marker)
+    model_sha256: str  # model_integrity.digest of the model's files
+    files: dict[str, str]  # their manifest
     validation: Validation | None = None  # None: pushed before the marker carried it
 
     def fingerprint(self) -> str:
@@ -134,11 +134,16 @@ def scan(serving_dir: str) -> Scan:
             skipped.append(f"{name} (beyond int64, which TF Serving ignores)")
         elif not files.isdir(path):
             skipped.append(f"{name} (a file)")
-        elif not files.exists(os.path.join(path, MARKER_FILE)):
+        elif not is_complete(path):
             skipped.append(f"{name} (no {MARKER_FILE}: incomplete, or not pushed by this pipeline)")
         else:
             found.append(read_version(path))
     return Scan(sorted(found, key=lambda served: (served.version, served.path)), skipped)
+
+
+def is_complete(version_dir: str) -> bool:
+    """Whether a version is whole: its marker, written last, is there."""
+    return files.exists(os.path.join(version_dir, MARKER_FILE))
 
 
 def complete_versions(serving_dir: str) -> list[ServedVersion]:
@@ -174,11 +179,18 @@ def read_marker(version_dir: str) -> dict:
 def read_version(version_dir: str) -> ServedVersion:
     """The complete version at `version_dir`, as its marker describes it."""
     recorded = read_marker(version_dir)
+    missing = [key for key in ("model_sha256", "files") if key not in recorded]
+    if missing:  # docs/design.md, "What an older version left": no reader of older forms
+        serving_dir = os.path.dirname(version_dir.rstrip("/"))
+        raise DamagedVersion(
+            f"{os.path.join(version_dir, MARKER_FILE)} is of an older form (no {' or '.join(missing)}): an earlier "
+            f"version of this pipeline pushed it; move {version_dir} out of {serving_dir}, or push a model from a "
+            "fresh run"
+        )
     try:
         validation = Validation(**recorded["validation"]) if recorded.get("validation") else None
-        files_sha256 = recorded.get("files")
-        if files_sha256 is not None and not isinstance(files_sha256, dict):
-            raise TypeError("files is not an object")
+        if not isinstance(recorded["files"], dict) or not isinstance(recorded["model_sha256"], str):
+            raise TypeError("files is not an object, or model_sha256 not a string")
     except TypeError as error:
         raise _damaged_marker(version_dir, f"malformed ({error})") from error
     name = os.path.basename(version_dir.rstrip("/"))
@@ -186,8 +198,8 @@ def read_version(version_dir: str) -> ServedVersion:
         int(name) if is_version_name(name) else 0,  # 0: a copy outside a serving dir (`predict --model`)
         version_dir,
         recorded["model_uri"],
-        recorded.get("model_sha256"),
-        files_sha256,
+        recorded["model_sha256"],
+        recorded["files"],
         validation,
     )
 
@@ -208,9 +220,7 @@ def write_marker(
 
 def verify_version(served: ServedVersion) -> None:
     """DamagedVersion, in one line naming the file, when a served version's files differ from
-    what its push published (a version from before the marker held the files is taken as it is)."""
-    if served.files is None:
-        return
+    what its push published."""
     serving_dir = os.path.dirname(served.path.rstrip("/"))
     what_to_do = (
         f"served version {served.version} is damaged; TF Serving cannot serve it as pushed: move {served.path} "
@@ -274,11 +284,7 @@ def remove_unfinished(serving_dir: str) -> list[str]:
         if not (name.startswith(STAGING_PREFIX) and is_version_name(version) and _holds_a_model_only(staging_dir)):
             continue  # not provably a push's staging folder: left as it is
         version_dir = os.path.join(serving_dir, version)
-        if (
-            files.exists(version_dir)
-            and not files.exists(os.path.join(version_dir, MARKER_FILE))
-            and _holds_a_model_only(version_dir)
-        ):
+        if files.exists(version_dir) and not is_complete(version_dir) and _holds_a_model_only(version_dir):
             files.rmtree(version_dir)
             removed.append(version_dir)
         files.rmtree(staging_dir)

@@ -395,10 +395,10 @@ def _kubeflow_config(args: argparse.Namespace):
 
 
 def _lineage(args: argparse.Namespace) -> int:
-    from pipeline.inspect import lineage_report
+    from pipeline.inspect import lineage_views
 
     config = load_config(args.config, args.overrides)
-    request = lineage_report.Request(
+    request = lineage_views.Request(
         query=args.query,
         output_dir=args.output_dir,
         as_json=args.json,
@@ -409,12 +409,12 @@ def _lineage(args: argparse.Namespace) -> int:
             if hasattr(args, name)
         },
     )
-    print(lineage_report.report(request, config.metadata))
+    print(lineage_views.report(request, config.metadata))
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
-    from pipeline.inspect.report import write_run_report
+    from pipeline.inspect.run_page.page import write_run_report
 
     config = load_config(args.config, args.overrides)
     path = write_run_report(args.output_dir, args.run, config.metadata, args.output, config.pipeline_name)

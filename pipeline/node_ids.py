@@ -24,11 +24,3 @@ PUSHER = "Pusher"
 REPORT = "RunReport"  # Kubeflow only: the report page and metrics for the KFP UI (pipeline/kubeflow/run_report.py)
 # Look outside the pipeline (components/probe.py): never cached on Kubeflow.
 PROBES = (DATA_PROBE, SERVING_PROBE)
-
-# Runs made before the ids were Argo names: their nodes are read under today's ids.
-RENAMED = {"Evaluator.validation": BLESSING_EVALUATOR, "Evaluator.test": TEST_EVALUATOR}
-
-
-def current(node_id: str) -> str:
-    """The id a node has today, for a node id read from an older run."""
-    return RENAMED.get(node_id, node_id)

@@ -40,8 +40,10 @@ import yaml
 from components.object_storage import is_uri
 from pipeline.cli import describe_fault, quiet_libraries
 from pipeline.config import ConfigError, PipelineConfig, load_config
-from pipeline.inspect import interrupted, lineage, lineage_report, predict, run_summary
+from pipeline.inspect import artifacts, interrupted, lineage_views, predict, run_summary, runs
+from pipeline.inspect import store as mlmd
 from pipeline.inspect.run_summary import RunSummary
+from pipeline.inspect.runs import RunRecord
 from pipeline.inspect.states import ComponentStatus, RunStatus
 from pipeline.local import runner
 from pipeline.local.executor_processes import tensorflow_started
@@ -137,14 +139,14 @@ class Pipeline:
     def report(self, run: str | int | Run | None = None) -> Run:
         """`mnist-pipeline report [RUN]`: an earlier run (default: the newest), its page written again."""
         from pipeline.inspect import interrupted
-        from pipeline.inspect.report import write_report
+        from pipeline.inspect.run_page.page import write_report
 
         config = self.config()
         with _one_line_faults():
             reference = None if run is None else _reference(run)
             store = interrupted.open_for_reading(self.layout.output_dir, config.metadata)  # as `report` opens it
-            context = lineage.find_run(store, reference, config.pipeline_name)
-            return Run(run_summary.summarize_run(store, context), write_report(store, context, self.layout))
+            record = runs.load(store, mlmd.find_run(store, reference, config.pipeline_name))
+            return Run(run_summary.summarize(record), write_report(record, self.layout))
 
     def runs(self) -> Runs:
         """`mnist-pipeline lineage runs`: newest first."""
@@ -175,12 +177,12 @@ class Pipeline:
     def _query(self, query: str, **arguments: Any) -> Any:
         """A `lineage` query's data, as the CLI's Request asks for it."""
         config = self.config()
-        request = lineage_report.Request(
+        request = lineage_views.Request(
             query=query, output_dir=self.layout.output_dir, pipeline_name=config.pipeline_name, **arguments
         )
         with _one_line_faults():
             store = interrupted.open_for_reading(self.layout.output_dir, config.metadata)
-            return lineage_report.QUERIES[query][0](store, request)
+            return lineage_views.QUERIES[query][0](store, request)
 
     def _finished(self, summary: RunSummary | None) -> Run:
         if summary is None:
@@ -242,13 +244,13 @@ class Run:
 
 @dataclass(frozen=True)
 class Runs:
-    runs: list[lineage.RunInfo]
+    runs: list[RunRecord]
 
     def __len__(self) -> int:
         return len(self.runs)
 
     def __repr__(self) -> str:
-        return lineage_report.format_runs(self.runs)
+        return lineage_views.format_runs(self.runs)
 
     def _repr_html_(self) -> str:
         return html_table(
@@ -260,7 +262,7 @@ class Runs:
                     _local_time(run.started_ms),
                     f"{run.seconds:.1f}",
                     run.status,
-                    *(sum(e.status == status for e in run.components) for status in _statuses(self.runs)),
+                    *(sum(e.status == status for e in run.executions) for status in _statuses(self.runs)),
                 ]
                 for number, run in zip(range(len(self.runs), 0, -1), self.runs)
             ],
@@ -272,13 +274,13 @@ class Diff:
     diff: run_summary.RunDiff
 
     def __repr__(self) -> str:
-        return lineage_report.format_diff(self.diff)
+        return lineage_views.format_diff(self.diff)
 
     def _repr_html_(self) -> str:
         parts = [f"<p>A: {html.escape(self.diff.run_a)}<br>B: {html.escape(self.diff.run_b)}</p>"]
         for section, rows in self.diff.sections.items():
             changed = [row for row in rows if row.changed]
-            shown = rows if section in lineage_report.ALWAYS_SHOWN else changed
+            shown = rows if section in lineage_views.ALWAYS_SHOWN else changed
             parts.append(f"<h4>{html.escape(section.capitalize())}: {len(changed)} of {len(rows)} differ</h4>")
             if shown:
                 parts.append(
@@ -289,15 +291,15 @@ class Diff:
 
 @dataclass(frozen=True)
 class Trace:
-    trace: lineage.Trace
+    trace: artifacts.Trace
 
     @property
-    def executions(self) -> list[lineage.ExecutionInfo]:
+    def executions(self) -> list[mlmd.ExecutionInfo]:
         """Upstream (newest first), then downstream."""
         return [step.execution for step in self.trace.upstream] + self.trace.downstream
 
     def __repr__(self) -> str:
-        return lineage_report.format_trace(self.trace)
+        return lineage_views.format_trace(self.trace)
 
     def _repr_html_(self) -> str:
         """The graph as SVG when Graphviz's `dot` is installed, else one table row per execution."""
@@ -305,12 +307,8 @@ class Trace:
         title = f"<p>{html.escape(f'{artifact.type} {artifact.id}: {artifact.uri}')}</p>"
         dot = shutil.which("dot")
         if dot:
-            graph = lineage.RunInfo(
-                f"{artifact.type} {artifact.id}", artifact.created_ms, 0.0, RunStatus.COMPLETE, self.executions
-            )
-            rendered = subprocess.run(
-                [dot, "-Tsvg"], input=lineage_report.to_dot(graph), text=True, capture_output=True
-            )
+            graph = lineage_views.to_dot(f"{artifact.type} {artifact.id}", self.executions)
+            rendered = subprocess.run([dot, "-Tsvg"], input=graph, text=True, capture_output=True)
             if rendered.returncode == 0:
                 return title + rendered.stdout
         return title + html_table(
@@ -351,7 +349,7 @@ def overrides_of(config_file: Path | None, settings: Mapping[str, Any]) -> list[
     name in any section (learning_rate: training.learning_rate), the value written as YAML."""
     if not settings:
         return []
-    known = lineage.flatten(load_config(config_file).as_dict())
+    known = mlmd.flatten(load_config(config_file).as_dict())
     overrides = []
     for name, value in settings.items():
         if "." not in name and name not in known:
@@ -433,9 +431,9 @@ def _uri_or_path(path: str | Path | None) -> str | None:
     return None if path is None else _location(path)
 
 
-def _statuses(runs: list[lineage.RunInfo]) -> list[str]:
-    """The component statuses that occur in `runs`, in their order of ComponentStatus."""
-    found = {execution.status for run in runs for execution in run.components}
+def _statuses(records: list[RunRecord]) -> list[str]:
+    """The component statuses that occur in `records`, in their order of ComponentStatus."""
+    found = {execution.status for record in records for execution in record.executions}
     return [status.value for status in ComponentStatus if status in found]
 
 
@@ -443,5 +441,5 @@ def _local_time(milliseconds: int) -> str:
     return datetime.datetime.fromtimestamp(milliseconds / 1000).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _artifacts(by_key: dict[str, list[lineage.ArtifactInfo]]) -> str:
+def _artifacts(by_key: dict[str, list[mlmd.ArtifactInfo]]) -> str:
     return ", ".join(f"{key}: {a.type} {a.id}" for key, artifacts in by_key.items() for a in artifacts) or "-"

@@ -61,7 +61,7 @@ from components.trainer.settings import (
     TENSORBOARD_VALIDATION_DIR,
 )
 from pipeline import node_ids
-from pipeline.inspect import lineage, run_made
+from pipeline.inspect import run_made, store
 
 from fake_mnist import FILE_NAMES, balanced_labels, fake_images
 from kfp_metadata import KfpMetadata
@@ -458,8 +458,8 @@ def mnist_run(
             node_ids.BLESSING_EVALUATOR,
             {
                 "code_sha256": code("Evaluator"),
-                "eval_config": EVAL_CONFIG,
                 "example_splits": ["validation"],
+                "max_precision_at_1_regression": 0.01,
                 "min_precision_at_1": 0.5,
             },
             {"examples": examples, "model": model, "baseline_model": baseline},
@@ -489,27 +489,6 @@ INPUT_SHA256 = {f"{name}.gz": hashlib.sha256(name.encode()).hexdigest() for name
 DATA = {"image_shape": [28, 28], "num_classes": 10}
 INGEST_CONFIG = {"data": DATA, "ingest": {"records_per_shard": 250, "validation_size": SPLITS["validation"]}}
 TRAINING = {"batch_size": 20, "hidden_units": [128, 32], "log_every_steps": 20, "optimizer": "adam", "seed": 42}
-EVAL_CONFIG = json.dumps(  # a proto as JSON (proto_utils.proto_to_json): the blessing's thresholds
-    {
-        "metrics_specs": [
-            {
-                "metrics": [
-                    {"class_name": "ExampleCount"},
-                    {
-                        "class_name": "PrecisionAt1",
-                        "per_slice_thresholds": [
-                            {
-                                "slicing_specs": [{}],
-                                "threshold": {"change_threshold": {"absolute": -0.01, "direction": "HIGHER_IS_BETTER"}},
-                            }
-                        ],
-                    },
-                ]
-            }
-        ]
-    },
-    indent=2,
-)
 LABELS = {split: balanced_labels(count, seed=seed) for seed, (split, count) in enumerate(SPLITS.items())}
 MANIFESTS: dict[str, dict[str, str]] = {}  # model_sha256 -> the model's files, as the Trainer recorded them
 MISCLASSIFIED = [{"index": 3, "label": int(LABELS["test"][3]), "predicted": (int(LABELS["test"][3]) + 1) % 10}]
@@ -703,7 +682,7 @@ RETRAINED = {node_ids.TRAINER, node_ids.TEST_EVALUATOR, node_ids.BLESSING_EVALUA
 
 
 def three_runs(layout: Layout, root: Path) -> tuple[MnistRun, MnistRun, MnistRun]:
-    """tests/pipeline/inspect/test_lineage.py's three runs: a first; an identical second, which
+    """The three runs tests/pipeline/inspect/ reads: a first; an identical second, which
     re-checks the model served now and records the same version again (all else cached); a
     third with learning_rate 0.01 (new model, new version; the ingest cached)."""
     first = mnist_run(layout, root, "20261130-000100-000001")
@@ -726,4 +705,4 @@ class Written(NamedTuple):
 def written(root: Path, layout: type[TfxLayout] | type[KfpLayout]) -> Written:
     writer = layout(root / "metadata.sqlite")
     runs = three_runs(writer, root)
-    return Written(lineage.open_store(root / "metadata.sqlite"), writer, root, *runs)
+    return Written(store.open_store(root / "metadata.sqlite"), writer, root, *runs)

@@ -609,9 +609,9 @@ class Checker:
         """The violations not reported before (a lasting one is named once)."""
         problems = [*self.serving_problems(signalled_at if result.code != 0 else None)]
         if (self.output / "metadata.sqlite").is_file():
-            from pipeline.inspect import lineage
+            from pipeline.inspect import store as inspect_store
 
-            store = lineage.open_store(self.output / "metadata.sqlite")
+            store = inspect_store.open_store(self.output / "metadata.sqlite")
             problems += self.store_problems(store, recovered)
             problems += self.examples_problems(store)
             problems += self.summary_problems(store, result)
@@ -714,17 +714,18 @@ class Checker:
 
     def summary_problems(self, store, result: Result) -> list[str]:
         """The run's summary (what the console and the report said) against the store now."""
-        from pipeline.inspect import lineage
+        from pipeline.inspect import runs
+        from pipeline.inspect import store as inspect_store
 
         match = re.search(r"^Run (\S+) of pipeline", result.stderr, re.M)
         summary_path = self.output / "runs" / f"{match.group(1)}.json" if match else None
         if summary_path is None or not summary_path.is_file():
             return []
         summary = json.loads(summary_path.read_text())
-        run = lineage.find_run_context(store, summary["run_id"])
+        run = inspect_store.find_run_context(store, summary["run_id"])
         if run is None:
             return [f"run {summary['run_id']} has a summary and no record"]
-        recorded = {info.node_id: str(info.status) for info in lineage.run_info(store, run).components}
+        recorded = {info.node_id: str(info.status) for info in runs.load(store, run).executions}
         return [
             f"the summary says {component['component']} {component['status']}, the store says "
             f"{recorded.get(component['component'], 'nothing')}"

@@ -1,4 +1,4 @@
-"""RunReports built by hand, for the tests of what renders them (no run, no store)."""
+"""RunPages built by hand, for the tests of what renders them (no run, no store)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from pathlib import Path
 import numpy as np
 
 from pipeline import node_ids
-from pipeline.inspect import lineage
-from pipeline.inspect.report_data import Component, Failure, RunReport
+from pipeline.inspect.run_page.data import Component, Failure, RunPage
 from pipeline.inspect.run_summary import ComponentOutcome, RunSummary
+from pipeline.inspect.runs import InputFile
 from pipeline.inspect.states import ComponentStatus, RunStatus
 
 
-def stopped_at_the_data_gate(reason: str, file_name: str, anomaly: str) -> RunReport:
+def stopped_at_the_data_gate(reason: str, file_name: str, anomaly: str) -> RunPage:
     """A run whose DataGate failed: it has examples and anomalies, and nothing after them."""
     ran = [node_ids.INGEST, node_ids.STATISTICS, node_ids.SCHEMA_VALIDATOR, node_ids.SPLIT_VALIDATOR]
     components = [Component(node, ComponentStatus.RAN, 1.5, None, [f"Examples {i}"]) for i, node in enumerate(ran)]
@@ -32,13 +32,13 @@ def stopped_at_the_data_gate(reason: str, file_name: str, anomaly: str) -> RunRe
         pushed=None,
         warnings=[],
     )
-    return RunReport(
+    return RunPage(
         summary=summary,
         started=datetime.datetime(2026, 11, 29, 12, 0, 0),
         log_path=Path("/outputs/runs/20261129-120000-000001.log"),
         components=components,
         failure=Failure(node_ids.DATA_GATE, reason, finished=ran),
-        input_files=[lineage.InputFile("train_images", file_name, "ab" * 32, 1)],
+        input_files=[InputFile("train_images", file_name, "ab" * 32, 1)],
         label_counts={"train": {0: 5_500, 1: 49_500}, "validation": {0: 5_000}, "test": {1: 10_000}},
         samples={0: [np.zeros((28, 28), np.uint8)], 1: [np.full((28, 28), 255, np.uint8)]},
         statistics=[],

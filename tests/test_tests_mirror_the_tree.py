@@ -11,15 +11,11 @@ from conftest import REPO_ROOT, TESTS_DIR
 PACKAGES = ("components", "pipeline")
 # Modules tested by a test module named otherwise, or only end to end (tests/e2e/test_<name>.py).
 TESTED_ELSEWHERE = {
-    "pipeline/inspect/lineage.py": "tests/pipeline/inspect/test_lineage.py",
-    "pipeline/inspect/lineage_report.py": "tests/pipeline/inspect/test_lineage.py",  # through `mnist-pipeline lineage`
-    "pipeline/inspect/report_data.py": "tests/pipeline/inspect/test_report.py",  # the page's numbers against the run's
-    "pipeline/inspect/report_plots.py": "tests/pipeline/inspect/test_report.py",
     "components/trainer/executor.py": "tests/e2e/test_faults.py",  # damaged shards stop the Trainer
     "components/evaluator/figures.py": "tests/e2e/test_pipeline_e2e.py",  # the summary's figures are these
     "components/served_model/properties.py": "tests/components/served_model/test_executor.py",
     # The Evaluators' and the Trainer's figures:
-    "pipeline/inspect/artifact_metrics.py": "tests/pipeline/inspect/test_report.py",
+    "pipeline/inspect/artifact_metrics.py": "tests/pipeline/inspect/run_page/test_page_of_a_run.py",
 }
 
 

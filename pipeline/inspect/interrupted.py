@@ -15,7 +15,7 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from pipeline.config import MetadataConfig
-from pipeline.inspect import lineage
+from pipeline.inspect import store as mlmd
 from pipeline.output_dir import OutputDirLock, OutputLayout
 
 LEFT_RUNNING = (metadata_store_pb2.Execution.NEW, metadata_store_pb2.Execution.RUNNING)
@@ -28,9 +28,9 @@ def open_for_reading(output_dir: Path, metadata: MetadataConfig) -> metadata_sto
     service (KFP records its runs itself), else the output dir's SQLite, with what a killed run
     left running recorded as interrupted first."""
     if metadata.grpc_host:
-        return lineage.open_grpc_store(metadata.grpc_host, metadata.grpc_port)
+        return mlmd.open_grpc_store(metadata.grpc_host, metadata.grpc_port)
     record_killed_runs(output_dir)
-    return lineage.open_store(OutputLayout(output_dir).metadata_path)
+    return mlmd.open_store(OutputLayout(output_dir).metadata_path)
 
 
 def open_writable(metadata_path: Path) -> metadata_store.MetadataStore:
@@ -45,7 +45,7 @@ def record_killed_runs(output_dir: Path) -> None:
     """For readers: when no run holds `output_dir`, what is recorded as running was killed. Best
     effort: a store this user cannot write is read as it is."""
     metadata_path = OutputLayout(output_dir).metadata_path
-    if lineage.schema_version(metadata_path) is None or not OutputDirLock.idle(output_dir):
+    if mlmd.schema_version(metadata_path) is None or not OutputDirLock.idle(output_dir):
         return  # no store (opening one for writing would make one), or a live run
     try:
         mark_interrupted(open_writable(metadata_path))

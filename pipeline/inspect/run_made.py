@@ -18,7 +18,8 @@ from typing import Any
 
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline.inspect import interrupted, lineage
+from pipeline.inspect import interrupted
+from pipeline.inspect import store as mlmd
 
 PROPERTY = "run_made"
 # The config's sections that decide what a run produces (not where it runs: beam, kubeflow, metadata).
@@ -65,7 +66,7 @@ def run_made(
         overrides=list(overrides),
         data_dir=data_dir,
         # as the store gives them back: JSON's lists for tuples, paths as text
-        settings=json.loads(json.dumps(lineage.flatten({s: config[s] for s in RESULT_SECTIONS}), default=str)),
+        settings=json.loads(json.dumps(mlmd.flatten({s: config[s] for s in RESULT_SECTIONS}), default=str)),
         source_revision=source_revision(),
     )
 
@@ -94,7 +95,7 @@ def record(metadata_path: Path, run_id: str, made: RunMade) -> None:
     """`made` on the context of run `run_id` in the SQLite store at `metadata_path`, if the run
     reached the store."""
     store = interrupted.open_writable(metadata_path)
-    run = lineage.find_run_context(store, run_id)
+    run = mlmd.find_run_context(store, run_id)
     if run is None:
         return
     run.custom_properties[PROPERTY].string_value = json.dumps(dataclasses.asdict(made))

@@ -1,4 +1,4 @@
-"""A run's summary, read from MLMD and the artifacts, not from logs; and two runs compared.
+"""A run's summary, from its record (runs.RunRecord) and the artifacts, not from logs; and two runs compared.
 
 The summary is printed after each run and kept as JSON beside its log: per component ran /
 cached / failed and seconds; the examples per split; Precision@1 per split from the Trainer
@@ -13,17 +13,16 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from ml_metadata import metadata_store
-from ml_metadata.proto import metadata_store_pb2
-
-from components import model_integrity
+from components import serving_dir as serving
 from components.evaluator.settings import MAX_TEST_GAP_KEY
 from components.pusher.properties import NEW_VERSION_KEY
 from components.served_model import properties as served_model
 from pipeline import node_ids
-from pipeline.inspect import artifact_metrics, lineage, run_made
+from pipeline.inspect import artifact_metrics, runs, store
 from pipeline.inspect.run_made import RunMade
+from pipeline.inspect.runs import RunRecord
 from pipeline.inspect.states import ComponentStatus, RunStatus
+from pipeline.inspect.store import ExecutionInfo
 
 
 @dataclass(frozen=True)
@@ -159,29 +158,27 @@ class RunDiff:
     sections: dict[str, list[DiffRow]]  # inputs, settings, metrics, blessing
 
 
-def summarize_run(
-    store: metadata_store.MetadataStore, run: metadata_store_pb2.Context, leave_out: str | None = None
-) -> RunSummary:
-    info = lineage.run_info(store, run, with_artifacts=True, leave_out=leave_out)
-    by_node = {execution.node_id: execution for execution in info.components}
+def summarize(record: RunRecord) -> RunSummary:
+    """What `record` did and what came of it."""
+    by_node = record.by_node
     evaluation = {
         node_id.removeprefix(node_ids.EVALUATOR_PREFIX): figures
         for node_id, execution in by_node.items()
         if node_id.startswith(node_ids.EVALUATOR_PREFIX) and (figures := _evaluation_figures(execution))
     }
     return RunSummary(
-        run_id=info.id,
-        status=info.status,
-        seconds=info.seconds,
-        components=[ComponentOutcome(e.node_id, e.status, round(e.seconds, 1)) for e in info.components],
+        run_id=record.id,
+        status=record.status,
+        seconds=record.seconds,
+        components=[ComponentOutcome(e.node_id, e.status, round(e.seconds, 1)) for e in record.executions],
         examples=_split_sizes(by_node.get(node_ids.INGEST)),
         trainer_precision_at_1=_trainer_figures(by_node.get(node_ids.TRAINER)),
         training=_trainer_fit(by_node.get(node_ids.TRAINER)),
         evaluation=evaluation,
-        blessing=_blessing(store, by_node.get(node_ids.BLESSING_EVALUATOR)),
-        pushed=_pushed(store, by_node.get(node_ids.PUSHER)),
+        blessing=_blessing(record, by_node.get(node_ids.BLESSING_EVALUATOR)),
+        pushed=_pushed(record, by_node.get(node_ids.PUSHER)),
         warnings=_test_gap(by_node.get(node_ids.TEST_EVALUATOR), evaluation),
-        made=run_made.read(run),
+        made=record.made,
     )
 
 
@@ -209,36 +206,36 @@ def format_summary(summary: RunSummary) -> str:
     return "\n".join(lines)
 
 
-def _split_sizes(example_gen: lineage.ExecutionInfo | None) -> dict[str, int]:
+def _split_sizes(example_gen: ExecutionInfo | None) -> dict[str, int]:
     """Examples per split, as the ingest recorded them on its artifact."""
     if example_gen is None or "examples" not in example_gen.outputs:
         return {}
     properties = example_gen.outputs["examples"][0].properties
-    return {split: properties[f"num_examples_{split}"] for split in lineage.split_names(properties)}
+    return {split: properties[f"num_examples_{split}"] for split in store.split_names(properties)}
 
 
-def _trainer_figures(trainer: lineage.ExecutionInfo | None) -> dict[str, TrainerFigures]:
+def _trainer_figures(trainer: ExecutionInfo | None) -> dict[str, TrainerFigures]:
     if trainer is None or "model_run" not in trainer.outputs:
         return {}
     metrics = artifact_metrics.trainer_metrics(trainer.outputs["model_run"][0].uri)
     return {split: TrainerFigures(**figures) for split, figures in metrics.items()}
 
 
-def _trainer_fit(trainer: lineage.ExecutionInfo | None) -> TrainerFit | None:
+def _trainer_fit(trainer: ExecutionInfo | None) -> TrainerFit | None:
     if trainer is None or "model_run" not in trainer.outputs:
         return None
     fit = artifact_metrics.trainer_fit(trainer.outputs["model_run"][0].uri)
     return TrainerFit(**fit) if fit else None
 
 
-def _evaluation_figures(evaluator: lineage.ExecutionInfo) -> EvaluatorFigures | None:
+def _evaluation_figures(evaluator: ExecutionInfo) -> EvaluatorFigures | None:
     if evaluator.status == ComponentStatus.FAILED or "evaluation" not in evaluator.outputs:
         return None
     figures = artifact_metrics.evaluation_metrics(evaluator.outputs["evaluation"][0].properties)
     return EvaluatorFigures(**figures) if figures else None
 
 
-def _blessing(store: metadata_store.MetadataStore, evaluator: lineage.ExecutionInfo | None) -> Blessing | None:
+def _blessing(record: RunRecord, evaluator: ExecutionInfo | None) -> Blessing | None:
     if evaluator is None or "blessing" not in evaluator.outputs:
         return None
     blessing = evaluator.outputs["blessing"][0]
@@ -254,11 +251,11 @@ def _blessing(store: metadata_store.MetadataStore, evaluator: lineage.ExecutionI
     else:
         reason = "passed the Precision@1 threshold; no model was served yet"
     if evaluator.status == ComponentStatus.CACHED:
-        reason += f"; cached: decided in run {lineage.producer_run(store, blessing.id)}"
+        reason += f"; cached: decided in run {record.made_in[evaluator.id]}"
     return Blessing(blessed, reason, baseline)
 
 
-def _baseline(evaluator: lineage.ExecutionInfo) -> Baseline | None:
+def _baseline(evaluator: ExecutionInfo) -> Baseline | None:
     """The served model the candidate was compared with: None when nothing was served."""
     baselines = evaluator.inputs.get("baseline_model", [])
     if not baselines or baselines[0].properties.get(served_model.SERVED_KEY) != 1:
@@ -287,7 +284,7 @@ def push_line(summary: RunSummary) -> str:
     return line + ("" if pushed.served else "; removed since: not served")
 
 
-def _pushed(store: metadata_store.MetadataStore, pusher: lineage.ExecutionInfo | None) -> Push | None:
+def _pushed(record: RunRecord, pusher: ExecutionInfo | None) -> Push | None:
     """Where the model was pushed, whether the serving dir still holds that version, and the
     version that served the same model (by its content, model_sha256) first."""
     if pusher is None or "pushed_model" not in pusher.outputs:
@@ -295,41 +292,18 @@ def _pushed(store: metadata_store.MetadataStore, pusher: lineage.ExecutionInfo |
     pushed_model = pusher.outputs["pushed_model"][0]
     destination = pushed_model.properties.get("pushed_destination")
     return Push(
-        first_served=_first_served(store, pushed_model),
+        first_served=record.first_served,
         pushed=pushed_model.properties.get("pushed") == 1,
         destination=destination,
         version=pushed_model.properties.get("pushed_version"),
-        served=isinstance(destination, str) and lineage.is_complete_version(destination),
+        served=isinstance(destination, str) and serving.is_complete(destination),
         new_version=pusher.status == ComponentStatus.RAN and pushed_model.properties.get(NEW_VERSION_KEY, 1) == 1,
     )
 
 
-def _first_served(store: metadata_store.MetadataStore, pushed_model: lineage.ArtifactInfo) -> str | None:
-    """ "version N by run R": the first push of the same model (by model_sha256) to another
-    version, as when going back to settings a cached Trainer had already trained for; else None."""
-    digest = pushed_model.properties.get(model_integrity.DIGEST_PROPERTY)
-    if pushed_model.properties.get("pushed") != 1 or digest is None:
-        return None
-    earlier = sorted(
-        (
-            artifact
-            for artifact in lineage.artifacts_of_type(store, pushed_model.type)
-            if artifact.id < pushed_model.id
-            and artifact.properties.get(model_integrity.DIGEST_PROPERTY) == digest
-            and artifact.properties.get("pushed") == 1
-            and artifact.properties.get("pushed_version") != pushed_model.properties.get("pushed_version")
-        ),
-        key=lambda artifact: artifact.id,
-    )
-    if not earlier:
-        return None
-    version = earlier[0].properties["pushed_version"]
-    return f"version {version} by run {lineage.producer_run(store, earlier[0].id)}"
-
-
-def _test_gap(test_evaluator: lineage.ExecutionInfo | None, evaluation: dict[str, EvaluatorFigures]) -> list[str]:
+def _test_gap(test_evaluator: ExecutionInfo | None, evaluation: dict[str, EvaluatorFigures]) -> list[str]:
     """A warning when test Precision@1 is further from validation's than the test Evaluator's limit."""
-    limit = lineage.parameters(test_evaluator).get(MAX_TEST_GAP_KEY) if test_evaluator else None
+    limit = test_evaluator.parameters.get(MAX_TEST_GAP_KEY) if test_evaluator else None
     validation, test = (
         evaluation[split].precision_at_1 if split in evaluation else None for split in ("validation", "test")
     )
@@ -344,26 +318,28 @@ def _test_gap(test_evaluator: lineage.ExecutionInfo | None, evaluation: dict[str
 # --- diff -----------------------------------------------------------------------------------
 
 
-def diff_runs(store: metadata_store.MetadataStore, run_a: str, run_b: str, pipeline_name: str | None = None) -> RunDiff:
-    """Two runs (of the pipeline `pipeline_name` when given) side by side: inputs, settings,
-    metrics per split, blessing."""
-    runs = [lineage.find_run(store, run_a, pipeline_name), lineage.find_run(store, run_b, pipeline_name)]
-    a, b = (_comparable(store, run) for run in runs)
+def diff_runs(a: RunRecord, b: RunRecord) -> RunDiff:
+    """Two runs side by side: inputs, settings, metrics per split, blessing."""
+    comparable_a, comparable_b = _comparable(a), _comparable(b)
     sections = {
         section: [
-            DiffRow(key, a[section].get(key), b[section].get(key), a[section].get(key) != b[section].get(key))
-            for key in sorted(a[section].keys() | b[section].keys())
+            DiffRow(
+                key,
+                values_a.get(key),
+                comparable_b[section].get(key),
+                values_a.get(key) != comparable_b[section].get(key),
+            )
+            for key in sorted(values_a.keys() | comparable_b[section].keys())
         ]
-        for section in a
+        for section, values_a in comparable_a.items()
     }
-    return RunDiff(runs[0].name, runs[1].name, sections)
+    return RunDiff(a.id, b.id, sections)
 
 
-def _comparable(store: metadata_store.MetadataStore, run: metadata_store_pb2.Context) -> dict[str, dict[str, Any]]:
+def _comparable(record: RunRecord) -> dict[str, dict[str, Any]]:
     """A run's inputs, settings, metrics and blessing as flat key -> value maps."""
-    summary = summarize_run(store, run)
-    executions = lineage.run_executions(store, run, with_artifacts=True)
-    examples = [a for a in lineage.artifacts_of(executions, "outputs") if a.type == "Examples"]
+    summary = summarize(record)
+    examples = [a for a in store.artifacts_of(record.executions, "outputs") if a.type == "Examples"]
     metrics = {
         f"trainer.precision_at_1.{split}": figures.precision_at_1
         for split, figures in summary.trainer_precision_at_1.items()
@@ -373,7 +349,7 @@ def _comparable(store: metadata_store.MetadataStore, run: metadata_store_pb2.Con
     )
     blessing = (
         {key: value for key, value in dataclasses.asdict(summary.blessing).items() if key != "reason"}
-        if (summary.blessing)
+        if summary.blessing
         else {}
     )
     return {
@@ -382,13 +358,9 @@ def _comparable(store: metadata_store.MetadataStore, run: metadata_store_pb2.Con
             for key, value in (examples[0].properties if examples else {}).items()
             if key.startswith(("input_file_", "input_sha256_", "num_examples_"))
         },
-        "settings": {
-            f"{info.node_id}.{key}": value
-            for info in executions
-            for key, value in lineage.flatten(lineage.parameters(info)).items()
-        },
+        "settings": runs.settings(record),
         "metrics": metrics,
-        "blessing": lineage.flatten(
+        "blessing": store.flatten(
             {"blessing": blessing, "pushed": dataclasses.asdict(summary.pushed) if summary.pushed else {}}
         ),
     }

@@ -7,7 +7,7 @@ import enum
 
 
 class ComponentStatus(str, enum.Enum):
-    """How an execution ended, from its state in ML Metadata (lineage.STATUS_BY_STATE)."""
+    """How an execution ended, from its state in ML Metadata (store.STATUS_BY_STATE)."""
 
     RAN = "ran"
     CACHED = "cached"  # reused the outputs of an earlier execution

@@ -9,7 +9,7 @@ properties, also compared across runs; `system.ClassificationMetrics` draws its
 `confusionMatrix` property ({annotationSpecs: [{displayName}], rows: [{row: [...]}]}, as
 the KFP SDK's ClassificationMetrics writes it). TFX's own types are shown as plain links.
 
-The page is the local report (pipeline/inspect/report.py), gathered the same way: from the run's
+The page is the local run page (pipeline/inspect/run_page/), gathered the same way: from the run's
 records in ML Metadata, which a KFP task reaches where KFP's launcher does, at the metadata
 gRPC service that KFP's `metadata-grpc-configmap` names to every task
 (backend/src/v2/compiler/argocompiler/common.go metadataEnvFrom). The run is the one whose id KFP
@@ -32,9 +32,10 @@ from tfx.types import artifact, standard_artifacts
 from components import files
 from components.errors import PipelineError
 from pipeline import node_ids
-from pipeline.inspect import lineage, report
-from pipeline.inspect.report_data import RunReport as ReportData
-from pipeline.inspect.report_data import gather
+from pipeline.inspect import runs
+from pipeline.inspect import store as mlmd
+from pipeline.inspect.run_page import page
+from pipeline.inspect.run_page.data import RunPage, gather
 
 RUN_ID_PLACEHOLDER = "{{$.pipeline_job_uuid}}"  # what KFP's driver replaces with the run's id
 # KFP's metadata-grpc-configmap (manifests/kustomize/base/metadata/base/metadata-grpc-configmap.yaml),
@@ -85,16 +86,16 @@ def RunReport(
     come from the run's records, like the local report's.
     """
     store = _metadata_store()
-    data = gather(store, _run_context(store, run_id), log_path=None, leave_out=node_ids.REPORT)
-    with files.open(report_page.uri, "w") as page:
-        page.write(report.render(data))
+    data = gather(runs.load(store, _run_context(store, run_id), leave_out=node_ids.REPORT), log_path=None)
+    with files.open(report_page.uri, "w") as written:
+        written.write(page.render(data))
     for name, value in precision_at_1(data).items():
         metrics.set_float_custom_property(name, value)
     if data.confusion_matrix:
         confusion_matrix.set_json_value_custom_property(CONFUSION_MATRIX_PROPERTY, kfp_confusion_matrix(data))
 
 
-def precision_at_1(data: ReportData) -> dict[str, float]:
+def precision_at_1(data: RunPage) -> dict[str, float]:
     """Precision@1 per split as the run summary has it: the Evaluators' on validation and test,
     the Trainer's on train (no Evaluator reads it), named `<split>_precision_at_1`."""
     summary = data.summary
@@ -103,7 +104,7 @@ def precision_at_1(data: ReportData) -> dict[str, float]:
     return {f"{split}_precision_at_1": value for split, value in figures.items()}
 
 
-def kfp_confusion_matrix(data: ReportData) -> dict:
+def kfp_confusion_matrix(data: RunPage) -> dict:
     """The test Evaluator's confusion matrix as KFP's UI reads it (ConfusionMatrixInputRunType)."""
     return {
         "annotationSpecs": [{"displayName": str(digit)} for digit in range(len(data.confusion_matrix))],
@@ -118,13 +119,13 @@ def _metadata_store() -> metadata_store.MetadataStore:
             f"{METADATA_HOST_VARIABLE} / {METADATA_PORT_VARIABLE} are not set: the report reads the run from "
             "KFP's metadata service, which KFP names to every task through its metadata-grpc-configmap"
         )
-    return lineage.open_grpc_store(host, int(port))
+    return mlmd.open_grpc_store(host, int(port))
 
 
 def _run_context(store: metadata_store.MetadataStore, run_id: str) -> metadata_store_pb2.Context:
     if run_id == RUN_ID_PLACEHOLDER:
         raise ReportError(f"run_id is still {RUN_ID_PLACEHOLDER}: the backend did not substitute the run's id")
-    run = lineage.find_run_context(store, run_id)
+    run = mlmd.find_run_context(store, run_id)
     if run is None:
         raise ReportError(f"run {run_id}: not in the metadata service")
     return run

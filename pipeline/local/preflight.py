@@ -183,16 +183,16 @@ def _normalized(location: str) -> str:
 def check_store(metadata_path: Path) -> None:
     """An existing store file is an ML Metadata store (not, say, a file copied over it) that no
     other process holds locked, of a schema this ml-metadata reads (not one a newer release wrote)."""
-    from pipeline.inspect import lineage
+    from pipeline.inspect import store
 
     if not metadata_path.exists():
         return
-    if lineage.schema_version(metadata_path) is None:  # StoreLocked: one in use, never to be moved away
+    if store.schema_version(metadata_path) is None:  # StoreLocked: one in use, never to be moved away
         raise PipelineError(
             f"{metadata_path}: not an ML Metadata store; move it away (a new store starts empty) "
             "or give another --output-dir"
         )
-    lineage.open_store(metadata_path)  # read-only: MLMD refuses a schema version it does not read
+    store.open_store(metadata_path)  # read-only: MLMD refuses a schema version it does not read
 
 
 def check_data(config: PipelineConfig, data_dir: str) -> dict[str, idx.IdxHeader]:

@@ -36,6 +36,7 @@ from pathlib import Path
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from components import serving_dir
 from components.errors import PipelineError
 
 OWNER_FILE = ".metadata"
@@ -63,8 +64,6 @@ def previous_serving_dir(store: metadata_store.MetadataStore) -> str | None:
 
 def mark_removed_pushes(store: metadata_store.MetadataStore) -> list[str]:
     """Records the pushes whose version is gone from the serving dir as DELETED; returns their versions."""
-    from pipeline.inspect import lineage
-
     removed = []
     for artifact in store.get_artifacts_by_type("PushedModel"):
         properties = artifact.custom_properties
@@ -72,7 +71,7 @@ def mark_removed_pushes(store: metadata_store.MetadataStore) -> list[str]:
         if (
             artifact.state == metadata_store_pb2.Artifact.LIVE
             and destination
-            and not lineage.is_complete_version(destination)
+            and not serving_dir.is_complete(destination)
         ):
             artifact.state = metadata_store_pb2.Artifact.DELETED
             store.put_artifacts([artifact])

@@ -157,16 +157,16 @@ def _run_error(error: BaseException, log_path: Path, running: str | None, store:
 def push_run(config: PipelineConfig, layout: OutputLayout, run_reference: str) -> RunSummary | None:
     """`mnist-pipeline push RUN`: a partial run (push_of) from RUN's Examples and model, checked
     as a run's push is: compared with the model served now, pushed only if blessed."""
-    from pipeline.inspect import lineage
+    from pipeline.inspect import runs, store
     from pipeline.inspect.states import FINISHED
 
-    store = lineage.open_store(layout.metadata_path)
-    run = lineage.run_info(store, lineage.find_run(store, run_reference))
-    finished = {execution.node_id: execution for execution in run.components if execution.status in FINISHED}
+    metadata = store.open_store(layout.metadata_path)
+    run = runs.load(metadata, store.find_run(metadata, run_reference))
+    finished = {execution.node_id: execution for execution in run.executions if execution.status in FINISHED}
     for needed in (node_ids.INGEST, node_ids.TRAINER):
         if needed not in finished:
             raise PipelineError(f"run {run.id}: its {needed} did not finish, so it has no model to push")
-    data_dir = lineage.parameters(finished[node_ids.INGEST])["input_base"]  # not read: recorded as the run's
+    data_dir = finished[node_ids.INGEST].parameters["input_base"]  # not read: recorded as the run's
     return run_pipeline(config, data_dir, layout, beam_args=[], partial=push_of(run.id))
 
 
@@ -270,54 +270,52 @@ def _run_options(partial: PartialRun | None):
 def _write_summary(layout: OutputLayout, run_id: str, made: RunMade) -> RunSummary | None:
     """Records how run `run_id` was made, prints its summary and writes it as JSON; None when MLMD
     never recorded the run."""
-    from pipeline.inspect import lineage, run_made
-    from pipeline.inspect.run_summary import format_summary, summarize_run
+    from pipeline.inspect import run_made, runs, store
+    from pipeline.inspect.run_summary import format_summary, summarize
 
     if not layout.metadata_path.exists():
         return None
     run_made.record(layout.metadata_path, run_id, made)
-    store = lineage.open_store(layout.metadata_path)
-    run = lineage.find_run_context(store, run_id)
-    if run is None:
+    metadata = store.open_store(layout.metadata_path)
+    context = store.find_run_context(metadata, run_id)
+    if context is None:
         return None
-    summary = summarize_run(store, run)
+    run = runs.load(metadata, context)
+    summary = summarize(run)
     summary_path = layout.run_file(run_id, ".json")
     summary_path.write_text(json.dumps(summary.to_json(), indent=2) + "\n")
     log.info("%s\nSummary: %s", format_summary(summary), summary_path)
-    _write_report(store, run, layout)
-    _link_training_logs(store, run, layout)
+    _write_report(run, layout)
+    _link_training_logs(run, layout)
     return summary
 
 
-def _link_training_logs(store, run, layout: OutputLayout) -> None:
+def _link_training_logs(run, layout: OutputLayout) -> None:
     """tensorboard/<run id> -> the ModelRun folder of the model this run trained, which holds its
     TensorBoard logs (`train` and `validation`), so that `tensorboard --logdir outputs/tensorboard`
     names each curve by its run, not by an execution id. A run whose Trainer was cached trained
     nothing (its curves are under the run that did)."""
-    from pipeline.inspect import lineage
     from pipeline.inspect.states import ComponentStatus
 
-    trainer = next(
-        (e for e in lineage.run_info(store, run, with_artifacts=True).components if e.node_id == node_ids.TRAINER), None
-    )
+    trainer = run.execution(node_ids.TRAINER)
     if trainer is None or trainer.status != ComponentStatus.RAN or not trainer.outputs.get("model_run"):
         return
     logs = trainer.outputs["model_run"][0].uri
     if is_uri(logs):
         return  # no link into object storage; TensorBoard reads it there
     layout.tensorboard_dir.mkdir(exist_ok=True)
-    link = layout.tensorboard_dir / run.name
+    link = layout.tensorboard_dir / run.id
     if not link.is_symlink():
         link.symlink_to(logs, target_is_directory=True)
 
 
-def _write_report(store, run, layout: OutputLayout) -> None:
-    """Writes the run's HTML report (pipeline/inspect/report.py). A report that fails costs one line on
+def _write_report(run, layout: OutputLayout) -> None:
+    """Writes the run's HTML page (pipeline/inspect/run_page/). A report that fails costs one line on
     the console, never the run: the run's outcome is already recorded."""
-    from pipeline.inspect.report import write_report
+    from pipeline.inspect.run_page.page import write_report
 
     try:
-        path = write_report(store, run, layout)
+        path = write_report(run, layout)
     except Exception as error:  # noqa: BLE001 - see the docstring
         log.warning("Report not written: %s: %s", type(error).__name__, (str(error).strip() or "-").splitlines()[0])
         return

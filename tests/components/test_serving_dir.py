@@ -49,7 +49,8 @@ def test_only_complete_versions_named_by_ascii_digits_within_int64_count_in_nume
         (b"\xff\xfe", "is unreadable"),
         (b"{}", "is incomplete (no model_uri)"),
         (b"[1, 2]", "is incomplete (no model_uri)"),
-        (b'{"model_uri": "/m", "validation": {"x": 1}}', "is malformed"),
+        (b'{"model_uri": "/m", "model_sha256": "x", "files": {}, "validation": {"x": 1}}', "is malformed"),
+        (b'{"model_uri": "/m", "model_sha256": "x", "files": ["saved_model.pb"]}', "is malformed"),
     ],
 )
 def test_a_corrupt_or_incomplete_marker_is_one_line_naming_the_version(tmp_path, content, problem):
@@ -90,10 +91,20 @@ def test_files_besides_the_models_in_a_version_change_nothing_tf_serving_loads(t
     serving_dir.verify_version(serving_dir.latest(str(tmp_path)))
 
 
-def test_a_version_whose_marker_carries_no_files_is_taken_as_it_is(tmp_path):
+@pytest.mark.parametrize(
+    ("marker", "missing"),
+    [({"model_uri": "/m", "model_sha256": "old"}, "files"), ({"model_uri": "/m"}, "model_sha256 or files")],
+)
+def test_a_marker_of_an_older_form_is_refused_in_one_line_naming_it(tmp_path, marker, missing):
+    """docs/design.md, "What an older version left": an older push's marker is not read, it is named."""
     version_dir = write_files(tmp_path / "5", SAVED_MODEL_FILES)
-    write_files(version_dir, {MARKER_FILE: json.dumps({"model_uri": "/m", "model_sha256": "old"}).encode()})
-    serving_dir.verify_version(serving_dir.latest(str(tmp_path)))  # an older push: nothing to check against
+    write_files(version_dir, {MARKER_FILE: json.dumps(marker).encode()})
+    with pytest.raises(DamagedVersion) as refused:
+        serving_dir.latest(str(tmp_path))
+    assert str(refused.value) == (
+        f"{version_dir / MARKER_FILE} is of an older form (no {missing}): an earlier version of this pipeline pushed "
+        f"it; move {version_dir} out of {tmp_path}, or push a model from a fresh run"
+    )
 
 
 def test_a_version_keeps_the_name_it_has_on_disk(tmp_path):

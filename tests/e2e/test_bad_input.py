@@ -276,16 +276,16 @@ def test_skewed_label_mix_stops_the_run_before_training(tmp_path, capsys):
 
 
 def _live_examples(output: Path) -> list[str]:
-    from pipeline.inspect import lineage
+    from pipeline.inspect import store as inspect_store
 
     if not (output / "metadata.sqlite").exists():  # failed before the run started
         return []
-    store = lineage.open_store(output / "metadata.sqlite")
+    store = inspect_store.open_store(output / "metadata.sqlite")
     return [a.uri for a in store.get_artifacts_by_type("Examples") if a.state == a.LIVE]
 
 
 def _statuses(output: Path) -> dict[str, str]:
-    from pipeline.inspect import lineage
+    from pipeline.inspect import store as inspect_store
 
-    store = lineage.open_store(output / "metadata.sqlite")
-    return {e.node_id: e.status for e in lineage.run_executions(store, lineage.find_run(store))}
+    store = inspect_store.open_store(output / "metadata.sqlite")
+    return {e.node_id: e.status for e in inspect_store.run_executions(store, inspect_store.find_run(store))}

@@ -128,9 +128,9 @@ def staging_dirs(serving: Path) -> list[Path]:
 
 def recorded_pushes(output: Path) -> dict[str, str]:
     """Version -> destination of every push MLMD recorded."""
-    from pipeline.inspect import lineage
+    from pipeline.inspect import store as inspect_store
 
-    store = lineage.open_store(output / "metadata.sqlite")
+    store = inspect_store.open_store(output / "metadata.sqlite")
     pushes = {}
     for artifact in store.get_artifacts_by_type("PushedModel"):
         properties = artifact.custom_properties
@@ -234,9 +234,9 @@ def test_a_data_file_replaced_during_the_ingest_fails_it_naming_the_file_and_the
 
 def recorded_examples(output: Path) -> list:
     """The custom properties of each Examples artifact MLMD records."""
-    from pipeline.inspect import lineage
+    from pipeline.inspect import store as inspect_store
 
-    store = lineage.open_store(output / "metadata.sqlite")
+    store = inspect_store.open_store(output / "metadata.sqlite")
     return [artifact.custom_properties for artifact in store.get_artifacts_by_type("Examples")]
 
 
@@ -429,9 +429,9 @@ def test_a_disk_that_fills_as_the_trainer_writes_is_one_line_naming_the_file_and
     assert served_versions(output)
     from ml_metadata.proto import metadata_store_pb2
 
-    from pipeline.inspect import lineage
+    from pipeline.inspect import store as inspect_store
 
-    store = lineage.open_store(output / "metadata.sqlite")
+    store = inspect_store.open_store(output / "metadata.sqlite")
     states = [execution.last_known_state for execution in store.get_executions()]
     assert metadata_store_pb2.Execution.RUNNING not in states  # what the full disk left running is recovered
 

@@ -44,9 +44,9 @@ def served_versions(output: Path) -> list[str]:
 
 
 def recorded_pushes(output: Path) -> set[str]:
-    from pipeline.inspect import lineage
+    from pipeline.inspect import store as inspect_store
 
-    store = lineage.open_store(output / "metadata.sqlite")
+    store = inspect_store.open_store(output / "metadata.sqlite")
     return {
         artifact.custom_properties["pushed_version"].string_value
         for artifact in store.get_artifacts_by_type("PushedModel")
@@ -56,14 +56,15 @@ def recorded_pushes(output: Path) -> set[str]:
 
 def recorded_states(output: Path, run_id: str) -> dict[str, str]:
     """Component -> the state ML Metadata holds for its execution in run `run_id` (CANCELED, FAILED, ...)."""
-    from pipeline.inspect import lineage
+    from pipeline.inspect import runs
+    from pipeline.inspect import store as inspect_store
 
-    store = lineage.open_store(output / "metadata.sqlite")
-    run = lineage.run_info(store, lineage.find_run_context(store, run_id))
-    by_id = {execution.id: execution for execution in store.get_executions_by_id([c.id for c in run.components])}
+    store = inspect_store.open_store(output / "metadata.sqlite")
+    run = runs.load(store, inspect_store.find_run_context(store, run_id))
+    by_id = {execution.id: execution for execution in store.get_executions_by_id([c.id for c in run.executions])}
     return {
         component.node_id: metadata_store_pb2.Execution.State.Name(by_id[component.id].last_known_state)
-        for component in run.components
+        for component in run.executions
     }
 
 

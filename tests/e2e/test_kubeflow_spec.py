@@ -30,7 +30,7 @@ from components.idx_example_gen import idx
 from components.trainer.settings import FIT_FILE, TENSORBOARD_DIR
 from pipeline import node_ids
 from pipeline.config import load_config
-from pipeline.inspect import lineage
+from pipeline.inspect import store as inspect_store
 from pipeline.kubeflow import compiler, task
 from pipeline.schema_staging import SCHEMAS_DIR
 
@@ -372,7 +372,7 @@ def ui_artifacts(backend: Harness, run: PipelineRun) -> dict[str, tuple[str, dic
     artifacts = store.get_artifacts_by_id([event.artifact_id for event in events if event.type == event.OUTPUT])
     types = {t.id: t.name for t in store.get_artifact_types()}
     return {
-        types[artifact.type_id]: (artifact.uri, lineage._values(artifact.custom_properties))
+        types[artifact.type_id]: (artifact.uri, inspect_store._values(artifact.custom_properties))
         for artifact in artifacts
         if types[artifact.type_id].startswith("system.") and artifact.custom_properties["display_name"].string_value
     }

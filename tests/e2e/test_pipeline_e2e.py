@@ -201,10 +201,10 @@ def test_weak_model_is_neither_blessed_nor_pushed(mnist_run, real_mnist_dir):
 
 
 def _artifacts(output: Path, type_name: str):
-    from pipeline.inspect import lineage
+    from pipeline.inspect import store as inspect_store
 
-    store = lineage.open_store(output / "metadata.sqlite")
-    return [lineage.artifact_info(store, artifact) for artifact in store.get_artifacts_by_type(type_name)]
+    store = inspect_store.open_store(output / "metadata.sqlite")
+    return inspect_store.artifacts_of_type(store, type_name)
 
 
 def _first_records(path: Path, dims: int, count: int) -> np.ndarray:

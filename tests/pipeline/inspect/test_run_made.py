@@ -11,7 +11,7 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from pipeline.config import load_config
-from pipeline.inspect import lineage, run_made
+from pipeline.inspect import run_made, store
 
 
 def made(beam_args=("--direct_num_workers=1",), overrides=("training.learning_rate=0.01",)) -> run_made.RunMade:
@@ -67,5 +67,5 @@ def test_what_is_recorded_on_the_run_context_reads_back(tmp_path):
     store_with_a_run(tmp_path / "metadata.sqlite", "20261206-010101-000001")
     run_made.record(tmp_path / "metadata.sqlite", "20261206-010101-000001", made())
     run_made.record(tmp_path / "metadata.sqlite", "no-such-run", made())  # a run that never reached the store
-    store = lineage.open_store(tmp_path / "metadata.sqlite")
-    assert run_made.read(lineage.find_run_context(store, "20261206-010101-000001")) == made()
+    metadata = store.open_store(tmp_path / "metadata.sqlite")
+    assert run_made.read(store.find_run_context(metadata, "20261206-010101-000001")) == made()

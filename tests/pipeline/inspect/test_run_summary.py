@@ -1,29 +1,25 @@
-"""pipeline/inspect/run_summary.py: a run's summary from what MLMD recorded, and its console lines.
+"""pipeline/inspect/run_summary.py: a run's summary from its record, its console lines, and two runs compared.
 
-MLMD is not needed: lineage.run_info is replaced by a run made of lineage's own dataclasses."""
+MLMD is not needed for most: a RunRecord is built by hand; the rest read runs tests/mlmd_builder.py wrote."""
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import json
 
 import pytest
-from ml_metadata import metadata_store
-from ml_metadata.proto import metadata_store_pb2
 
+from components import serving_dir
 from components.evaluator.settings import (
     EXAMPLES_PROPERTY,
     PER_DIGIT_PROPERTY,
     PRECISION_PROPERTY,
     VALIDATION_FAILURES_PROPERTY,
 )
-from components.model_integrity import DIGEST_PROPERTY
 from components.pusher.properties import NEW_VERSION_KEY
 from components.served_model.properties import SERVED_KEY, SERVED_PATH_KEY, SERVED_VERSION_KEY, SOURCE_MODEL_KEY
 from pipeline import node_ids
-from pipeline.inspect import lineage, run_made, run_summary
-from pipeline.inspect.lineage import ArtifactInfo, ExecutionInfo, RunInfo
+from pipeline.inspect import run_summary, runs, store
 from pipeline.inspect.run_made import RunMade
 from pipeline.inspect.run_summary import (
     Blessing,
@@ -34,11 +30,14 @@ from pipeline.inspect.run_summary import (
     TrainerFigures,
     TrainerFit,
 )
+from pipeline.inspect.runs import RunRecord
 from pipeline.inspect.states import ComponentStatus, RunStatus
+from pipeline.inspect.store import ArtifactInfo, ExecutionInfo
 
 import mlmd_builder
 
 RUN_ID = "20261123-173202-370954"
+MADE_IN = "20261122-101010-000001"  # the run whose executions the cached ones reused
 TRAINER_METRICS = {
     "train": {"num_examples": 500, "num_correct": 450, "precision_at_1": 0.9},
     "validation": {"num_examples": 100, "num_correct": 88, "precision_at_1": 0.88},
@@ -94,18 +93,22 @@ def summarize(monkeypatch, tmp_path):
     model_run.mkdir()
     (model_run / "precision_at_1.json").write_text(json.dumps(TRAINER_METRICS))
     (model_run / "fit.json").write_text(json.dumps(FIT))
-    monkeypatch.setattr(lineage, "is_complete_version", lambda path: True)
-    monkeypatch.setattr(lineage, "producer_run", lambda store, artifact_id: "20261122-101010-000001")
+    monkeypatch.setattr(serving_dir, "is_complete", lambda path: True)
 
     def summarize_executions(
-        *executions: ExecutionInfo, status: RunStatus = RunStatus.COMPLETE, made: RunMade | None = None, store=None
+        *executions: ExecutionInfo, status: RunStatus = RunStatus.COMPLETE, made: RunMade | None = None
     ) -> RunSummary:
-        run = RunInfo(id=RUN_ID, started_ms=0, seconds=12.34, status=status, components=list(executions))
-        monkeypatch.setattr(lineage, "run_info", lambda store, context, with_artifacts=False, leave_out=None: run)
-        context = metadata_store_pb2.Context(name=RUN_ID)
-        if made is not None:
-            context.custom_properties[run_made.PROPERTY].string_value = json.dumps(dataclasses.asdict(made))
-        return run_summary.summarize_run(store=store, run=context)
+        record = RunRecord(
+            id=RUN_ID,
+            started_ms=0,
+            seconds=12.34,
+            status=status,
+            executions=list(executions),
+            made=made,
+            made_in={e.id: MADE_IN for e in executions if e.status is ComponentStatus.CACHED},
+            first_served=None,
+        )
+        return run_summary.summarize(record)
 
     summarize_executions.model_run_uri = str(model_run)
     summarize_executions.precision_at_1 = {"validation": 0.87, "test": 0.86}  # 0.01 apart
@@ -253,7 +256,7 @@ def test_format_summary_gives_one_line_per_component_then_the_results(summarize)
 
 
 def test_a_pushed_version_the_serving_dir_no_longer_holds_is_not_called_pushed(summarize, monkeypatch):
-    monkeypatch.setattr(lineage, "is_complete_version", lambda path: False)
+    monkeypatch.setattr(serving_dir, "is_complete", lambda path: False)
     summary = full_run(summarize)
     assert summary.pushed.served is False
     assert (
@@ -340,38 +343,6 @@ def test_how_the_run_was_made_is_on_the_console_and_in_the_json(summarize):
     assert summarize(execution(node_ids.INGEST)).made is None  # a Kubeflow run records none
 
 
-def test_a_push_of_a_model_served_before_names_its_first_version_and_run(summarize):
-    """Back to the defaults after another setting was pushed: the cached Trainer's model, blessed
-    against the newer one, is pushed as a new version; the summary says which it was before."""
-    config = metadata_store_pb2.ConnectionConfig()
-    config.fake_database.SetInParent()
-    store = metadata_store.MetadataStore(config)
-    type_id = store.put_artifact_type(metadata_store_pb2.ArtifactType(name="PushedModel"))
-
-    def put(version: str, digest: str) -> int:
-        pushed_model = metadata_store_pb2.Artifact(type_id=type_id, uri=f"/serving/{version}")
-        pushed_model.custom_properties["pushed"].int_value = 1
-        pushed_model.custom_properties["pushed_version"].string_value = version
-        pushed_model.custom_properties[DIGEST_PROPERTY].string_value = digest
-        return store.put_artifacts([pushed_model])[0]
-
-    put("1796512303", "defaults")
-    put("1796512400", "learning rate 0.01")
-    new = put("1796512646", "defaults")
-    properties = {"pushed": 1, "pushed_destination": "/serving/1796512646", "pushed_version": "1796512646"}
-    pushed_model = ArtifactInfo(new, "PushedModel", "/p", "LIVE", 0, {**properties, DIGEST_PROPERTY: "defaults"})
-    summary = summarize(execution(node_ids.PUSHER, outputs={"pushed_model": [pushed_model]}), store=store)
-    assert summary.pushed.first_served == "version 1796512303 by run 20261122-101010-000001"
-    assert run_summary.push_line(summary) == (
-        "version 1796512646, to /serving/1796512646; this model was first served as version 1796512303 by run "
-        "20261122-101010-000001"
-    )
-    other = {**properties, DIGEST_PROPERTY: "learning rate 0.001"}
-    pushed_model = ArtifactInfo(new + 1, "PushedModel", "/p", "LIVE", 0, other)
-    summary = summarize(execution(node_ids.PUSHER, outputs={"pushed_model": [pushed_model]}), store=store)
-    assert summary.pushed.first_served is None
-
-
 # --- on runs written into a real ML Metadata store (tests/mlmd_builder.py) -------------------
 
 
@@ -380,8 +351,12 @@ def written(tmp_path_factory) -> mlmd_builder.Written:
     return mlmd_builder.written(tmp_path_factory.mktemp("tfx"), mlmd_builder.TfxLayout)
 
 
+def record_of(written: mlmd_builder.Written, run: str) -> RunRecord:
+    return runs.load(written.store, store.find_run(written.store, run))
+
+
 def summary_of(written: mlmd_builder.Written, run: mlmd_builder.MnistRun) -> RunSummary:
-    return run_summary.summarize_run(written.store, lineage.find_run(written.store, run.run_id))
+    return run_summary.summarize(record_of(written, run.run_id))
 
 
 def test_a_summary_read_from_the_store(written):
@@ -396,11 +371,6 @@ def test_a_summary_read_from_the_store(written):
         True, f"{written.root}/serving/{written.first.pushed_version}", written.first.pushed_version, True
     )
     assert first.made is None and first.warnings == []
-
-
-@pytest.fixture(scope="module")
-def kfp_written(tmp_path_factory) -> mlmd_builder.Written:
-    return mlmd_builder.written(tmp_path_factory.mktemp("kfp"), mlmd_builder.KfpLayout)
 
 
 def test_a_kfp_store_gives_the_same_console_lines(written, kfp_written):
@@ -432,13 +402,18 @@ def test_a_push_of_a_model_served_before_under_another_version_names_it(layout, 
     """Back to the first run's settings: the same model (by model_sha256) is pushed as a new version."""
     written = request.getfixturevalue(layout)
     fourth = mlmd_builder.mnist_run(written.layout, written.root, "20261130-000400-000004", previous=written.third)
-    summary = run_summary.summarize_run(written.store, lineage.find_run(written.store, fourth.run_id))
+    summary = run_summary.summarize(record_of(written, fourth.run_id))
     assert fourth.model_sha256 == written.first.model_sha256
     assert summary.pushed.first_served == f"version {written.first.pushed_version} by run {written.first.run_id}"
+    assert run_summary.push_line(summary) == (
+        f"version {fourth.pushed_version}, to {written.root}/serving/{fourth.pushed_version}; this model was first "
+        f"served as version {written.first.pushed_version} by run {written.first.run_id}"
+    )
+    assert summary_of(written, written.third).pushed.first_served is None  # a model not served before
 
 
 def test_diff_of_two_runs_shows_the_changed_setting_and_metrics(written):
-    diff = run_summary.diff_runs(written.store, written.first.run_id, written.third.run_id)
+    diff = run_summary.diff_runs(record_of(written, written.first.run_id), record_of(written, written.third.run_id))
     changed = {s: {r.key: (r.a, r.b) for r in rows if r.changed} for s, rows in diff.sections.items()}
     assert changed["settings"].pop("Trainer.learning_rate") == (0.004, 0.01)
     assert list(changed["settings"]) == ["ServedModel.served_fingerprint"]
@@ -449,7 +424,7 @@ def test_diff_of_two_runs_shows_the_changed_setting_and_metrics(written):
 
 
 def test_diff_of_a_rerun_shows_only_the_model_it_was_compared_with(written):
-    diff = run_summary.diff_runs(written.store, "#1", "#2")
+    diff = run_summary.diff_runs(record_of(written, "#1"), record_of(written, "#2"))
     changed = {s: {r.key: (r.a, r.b) for r in rows if r.changed} for s, rows in diff.sections.items()}
     assert list(changed["settings"]) == ["ServedModel.served_fingerprint"]
     assert changed["metrics"] == changed["inputs"] == {}

@@ -1,6 +1,7 @@
-"""`mnist-pipeline lineage`: the answers of pipeline/inspect/lineage.py as tables, JSON or Graphviz DOT.
+"""`mnist-pipeline lineage runs|artifacts|trace|diff|graph`: run records (runs.py), artifacts and
+traces (artifacts.py) and diffs (run_summary.py) as tables, JSON or Graphviz DOT.
 
-Tables are plain aligned text; --json prints the same data as pipeline/inspect/lineage.py returns it
+Tables are plain aligned text; --json prints the same data as those modules return it
 (times in milliseconds since the epoch). `graph --output FILE.svg|.png` needs Graphviz's `dot`
 (Debian/Ubuntu: apt-get install graphviz); FILE.dot and DOT on stdout do not.
 """
@@ -30,8 +31,12 @@ from components.evaluator.settings import (
 )
 from components.served_model.properties import SERVED_KEY
 from pipeline.config import MetadataConfig
-from pipeline.inspect import interrupted, lineage, run_made, run_summary
+from pipeline.inspect import artifacts, interrupted, run_summary, runs
+from pipeline.inspect import store as mlmd
+from pipeline.inspect.artifacts import Step, Trace
+from pipeline.inspect.runs import RunRecord
 from pipeline.inspect.states import ComponentStatus
+from pipeline.inspect.store import ArtifactInfo, ExecutionInfo, StoreError, flatten
 from pipeline.output_dir import OutputLayout
 
 MATRIX_RUNS = 8  # `runs` shows the components of this many newest runs side by side
@@ -80,7 +85,7 @@ def report(request: Request, metadata: MetadataConfig) -> str:
     try:
         data = query(store, request)
     except mlmd_errors.StatusError as error:  # e.g. the gRPC service went away mid-query
-        raise lineage.LineageError(f"metadata store query failed: {error}") from error
+        raise StoreError(f"metadata store query failed: {error}") from error
     if request.query == "graph":
         output = request.output
         if output is not None and output.parent == Path("."):  # a bare name: beside the run's other files
@@ -92,7 +97,7 @@ def report(request: Request, metadata: MetadataConfig) -> str:
 # --- runs -----------------------------------------------------------------------------------
 
 
-def format_runs(runs: list[lineage.RunInfo]) -> str:
+def format_runs(runs: list[RunRecord]) -> str:
     """The runs, newest first (#1 is the oldest), then each component's status per run."""
     numbered = list(zip(range(len(runs), 0, -1), runs))
     summary = _table(
@@ -103,7 +108,7 @@ def format_runs(runs: list[lineage.RunInfo]) -> str:
         ],
     )
     shown = numbered[:MATRIX_RUNS]
-    statuses = [{execution.node_id: execution.status for execution in run.components} for _, run in shown]
+    statuses = [{execution.node_id: execution.status for execution in run.executions} for _, run in shown]
     nodes = list(dict.fromkeys(node for by_node in statuses for node in by_node))
     matrix = _table(
         ["COMPONENT", *(f"#{number}" for number, _ in shown)],
@@ -112,29 +117,29 @@ def format_runs(runs: list[lineage.RunInfo]) -> str:
     return f"{summary}\n\nComponents per run (-: did not run)\n{matrix}"
 
 
-def _status_counts(run: lineage.RunInfo) -> str:
-    counts = Counter(execution.status for execution in run.components)
+def _status_counts(run: RunRecord) -> str:
+    counts = Counter(execution.status for execution in run.executions)
     return ", ".join(f"{counts[status]} {status}" for status in ComponentStatus if counts[status])
 
 
 # --- artifacts ------------------------------------------------------------------------------
 
 
-def format_artifacts(artifacts: list[lineage.ArtifactInfo]) -> str:
+def format_artifacts(found: list[ArtifactInfo]) -> str:
     """One row per artifact, its properties and metrics indented below it."""
-    if not artifacts:
+    if not found:
         return "No artifacts match."
     header, *rows = _table_lines(
         ["ID", "TYPE", "STATE", "CREATED", "URI"],
-        [[a.id, a.type, a.state, _time(a.created_ms), a.uri] for a in artifacts],
+        [[a.id, a.type, a.state, _time(a.created_ms), a.uri] for a in found],
     )
     lines = [header]
-    for row, artifact in zip(rows, artifacts):
+    for row, artifact in zip(rows, found):
         lines += [row, *_table_lines(None, _property_rows(artifact), indent="      ")]
     return "\n".join(lines)
 
 
-def _property_rows(artifact: lineage.ArtifactInfo) -> list[list[Any]]:
+def _property_rows(artifact: ArtifactInfo) -> list[list[Any]]:
     properties = [
         [name, MEANINGS.get((name, value), value) if isinstance(value, (int, float, str)) else value]
         for name, value in sorted(artifact.properties.items())
@@ -146,17 +151,7 @@ def _property_rows(artifact: lineage.ArtifactInfo) -> list[list[Any]]:
 # --- trace ----------------------------------------------------------------------------------
 
 
-def _with_runs_made(store: metadata_store.MetadataStore, trace: lineage.Trace) -> lineage.Trace:
-    """`trace` with how each run of its upstream steps was made (the code's revision above all)."""
-    for run_id in dict.fromkeys(run_id for step in trace.upstream for run_id in step.execution.run_ids):
-        run = lineage.find_run_context(store, run_id)
-        made = run_made.read(run) if run is not None else None
-        if made is not None:
-            trace.runs_made[run_id] = made
-    return trace
-
-
-def format_trace(trace: lineage.Trace) -> str:
+def format_trace(trace: Trace) -> str:
     artifact = trace.artifact
     sections = [
         f"{artifact.type} {artifact.id}: {artifact.uri}\n"
@@ -196,27 +191,19 @@ def format_trace(trace: lineage.Trace) -> str:
     return "\n\n".join(sections)
 
 
-def _format_step(step: lineage.Step) -> str:
+def _format_step(step: Step) -> str:
     execution = step.execution
     rows = [
-        *(["input", key, f"{_brief(a)} at {a.uri}"] for key, artifacts in execution.inputs.items() for a in artifacts),
-        *(
-            ["output", key, f"{_brief(a)} at {a.uri}"]
-            for key, artifacts in execution.outputs.items()
-            for a in artifacts
-        ),
+        *(["input", key, f"{_brief(a)} at {a.uri}"] for key, keyed in execution.inputs.items() for a in keyed),
+        *(["output", key, f"{_brief(a)} at {a.uri}"] for key, keyed in execution.outputs.items() for a in keyed),
         *(["version", key, value] for key, value in step.versions.items()),
-        *(
-            ["parameter", key, value]
-            for key, value in lineage.flatten(step.parameters).items()
-            if key not in step.versions
-        ),
+        *(["parameter", key, value] for key, value in flatten(step.parameters).items() if key not in step.versions),
     ]
     title = f"{execution.node_id} (execution {execution.id}, {execution.status}, run {_runs_of(execution)})"
     return "\n".join([title, *_table_lines(None, rows, indent="  ")])
 
 
-def _brief(artifact: lineage.ArtifactInfo) -> str:
+def _brief(artifact: ArtifactInfo) -> str:
     """`Type id` and what matters most about it: blessed, Precision@1, where it was pushed."""
     properties, metrics, notes = artifact.properties, artifact.metrics, []
     if properties.get("blessed") in (0, 1):
@@ -230,11 +217,11 @@ def _brief(artifact: lineage.ArtifactInfo) -> str:
     return f"{artifact.type} {artifact.id}" + (f" ({'; '.join(notes)})" if notes else "")
 
 
-def _artifact_list(artifacts_by_key: dict[str, list[lineage.ArtifactInfo]]) -> str:
-    return ", ".join(f"{key}: {_brief(a)}" for key, artifacts in artifacts_by_key.items() for a in artifacts) or "-"
+def _artifact_list(artifacts_by_key: dict[str, list[ArtifactInfo]]) -> str:
+    return ", ".join(f"{key}: {_brief(a)}" for key, keyed in artifacts_by_key.items() for a in keyed) or "-"
 
 
-def _runs_of(execution: lineage.ExecutionInfo) -> str:
+def _runs_of(execution: ExecutionInfo) -> str:
     return ", ".join(execution.run_ids) or "-"
 
 
@@ -258,11 +245,11 @@ def format_diff(diff: run_summary.RunDiff) -> str:
 # --- graph ----------------------------------------------------------------------------------
 
 
-def graph_elements(run: lineage.RunInfo) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """A run's executions and artifacts as nodes, its events as edges (artifact -> execution for inputs)."""
+def graph_elements(executions: list[ExecutionInfo]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Executions and their artifacts as nodes, their events as edges (artifact -> execution for inputs)."""
     nodes: dict[str, dict[str, Any]] = {}
     edges = []
-    for execution in run.components:
+    for execution in executions:
         node = f"e{execution.id}"
         nodes[node] = {
             "id": node,
@@ -271,8 +258,8 @@ def graph_elements(run: lineage.RunInfo) -> tuple[list[dict[str, Any]], list[dic
             "label": f"{execution.node_id}\n{execution.status}",
         }
         for is_input, artifacts_by_key in ((True, execution.inputs), (False, execution.outputs)):
-            for key, artifacts in artifacts_by_key.items():
-                for artifact in artifacts:
+            for key, keyed in artifacts_by_key.items():
+                for artifact in keyed:
                     other = f"a{artifact.id}"
                     nodes.setdefault(
                         other,
@@ -287,10 +274,11 @@ def graph_elements(run: lineage.RunInfo) -> tuple[list[dict[str, Any]], list[dic
     return list(nodes.values()), edges
 
 
-def to_dot(run: lineage.RunInfo) -> str:
-    nodes, edges = graph_elements(run)
+def to_dot(title: str, executions: list[ExecutionInfo]) -> str:
+    """The graph named `title` (`lineage of run <id>`) of the executions, their artifacts and events."""
+    nodes, edges = graph_elements(executions)
     lines = [
-        f"digraph {_quote('lineage of run ' + run.id)} {{",
+        f"digraph {_quote(title)} {{",
         '  node [fontname="Helvetica", fontsize=10];',
         '  edge [fontname="Helvetica", fontsize=9, color=gray40];',
     ]
@@ -305,27 +293,32 @@ def to_dot(run: lineage.RunInfo) -> str:
     return "\n".join([*lines, "}"])
 
 
-def _graph(run: lineage.RunInfo, output: Path | None, as_json: bool) -> str:
+def format_graph(run: RunRecord) -> str:
+    return to_dot(f"lineage of run {run.id}", run.executions)
+
+
+def _graph(run: RunRecord, output: Path | None, as_json: bool) -> str:
     """DOT (or JSON) on stdout, or the graph written to `output` as DOT, SVG or PNG."""
+    dot = format_graph(run)
     if output is None:
-        nodes, edges = graph_elements(run)
-        return _json({"run": run.id, "nodes": nodes, "edges": edges}) if as_json else to_dot(run)
+        nodes, edges = graph_elements(run.executions)
+        return _json({"run": run.id, "nodes": nodes, "edges": edges}) if as_json else dot
     suffix = output.suffix.lower()
     if suffix not in (".dot", ".svg", ".png"):
-        raise lineage.LineageError(f"{output}: the graph file must end in .dot, .svg or .png")
+        raise StoreError(f"{output}: the graph file must end in .dot, .svg or .png")
     if not output.parent.is_dir():
-        raise lineage.LineageError(f"{output}: folder {output.parent} does not exist")
+        raise StoreError(f"{output}: folder {output.parent} does not exist")
     if suffix == ".dot":
-        output.write_text(to_dot(run) + "\n")
+        output.write_text(dot + "\n")
     else:
-        _render(to_dot(run), output, suffix[1:])
+        _render(dot, output, suffix[1:])
     return f"Wrote the lineage graph of run {run.id} to {output}"
 
 
 def _render(dot: str, output: Path, file_format: str) -> None:
     binary = shutil.which("dot")
     if binary is None:
-        raise lineage.LineageError(
+        raise StoreError(
             f"{output}: rendering needs Graphviz's `dot`, which is not installed "
             "(Debian/Ubuntu: apt-get install graphviz); a .dot file needs no Graphviz"
         )
@@ -333,7 +326,7 @@ def _render(dot: str, output: Path, file_format: str) -> None:
         [binary, f"-T{file_format}", "-o", str(output)], input=dot, text=True, capture_output=True, check=False
     )
     if result.returncode != 0:
-        raise lineage.LineageError(f"{output}: Graphviz failed: {result.stderr.strip()}")
+        raise StoreError(f"{output}: Graphviz failed: {result.stderr.strip()}")
 
 
 def _short_uri(uri: str) -> str:
@@ -385,26 +378,28 @@ def _json(data: Any) -> str:
 
 Query = Callable[[metadata_store.MetadataStore, Request], Any]
 QUERIES: dict[str, tuple[Query, Callable[[Any], str]]] = {
-    "runs": (lambda store, request: lineage.list_runs(store, request.pipeline_name), format_runs),
+    "runs": (lambda store, request: runs.load_all(store, request.pipeline_name), format_runs),
     "artifacts": (
-        lambda store, request: lineage.list_artifacts(store, request.artifact_type, request.run),
+        lambda store, request: artifacts.list_artifacts(store, request.artifact_type, request.run),
         format_artifacts,
     ),
     "trace": (
-        lambda store, request: _with_runs_made(
-            store,
-            lineage.trace(store, request.artifact, request.serving_dir or OutputLayout(request.output_dir).serving_dir),
+        lambda store, request: artifacts.trace(
+            store, request.artifact, request.serving_dir or OutputLayout(request.output_dir).serving_dir
         ),
         format_trace,
     ),
     "diff": (
-        lambda store, request: run_summary.diff_runs(store, request.run_a, request.run_b, request.pipeline_name),
+        lambda store, request: run_summary.diff_runs(
+            *(
+                runs.load(store, mlmd.find_run(store, run, request.pipeline_name))
+                for run in (request.run_a, request.run_b)
+            )
+        ),
         format_diff,
     ),
     "graph": (
-        lambda store, request: lineage.run_info(
-            store, lineage.find_run(store, request.run, request.pipeline_name), with_artifacts=True
-        ),
-        to_dot,
+        lambda store, request: runs.load(store, mlmd.find_run(store, request.run, request.pipeline_name)),
+        format_graph,
     ),
 }

@@ -1,10 +1,10 @@
-"""report.render on a RunReport built by hand: what a run records reaches the page as text
+"""run_page.page.render on a RunPage built by hand: what a run records reaches the page as text
 (escaped, never markup), and the sections of components that did not run say so."""
 
 from __future__ import annotations
 
 from pipeline import node_ids
-from pipeline.inspect import report
+from pipeline.inspect.run_page import page as run_page
 
 from report_data_builder import stopped_at_the_data_gate
 from report_page import Page
@@ -13,7 +13,7 @@ HOSTILE = '<script>alert("x")</script> & <b>bold</b>'
 
 
 def test_recorded_text_is_escaped_never_markup():
-    html = report.render(stopped_at_the_data_gate(reason=HOSTILE, file_name=HOSTILE, anomaly=HOSTILE))
+    html = run_page.render(stopped_at_the_data_gate(reason=HOSTILE, file_name=HOSTILE, anomaly=HOSTILE))
     assert "<script" not in html
     assert "<b>bold</b>" not in html
     page = Page(html)
@@ -24,7 +24,7 @@ def test_recorded_text_is_escaped_never_markup():
 
 
 def test_a_run_stopped_at_the_data_gate_shows_its_data_and_says_what_did_not_run():
-    page = Page(report.render(stopped_at_the_data_gate("DataValidationError: label mix", "train-images", "drift")))
+    page = Page(run_page.render(stopped_at_the_data_gate("DataValidationError: label mix", "train-images", "drift")))
     assert page.text("failure").startswith("DataGate failed. DataValidationError: label mix")
     assert "Finished before it: IdxExampleGen, StatisticsGen, ExampleValidator, SplitValidator." in page.text("failure")
     splits = {row["split"]: row for row in page.table("Examples per split")}

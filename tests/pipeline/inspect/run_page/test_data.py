@@ -1,13 +1,14 @@
-"""pipeline/inspect/report_data.py: what the report shows, gathered from runs written into a real
+"""pipeline/inspect/run_page/data.py: what the run page shows, gathered from runs written into a real
 ML Metadata store with their artifacts' files (tests/mlmd_builder.py), no pipeline run.
-test_report.py checks the page of a real run end to end."""
+test_page_of_a_run.py checks the page of a real run end to end."""
 
 from __future__ import annotations
 
 import pytest
 
 from pipeline import node_ids
-from pipeline.inspect import lineage, report_data
+from pipeline.inspect import runs, store
+from pipeline.inspect.run_page import data
 from pipeline.inspect.states import ComponentStatus
 
 import mlmd_builder
@@ -18,8 +19,8 @@ def written(tmp_path_factory) -> mlmd_builder.Written:
     return mlmd_builder.written(tmp_path_factory.mktemp("tfx"), mlmd_builder.TfxLayout)
 
 
-def gather(written: mlmd_builder.Written, run: mlmd_builder.MnistRun, log_path=None) -> report_data.RunReport:
-    return report_data.gather(written.store, lineage.find_run(written.store, run.run_id), log_path)
+def gather(written: mlmd_builder.Written, run: mlmd_builder.MnistRun, log_path=None) -> data.RunPage:
+    return data.gather(runs.load(written.store, store.find_run(written.store, run.run_id)), log_path)
 
 
 def test_the_data_sections_hold_the_splits_digits_statistics_and_anomalies(written):
@@ -63,7 +64,7 @@ def test_a_failed_run_says_what_failed_why_and_what_finished(written, tmp_path):
         written.layout, written.root, "20261130-000500-000005", previous=written.third, failed=node_ids.TRAINER
     )
     gathered = gather(written, failed, log)
-    assert gathered.failure == report_data.Failure(
+    assert gathered.failure == data.Failure(
         node_ids.TRAINER, "ValueError: out of memory", list(mlmd_builder.COMPONENTS)[:9]
     )
     assert gathered.component(node_ids.TRAINER).status == ComponentStatus.FAILED

@@ -1,12 +1,11 @@
-"""The HTML report of one run: `mnist-pipeline report` writes it, and so does the end of every run.
+"""The HTML page of one run (its report): `mnist-pipeline report` writes it, and so does the end of every run.
 
 One self-contained page that reads offline: the CSS inlined (templates/report.css), images as
-PNG data: URIs (pipeline/inspect/report_plots.py), links only to its own sections. The page is
+PNG data: URIs (plots.py), links only to its own sections. The page is
 the Jinja2 template templates/report.html.j2, rendered with autoescape, so every value from the
 run is escaped; what the template needs that is not text (a number cell, a status badge) is one
 of the cell types below. Sections: the data, the training, the evaluation, the lineage, and
-first, for a run that did not complete, what stopped it. What it shows is gathered by
-pipeline/inspect/report_data.py.
+first, for a run that did not complete, what stopped it. What it shows is gathered by data.py.
 """
 
 from __future__ import annotations
@@ -18,14 +17,14 @@ from typing import Any
 
 import jinja2
 from markupsafe import Markup
-from ml_metadata import metadata_store
-from ml_metadata.proto import metadata_store_pb2
 
 from pipeline import node_ids
 from pipeline.config import MetadataConfig
-from pipeline.inspect import interrupted, lineage, report_plots, run_summary
-from pipeline.inspect.report_data import Component, RunReport, gather
+from pipeline.inspect import interrupted, run_summary, runs
+from pipeline.inspect import store as mlmd
 from pipeline.inspect.run_made import RunMade
+from pipeline.inspect.run_page import plots
+from pipeline.inspect.run_page.data import Component, RunPage, gather
 from pipeline.output_dir import OutputLayout
 
 TEMPLATES = Path(__file__).with_name("templates")
@@ -106,29 +105,24 @@ def write_run_report(
     output: Path | None = None,
     pipeline_name: str | None = None,
 ) -> Path:
-    """`mnist-pipeline report`: the report of a run (lineage.find_run, of the pipeline
+    """`mnist-pipeline report`: the page of a run (store.find_run, of the pipeline
     `pipeline_name` when given) of `output_dir`'s store, or of Kubeflow's when the config names
     its MLMD service (interrupted.open_for_reading)."""
     store = interrupted.open_for_reading(output_dir, metadata)
-    run = lineage.find_run(store, run_reference, pipeline_name)
-    return write_report(store, run, OutputLayout(output_dir), output)
+    record = runs.load(store, mlmd.find_run(store, run_reference, pipeline_name))
+    return write_report(record, OutputLayout(output_dir), output)
 
 
-def write_report(
-    store: metadata_store.MetadataStore,
-    run: metadata_store_pb2.Context,
-    layout: OutputLayout,
-    output: Path | None = None,
-) -> Path:
-    """Writes the report of `run` to `output`, by default runs/<run id>.html; returns its path."""
-    path = output or layout.run_file(run.name, ".html")
+def write_report(record: runs.RunRecord, layout: OutputLayout, output: Path | None = None) -> Path:
+    """Writes the page of the run `record` to `output`, by default runs/<run id>.html; returns its path."""
+    path = output or layout.run_file(record.id, ".html")
     path.parent.mkdir(parents=True, exist_ok=True)
-    log_path = layout.run_file(run.name, ".log")
-    path.write_text(render(gather(store, run, log_path if log_path.is_file() else None)), encoding="utf-8")
+    log_path = layout.run_file(record.id, ".log")
+    path.write_text(render(gather(record, log_path if log_path.is_file() else None)), encoding="utf-8")
     return path
 
 
-def render(report: RunReport) -> str:
+def render(report: RunPage) -> str:
     """The whole page."""
     template = _environment().get_template("report.html.j2")
     summary = report.summary
@@ -176,7 +170,7 @@ def _made(made: RunMade | None) -> dict[str, list[list[Any]]] | None:
     }
 
 
-def _failure(report: RunReport) -> dict[str, str] | None:
+def _failure(report: RunPage) -> dict[str, str] | None:
     failure = report.failure
     if failure is None:
         return None
@@ -192,7 +186,7 @@ def _failure(report: RunReport) -> dict[str, str] | None:
     return {"where": where, "reason": failure.reason, "finished": ", ".join(failure.finished) or "none"}
 
 
-def _data(report: RunReport) -> dict[str, Any] | None:
+def _data(report: RunPage) -> dict[str, Any] | None:
     examples = report.summary.examples
     if not examples:
         return None
@@ -208,17 +202,15 @@ def _data(report: RunReport) -> dict[str, Any] | None:
             ]
             for split, count in examples.items()
         ],
-        "label_mix": report_plots.label_mix(report.label_counts) if digits else None,
-        "samples": [
-            (digit, [report_plots.digit(image) for image in images]) for digit, images in report.samples.items()
-        ],
+        "label_mix": plots.label_mix(report.label_counts) if digits else None,
+        "samples": [(digit, [plots.digit(image) for image in images]) for digit, images in report.samples.items()],
         "statistics_headers": ["split", "feature", *columns],
         "statistics_rows": [[row.split, row.feature, *row.columns.values()] for row in report.statistics],
         "anomalies": report.anomalies,
     }
 
 
-def _training(report: RunReport) -> dict[str, Any] | None:
+def _training(report: RunPage) -> dict[str, Any] | None:
     trainer = report.component(node_ids.TRAINER)
     if report.curves is None or trainer is None:
         return None
@@ -234,7 +226,7 @@ def _training(report: RunReport) -> dict[str, Any] | None:
         "first_step": min(steps),
         "last_step": max(steps),
         "seconds": report.curves.seconds,
-        "curves": report_plots.training_curves(report.curves.scalars, report.curves.validation),
+        "curves": plots.training_curves(report.curves.scalars, report.curves.validation),
         "curves_alt": TRAINING_CHART_ALT,
         "settings": [
             [name, ", ".join(map(str, value)) if isinstance(value, list) else value]
@@ -247,7 +239,7 @@ def _training(report: RunReport) -> dict[str, Any] | None:
     }
 
 
-def _evaluation(report: RunReport) -> dict[str, Any] | None:
+def _evaluation(report: RunPage) -> dict[str, Any] | None:
     evaluated = report.summary.evaluation
     evaluation = {split: evaluated[split] for split in report.summary.examples if split in evaluated}
     if not evaluation:
@@ -264,12 +256,12 @@ def _evaluation(report: RunReport) -> dict[str, Any] | None:
             [digit, *(ShadedCell(f.precision_at_1_per_digit.get(digit)) for f in evaluation.values())]
             for digit in digits
         ],
-        "matrix": report_plots.confusion_matrix(matrix) if matrix else None,
+        "matrix": plots.confusion_matrix(matrix) if matrix else None,
         "matrix_counts": (sum(matrix[digit][digit] for digit in range(len(matrix))), sum(map(sum, matrix))),
         "misclassified": None
         if test is None
         else [
-            {"uri": report_plots.digit(m.image), "index": m.index, "label": m.label, "predicted": m.predicted}
+            {"uri": plots.digit(m.image), "index": m.index, "label": m.label, "predicted": m.predicted}
             for m in report.misclassified
         ],
         "wrong": test.num_examples - test.num_correct if test else 0,

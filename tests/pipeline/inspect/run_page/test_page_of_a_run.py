@@ -1,4 +1,4 @@
-"""The run report (`mnist-pipeline report`, and the end of every run): each section holds the
+"""The run page (`mnist-pipeline report`, and the end of every run): each section holds the
 numbers of the run it reports, the page needs nothing outside itself, and a failed run's report
 says what failed and what finished before.
 
@@ -10,14 +10,13 @@ stops (a test split of digits 0-4 only).
 from __future__ import annotations
 
 import json
-import logging
 import re
 from typing import Any, NamedTuple
 
 import pytest
 
-from pipeline.inspect import lineage, report, report_data
-from pipeline.local import runner
+from pipeline.inspect import runs, store
+from pipeline.inspect.run_page import data, page
 from pipeline.output_dir import OutputLayout
 
 from conftest import MISDRAWN_EVERY, SMALL_RUN, ReportedRun, run_cli
@@ -30,17 +29,16 @@ pytestmark = pytest.mark.e2e
 class Reported(NamedTuple):
     run: ReportedRun
     page: Page
-    gathered: report_data.RunReport  # what the page was made from, gathered again
+    gathered: data.RunPage  # what the page was made from, gathered again
     summary: dict[str, Any]  # the run summary the run wrote
 
 
 @pytest.fixture(scope="module")
 def complete(reported_run: ReportedRun) -> Reported:
     layout = OutputLayout(reported_run.output_dir)
-    store = lineage.open_store(layout.metadata_path)
-    gathered = report_data.gather(
-        store, lineage.find_run(store, reported_run.run_id), layout.run_file(reported_run.run_id, ".log")
-    )
+    metadata = store.open_store(layout.metadata_path)
+    record = runs.load(metadata, store.find_run(metadata, reported_run.run_id))
+    gathered = data.gather(record, layout.run_file(reported_run.run_id, ".log"))
     summary = json.loads(layout.run_file(reported_run.run_id, ".json").read_text())
     return Reported(reported_run, Page.read(layout.run_file(reported_run.run_id, ".html")), gathered, summary)
 
@@ -81,7 +79,7 @@ def test_data_shows_the_examples_and_label_mix_of_each_split(complete):
 
 def test_data_shows_eight_sample_digits_of_each_class_statistics_and_no_anomaly(complete):
     alts = [image["alt"] for image in complete.page.images]
-    assert all(alts.count(f"a {digit}") == report_data.SAMPLES_PER_DIGIT for digit in range(10))
+    assert all(alts.count(f"a {digit}") == data.SAMPLES_PER_DIGIT for digit in range(10))
     statistics = complete.page.table("Statistics")
     assert {(row["split"], row["feature"]) for row in statistics} == {
         (split, feature) for split in complete.summary["examples"] for feature in ("image", "label")
@@ -99,7 +97,7 @@ def test_training_shows_the_curves_settings_and_time_of_the_run(complete):
     assert [step for step, _ in curves.validation["accuracy"]] == [20, 40, 60]  # and validates every 20
     final_accuracy = curves.validation["accuracy"][-1][1]  # of the trained model: the Trainer's figure
     assert final_accuracy == pytest.approx(complete.summary["trainer_precision_at_1"]["validation"]["precision_at_1"])
-    assert any(image["alt"] == report.TRAINING_CHART_ALT for image in complete.page.images)
+    assert any(image["alt"] == page.TRAINING_CHART_ALT for image in complete.page.images)
     settings = {row["setting"]: row["value"] for row in complete.page.table("Settings")}
     assert settings["train_steps"] == "60" and settings["batch_size"] == "20"
     trainer_seconds = next(c["seconds"] for c in complete.summary["components"] if c["component"] == "Trainer")
@@ -157,9 +155,8 @@ def test_evaluation_shows_the_blessing_its_reason_rule_and_baseline(complete):
 
 
 def test_lineage_shows_the_input_files_components_and_push(complete):
-    store = lineage.open_store(OutputLayout(complete.run.output_dir).metadata_path)
-    executions = lineage.run_executions(store, lineage.find_run(store, complete.run.run_id), with_artifacts=True)
-    [examples] = [a for a in lineage.artifacts_of(executions, "outputs") if a.type == "Examples"]
+    metadata = store.open_store(OutputLayout(complete.run.output_dir).metadata_path)
+    examples = runs.load(metadata, store.find_run(metadata, complete.run.run_id)).output("IdxExampleGen", "examples")
     files = {row["role"]: row for row in complete.page.table("Input files")}
     assert len(files) == 4
     for role, row in files.items():
@@ -193,27 +190,12 @@ def test_report_command_writes_the_run_it_is_given(reported_run, tmp_path, capsy
 
 def test_a_cached_rerun_names_the_run_that_made_what_it_reused(reported_run):
     assert run_cli("run", "--data-dir", reported_run.data_dir, "--output-dir", reported_run.output_dir, *SMALL_RUN) == 0
-    store = lineage.open_store(OutputLayout(reported_run.output_dir).metadata_path)
-    rerun = lineage.find_run(store).name
+    rerun = store.find_run(store.open_store(OutputLayout(reported_run.output_dir).metadata_path)).name
     page = Page.read(OutputLayout(reported_run.output_dir).run_file(rerun, ".html"))
     statuses = {row["component"]: row["status"] for row in page.table("Components")}
     for component in ("IdxExampleGen", "StatisticsGen", "Trainer"):
         assert statuses[component] == f"cached (made in run {reported_run.run_id})"
     assert f"The Trainer was cached: its model was trained in run {reported_run.run_id};" in page.text("training")
-
-
-def test_a_report_that_fails_does_not_fail_the_run(reported_run, monkeypatch, caplog):
-    def broken(*args, **kwargs):
-        raise RuntimeError("disk on fire\nsecond line")
-
-    monkeypatch.setattr(report, "write_report", broken)
-    layout = OutputLayout(reported_run.output_dir)
-    store = lineage.open_store(layout.metadata_path)
-    with caplog.at_level(logging.INFO, logger=runner.__name__):
-        runner._write_report(store, lineage.find_run(store, reported_run.run_id), layout)
-    assert [record.getMessage() for record in caplog.records if record.name == runner.__name__] == [
-        "Report not written: RuntimeError: disk on fire"
-    ]
 
 
 # --- a failed run ---------------------------------------------------------------------------

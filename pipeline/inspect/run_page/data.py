@@ -1,7 +1,7 @@
-"""What the run report (pipeline/inspect/report.py) shows, gathered from what the run recorded: MLMD,
-the artifacts' files and the run's log.
+"""What the run page (page.py) shows, gathered from what the run recorded: its record
+(runs.RunRecord, from MLMD), the artifacts' files and the run's log.
 
-gather() returns a RunReport of plain values; a section whose components did not run stays
+gather() returns a RunPage of plain values; a section whose components did not run stays
 empty. It never loads the model: the Trainer recorded which test examples it got wrong, so
 only those records are read back from the test split. A cached component's outputs come with
 the run that made them.
@@ -16,20 +16,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from ml_metadata import metadata_store
-from ml_metadata.proto import metadata_store_pb2
 from tensorboard.util import tensor_util
 from tensorflow_metadata.proto.v0.statistics_pb2 import DatasetFeatureStatistics
 
 from components import data_reports, examples_integrity, files
-from components.evaluator.settings import MIN_PRECISION_KEY
+from components.evaluator.settings import MAX_REGRESSION_KEY, MIN_PRECISION_KEY
 from components.example_format import LABEL_KEY, ExampleFormat
 from components.settings import from_dict
 from components.trainer.settings import RUN_SETTINGS, TENSORBOARD_DIR, TENSORBOARD_VALIDATION_DIR, TrainerSettings
 from pipeline import node_ids
-from pipeline.inspect import artifact_metrics, lineage, records
-from pipeline.inspect.run_summary import RunSummary, summarize_run
+from pipeline.inspect import artifact_metrics, records, runs
+from pipeline.inspect.run_summary import RunSummary, summarize
+from pipeline.inspect.runs import InputFile, RunRecord
 from pipeline.inspect.states import FINISHED, STOPPED, ComponentStatus
+from pipeline.inspect.store import ArtifactInfo, ExecutionInfo, artifacts_of, split_names
 
 SAMPLES_PER_DIGIT = 8
 TRACEBACK_HEADER = "Traceback (most recent call last):"
@@ -78,13 +78,15 @@ class Misclassified:
 
 
 @dataclass
-class RunReport:
+class RunPage:
+    """What the run page shows, as plain values."""
+
     summary: RunSummary
     started: datetime.datetime
     log_path: Path | None  # the run's full log; None on Kubeflow (each task's log is in the KFP UI)
     components: list[Component]
     failure: Failure | None
-    input_files: list[lineage.InputFile]
+    input_files: list[InputFile]
     label_counts: dict[str, dict[int, int]]  # split -> digit -> examples
     samples: dict[int, list[np.ndarray]]  # digit -> the first images of the train split
     statistics: list[FeatureStatistics]
@@ -99,28 +101,22 @@ class RunReport:
         return next((component for component in self.components if component.node_id == node_id), None)
 
 
-def gather(
-    store: metadata_store.MetadataStore,
-    run: metadata_store_pb2.Context,
-    log_path: Path | None,
-    leave_out: str | None = None,
-) -> RunReport:
-    """What the report shows, from MLMD and the artifacts; a section whose components did not
-    run stays empty. `leave_out`: a node the report leaves out (see lineage.run_info)."""
-    info = lineage.run_info(store, run, with_artifacts=True, leave_out=leave_out)
-    by_node = {execution.node_id: execution for execution in info.components}
+def gather(record: RunRecord, log_path: Path | None) -> RunPage:
+    """What the page of `record` shows, from the record and the artifacts; a section whose
+    components did not run stays empty."""
+    by_node = record.by_node
     examples = _output(by_node, node_ids.INGEST, "examples")
     example_format = _example_format(by_node[node_ids.INGEST]) if examples else None
     statistics = _split_statistics(_output(by_node, node_ids.STATISTICS, "statistics"))
     model_run = _output(by_node, node_ids.TRAINER, "model_run")
     test_evaluation = _output(by_node, node_ids.TEST_EVALUATOR, "evaluation")
-    return RunReport(
-        summary=summarize_run(store, run, leave_out),
-        started=datetime.datetime.fromtimestamp(info.started_ms / 1000),
+    return RunPage(
+        summary=summarize(record),
+        started=datetime.datetime.fromtimestamp(record.started_ms / 1000),
         log_path=log_path,
-        components=[_component(store, execution) for execution in info.components],
-        failure=_failure(info, log_path),
-        input_files=lineage.input_files(info.components),
+        components=[_component(record, execution) for execution in record.executions],
+        failure=_failure(record, log_path),
+        input_files=runs.input_files(record.executions),
         label_counts={split: _label_counts(proto) for split, proto in statistics.items()},
         samples=(
             _first_of_each_digit(examples, example_format)
@@ -143,7 +139,7 @@ def gather(
     )
 
 
-def _intact(examples: lineage.ArtifactInfo | None, split: str) -> bool:
+def _intact(examples: ArtifactInfo | None, split: str) -> bool:
     """Whether the split's files are what the ingest wrote: the report shows no images of damaged
     Examples (the run itself failed on them, naming the file)."""
     if examples is None:
@@ -160,7 +156,7 @@ def _intact(examples: lineage.ArtifactInfo | None, split: str) -> bool:
 # --- runs and components --------------------------------------------------------------------
 
 
-def _output(by_node: dict[str, lineage.ExecutionInfo], node_id: str, key: str) -> lineage.ArtifactInfo | None:
+def _output(by_node: dict[str, ExecutionInfo], node_id: str, key: str) -> ArtifactInfo | None:
     """The artifact a component that finished made (or reused) under `key`; None otherwise."""
     execution = by_node.get(node_id)
     if execution is None or execution.status not in FINISHED or not execution.outputs.get(key):
@@ -168,27 +164,26 @@ def _output(by_node: dict[str, lineage.ExecutionInfo], node_id: str, key: str) -
     return execution.outputs[key][0]
 
 
-def _component(store: metadata_store.MetadataStore, execution: lineage.ExecutionInfo) -> Component:
-    outputs = lineage.artifacts_of([execution], "outputs")
-    made_in = lineage.producer_run(store, outputs[0].id) if execution.status == "cached" and outputs else None
+def _component(record: RunRecord, execution: ExecutionInfo) -> Component:
+    outputs = artifacts_of([execution], "outputs")
     return Component(
         execution.node_id,
         execution.status,
         round(execution.seconds, 1),
-        made_in,
+        record.made_in.get(execution.id),
         [f"{artifact.type} {artifact.id}" for artifact in outputs],
     )
 
 
-def _failure(info: lineage.RunInfo, log_path: Path | None) -> Failure | None:
+def _failure(record: RunRecord, log_path: Path | None) -> Failure | None:
     """What stopped a run that did not complete: the component, and the error its log ends with."""
-    if info.status == "complete":
+    if record.status == "complete":
         return None
-    stopped = [execution.node_id for execution in info.components if execution.status in STOPPED]
+    stopped = [execution.node_id for execution in record.executions if execution.status in STOPPED]
     return Failure(
         component=stopped[0] if stopped else None,
         reason=_last_error_line(log_path) or "no traceback in the run's log",
-        finished=[execution.node_id for execution in info.components if execution.status in FINISHED],
+        finished=[execution.node_id for execution in record.executions if execution.status in FINISHED],
     )
 
 
@@ -206,12 +201,12 @@ def _last_error_line(log_path: Path | None) -> str | None:
 # --- data -----------------------------------------------------------------------------------
 
 
-def _example_format(ingest: lineage.ExecutionInfo) -> ExampleFormat:
+def _example_format(ingest: ExecutionInfo) -> ExampleFormat:
     """What one example is, as the ingest was told (its custom_config's `data`)."""
-    return from_dict(ExampleFormat, lineage.parameters(ingest)["custom_config"]["data"], "data.")
+    return from_dict(ExampleFormat, ingest.parameters["custom_config"]["data"], "data.")
 
 
-def _first_of_each_digit(examples: lineage.ArtifactInfo, example_format: ExampleFormat) -> dict[int, list[np.ndarray]]:
+def _first_of_each_digit(examples: ArtifactInfo, example_format: ExampleFormat) -> dict[int, list[np.ndarray]]:
     """The first SAMPLES_PER_DIGIT images of each digit in the train split, read until all are found."""
     samples: dict[int, list[np.ndarray]] = {digit: [] for digit in range(example_format.num_classes)}
     for image, label in records.examples(files.split_uri(examples.uri, "train")):
@@ -222,13 +217,11 @@ def _first_of_each_digit(examples: lineage.ArtifactInfo, example_format: Example
     return samples
 
 
-def _split_statistics(statistics: lineage.ArtifactInfo | None) -> dict[str, DatasetFeatureStatistics]:
+def _split_statistics(statistics: ArtifactInfo | None) -> dict[str, DatasetFeatureStatistics]:
     """Each split's DatasetFeatureStatistics, as StatisticsGen wrote it."""
     if statistics is None:
         return {}
-    return {
-        split: data_reports.statistics(statistics.uri, split) for split in lineage.split_names(statistics.properties)
-    }
+    return {split: data_reports.statistics(statistics.uri, split) for split in split_names(statistics.properties)}
 
 
 def _label_counts(dataset: DatasetFeatureStatistics) -> dict[int, int]:
@@ -274,7 +267,7 @@ def _feature_rows(split: str, dataset: DatasetFeatureStatistics) -> list[Feature
     return rows
 
 
-def _anomalies(by_node: dict[str, lineage.ExecutionInfo]) -> list[str] | None:
+def _anomalies(by_node: dict[str, ExecutionInfo]) -> list[str] | None:
     """What ExampleValidator (schema) and SplitValidator (label mix) found, as DataGate words it."""
     checks = {node_ids.SCHEMA_VALIDATOR: "schema", node_ids.SPLIT_VALIDATOR: "label mix"}
     reports = {check: _output(by_node, node_id, "anomalies") for node_id, check in checks.items()}
@@ -284,7 +277,7 @@ def _anomalies(by_node: dict[str, lineage.ExecutionInfo]) -> list[str] | None:
         line
         for check, report in reports.items()
         if report is not None
-        for line in data_reports.describe_anomalies(report.uri, lineage.split_names(report.properties), check)
+        for line in data_reports.describe_anomalies(report.uri, split_names(report.properties), check)
     ]
 
 
@@ -313,34 +306,27 @@ def _tensorboard_scalars(logs_dir: str) -> tuple[dict[str, list[tuple[int, float
     return scalars, wall_times
 
 
-def _training_settings(trainer: lineage.ExecutionInfo) -> dict[str, Any]:
+def _training_settings(trainer: ExecutionInfo) -> dict[str, Any]:
     """The `training` settings the Trainer ran with, in TrainerSettings' order: its custom_config
     in MLMD, and the RUN_SETTINGS, parameters of their own (in the custom_config in older runs)."""
-    parameters = lineage.parameters(trainer)
+    parameters = trainer.parameters
     given = {**parameters["custom_config"]["training"], **{n: parameters[n] for n in RUN_SETTINGS if n in parameters}}
     return {field.name: given[field.name] for field in fields(TrainerSettings) if field.name in given}
 
 
-def _blessing_rule(evaluator: lineage.ExecutionInfo | None) -> str:
-    """The thresholds the blessing Evaluator ran with, in words (its eval_config and floor in MLMD)."""
-    parameters = lineage.parameters(evaluator) if evaluator else {}
-    config = parameters.get("eval_config", {})
-    for spec in config.get("metrics_specs", []):
-        for metric in spec.get("metrics", []):
-            for per_slice in metric.get("per_slice_thresholds", []):
-                threshold = per_slice["threshold"]
-                # A parameter of its own; in older runs the eval_config's value threshold.
-                floor = parameters.get(MIN_PRECISION_KEY, threshold.get("value_threshold", {}).get("lower_bound"))
-                drop = -threshold.get("change_threshold", {}).get("absolute", 0)
-                return (
-                    f"validation Precision@1 at least {floor}, and at most {drop} below the served "
-                    "model's when one is served"
-                )
-    return ""
+def _blessing_rule(evaluator: ExecutionInfo | None) -> str:
+    """The blessing rule the validation Evaluator ran with, in words (its parameters in MLMD)."""
+    parameters = evaluator.parameters if evaluator else {}
+    if MIN_PRECISION_KEY not in parameters:
+        return ""
+    return (
+        f"validation Precision@1 at least {parameters[MIN_PRECISION_KEY]}, and at most "
+        f"{parameters[MAX_REGRESSION_KEY]} below the served model's when one is served"
+    )
 
 
 def _misclassified(
-    model_run: lineage.ArtifactInfo, examples: lineage.ArtifactInfo, example_format: ExampleFormat
+    model_run: ArtifactInfo, examples: ArtifactInfo, example_format: ExampleFormat
 ) -> list[Misclassified]:
     """The misclassified test examples the Trainer recorded, with their images from the test split."""
     wanted = {record["index"]: record for record in artifact_metrics.misclassified_test_examples(model_run.uri)}
