@@ -12,7 +12,8 @@ import json
 from pathlib import Path
 
 from pipeline.config import load_config
-from pipeline.local.runner import PartialRun, run_pipeline
+from pipeline.local.partial_run import PartialRun
+from pipeline.local.runner import run_pipeline
 from pipeline.output_dir import OutputLayout
 
 

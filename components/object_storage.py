@@ -1,19 +1,17 @@
-"""s3:// for TensorFlow (AWS S3 and S3-compatible stores such as SeaweedFS and MinIO), and the exit it needs.
+"""s3:// for TensorFlow (AWS S3 and S3-compatible stores such as SeaweedFS and MinIO).
 
 TensorFlow opens gs:// by itself; s3:// comes from tensorflow-io's filesystem plugin, which
 importing tensorflow_io registers. Beam opens s3:// with boto3 (apache-beam[aws]). Both take
 the standard AWS settings (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, or a role),
 and one endpoint setting serves both: the AWS SDKs' AWS_ENDPOINT_URL_S3 (or AWS_ENDPOINT_URL),
 e.g. http://seaweedfs.kubeflow:9000 (what KFP installs from 2.15), which boto3 reads and enable_s3
-hands to tensorflow-io.
+hands to tensorflow-io. A process that used s3:// must end through
+components/workarounds.py exit_process (tensorflow-io aborts it otherwise).
 """
 
 from __future__ import annotations
 
-import atexit
 import os
-import sys
-from typing import NoReturn
 
 # Every Beam worker process imports components/beam_worker.py (named, not imported here:
 # importing it changes how the process exits).
@@ -33,23 +31,3 @@ def enable_s3() -> None:
     if endpoint:
         os.environ.setdefault(TENSORFLOW_IO_ENDPOINT, endpoint)  # inherited by Beam's worker processes
     import tensorflow_io  # noqa: F401  (the import registers the filesystems)
-
-
-def exit_process(code: int) -> NoReturn:
-    """Ends the process with `code`; once tensorflow-io is loaded, without C++ static destructors.
-
-    After any s3:// access, tensorflow-io 0.37.1 aborts the process at exit ("pure virtual
-    method called", exit code 134; tensorflow/io#2039): its AWS client outlives the AWS SDK's
-    logger. Python's own exit work (atexit handlers, logging's among them; stdio) still runs first.
-    """
-    if "tensorflow_io" not in sys.modules:
-        sys.exit(code)
-    atexit._run_exitfuncs()  # what interpreter shutdown would run; os._exit does not
-    exit_now(code)
-
-
-def exit_now(code: int) -> NoReturn:
-    """Flushes stdout and stderr and ends the process at once: no atexit, no C++ destructors."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)

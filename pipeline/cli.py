@@ -15,12 +15,13 @@ from pathlib import Path
 from absl import logging as absl_logging
 
 from components.errors import PipelineError
-from components.object_storage import exit_process, is_uri
+from components.object_storage import is_uri
 from components.settings import is_utf8
+from components.workarounds import exit_process
 from pipeline.config import ConfigError, load_config
 from pipeline.faults import causes, no_space
 from pipeline.inspect.states import RunStatus
-from pipeline.local.runner import RunFailed, RunInterrupted
+from pipeline.local.stopping import RunFailed, RunInterrupted
 
 NOT_UTF8 = "not UTF-8 text, which every path and value must be (TFX and ML Metadata record them as text)"
 RUN_HELP = "a run: its id (a prefix is enough) or the number `lineage runs` shows (1 is the oldest)"
@@ -104,14 +105,6 @@ def _parser() -> argparse.ArgumentParser:
         help="where pushed models go, e.g. s3://BUCKET/PATH (default: OUTPUT_DIR/serving)",
     )
     _add_config_arguments(run)
-    run.add_argument(
-        "--runner",
-        choices=("local", "beam"),
-        default="local",
-        help="local (default): ConcurrentDagRunner, TFX's LocalDagRunner running the components whose inputs are "
-        "ready at the same time (pipeline/local/concurrent_dag_runner.py); beam: TFX's BeamDagRunner, "
-        "which runs the DAG as a Beam pipeline",
-    )
     run.add_argument("--download", action="store_true", help="download missing MNIST files first")
     run.add_argument(
         "--no-push",
@@ -295,7 +288,8 @@ def _run(args: argparse.Namespace) -> int:
         if is_uri(args.data_dir):
             raise ConfigError(f"--download writes to a local folder, not to {args.data_dir}")
         ensure_mnist(Path(args.data_dir))
-    from pipeline.local.runner import NO_PUSH, run_pipeline
+    from pipeline.local.partial_run import NO_PUSH
+    from pipeline.local.runner import run_pipeline
     from pipeline.output_dir import OutputLayout
 
     layout = OutputLayout(args.output_dir, args.pipeline_root, args.serving_dir)
@@ -304,7 +298,6 @@ def _run(args: argparse.Namespace) -> int:
         args.data_dir,
         layout,
         args.beam_arg,
-        runner=args.runner,
         partial=NO_PUSH if args.no_push else None,
         use_cache=not args.no_cache,
         config_file=args.config,
@@ -396,6 +389,7 @@ def _kubeflow_config(args: argparse.Namespace):
 
 def _lineage(args: argparse.Namespace) -> int:
     from pipeline.inspect import lineage_views
+    from pipeline.local.store_writes import record_killed_runs
 
     config = load_config(args.config, args.overrides)
     request = lineage_views.Request(
@@ -409,14 +403,17 @@ def _lineage(args: argparse.Namespace) -> int:
             if hasattr(args, name)
         },
     )
+    record_killed_runs(args.output_dir)
     print(lineage_views.report(request, config.metadata))
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
     from pipeline.inspect.run_page.page import write_run_report
+    from pipeline.local.store_writes import record_killed_runs
 
     config = load_config(args.config, args.overrides)
+    record_killed_runs(args.output_dir)
     path = write_run_report(args.output_dir, args.run, config.metadata, args.output, config.pipeline_name)
     print(f"Report: {path}")
     return 0

@@ -38,6 +38,7 @@ import numpy as np
 import yaml
 
 from components.object_storage import is_uri
+from components.workarounds import tensorflow_started
 from pipeline.cli import describe_fault, quiet_libraries
 from pipeline.config import ConfigError, PipelineConfig, load_config
 from pipeline.inspect import artifacts, interrupted, lineage_views, predict, run_summary, runs
@@ -46,7 +47,9 @@ from pipeline.inspect.run_summary import RunSummary
 from pipeline.inspect.runs import RunRecord
 from pipeline.inspect.states import ComponentStatus, RunStatus
 from pipeline.local import runner
-from pipeline.local.executor_processes import tensorflow_started
+from pipeline.local.partial_run import NO_PUSH
+from pipeline.local.stopping import RunInterrupted
+from pipeline.local.store_writes import record_killed_runs
 from pipeline.output_dir import OutputLayout
 
 log = logging.getLogger(__name__)
@@ -78,7 +81,6 @@ class Pipeline:
         settings: Mapping[str, Any] | None = None,
         pipeline_root: str | None = None,
         serving_dir: str | None = None,
-        runner: str = "local",
         beam_args: Sequence[str] = (),
     ):
         """`config`: a YAML file as `--config`; `settings`: overrides for every run, as `run`'s."""
@@ -87,7 +89,6 @@ class Pipeline:
             Path(os.path.abspath(output_dir)), _uri_or_path(pipeline_root), _uri_or_path(serving_dir)
         )
         self.config_file = Path(config) if config is not None else None
-        self.runner = runner
         self.beam_args = list(beam_args)
         self.overrides = overrides_of(self.config_file, settings or {})
         self.config()  # a bad setting stops here, before any run
@@ -122,8 +123,7 @@ class Pipeline:
                 self.data_dir,
                 self.layout,
                 self.beam_args,
-                runner=self.runner,
-                partial=None if push else runner.NO_PUSH,
+                partial=None if push else NO_PUSH,
                 use_cache=use_cache,
                 config_file=self.config_file,
                 overrides=overrides,
@@ -144,7 +144,8 @@ class Pipeline:
         config = self.config()
         with _one_line_faults():
             reference = None if run is None else _reference(run)
-            store = interrupted.open_for_reading(self.layout.output_dir, config.metadata)  # as `report` opens it
+            record_killed_runs(self.layout.output_dir)  # as `report` opens it
+            store = interrupted.open_for_reading(self.layout.output_dir, config.metadata)
             record = runs.load(store, mlmd.find_run(store, reference, config.pipeline_name))
             return Run(run_summary.summarize(record), write_report(record, self.layout))
 
@@ -181,6 +182,7 @@ class Pipeline:
             query=query, output_dir=self.layout.output_dir, pipeline_name=config.pipeline_name, **arguments
         )
         with _one_line_faults():
+            record_killed_runs(self.layout.output_dir)
             store = interrupted.open_for_reading(self.layout.output_dir, config.metadata)
             return lineage_views.QUERIES[query][0](store, request)
 
@@ -191,8 +193,7 @@ class Pipeline:
 
     def _note_threads(self) -> None:
         """Says once per kernel that executors run in threads, and why (see the module's docstring)."""
-        local_forks = self.runner == "local" and sys.platform.startswith("linux")
-        if local_forks and not self._threads_noted and tensorflow_started():
+        if sys.platform.startswith("linux") and not self._threads_noted and tensorflow_started():
             log.warning(THREADS_NOTE)
             self._threads_noted = True
 
@@ -381,7 +382,7 @@ def _one_line_faults() -> Iterator[None]:
     (cli.describe_fault); a bug keeps its traceback."""
     try:
         yield
-    except runner.RunInterrupted as stopped:
+    except RunInterrupted as stopped:
         where = f" during {stopped.component}" if stopped.component else ""
         raise PipelineFault(
             f"interrupted{where} ({stopped}); the next run resumes from the cached components"

@@ -76,6 +76,11 @@ class OutputDirLock:
         self._file: IO[str] | None = None
 
     def __enter__(self) -> OutputDirLock:
+        """Takes the lock, making the output dir first if it is not there (a first run)."""
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:  # e.g. a parent that takes no folders (/proc), read-only, not a folder
+            raise PipelineError(f"--output-dir {self._path.parent}: cannot make this folder ({error})") from None
         lock_file = self._path.open("a+")
         try:
             fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)

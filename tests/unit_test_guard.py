@@ -15,9 +15,10 @@ from collections.abc import Iterator
 import pytest
 
 MESSAGE = "runs a pipeline but is not marked e2e: mark it @pytest.mark.e2e (make test-fast runs unit tests only)"
-# module -> attributes that start a pipeline run; the TFX one is patched only when loaded already.
+# module -> attributes that start a pipeline run; the TFX ones are patched only when loaded already.
 ENTRY_POINTS = {
-    "pipeline.local.runner": ("run_pipeline", "_dag_runner"),
+    "pipeline.local.runner": ("run_pipeline",),
+    "pipeline.local.dag": ("run",),
     "tfx.orchestration.portable.launcher": ("Launcher.launch",),
 }
 

@@ -7,7 +7,6 @@ everything else. A run Kubeflow made has none (its settings are the components' 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import subprocess
 from collections.abc import Sequence
@@ -18,8 +17,7 @@ from typing import Any
 
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline.inspect import interrupted
-from pipeline.inspect import store as mlmd
+from pipeline.inspect import store
 
 PROPERTY = "run_made"
 # The config's sections that decide what a run produces (not where it runs: beam, kubeflow, metadata).
@@ -30,7 +28,7 @@ DISTRIBUTION = "mnist-pipeline"
 
 @dataclass(frozen=True)
 class RunMade:
-    runner: str  # the orchestrator: local (ConcurrentDagRunner, a LocalDagRunner) or beam (TFX's BeamDagRunner)
+    runner: str  # the orchestrator: local (ConcurrentDagRunner); older runs may say beam (BeamDagRunner)
     beam_runner: str  # where the Beam components ran: Beam's --runner, DirectRunner by default
     beam_args: list[str]
     config_file: str | None  # None: configs/pipeline.yaml alone
@@ -66,7 +64,7 @@ def run_made(
         overrides=list(overrides),
         data_dir=data_dir,
         # as the store gives them back: JSON's lists for tuples, paths as text
-        settings=json.loads(json.dumps(mlmd.flatten({s: config[s] for s in RESULT_SECTIONS}), default=str)),
+        settings=json.loads(json.dumps(store.flatten({s: config[s] for s in RESULT_SECTIONS}), default=str)),
         source_revision=source_revision(),
     )
 
@@ -91,19 +89,9 @@ def source_revision(code_root: Path = CODE_ROOT) -> str:
         return "unknown (neither a git checkout nor an installed package)"
 
 
-def record(metadata_path: Path, run_id: str, made: RunMade) -> None:
-    """`made` on the context of run `run_id` in the SQLite store at `metadata_path`, if the run
-    reached the store."""
-    store = interrupted.open_writable(metadata_path)
-    run = mlmd.find_run_context(store, run_id)
-    if run is None:
-        return
-    run.custom_properties[PROPERTY].string_value = json.dumps(dataclasses.asdict(made))
-    store.put_contexts([run])
-
-
 def read(run: metadata_store_pb2.Context) -> RunMade | None:
-    """What `record` put on the run's context; None for a run that has none (Kubeflow's, older ones)."""
+    """What the local runner put on the run's context (pipeline/local/store_writes.py); None for
+    a run that has none (Kubeflow's, older ones)."""
     if PROPERTY not in run.custom_properties:
         return None
     return RunMade(**json.loads(run.custom_properties[PROPERTY].string_value))

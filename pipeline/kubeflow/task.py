@@ -24,7 +24,7 @@ launcher downloads every input artifact into the pod and fails on them
 (component/launcher_v2.go downloadArtifacts; kubeflow/pipelines#13476).
 
 The module also registers s3:// (TFX's standard executors do not import tensorflow-io) and ends
-the process through exit_process, which tensorflow-io cannot abort.
+the process through components/workarounds.py run_then_exit, which tensorflow-io cannot abort.
 """
 
 from __future__ import annotations
@@ -32,8 +32,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
-from collections.abc import Callable
-from typing import Any, NoReturn
+from typing import Any
 
 LAUNCHER_OUTPUTS = ("executor-logs",)  # outputs KFP's launcher provisions and writes itself
 MLMD_WRAPPERS = ("struct", "list")  # the keys metadata/converter.go wraps struct and list values in
@@ -109,19 +108,6 @@ def remove_folder_markers(uri: str) -> list[str]:
     return [f"{scheme}://{bucket}/{key}" for key in markers]
 
 
-def run_then_exit(main: Callable[[Any], object], parsed_argv: Any, what: str) -> NoReturn:
-    """Runs TFX's `main` and ends the process through exit_process: 0 when it succeeded, 1 (its
-    traceback logged) when it raised."""
-    from components.object_storage import exit_process
-
-    try:
-        main(parsed_argv)
-    except Exception:
-        logging.exception("The %s failed", what)
-        exit_process(1)
-    exit_process(0)
-
-
 def _run_task(parsed_argv: tuple[Any, list[str]]) -> None:
     """Adapts the executor input, runs TFX's executor runner, then removes folder markers."""
     from tfx.orchestration.kubeflow.v2 import compiler_utils
@@ -147,6 +133,7 @@ if __name__ == "__main__":
     from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_run_executor
 
     from components.object_storage import enable_s3
+    from components.workarounds import run_then_exit
 
     enable_s3()
     app.run(

@@ -5,8 +5,8 @@ more); here the two Evaluators, which need only the Trainer's model, run side by
 machine's cores. Each component still runs through TFX's own Launcher (driver, cache lookup,
 publishing to MLMD) in a thread of this process, so what is recorded is what LocalDagRunner
 records; its executor runs in a worker process (pipeline/local/executor_processes.py), one per
-core, since threads share one interpreter lock (in the launcher's thread when a path is on object
-storage: see pipeline/local/runner.py _dag_runner). SQLite takes one writer at a time, so the
+core, since threads share one interpreter lock (in the launcher's thread where a fork is not
+safe: components/workarounds.py executors_can_fork). SQLite takes one writer at a time, so the
 launchers' MLMD steps take turns; the executors do not.
 
 An interrupt ends the run's executors before the run records and reports it (`_stop`): what
@@ -31,7 +31,8 @@ from tfx.proto.orchestration import pipeline_pb2
 
 from components import interruption
 from pipeline import node_ids
-from pipeline.local.executor_processes import ExecutorProcesses, executor_processes, operators, tensorflow_started
+from pipeline.local import run_log
+from pipeline.local.executor_processes import ExecutorProcesses, executor_processes, operators
 
 log = logging.getLogger(__name__)
 _RECORD_SECONDS = 60  # for the launchers of the components an interrupt ended to finish
@@ -70,13 +71,13 @@ class ConcurrentDagRunner(LocalDagRunner):
 
     def __init__(self, max_workers: int | None = None, executors_in_processes: bool = True):
         """`executors_in_processes`: False runs each executor in its launcher's thread, for a run
-        whose process holds what does not survive a fork (pipeline/local/runner.py)."""
+        whose process holds what does not survive a fork (components/workarounds.py executors_can_fork)."""
         super().__init__()
         self._max_workers = max_workers or len(os.sched_getaffinity(0))
         self._executors_in_processes = executors_in_processes
 
     def run_with_ir(self, pipeline: pipeline_pb2.Pipeline, run_options: pipeline_pb2.RunOptions | None = None) -> None:
-        """Runs the IR; its run id must already be set (pipeline/local/runner.py sets it)."""
+        """Runs the IR; its run id must already be set (pipeline/local/dag.py sets it)."""
         if run_options:
             partial_run = run_options.partial_run
             partial_run_utils.mark_pipeline(
@@ -90,7 +91,7 @@ class ConcurrentDagRunner(LocalDagRunner):
         waiting = {
             node_id: set(node.upstream_nodes) - skipped for node_id, node in nodes.items() if node_id not in skipped
         }
-        in_processes = self._executors_in_processes and not tensorflow_started()
+        in_processes = self._executors_in_processes
         # To the run's log, not the console.
         logging.getLogger("absl").info(
             "Executors run %s", "in worker processes" if in_processes else "in the components' threads"
@@ -178,6 +179,6 @@ def _launch(
         custom_driver_spec=runner_utils.extract_custom_driver_spec(deployment_config, node_id),
         custom_executor_operators=operators(workers) if workers else None,
     )
-    logging.getLogger("absl").info("Component %s is running.", node_id)
+    logging.getLogger("absl").info(run_log.STARTED, node_id)
     component_launcher.launch()
-    logging.getLogger("absl").info("Component %s is finished.", node_id)
+    logging.getLogger("absl").info(run_log.FINISHED, node_id)

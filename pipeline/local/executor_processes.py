@@ -11,11 +11,11 @@ ExecutorOutput proto back.
 
 The processes are forked when the run starts, before any executor has run: they start with
 TFX and TensorFlow imported (no start-up of their own) and TensorFlow's runtime not yet started
-(it does not survive a fork). Each ignores the terminal's interrupt, which the run's process
-handles, and dies with the run's process (PR_SET_PDEATHSIG), so that nothing writes into the
-output dir once the run that owns it is gone. An interrupted run ends them itself (`stop`) before
-it records and reports anything: an executor still running then would finish, or be killed,
-after the run said it was interrupted.
+(it does not survive a fork: components/workarounds.py executors_can_fork). Each ignores the
+terminal's interrupt, which the run's process handles, and dies with the run's process
+(PR_SET_PDEATHSIG), so that nothing writes into the output dir once the run that owns it is
+gone. An interrupted run ends them itself (`stop`) before it records and reports anything: an
+executor still running then would finish, or be killed, after the run said it was interrupted.
 """
 
 from __future__ import annotations
@@ -41,23 +41,11 @@ from tfx.orchestration.python_execution_binary import python_executor_operator_d
 from tfx.proto.orchestration import executable_spec_pb2, execution_invocation_pb2, execution_result_pb2
 
 from components import interruption
-from components.errors import PipelineError
+from pipeline.local.stopping import WorkerDied
 
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _STOP_SECONDS = 5  # for a worker to exit once told to, before it is killed
 _MAX_CAUSES = 20  # of an executor's error sent back (a cycle of causes ends there)
-
-
-class WorkerDied(PipelineError):
-    """A worker process ended while it ran the executor of `component` (killed, e.g. out of
-    memory, or crashed): a fault of the machine, reported in one line naming the component and
-    the run's log (pipeline/local/runner.py)."""
-
-    def __init__(self, component: str, exit_code: int | None):
-        super().__init__(
-            f"the process that ran its executor ended (exit code {exit_code}): killed, e.g. out of memory, or crashed"
-        )
-        self.component = component
 
 
 class ExecutorProcesses:
@@ -152,16 +140,6 @@ class ExecutorProcesses:
             worker.kill()  # SIGKILL ends a stopped process too
         for worker in self._processes:
             worker.join()
-
-
-def tensorflow_started() -> bool:
-    """Whether TensorFlow's runtime was started in this process: its thread pools do not survive
-    a fork (a forked worker's first TensorFlow op waits forever). A run's own process never runs
-    TensorFlow before its workers are forked; a Python session that did (a notebook that
-    trained, a test process) must run its executors in threads."""
-    from tensorflow.python.eager import context
-
-    return context.context_safe() is not None
 
 
 @contextlib.contextmanager

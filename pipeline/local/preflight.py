@@ -27,6 +27,7 @@ from components.idx_example_gen.layout import SplitSizeError, candidate_paths, p
 from components.idx_example_gen.settings import idx_dims
 from components.object_storage import is_uri
 from pipeline.config import ConfigError, PipelineConfig
+from pipeline.inspect import store
 from pipeline.output_dir import OutputDirLock, OutputLayout
 
 # A name Kubeflow Pipelines and Vertex AI take for a pipeline (Vertex AI's rule is the narrower).
@@ -183,8 +184,6 @@ def _normalized(location: str) -> str:
 def check_store(metadata_path: Path) -> None:
     """An existing store file is an ML Metadata store (not, say, a file copied over it) that no
     other process holds locked, of a schema this ml-metadata reads (not one a newer release wrote)."""
-    from pipeline.inspect import store
-
     if not metadata_path.exists():
         return
     if store.schema_version(metadata_path) is None:  # StoreLocked: one in use, never to be moved away

@@ -8,7 +8,7 @@ ingest's checksums would cover old shards too). Called with the output dir's loc
 that no live run is writing:
 
 * executions left running become CANCELED, which `lineage` and the report show as
-  "interrupted" (pipeline/inspect/interrupted.py; the interrupted run itself does this at once after
+  "interrupted" (pipeline/local/store_writes.py; the interrupted run itself does this at once after
   SIGINT/SIGTERM, and `lineage` and `report` when they find the output dir idle);
 * remove_unrecorded: the artifact folders (`<root>/<node>/<key>/<id>`) that no artifact in the
   store names are deleted, so that every executor writes into a clean folder. Only what is
@@ -23,6 +23,8 @@ that no live run is writing:
   pushes the model again: MLMD records what the serving dir holds, never the reverse.
 
 A pipeline root belongs to one store: `<root>/.metadata` names it, and another store is refused.
+TFX's fileio (object storage too) is imported where it is used: it loads TensorFlow, which a
+process that imports the runner without running it (a notebook's kernel, the tests) need not pay.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ from ml_metadata.proto import metadata_store_pb2
 
 from components import serving_dir
 from components.errors import PipelineError
+from pipeline import node_ids
+from pipeline.local import store_writes
+from pipeline.output_dir import OutputLayout
 
 OWNER_FILE = ".metadata"
 
@@ -48,10 +53,43 @@ class PipelineRootTaken(PipelineError):
     """The pipeline root holds another store's artifacts."""
 
 
+def recover(layout: OutputLayout) -> None:
+    """Puts right what runs that did not finish left, saying so in the log; the lock is held."""
+    claim_pipeline_root(layout.pipeline_root, layout.metadata_path)
+    store = store_writes.open_writable(layout.metadata_path) if layout.metadata_path.exists() else None
+    left_running = store_writes.mark_interrupted(store) if store else []
+    if left_running:
+        log.info("Recorded %d execution(s) left running by a run that was killed as interrupted", len(left_running))
+    for destination in mark_removed_pushes(store) if store else []:
+        log.info("%s was pushed, and is no longer in the serving dir: the model will be pushed again", destination)
+    previous = previous_serving_dir(store) if store else None
+    if previous and os.path.normpath(previous) != os.path.normpath(layout.serving_dir):
+        log.warning(
+            "warning: the serving dir is %s, not %s as in the previous run of this output dir: the "
+            "blessing compares with what %s serves",
+            layout.serving_dir,
+            previous,
+            layout.serving_dir,
+        )
+    serving_dirs = [layout.serving_dir, *([previous] if previous else [])]
+    cleanup = remove_unrecorded(layout.pipeline_root, store, serving_dirs, [str(layout.output_dir)])
+    if cleanup.removed:
+        log.info(
+            "Removed %d artifact folder(s) that no record names (left by a run that was killed, or by a "
+            "metadata store that is gone): %s",
+            len(cleanup.removed),
+            ", ".join(cleanup.removed),
+        )
+    if cleanup.kept:
+        log.info(
+            "Kept %d folder(s) that no record names, as they are in or hold a serving dir, or hold the output dir: %s",
+            len(cleanup.kept),
+            ", ".join(cleanup.kept),
+        )
+
+
 def previous_serving_dir(store: metadata_store.MetadataStore) -> str | None:
     """The serving dir the newest ServingProbe execution looked at, if any ran."""
-    from pipeline import node_ids
-
     contexts = store.get_contexts_by_type("node")
     probe = next((context for context in contexts if context.name.endswith(f".{node_ids.SERVING_PROBE}")), None)
     executions = store.get_executions_by_context(probe.id) if probe else []

@@ -9,6 +9,9 @@ import time
 from pathlib import Path
 
 log = logging.getLogger(__name__)
+# The DAG runner's lines as a component starts and ends (TFX's LocalDagRunner's words), to absl's log.
+STARTED = "Component %s is running."
+FINISHED = "Component %s is finished."
 
 
 class RunLog(logging.FileHandler):
@@ -53,11 +56,8 @@ class RunLog(logging.FileHandler):
 
 
 class ComponentProgress(logging.Handler):
-    """Prints a line as each component starts and ends, from the DAG runners' own log lines;
-    `current` names the components running now (None between components)."""
-
-    STARTED = ("Component %s is running.", "node %s is running.")  # LocalDagRunner, BeamDagRunner
-    FINISHED = ("Component %s is finished.", "node %s is finished.")
+    """Prints a line as each component starts and ends, from the DAG runner's own log lines
+    (STARTED, FINISHED); `current` names the components running now (None between components)."""
 
     def __init__(self) -> None:
         super().__init__(level=logging.INFO)
@@ -78,8 +78,8 @@ class ComponentProgress(logging.Handler):
         if not isinstance(record.args, tuple) or not record.args:
             return
         node_id = str(record.args[0])
-        if record.msg in self.STARTED:
+        if record.msg == STARTED:
             self._started[node_id] = time.monotonic()
             log.info("%s ...", node_id)
-        elif record.msg in self.FINISHED:
+        elif record.msg == FINISHED:
             log.info("%s done in %.1f s", node_id, time.monotonic() - self._started.pop(node_id, time.monotonic()))

@@ -27,12 +27,13 @@ PARTIAL_RUN = """
 import json, sys
 from pathlib import Path
 from pipeline.local import runner
+from pipeline.local.partial_run import PartialRun
 from pipeline.config import load_config
 from pipeline.output_dir import OutputLayout
 
 config = load_config(overrides=["ingest.validation_size=100", "ingest.records_per_shard=250", "training.batch_size=20"])
 summary = runner.run_pipeline(config, sys.argv[1], OutputLayout(Path(sys.argv[2])), beam_args=[],
-                             partial=runner.PartialRun(to_nodes=("IdxExampleGen",)))
+                             partial=PartialRun(to_nodes=("IdxExampleGen",)))
 print(json.dumps({"run_id": summary.run_id, "code": runner.__file__}))
 """
 

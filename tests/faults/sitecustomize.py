@@ -47,7 +47,7 @@ import time
 
 FAULT = os.environ.get("MNIST_TEST_FAULT", "")
 STAGING_PREFIX = ".staging-"  # components/serving_dir.py
-STARTED = ("Component %s is running.", "node %s is running.")  # LocalDagRunner, BeamDagRunner
+STARTED = "Component %s is running."  # pipeline/local/run_log.py STARTED
 TRAINER_MODULE, DATA_READ = "components.trainer.module", "Read %d training examples in %.2f s"
 TRAINED = "Trained %d steps in %.2f s (%.0f examples/s)"  # components/trainer/module.py run_fn
 
@@ -190,7 +190,7 @@ class _AtRecord(logging.Handler):
 
 
 def _component_starts(component):
-    return lambda record: record.msg in STARTED and record.args and record.args[0] == component
+    return lambda record: record.msg == STARTED and record.args and record.args[0] == component
 
 
 if FAULT == "kill_after_rename":

@@ -13,12 +13,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from ml_metadata.proto import metadata_store_pb2
 
 from components.errors import PipelineError
 from pipeline import cli
 from pipeline.local import runner
-from pipeline.local.runner import RunFailed, RunInterrupted
+from pipeline.local.stopping import RunFailed, RunInterrupted
 
+import mlmd_builder
 from conftest import REPO_ROOT, SMALL_RUN
 from fake_mnist import png_header
 
@@ -303,3 +305,18 @@ with OutputDirLock(Path(sys.argv[1])):
 )
 def test_reading_runs_imports_no_tensorflow(reported_run, command):
     assert imports_of(*command, "--output-dir", reported_run.output_dir) == {"code": 0, "imported": []}
+
+
+@pytest.mark.parametrize("command", [["lineage", "runs"], ["report"]])
+def test_lineage_and_report_record_what_a_killed_run_left_running_as_interrupted(tmp_path, command, capsys):
+    """The store is read as it is (pipeline/inspect/ writes nothing); the command, finding the
+    output dir idle, has the local side record the killed run first (pipeline/local/store_writes.py)."""
+    layout = mlmd_builder.TfxLayout(tmp_path / "metadata.sqlite")
+    layout.new_run("20261206-010101-000001")
+    layout.execute("20261206-010101-000001", "DataProbe", "COMPLETE", {}, {}, {})
+    [execution] = layout.store.get_executions()
+    execution.last_known_state = metadata_store_pb2.Execution.RUNNING  # a run killed mid-component
+    layout.store.put_executions([execution])
+    assert cli.main([*command, "--output-dir", str(tmp_path)]) == 0
+    [execution] = layout.store.get_executions()
+    assert execution.last_known_state == metadata_store_pb2.Execution.CANCELED

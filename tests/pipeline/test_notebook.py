@@ -16,7 +16,7 @@ from pipeline import notebook
 from pipeline.config import ConfigError, load_config
 from pipeline.inspect.run_summary import Blessing, ComponentOutcome, EvaluatorFigures, Push, RunSummary
 from pipeline.inspect.states import ComponentStatus, RunStatus
-from pipeline.local.runner import RunFailed, RunInterrupted
+from pipeline.local.stopping import RunFailed, RunInterrupted
 from pipeline.notebook import Pipeline, PipelineFault, Run, html_table, overrides_of
 
 import mlmd_builder

@@ -1,17 +1,14 @@
 """pipeline/inspect/run_made.py: how a run was made (runner, config file and overrides, the
-settings that decide the result, the data dir, the code's revision), on the run's context in a
-real SQLite ML Metadata store."""
+settings that decide the result, the data dir, the code's revision); its recording on the run's
+context is tests/pipeline/local/test_store_writes.py's."""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
 
-from ml_metadata import metadata_store
-from ml_metadata.proto import metadata_store_pb2
-
 from pipeline.config import load_config
-from pipeline.inspect import run_made, store
+from pipeline.inspect import run_made
 
 
 def made(beam_args=("--direct_num_workers=1",), overrides=("training.learning_rate=0.01",)) -> run_made.RunMade:
@@ -52,20 +49,3 @@ def test_the_source_revision_is_git_describe_with_dirty(tmp_path):
 
 def test_outside_git_the_source_revision_is_the_package_version(tmp_path):
     assert run_made.source_revision(tmp_path).startswith("mnist-pipeline 0.")
-
-
-def store_with_a_run(path: Path, run_id: str) -> None:
-    config = metadata_store_pb2.ConnectionConfig()
-    config.sqlite.filename_uri = str(path)
-    config.sqlite.connection_mode = metadata_store_pb2.SqliteMetadataSourceConfig.READWRITE_OPENCREATE
-    store = metadata_store.MetadataStore(config)
-    type_id = store.put_context_type(metadata_store_pb2.ContextType(name="pipeline_run"))
-    store.put_contexts([metadata_store_pb2.Context(type_id=type_id, name=run_id)])
-
-
-def test_what_is_recorded_on_the_run_context_reads_back(tmp_path):
-    store_with_a_run(tmp_path / "metadata.sqlite", "20261206-010101-000001")
-    run_made.record(tmp_path / "metadata.sqlite", "20261206-010101-000001", made())
-    run_made.record(tmp_path / "metadata.sqlite", "no-such-run", made())  # a run that never reached the store
-    metadata = store.open_store(tmp_path / "metadata.sqlite")
-    assert run_made.read(store.find_run_context(metadata, "20261206-010101-000001")) == made()

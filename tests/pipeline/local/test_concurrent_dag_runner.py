@@ -1,5 +1,5 @@
 """pipeline/local/concurrent_dag_runner.py: when an interrupt still leaves a complete run.
-(Every local run goes through the runner: tests/e2e/test_runners.py, test_interrupts.py.)"""
+(Every local run goes through the runner: tests/e2e/test_pipeline_e2e.py, test_interrupts.py.)"""
 
 from __future__ import annotations
 

@@ -42,13 +42,6 @@ def test_components_running_at_the_same_time_are_all_current(progress):
     assert progress.current == "Evaluator-test"
 
 
-def test_beam_dag_runner_lines_count_too(progress):
-    absl.info("node %s is running.", "IdxExampleGen")
-    assert progress.current == "IdxExampleGen"
-    absl.info("node %s is finished.", "IdxExampleGen")
-    assert progress.current is None
-
-
 def test_other_lines_change_nothing(progress, caplog):
     absl.info("Component %s is running.", "Trainer")
     absl.info("Running %s", "something else")
