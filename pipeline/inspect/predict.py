@@ -161,7 +161,7 @@ def _as_the_model_takes(batch: Images, image_shape: tuple[int, ...]) -> tuple[np
 def resolve_model_dir(model_path: Path) -> Path:
     """A SavedModel dir as is; a serving dir as the version TF Serving serves (its newest). A
     pushed version is first checked against its marker (a damaged one is named in one line)."""
-    if (model_path / serving_dir.MARKER_FILE).is_file():
+    if serving_dir.is_complete(str(model_path)):
         served: serving_dir.ServedVersion | None = serving_dir.read_version(str(model_path))
     elif (model_path / "saved_model.pb").is_file():
         return model_path
