@@ -53,19 +53,19 @@ test-fast: setup minio
 	$(PY) -m pytest -m "not e2e" $(ARGS)
 
 # A Flink cluster of its own JVM processes on this machine (docs/flink.md): Flink's jars, pinned
-# and checked against tests/flink.sha256 (nothing is fetched while they match); the cluster's REST
+# and checked against tests/support/flink.sha256 (nothing is fetched while they match); the cluster's REST
 # API, also Beam's --flink_master, on 127.0.0.1:8081; conf and logs in build/flink/cluster.
 .PHONY: flink-artifacts flink-up flink-down
 flink-artifacts: setup
-	@$(PY) tests/flink_cluster.py fetch
+	@PYTHONPATH=tests $(PY) -m support.flink_cluster fetch
 
 flink-up: flink-artifacts
-	@$(PY) tests/flink_cluster.py up
+	@PYTHONPATH=tests $(PY) -m support.flink_cluster up
 
 flink-down:
-	@$(PY) tests/flink_cluster.py down
+	@PYTHONPATH=tests $(PY) -m support.flink_cluster down
 
-# MinIO, the tests' S3 server (tests/s3_server.py), built with Go from the module pinned in
+# MinIO, the tests' S3 server (tests/support/s3_server.py), built with Go from the module pinned in
 # tests/minio: about 3 minutes the first time; nothing is built again while go.mod and go.sum hold.
 .PHONY: minio
 minio: build/minio/minio
@@ -80,7 +80,7 @@ build/minio/minio: tests/minio/go.mod tests/minio/go.sum
 # each), each a fault at a random moment of a pipeline run then a clean run; prints the faults
 # injected and survived by kind. SOAK_SEED=N repeats a soak's choices (the seed of the day by default).
 soak: setup
-	$(PY) tests/random_faults.py
+	PYTHONPATH=tests $(PY) -m support.random_faults
 
 bench: setup
 	$(PY) bench/benchmark.py --data-dir $(DATA_DIR) $(ARGS)

@@ -66,7 +66,7 @@ from pipeline.inspect.run_summary import RunSummary
 from pipeline.inspect.states import ComponentStatus
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # the tests' synthetic MNIST
-from fake_mnist import write_large_fake_mnist
+from support.fake_mnist import write_large_fake_mnist
 
 BENCH_DIR = Path(__file__).resolve().parent
 RESULTS_DIR = BENCH_DIR / "results"

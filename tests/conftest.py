@@ -1,7 +1,7 @@
 """Shared fixtures: synthetic MNIST-shaped data, small settings, runs of the real CLI, and a
 copy of the project's code to edit.
 
-tests/unit_test_guard.py (registered here) fails any test not marked e2e that starts a pipeline.
+tests/support/unit_test_guard.py (registered here) fails any test not marked e2e that starts a pipeline.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from unittest import mock
 
 import pytest
 
-from fake_mnist import balanced_labels, fake_images, write_fake_mnist, write_idx
+from support.fake_mnist import balanced_labels, fake_images, write_fake_mnist, write_idx
 
-pytest_plugins = ["unit_test_guard", "pytester"]
+pytest_plugins = ["support.unit_test_guard", "pytester"]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 TESTS_DIR = REPO_ROOT / "tests"

@@ -1,4 +1,4 @@
-"""Imports point one way, down the layers written in tests/import_graph.py (LAYERS): notebook -> cli ->
+"""Imports point one way, down the layers written in tests/support/import_graph.py (LAYERS): notebook -> cli ->
 {local, kubeflow} -> inspect -> core (pipeline/) -> components/; and no project modules import
 each other in a cycle. The source is read with ast; nothing is imported, so a violation is found
 even in a module no test imports."""
@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO_ROOT
-from import_graph import (
+from support.import_graph import (
     LAYERS,
     external_imports,
     import_cycles,

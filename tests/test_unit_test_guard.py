@@ -1,11 +1,11 @@
-"""`make test-fast` runs no pipeline: tests/unit_test_guard.py fails a unit test that starts one."""
+"""`make test-fast` runs no pipeline: tests/support/unit_test_guard.py fails a unit test that starts one."""
 
 from __future__ import annotations
 
 import pytest
 
 from conftest import REPO_ROOT, TESTS_DIR
-from unit_test_guard import MESSAGE, PipelineRunRefused, pipeline_runs_refused
+from support.unit_test_guard import MESSAGE, PipelineRunRefused, pipeline_runs_refused
 
 SUITE = """
 import pytest
@@ -34,7 +34,7 @@ def test_unit_tests_that_start_a_pipeline_fail_and_e2e_tests_may(pytester, monke
     monkeypatch.setenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")  # seconds of start-up for nothing
     pytester.makeini("[pytest]\nmarkers = e2e: runs pipelines\n")
     pytester.makepyfile(test_suite=SUITE)
-    result = pytester.runpytest_subprocess("-p", "unit_test_guard", "-p", "no:cacheprovider")
+    result = pytester.runpytest_subprocess("-p", "support.unit_test_guard", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=2, failed=2)
     result.stdout.fnmatch_lines([f"*test_unit_calls_the_runner {MESSAGE}*"])
     result.stdout.fnmatch_lines(["*FAILED*test_unit_hides_the_attempt*"])

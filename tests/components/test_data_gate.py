@@ -14,7 +14,7 @@ from components.data_gate import DataGate, DataValidationError, describe_anomali
 from components.data_reports import ANOMALIES_FILE
 from components.errors import PipelineError
 
-from fake_artifacts import artifact, read_files, write_files
+from support.fake_artifacts import artifact, read_files, write_files
 
 Type = anomalies_pb2.AnomalyInfo.Type
 

@@ -10,7 +10,7 @@ from tfx.types import standard_artifacts
 from components import examples_integrity
 from components.examples_integrity import ExamplesIntegrityError
 
-from fake_artifacts import artifact, write_files
+from support.fake_artifacts import artifact, write_files
 
 SHARDS = {
     "Split-train/data_tfrecord-00000-of-00002.gz": b"train shard 0",

@@ -12,7 +12,7 @@ from tfx.types import standard_artifacts
 from components import model_integrity
 from components.model_integrity import ModelIntegrityError
 
-from fake_artifacts import SAVED_MODEL_FILES, artifact, write_files
+from support.fake_artifacts import SAVED_MODEL_FILES, artifact, write_files
 
 
 def trained(tmp_path: Path):

@@ -9,7 +9,7 @@ from tfx.types import standard_artifacts
 
 from components import probe
 
-from fake_artifacts import artifact
+from support.fake_artifacts import artifact
 
 looked_at: list[dict[str, Any]] = []
 

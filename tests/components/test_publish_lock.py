@@ -12,7 +12,7 @@ import pytest
 from components import publish_lock
 from components.publish_lock import LOCK_NAME, PublishLock, PublishLockTimeout, describe
 
-from s3_server import S3Server, serve_s3
+from support.s3_server import S3Server, serve_s3
 
 
 def test_a_second_publisher_waits_then_gives_up_naming_the_holder(tmp_path):
@@ -34,7 +34,7 @@ def s3() -> Iterator[S3Server]:
 
 @pytest.fixture
 def bucket(s3, monkeypatch):
-    """A bucket on the tests' S3 server (MinIO: tests/s3_server.py); boto3 finds the server through
+    """A bucket on the tests' S3 server (MinIO: tests/support/s3_server.py); boto3 finds the server through
     the environment, as the pushers' processes would find theirs."""
     for name, value in s3.env.items():
         monkeypatch.setenv(name, value)

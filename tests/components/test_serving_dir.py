@@ -11,7 +11,7 @@ import pytest
 from components import model_integrity, serving_dir
 from components.serving_dir import MARKER_FILE, NOTHING_SERVED, STAGING_PREFIX, DamagedVersion, ServedVersion
 
-from fake_artifacts import SAVED_MODEL_FILES, read_files, write_files
+from support.fake_artifacts import SAVED_MODEL_FILES, read_files, write_files
 
 MANIFEST = model_integrity.manifest  # what the Trainer records, of a folder
 

@@ -17,7 +17,7 @@ from components.data_reports import ANOMALIES_FILE
 from components.split_validator import SplitValidator, drift_anomalies
 
 from conftest import REPO_ROOT
-from fake_artifacts import artifact
+from support.fake_artifacts import artifact
 
 SCHEMA = tfdv.load_schema_text(str(REPO_ROOT / "configs" / "schema.pbtxt"))
 BALANCED = np.arange(100) % 10

@@ -1,5 +1,5 @@
 """Fixtures of the end-to-end tests: one local S3 server holding the synthetic MNIST files, one
-Flink cluster, and what CLI processes (tests/cli_process.py) need: a frozen copy of the code, and clean-up."""
+Flink cluster, and what CLI processes (tests/support/cli_process.py) need: a frozen copy of the code, and clean-up."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from cli_process import Cli
 from conftest import copy_project
-from flink_cluster import FlinkCluster, free_port, running_cluster
-from s3_server import BUCKET, S3Server, environment_with, serve_s3
+from support.cli_process import Cli
+from support.flink_cluster import FlinkCluster, free_port, running_cluster
+from support.s3_server import BUCKET, S3Server, environment_with, serve_s3
 
 
 @pytest.fixture(scope="session")
@@ -30,7 +30,7 @@ def s3(fake_mnist_dir: Path) -> Iterator[S3Server]:
 
 @pytest.fixture(scope="module")
 def frozen_project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """CLI processes (tests/cli_process.py) of the module import components/, pipeline/ and
+    """CLI processes (tests/support/cli_process.py) of the module import components/, pipeline/ and
     configs/ from a copy made when the module starts (first on their PYTHONPATH, ahead of the
     editable install): code edited in the work tree meanwhile would change the code hashes in
     the cache keys, and a run that a test expects to be served from the cache would run."""
@@ -53,7 +53,7 @@ def kill_leftovers() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def flink(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlinkCluster]:
-    """A Flink cluster of its own JVMs (tests/flink_cluster.py: a JobManager and a TaskManager with
+    """A Flink cluster of its own JVMs (tests/support/flink_cluster.py: a JobManager and a TaskManager with
     two slots) on free ports, for the session; its conf and logs in a temp dir."""
     with running_cluster(tmp_path_factory.mktemp("flink")) as cluster:
         yield cluster

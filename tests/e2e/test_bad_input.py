@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 from conftest import SMALL_RUN, run_cli
-from fake_mnist import balanced_labels, fake_images, idx_bytes, write_fake_mnist, write_idx
+from support.fake_mnist import balanced_labels, fake_images, idx_bytes, write_fake_mnist, write_idx
 
 pytestmark = pytest.mark.e2e
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SMALL_RUN, newest_summary, run_cli
-from s3_server import BUCKET, S3Server, environment_with
+from support.s3_server import BUCKET, S3Server, environment_with
 
 pytestmark = pytest.mark.e2e
 

@@ -2,7 +2,7 @@
 code, and the state left behind, then the recovery the line points to.
 
 Pipeline runs go through the installed `mnist-pipeline` script in a process of their own
-(tests/cli_process.py), with a fault injected at an exact point (a SIGKILL right after the
+(tests/support/cli_process.py), with a fault injected at an exact point (a SIGKILL right after the
 Pusher's rename or during its copy, a run held at a component). A full disk and a read-only file
 system are real: small tmpfs mounts
 (the tests that need them skip, saying why, where `mount` is not allowed). Faults that stop the
@@ -28,10 +28,10 @@ from pathlib import Path
 
 import pytest
 
-from cli_process import Cli, Result, cli, held
 from conftest import SMALL_RUN, run_cli
-from fake_mnist import balanced_labels, fake_images, write_idx
-from random_faults import fill_up, remount
+from support.cli_process import Cli, Result, cli, held
+from support.fake_mnist import balanced_labels, fake_images, write_idx
+from support.random_faults import fill_up, remount
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("frozen_project", "kill_leftovers")]
 
@@ -401,7 +401,7 @@ def test_a_disk_that_fills_as_the_trainer_writes_is_one_line_naming_the_file_and
     fake_mnist_dir, tmp_path, tmpfs
 ):
     # The output dir's own disk: its store, the run's log and the Trainer's checkpoints cannot be
-    # written either (found by tests/random_faults.py: logging's tracebacks on the console).
+    # written either (found by tests/support/random_faults.py: logging's tracebacks on the console).
     disk = tmpfs("disk", "256m")
     output = disk / "out"
     args = run_args(fake_mnist_dir, output)

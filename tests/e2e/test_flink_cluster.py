@@ -1,4 +1,4 @@
-"""tests/flink_cluster.py's cluster (the `flink` fixture, `make flink-up`): a JobManager and a
+"""tests/support/flink_cluster.py's cluster (the `flink` fixture, `make flink-up`): a JobManager and a
 TaskManager as JVM processes of their own, from Flink's pinned distribution, whose REST API
 preflight (pipeline/local/flink_checks.py) takes as --flink_master; stopping it ends both."""
 
@@ -12,8 +12,8 @@ import pytest
 from pipeline.config import ConfigError
 from pipeline.local.preflight import check_beam_args
 
-import flink_cluster
-from flink_cluster import FLINK_VERSION, PROCESSES, FlinkCluster, _running, running_cluster
+from support import flink_cluster
+from support.flink_cluster import FLINK_VERSION, PROCESSES, FlinkCluster, _running, running_cluster
 
 pytestmark = pytest.mark.e2e
 
@@ -64,7 +64,7 @@ def test_stopping_the_cluster_ends_both_processes(tmp_path):
 
 def test_fetch_restores_a_damaged_jar_from_the_download_and_downloads_nothing_it_has(tmp_path, monkeypatch):
     """`make flink-artifacts`: the pinned download there and intact is not fetched again; a jar
-    that no longer matches tests/flink.sha256 is taken out of it anew."""
+    that no longer matches tests/support/flink.sha256 is taken out of it anew."""
 
     def no_download(*args) -> None:
         raise AssertionError("downloaded again")

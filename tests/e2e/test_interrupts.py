@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 from ml_metadata.proto import metadata_store_pb2
 
-from cli_process import Cli, Result, cli, wait_for_file
 from conftest import SMALL_RUN
+from support.cli_process import Cli, Result, cli, wait_for_file
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("frozen_project", "kill_leftovers")]
 

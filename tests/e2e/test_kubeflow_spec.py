@@ -1,6 +1,6 @@
 """The whole compiled Kubeflow spec, run task by task as open-source KFP and as Vertex AI would, on a local S3 server.
 
-No cluster runs here: tests/kfp_launcher.py plays the backend (KFP 2.17.0's driver and launcher,
+No cluster runs here: tests/support/kfp_launcher.py plays the backend (KFP 2.17.0's driver and launcher,
 or Vertex AI). Every task of `compile`'s output runs its own command with the executor input
 the backend would give it, in dependency order, with the data, the pipeline root and the serving
 dir in `s3://`.
@@ -34,13 +34,13 @@ from pipeline.inspect import store as inspect_store
 from pipeline.kubeflow import compiler, task
 from pipeline.schema_staging import SCHEMAS_DIR
 
-import mlmd_grpc
-from cli_process import FAULTS_DIR, cli
 from conftest import REPO_ROOT, SMALL_RUN, run_cli
-from fake_mnist import balanced_labels, fake_images, write_idx
-from kfp_launcher import EXECUTOR_LOGS, Harness, Mode, PipelineRun, RunRejected, TaskFailed
-from report_page import Page
-from s3_server import BUCKET, S3Server, environment_with
+from support import mlmd_grpc
+from support.cli_process import FAULTS_DIR, cli
+from support.fake_mnist import balanced_labels, fake_images, write_idx
+from support.kfp_launcher import EXECUTOR_LOGS, Harness, Mode, PipelineRun, RunRejected, TaskFailed
+from support.report_page import Page
+from support.s3_server import BUCKET, S3Server, environment_with
 
 pytestmark = pytest.mark.e2e
 

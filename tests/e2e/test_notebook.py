@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from cli_process import FAULTS_DIR, cli, held, wait_for_file
 from conftest import REPO_ROOT, SMALL_RUN, copy_project
+from support.cli_process import FAULTS_DIR, cli, held, wait_for_file
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")

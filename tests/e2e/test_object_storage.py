@@ -18,7 +18,7 @@ import pytest
 from pipeline.output_dir import LOCK_FILE
 
 from conftest import REPO_ROOT, SMALL_RUN
-from s3_server import BUCKET, S3Server, environment_with
+from support.s3_server import BUCKET, S3Server, environment_with
 
 pytestmark = pytest.mark.e2e
 

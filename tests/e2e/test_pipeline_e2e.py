@@ -19,7 +19,7 @@ import pytest
 from components.idx_example_gen import idx
 
 from conftest import newest_summary, run_cli
-from fake_mnist import FILE_NAMES
+from support.fake_mnist import FILE_NAMES
 
 pytestmark = pytest.mark.e2e
 

@@ -12,8 +12,8 @@ from components.serving_dir import MARKER_FILE
 from pipeline.config import load_config
 
 from conftest import SMALL_RUN, newest_summary, run_cli
-from fake_mnist import balanced_labels, write_fake_mnist
-from report_page import Page
+from support.fake_mnist import balanced_labels, write_fake_mnist
+from support.report_page import Page
 
 pytestmark = pytest.mark.e2e
 

@@ -1,5 +1,5 @@
 """Faults at random, the short form (issue 27, point 8): one round of each kind of fault of
-tests/random_faults.py at a random moment of a run through the CLI, each followed by a clean run,
+tests/support/random_faults.py at a random moment of a run through the CLI, each followed by a clean run,
 with the invariants checked after both. The seed changes daily and is printed; SOAK_SEED=N
 repeats a seed's choices. `make soak` is the long form.
 """
@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-import random_faults
+from support import random_faults
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("frozen_project", "kill_leftovers")]
 

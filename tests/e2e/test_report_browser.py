@@ -17,7 +17,7 @@ import pytest
 from pipeline.output_dir import OutputLayout
 
 from conftest import REPO_ROOT, ReportedRun
-from system_packages import why_missing
+from support.system_packages import why_missing
 
 pytestmark = pytest.mark.e2e
 

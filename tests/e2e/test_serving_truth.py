@@ -1,7 +1,7 @@
 """The serving dir stays what the records say under shared use, lost stores, silent data changes and
 half-finished pushes (issue 19), each case provoked through the CLI as a user would meet it.
 
-Runs go through the installed `mnist-pipeline` in processes of their own (tests/cli_process.py),
+Runs go through the installed `mnist-pipeline` in processes of their own (tests/support/cli_process.py),
 some held at a component or killed at an exact point; the object-storage case runs on the local
 S3 server.
 """
@@ -22,11 +22,11 @@ import pytest
 from components import model_integrity
 from components.serving_dir import MARKER_FILE, STAGING_PREFIX
 
-from cli_process import Result, cli, held
 from conftest import SMALL_RUN
-from fake_mnist import balanced_labels, fake_images, write_fake_mnist, write_idx
-from report_page import Page
-from s3_server import BUCKET, S3Server, environment_with
+from support.cli_process import Result, cli, held
+from support.fake_mnist import balanced_labels, fake_images, write_fake_mnist, write_idx
+from support.report_page import Page
+from support.s3_server import BUCKET, S3Server, environment_with
 
 pytestmark = [pytest.mark.e2e, pytest.mark.usefixtures("frozen_project", "kill_leftovers")]
 

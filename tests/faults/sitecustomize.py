@@ -27,7 +27,7 @@ one of the faults below; then it patches one call, when the module that holds it
                      that runs the Trainer, as run_fn logs "Trained ..." (its TensorBoard logs,
                      checkpoints and fit file written into the ModelRun, the model not exported),
                      in a Kubeflow task's first attempt only: KFP_RETRY_INDEX "0", which KFP's
-                     Argo compiler gives a task that may be retried (tests/kfp_launcher.py)
+                     Argo compiler gives a task that may be retried (tests/support/kfp_launcher.py)
 
 Each hold writes the id of the process it holds into $MNIST_TEST_RELEASE.held.
 

@@ -1,4 +1,4 @@
-// MinIO, the tests' S3 server (tests/s3_server.py), pinned to release RELEASE.2025-09-07T16-13-09Z
+// MinIO, the tests' S3 server (tests/support/s3_server.py), pinned to release RELEASE.2025-09-07T16-13-09Z
 // (commit 07c3a429bfed). `make minio` builds it into build/minio/. Its go.mod has no replace lines.
 module mnist-pipeline/tests/minio
 

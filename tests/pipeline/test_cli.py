@@ -20,9 +20,9 @@ from pipeline import cli
 from pipeline.local import runner
 from pipeline.local.stopping import RunFailed, RunInterrupted
 
-import mlmd_builder
 from conftest import REPO_ROOT, SMALL_RUN
-from fake_mnist import png_header
+from support import mlmd_builder
+from support.fake_mnist import png_header
 
 LOG = Path("/out/runs/20261123-173202-370954.log")
 

@@ -12,7 +12,7 @@ from components.errors import PipelineError
 from pipeline.config import DEFAULT_CONFIG_FILE, ConfigError, PipelineConfig, load_config
 
 from conftest import REPO_ROOT
-from settings_bounds import number_settings
+from support.settings_bounds import number_settings
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pipeline import node_ids
 
-from kfp_launcher import ARGO_NAME
+from support.kfp_launcher import ARGO_NAME
 
 IDS = [
     value

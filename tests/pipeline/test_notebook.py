@@ -19,7 +19,7 @@ from pipeline.inspect.states import ComponentStatus, RunStatus
 from pipeline.local.stopping import RunFailed, RunInterrupted
 from pipeline.notebook import Pipeline, PipelineFault, Run, html_table, overrides_of
 
-import mlmd_builder
+from support import mlmd_builder
 
 RUN_ID = "20260101-120000-000001"
 
@@ -133,7 +133,7 @@ def test_a_reference_is_an_id_a_number_or_a_run(tmp_path):
 
 
 def test_report_writes_a_runs_page_again_and_returns_its_summary(tmp_path):
-    """From a store the run wrote (here written by tests/mlmd_builder.py): the newest run by default."""
+    """From a store the run wrote (here written by tests/support/mlmd_builder.py): the newest run by default."""
     output = tmp_path / "out"
     output.mkdir()
     layout = mlmd_builder.TfxLayout(output / "metadata.sqlite")

@@ -19,7 +19,7 @@ from pipeline.config import load_config
 from pipeline.pipeline import TRAINER_RUN_FN, PipelinePaths, code_modules, component_settings, create_pipeline
 
 from conftest import REPO_ROOT
-from import_graph import external_imports, import_graph, reachable
+from support.import_graph import external_imports, import_graph, reachable
 
 PATHS = PipelinePaths(
     data_dir="/data", pipeline_root="/root", serving_dir="/serving", schema_file="/schemas/ab/schema.pbtxt"

@@ -19,7 +19,7 @@ from components.evaluator.settings import MAX_REGRESSION_KEY, MAX_TEST_GAP_KEY, 
 from components.served_model.properties import FINGERPRINT_KEY, SERVED_KEY, SERVED_VALIDATION_KEY
 from components.serving_dir import NOTHING_SERVED, Validation
 
-from fake_artifacts import SAVED_MODEL_FILES, artifact, write_files
+from support.fake_artifacts import SAVED_MODEL_FILES, artifact, write_files
 
 VALIDATION_SHARDS = {"Split-validation/data_tfrecord-00000-of-00001.gz": b"records"}
 

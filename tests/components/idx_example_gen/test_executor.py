@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from fake_mnist import FILE_NAMES, balanced_labels, fake_images, idx_bytes, write_fake_mnist, write_idx
+from support.fake_mnist import FILE_NAMES, balanced_labels, fake_images, idx_bytes, write_fake_mnist, write_idx
 
 tf = pytest.importorskip("tensorflow")
 

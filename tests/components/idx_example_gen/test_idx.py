@@ -11,7 +11,7 @@ import pytest
 
 from components.idx_example_gen import idx
 
-from fake_mnist import balanced_labels, fake_images, idx_bytes, write_idx
+from support.fake_mnist import balanced_labels, fake_images, idx_bytes, write_idx
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from hypothesis.extra import numpy as hnp
 
 from components.idx_example_gen import idx
 
-from fake_mnist import idx_bytes
+from support.fake_mnist import idx_bytes
 
 FUZZ = settings(
     max_examples=150,

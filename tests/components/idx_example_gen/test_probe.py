@@ -12,8 +12,8 @@ from components import probe
 from components.idx_example_gen.probe import DataProbe, Executor, fingerprint
 from components.idx_example_gen.settings import IngestSettings
 
-from fake_artifacts import artifact
-from fake_mnist import FILE_NAMES, balanced_labels, write_fake_mnist, write_idx
+from support.fake_artifacts import artifact
+from support.fake_mnist import FILE_NAMES, balanced_labels, write_fake_mnist, write_idx
 
 SETTINGS = IngestSettings(
     **FILE_NAMES,

@@ -20,7 +20,7 @@ from components.model_integrity import ModelIntegrityError
 from components.pusher import executor
 from components.serving_dir import MARKER_FILE, NOTHING_SERVED, STAGING_PREFIX, ServedModelChanged, Validation
 
-from fake_artifacts import SAVED_MODEL_FILES, artifact, read_files, write_files
+from support.fake_artifacts import SAVED_MODEL_FILES, artifact, read_files, write_files
 
 
 class Push:

@@ -24,7 +24,7 @@ from components.served_model.properties import (
 )
 from components.serving_dir import NOTHING_SERVED, DamagedVersion, ServedModelChanged, Validation
 
-from fake_artifacts import SAVED_MODEL_FILES, artifact, read_files, write_files
+from support.fake_artifacts import SAVED_MODEL_FILES, artifact, read_files, write_files
 
 
 def find_baseline(serving: Path, tmp_path: Path, seen: str | None = None):

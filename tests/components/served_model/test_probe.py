@@ -14,7 +14,7 @@ from components.code_hash import CODE_KEY
 from components.served_model.probe import SERVING_DIR_KEY, Driver, Executor, ServingProbe
 from components.serving_dir import NOTHING_SERVED
 
-from fake_artifacts import SAVED_MODEL_FILES, artifact, write_files
+from support.fake_artifacts import SAVED_MODEL_FILES, artifact, write_files
 
 
 def serve(serving: Path, version: int, model_uri: str) -> None:

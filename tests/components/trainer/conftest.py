@@ -12,7 +12,7 @@ from components.example_format import IMAGE_KEY, LABEL_KEY, ExampleFormat
 from components.trainer import model
 from components.trainer.settings import TrainerSettings
 
-from fake_mnist import balanced_labels, fake_images
+from support.fake_mnist import balanced_labels, fake_images
 
 EXAMPLE_FORMAT = ExampleFormat(image_shape=(28, 28), num_classes=10)
 SMALL = TrainerSettings(

@@ -17,7 +17,7 @@ from components.trainer import executor
 from components.trainer.settings import DATA_KEY, TRAINING_KEY, custom_config
 
 from .conftest import EXAMPLE_FORMAT, SMALL
-from fake_artifacts import artifact, write_files
+from support.fake_artifacts import artifact, write_files
 
 
 def properties(**settings) -> dict:

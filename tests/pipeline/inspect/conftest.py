@@ -1,11 +1,11 @@
-"""The runs the read side is tested on: tests/mlmd_builder.py's three runs, written straight into
+"""The runs the read side is tested on: tests/support/mlmd_builder.py's three runs, written straight into
 a real ML Metadata store in TFX's layout and in KFP's, one store per module (no pipeline runs)."""
 
 from __future__ import annotations
 
 import pytest
 
-import mlmd_builder
+from support import mlmd_builder
 
 
 @pytest.fixture(scope="module")

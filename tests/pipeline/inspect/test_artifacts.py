@@ -1,5 +1,5 @@
 """pipeline/inspect/artifacts.py: artifacts listed with their metrics, found by id, URI or as the
-model served now, and traced; on runs tests/mlmd_builder.py wrote."""
+model served now, and traced; on runs tests/support/mlmd_builder.py wrote."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from pipeline import node_ids
 from pipeline.inspect import artifacts, store
 from pipeline.inspect.states import ComponentStatus
 
-import mlmd_builder
-from fake_mnist import FILE_NAMES
+from support import mlmd_builder
+from support.fake_mnist import FILE_NAMES
 
 
 def test_artifacts_are_typed_by_tfx_names_in_both_layouts(written):

@@ -1,5 +1,5 @@
 """pipeline/inspect/finished_run.py: what the local runner's one call writes for a finished run,
-from a store the run wrote (here written by tests/mlmd_builder.py)."""
+from a store the run wrote (here written by tests/support/mlmd_builder.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from pipeline import node_ids
 from pipeline.inspect import finished_run
 from pipeline.output_dir import OutputLayout
 
-import mlmd_builder
+from support import mlmd_builder
 
 
 def test_a_run_gets_its_summary_report_and_tensorboard_link(tmp_path, caplog):

@@ -7,7 +7,7 @@ from ml_metadata.proto import metadata_store_pb2
 from pipeline.config import load_config
 from pipeline.inspect import interrupted
 
-import mlmd_builder
+from support import mlmd_builder
 
 
 def test_the_store_is_read_as_it_is_even_in_an_idle_output_dir(tmp_path):

@@ -1,5 +1,5 @@
 """pipeline/inspect/lineage_views.py: `mnist-pipeline lineage runs|artifacts|trace|diff|graph` as
-tables, JSON and Graphviz DOT, through the CLI, on the three runs tests/mlmd_builder.py wrote into
+tables, JSON and Graphviz DOT, through the CLI, on the three runs tests/support/mlmd_builder.py wrote into
 a real store (its root is the output dir: metadata.sqlite, the artifacts' files, serving/): a
 first run; an identical second, which finds the first one's model served, checks the candidate
 against it and records the same version again (all else cached); a third with another learning
@@ -21,10 +21,10 @@ from pipeline import node_ids
 from pipeline.inspect import lineage_views, run_summary, runs, store
 from pipeline.inspect.run_made import RunMade
 
-import mlmd_builder
 from conftest import run_cli
-from fake_mnist import FILE_NAMES
-from system_packages import why_missing
+from support import mlmd_builder
+from support.fake_mnist import FILE_NAMES
+from support.system_packages import why_missing
 
 RUN_ID = re.compile(r"\d{8}-\d{6}-\d{6}")  # local time to the microsecond
 MADE = RunMade(

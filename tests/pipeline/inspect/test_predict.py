@@ -17,7 +17,7 @@ from components.errors import PipelineError
 from components.idx_example_gen.idx import IdxFormatError
 from pipeline.inspect.predict import PredictError, load_images, predict_inputs, resolve_model_dir
 
-from fake_mnist import png_header, write_idx
+from support.fake_mnist import png_header, write_idx
 
 DIGITS = np.arange(3 * 28 * 28, dtype=np.uint8).reshape(3, 28, 28)
 

@@ -1,6 +1,6 @@
 """pipeline/inspect/run_summary.py: a run's summary from its record, its console lines, and two runs compared.
 
-MLMD is not needed for most: a RunRecord is built by hand; the rest read runs tests/mlmd_builder.py wrote."""
+MLMD is not needed for most: a RunRecord is built by hand; the rest read runs tests/support/mlmd_builder.py wrote."""
 
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ from pipeline.inspect.runs import RunRecord
 from pipeline.inspect.states import ComponentStatus, RunStatus
 from pipeline.inspect.store import ArtifactInfo, ExecutionInfo
 
-import mlmd_builder
+from support import mlmd_builder
 
 RUN_ID = "20261123-173202-370954"
 MADE_IN = "20261122-101010-000001"  # the run whose executions the cached ones reused
@@ -343,7 +343,7 @@ def test_how_the_run_was_made_is_on_the_console_and_in_the_json(summarize):
     assert summarize(execution(node_ids.INGEST)).made is None  # a Kubeflow run records none
 
 
-# --- on runs written into a real ML Metadata store (tests/mlmd_builder.py) -------------------
+# --- on runs written into a real ML Metadata store (tests/support/mlmd_builder.py) -------------------
 
 
 @pytest.fixture(scope="module")

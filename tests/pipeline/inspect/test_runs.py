@@ -1,4 +1,4 @@
-"""pipeline/inspect/runs.py: one record per run, read in one pass, on runs tests/mlmd_builder.py
+"""pipeline/inspect/runs.py: one record per run, read in one pass, on runs tests/support/mlmd_builder.py
 wrote in both layouts."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from pipeline.inspect import runs, store
 from pipeline.inspect.run_made import RunMade
 from pipeline.inspect.states import ComponentStatus
 
-import mlmd_builder
-from fake_mnist import FILE_NAMES
+from support import mlmd_builder
+from support.fake_mnist import FILE_NAMES
 
 
 def test_runs_are_listed_newest_first_with_each_components_status(written):

@@ -17,8 +17,8 @@ from pipeline import node_ids
 from pipeline.inspect import store
 from pipeline.inspect.states import ComponentStatus
 
-import mlmd_builder
 from conftest import run_cli
+from support import mlmd_builder
 
 
 def lineage_fails(capsys: pytest.CaptureFixture, output_dir, *query) -> str:

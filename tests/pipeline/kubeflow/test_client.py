@@ -1,6 +1,6 @@
 """Tests for `submit` (pipeline/kubeflow/client.py): the real kfp client against a fake KFP API.
 
-tests/fake_kfp_server.py answers the v2beta1 calls kfp.Client makes and records them, so the
+tests/support/fake_kfp_server.py answers the v2beta1 calls kfp.Client makes and records them, so the
 tests check what is sent (experiment, namespace, credentials, the compiled spec, the service
 account, the schedule, the uploaded version) and how each answer is reported.
 """
@@ -21,8 +21,8 @@ from pipeline.kubeflow.client import KfpApiError
 from pipeline.kubeflow.compiler import compile_pipeline, run_parameters
 
 from conftest import run_cli
-from fake_kfp_server import FakeKfp, serve
-from kubeflow_args import (
+from support.fake_kfp_server import FakeKfp, serve
+from support.kubeflow_args import (
     IMAGE,
     KUBEFLOW_ARGS,
     PIPELINE_ROOT,

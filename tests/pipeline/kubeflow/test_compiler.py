@@ -36,7 +36,7 @@ from pipeline.pipeline import PipelinePaths, component_settings, create_pipeline
 from pipeline.schema_staging import SCHEMAS_DIR
 
 from conftest import REPO_ROOT, run_cli
-from kfp_launcher import (
+from support.kfp_launcher import (
     ARGO_NAME,
     ARGO_NAME_MAX_LENGTH,
     DRIVER_SUFFIX,
@@ -45,8 +45,8 @@ from kfp_launcher import (
     retry_strategy,
     runtime_parameters,
 )
-from kfp_metadata import KfpMetadata
-from kubeflow_args import (
+from support.kfp_metadata import KfpMetadata
+from support.kubeflow_args import (
     DATA_DIR,
     IMAGE,
     KUBEFLOW_ARGS,
@@ -332,7 +332,7 @@ def test_the_tasks_read_the_run_time_parameters_and_nothing_else_holds_their_val
 
 
 def test_kfp_creates_a_run_with_the_values_given_and_the_defaults_of_the_others(config, spec):
-    """What the KFP API server accepts as a run's parameters (tests/kfp_launcher.py
+    """What the KFP API server accepts as a run's parameters (tests/support/kfp_launcher.py
     runtime_parameters); without the defaults the compiler writes, a run would need every one."""
     assert runtime_parameters(spec, {"learning_rate": 0.02}) == {
         **compiler.run_parameters(config),
@@ -679,7 +679,7 @@ def test_malformed_task_env_is_one_clear_error(tmp_path, capsys, setting, value)
 
 
 def test_every_task_name_is_an_argo_task_name(spec):
-    """KFP's Argo compiler makes NAME and NAME-driver Argo tasks of every task (tests/kfp_launcher.py)."""
+    """KFP's Argo compiler makes NAME and NAME-driver Argo tasks of every task (tests/support/kfp_launcher.py)."""
     names = [name + suffix for name in spec["root"]["dag"]["tasks"] for suffix in ("", DRIVER_SUFFIX)]
     assert [name for name in names if not ARGO_NAME.fullmatch(name) or len(name) > ARGO_NAME_MAX_LENGTH] == []
 

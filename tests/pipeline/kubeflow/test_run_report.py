@@ -14,7 +14,7 @@ from pipeline.inspect.run_summary import EvaluatorFigures, TrainerFigures
 from pipeline.kubeflow import run_report
 from pipeline.kubeflow.run_report import ReportError
 
-from report_data_builder import stopped_at_the_data_gate
+from support.report_data_builder import stopped_at_the_data_gate
 
 
 def completed(matrix: list[list[int]]):

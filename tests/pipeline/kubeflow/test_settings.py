@@ -7,7 +7,7 @@ import pytest
 from pipeline.config import ConfigError, load_config
 from pipeline.kubeflow.settings import KubeflowConfig, load_kubeflow_config
 
-from settings_bounds import number_settings
+from support.settings_bounds import number_settings
 
 
 def test_the_section_is_checked_for_the_commands_that_read_it_only():

@@ -1,6 +1,6 @@
 """pipeline/kubeflow/task.py: the executor input as open-source KFP writes it, made what TFX's runner reads.
 
-The examples are written as KFP 2.17.0's driver and launcher write them (tests/kfp_launcher.py
+The examples are written as KFP 2.17.0's driver and launcher write them (tests/support/kfp_launcher.py
 models both); the whole compiled spec runs through the command in tests/e2e/test_kubeflow_spec.py,
 which also removes folder markers on s3://.
 """
@@ -22,8 +22,8 @@ from tfx.orchestration.kubeflow.v2.container import kubeflow_v2_entrypoint_utils
 
 from pipeline.kubeflow.task import adapt_executor_input, output_uris, remove_folder_markers
 
-from kfp_launcher import EXECUTOR_LOGS
-from kfp_metadata import KfpMetadata
+from support.kfp_launcher import EXECUTOR_LOGS
+from support.kfp_metadata import KfpMetadata
 
 EXAMPLES_TYPE = {"instanceSchema": "title: tfx.Examples\ntype: object\n"}
 INPUTS_SPEC = {

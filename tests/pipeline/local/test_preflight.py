@@ -19,8 +19,8 @@ from pipeline.config import ConfigError, load_config
 from pipeline.local.preflight import MissingDataError, check_inputs
 from pipeline.output_dir import OutputDirBusy, OutputDirLock, OutputLayout
 
-import mlmd_builder
-from fake_mnist import FILE_NAMES, write_fake_mnist
+from support import mlmd_builder
+from support.fake_mnist import FILE_NAMES, write_fake_mnist
 
 FILES = tuple(FILE_NAMES.values())
 

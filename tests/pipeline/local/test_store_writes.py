@@ -12,7 +12,7 @@ from pipeline.inspect import run_made, store
 from pipeline.local import store_writes
 from pipeline.output_dir import OutputDirLock
 
-import mlmd_builder
+from support import mlmd_builder
 
 
 def test_executions_left_running_are_recorded_as_interrupted(tmp_path):

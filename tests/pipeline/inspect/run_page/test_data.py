@@ -1,5 +1,5 @@
 """pipeline/inspect/run_page/data.py: what the run page shows, gathered from runs written into a real
-ML Metadata store with their artifacts' files (tests/mlmd_builder.py), no pipeline run.
+ML Metadata store with their artifacts' files (tests/support/mlmd_builder.py), no pipeline run.
 test_page_of_a_run.py checks the page of a real run end to end."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pipeline.inspect import runs, store
 from pipeline.inspect.run_page import data
 from pipeline.inspect.states import ComponentStatus
 
-import mlmd_builder
+from support import mlmd_builder
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,8 @@ from __future__ import annotations
 from pipeline import node_ids
 from pipeline.inspect.run_page import page as run_page
 
-from report_data_builder import stopped_at_the_data_gate
-from report_page import Page
+from support.report_data_builder import stopped_at_the_data_gate
+from support.report_page import Page
 
 HOSTILE = '<script>alert("x")</script> & <b>bold</b>'
 

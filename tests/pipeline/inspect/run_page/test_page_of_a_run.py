@@ -20,8 +20,8 @@ from pipeline.inspect.run_page import data, page
 from pipeline.output_dir import OutputLayout
 
 from conftest import MISDRAWN_EVERY, SMALL_RUN, ReportedRun, run_cli
-from fake_mnist import balanced_labels, write_fake_mnist
-from report_page import Page
+from support.fake_mnist import balanced_labels, write_fake_mnist
+from support.report_page import Page
 
 pytestmark = pytest.mark.e2e
 

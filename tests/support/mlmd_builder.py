@@ -17,7 +17,7 @@ execution_publish_utils.py; checked against the store of a real run of this pipe
   the rest custom properties (types/artifact.py: a dict as a Struct, a list as {"__value__": [...]});
 * events: path [key, index].
 
-KFP's layout is tests/kfp_metadata.py's (the KFP 2.17 launcher's calls); KfpLayout drives it.
+KFP's layout is tests/support/kfp_metadata.py's (the KFP 2.17 launcher's calls); KfpLayout drives it.
 
 MLMD stamps every write with the wall clock; runs written in one test would share a
 millisecond, so the writers set the times the store keeps (columns of MLMD's own tables).
@@ -63,8 +63,8 @@ from components.trainer.settings import (
 from pipeline import node_ids
 from pipeline.inspect import run_made, store
 
-from fake_mnist import FILE_NAMES, balanced_labels, fake_images
-from kfp_metadata import KfpMetadata
+from support.fake_mnist import FILE_NAMES, balanced_labels, fake_images
+from support.kfp_metadata import KfpMetadata
 
 PIPELINE = "mnist"
 START_MS = 1_796_000_000_000  # the first run's start (December 2026)
@@ -244,7 +244,7 @@ class TfxLayout:
 
 
 class KfpLayout:
-    """Writes runs as KFP 2.17's driver and launcher do, through tests/kfp_metadata.py."""
+    """Writes runs as KFP 2.17's driver and launcher do, through tests/support/kfp_metadata.py."""
 
     def __init__(self, path: Path, pipeline_name: str = PIPELINE) -> None:
         self.path = path

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SCRIPT = Path(sys.executable).parent / "mnist-pipeline"
-FAULTS_DIR = Path(__file__).resolve().parent / "faults"
+FAULTS_DIR = Path(__file__).resolve().parents[1] / "faults"
 TIMEOUT = 900  # seconds for one pipeline run, on a busy 2-core machine
 _serial = itertools.count()
 

@@ -16,8 +16,8 @@ OPEN_SOURCE_KFP: Kubeflow Pipelines 2.17.0, the newest 2.x release (kubeflow/pip
   task published FAILED, then, if its retryPolicy allows, run again as Argo retries its pod
   (Harness._attempt: the same execution, the same output URIs, a new pod). Every run
   is recorded in a real ML Metadata store as the driver and launcher record it
-  (tests/kfp_metadata.py), served during the run as KFP's metadata-grpc-service
-  (tests/mlmd_grpc.py) at the address KFP names to every task.
+  (tests/support/kfp_metadata.py), served during the run as KFP's metadata-grpc-service
+  (tests/support/mlmd_grpc.py) at the address KFP names to every task.
 VERTEX: Vertex AI Pipelines where it differs: inputs carry their declared types and the
   producer's metadata verbatim; nothing is downloaded; every task runs (no cache).
 What the driver and Argo would make of a task's pod, without a pod: its resources
@@ -26,7 +26,7 @@ What the driver and Argo would make of a task's pod, without a pod: its resource
 Where the harness cannot be a cluster: a pod's filesystem is a folder of its own per task (a
 path the launcher would put at `/s3/...` is `<pod folder>/s3/...`); each task runs as a process
 in the project's root with it on PYTHONPATH (the image's WORKDIR and ENV), its container's `env`
-on top of the given environment; object storage is the local S3 server (tests/s3_server.py).
+on top of the given environment; object storage is the local S3 server (tests/support/s3_server.py).
 Tasks that are ready at the same time run side by side, as Argo would start their pods.
 """
 
@@ -52,10 +52,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import mlmd_grpc
 from conftest import REPO_ROOT  # the project, where the image has /pipeline
-from kfp_metadata import KfpMetadata
-from s3_server import S3Server
+from support import mlmd_grpc
+from support.kfp_metadata import KfpMetadata
+from support.s3_server import S3Server
 
 TASK_TIMEOUT_SECONDS = 600
 EXECUTOR_INPUT_PLACEHOLDER = "{{$}}"

@@ -5,10 +5,10 @@ Flink's own BashJavaUtils), from the jars of Flink's distribution.
 
 The distribution comes from PyPI's apache-flink-libraries (its deps/lib is Flink's lib/): Maven
 Central as this machine reaches it serves neither flink-dist nor Beam's Flink runner. The
-download is pinned and checked against tests/flink.sha256; nothing is fetched again while the
+download is pinned and checked against tests/support/flink.sha256; nothing is fetched again while the
 files there match.
 
-    python tests/flink_cluster.py fetch | up | down     (make flink-artifacts, flink-up, flink-down)
+    python tests/support/flink_cluster.py fetch | up | down     (make flink-artifacts, flink-up, flink-down)
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 FLINK_VERSION = "1.18.1"  # Beam 2.59 (requirements.lock) runs on Flink 1.15 to 1.18
 LIBRARIES = f"apache-flink-libraries-{FLINK_VERSION}"
 CHECKSUMS = Path(__file__).with_name("flink.sha256")  # sha256sum's format, paths under FLINK_HOME
@@ -79,7 +79,7 @@ class FlinkCluster:
 
 
 def expected_checksums() -> dict[str, str]:
-    """Path under FLINK_HOME -> its SHA-256, from tests/flink.sha256."""
+    """Path under FLINK_HOME -> its SHA-256, from tests/support/flink.sha256."""
     pairs = (line.split() for line in CHECKSUMS.read_text().splitlines() if line.strip())
     return {path: digest for digest, path in pairs}
 
@@ -93,7 +93,7 @@ def sha256(path: Path) -> str:
 
 
 def fetch(home: Path = FLINK_HOME) -> None:
-    """Makes home hold Flink's lib/ and bin/ as tests/flink.sha256 lists them: nothing is done
+    """Makes home hold Flink's lib/ and bin/ as tests/support/flink.sha256 lists them: nothing is done
     when every file is there and matches; else the pinned sdist is downloaded with pip (hash
     required) unless already there and intact, and the listed files are taken out of it."""
     wanted = expected_checksums()

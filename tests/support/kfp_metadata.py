@@ -1,6 +1,6 @@
 """The ML Metadata store of a Kubeflow Pipelines 2.17.0 backend, written as its driver and launcher write it.
 
-tests/kfp_launcher.py records every run here, in a real MLMD store (SQLite), through the calls
+tests/support/kfp_launcher.py records every run here, in a real MLMD store (SQLite), through the calls
 KFP's Go client makes (kubeflow/pipelines, tag 2.17.0, backend/src/v2/metadata/client.go unless
 another file is named), so that `lineage` and `report` can be tried on a store laid out the way a
 cluster's is:

@@ -64,9 +64,9 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from cli_process import Cli, Result
 from conftest import SMALL_RUN, copy_project
-from fake_mnist import FILE_NAMES, balanced_labels, idx_bytes, write_fake_mnist
+from support.cli_process import Cli, Result
+from support.fake_mnist import FILE_NAMES, balanced_labels, idx_bytes, write_fake_mnist
 
 KINDS = (
     "kill-run",

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import boto3
 
-from flink_cluster import free_port
+from support.flink_cluster import free_port
 
 BUCKET = "mnist"  # the end-to-end tests' bucket (tests/e2e/conftest.py)
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 MINIO = REPO_ROOT / "build" / "minio" / "minio"  # `make minio` builds it
 # KFP's own MinIO credentials (the mlpipeline-minio-artifact secret); MinIO wants 8 characters or more.
 ACCESS_KEY, SECRET_KEY = "minio", "minio123"
