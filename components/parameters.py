@@ -15,11 +15,12 @@ import dataclasses
 import json
 import typing
 from collections.abc import Mapping
-from typing import Any, TypeVar
-
-from tfx.types.component_spec import ExecutionParameter
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from components.settings import from_dict, to_dict
+
+if TYPE_CHECKING:  # the run page reads settings back, and a refused run imports no TFX
+    from tfx.types.component_spec import ExecutionParameter
 
 Settings = TypeVar("Settings")
 ParameterValue = int | float | str  # what a TFX or KFP parameter holds
@@ -27,6 +28,8 @@ ParameterValue = int | float | str  # what a TFX or KFP parameter holds
 
 def spec(cls: type, optional: bool = False) -> dict[str, ExecutionParameter]:
     """The ExecutionParameters of a settings type, one per field, for a ComponentSpec's PARAMETERS."""
+    from tfx.types.component_spec import ExecutionParameter
+
     return {name: ExecutionParameter(type=_parameter_type(hint), optional=optional) for name, hint in _fields(cls)}
 
 

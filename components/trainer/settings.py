@@ -10,7 +10,6 @@ config imports it.
 from __future__ import annotations
 
 import math
-from dataclasses import fields
 from typing import Annotated, Any
 
 from pydantic import AfterValidator
@@ -88,14 +87,7 @@ def size_problems(training: TrainerSettings, example_format: ExampleFormat) -> l
 def custom_config(example_format: ExampleFormat) -> dict[str, Any]:
     """What the Trainer carries in its custom_config: the format of the Examples it trains on (the
     `data` section, as the ingest carries it); the settings are parameters of their own."""
-    return {DATA_KEY: to_dict(example_format), **_REPORT_SHIM}
-
-
-# Until the run report reads the settings from the Trainer's parameters by TrainerSettings'
-# names (pipeline/inspect/run_page/data.py _training_settings reads custom_config["training"]
-# merged with the parameters RUN_SETTINGS names): an empty section, and every setting's name.
-_REPORT_SHIM: dict[str, Any] = {TRAINING_KEY: {}}
-RUN_SETTINGS = tuple(field.name for field in fields(TrainerSettings))
+    return {DATA_KEY: to_dict(example_format)}
 
 
 def read_example_format(custom_config: dict[str, Any]) -> ExampleFormat:

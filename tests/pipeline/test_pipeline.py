@@ -154,7 +154,7 @@ def test_every_training_and_evaluation_setting_is_a_parameter_named_as_its_key(c
     config = load_config()
     trainer = components[node_ids.TRAINER].exec_properties
     assert {name: trainer[name] for name in parameters.values(config.training)} == parameters.values(config.training)
-    assert not json.loads(trainer["custom_config"]).get("training")
+    assert "training" not in json.loads(trainer["custom_config"])
     evaluation = parameters.values(config.evaluation)
     validation = components[node_ids.BLESSING_EVALUATOR].exec_properties
     assert {name: validation.get(name) for name in evaluation} == {**evaluation, "max_test_gap": None}

@@ -49,16 +49,19 @@ from tensorboard.util import tensor_util
 from tensorflow_metadata.proto.v0 import anomalies_pb2, path_pb2, statistics_pb2
 from tfx_bsl.coders import example_coder
 
-from components import data_reports, model_integrity
+from components import data_reports, model_integrity, parameters
 from components import serving_dir as serving
-from components.example_format import IMAGE_KEY, LABEL_KEY
+from components.example_format import IMAGE_KEY, LABEL_KEY, ExampleFormat
 from components.examples_integrity import SHARDS_PROPERTY
+from components.settings import from_dict
 from components.trainer.settings import (
     FIT_FILE,
     METRICS_FILE,
     MISCLASSIFIED_FILE,
     TENSORBOARD_DIR,
     TENSORBOARD_VALIDATION_DIR,
+    TrainerSettings,
+    custom_config,
 )
 from pipeline import node_ids
 from pipeline.inspect import run_made, store
@@ -437,10 +440,12 @@ def mnist_run(
         trained = node(
             node_ids.TRAINER,
             {
-                "custom_config": {"code_sha256": code(node_ids.TRAINER), "data": DATA, "training": TRAINING},
-                "learning_rate": learning_rate,
+                **parameters.values(dataclasses.replace(TRAINING, learning_rate=learning_rate)),
+                "code_sha256": code(node_ids.TRAINER),
+                "custom_config": custom_config(from_dict(ExampleFormat, DATA)),
+                "eval_args": {"splits": ["validation", "test"]},
                 "run_fn": "components.trainer.module.run_fn",
-                "train_steps": 60,
+                "train_args": {"splits": ["train"]},
             },
             {"schema": validated, "examples": examples},
             lambda uri: files.trained(uri, learning_rate, precision),
@@ -488,7 +493,18 @@ class _Stopped(Exception):
 INPUT_SHA256 = {f"{name}.gz": hashlib.sha256(name.encode()).hexdigest() for name in FILE_NAMES.values()}
 DATA = {"image_shape": [28, 28], "num_classes": 10}
 INGEST_CONFIG = {"data": DATA, "ingest": {"records_per_shard": 250, "validation_size": SPLITS["validation"]}}
-TRAINING = {"batch_size": 20, "hidden_units": [128, 32], "log_every_steps": 20, "optimizer": "adam", "seed": 42}
+TRAINING = TrainerSettings(
+    hidden_units=(128, 32),
+    optimizer="adam",
+    learning_rate=0.004,
+    cosine_decay=True,
+    batch_size=20,
+    train_steps=60,
+    log_every_steps=20,
+    checkpoint_every_steps=30,
+    validation_every_steps=20,
+    seed=42,
+)
 LABELS = {split: balanced_labels(count, seed=seed) for seed, (split, count) in enumerate(SPLITS.items())}
 MANIFESTS: dict[str, dict[str, str]] = {}  # model_sha256 -> the model's files, as the Trainer recorded them
 MISCLASSIFIED = [{"index": 3, "label": int(LABELS["test"][3]), "predicted": (int(LABELS["test"][3]) + 1) % 10}]

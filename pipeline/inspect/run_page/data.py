@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +19,11 @@ import numpy as np
 from tensorboard.util import tensor_util
 from tensorflow_metadata.proto.v0.statistics_pb2 import DatasetFeatureStatistics
 
-from components import data_reports, examples_integrity, files
+from components import data_reports, examples_integrity, files, parameters
 from components.evaluator.settings import MAX_REGRESSION_KEY, MIN_PRECISION_KEY
 from components.example_format import LABEL_KEY, ExampleFormat
-from components.settings import from_dict
-from components.trainer.settings import RUN_SETTINGS, TENSORBOARD_DIR, TENSORBOARD_VALIDATION_DIR, TrainerSettings
+from components.settings import from_dict, to_dict
+from components.trainer.settings import TENSORBOARD_DIR, TENSORBOARD_VALIDATION_DIR, TrainerSettings
 from pipeline import node_ids
 from pipeline.inspect import artifact_metrics, records, runs
 from pipeline.inspect.run_summary import RunSummary, summarize
@@ -307,21 +307,19 @@ def _tensorboard_scalars(logs_dir: str) -> tuple[dict[str, list[tuple[int, float
 
 
 def _training_settings(trainer: ExecutionInfo) -> dict[str, Any]:
-    """The `training` settings the Trainer ran with, in TrainerSettings' order: its custom_config
-    in MLMD, and the RUN_SETTINGS, parameters of their own (in the custom_config in older runs)."""
-    parameters = trainer.parameters
-    given = {**parameters["custom_config"]["training"], **{n: parameters[n] for n in RUN_SETTINGS if n in parameters}}
-    return {field.name: given[field.name] for field in fields(TrainerSettings) if field.name in given}
+    """The `training` settings the Trainer ran with, in TrainerSettings' order: each is a
+    parameter of its own in MLMD, named as its key (components/parameters.py)."""
+    return to_dict(parameters.settings(TrainerSettings, trainer.parameters, "training."))
 
 
 def _blessing_rule(evaluator: ExecutionInfo | None) -> str:
     """The blessing rule the validation Evaluator ran with, in words (its parameters in MLMD)."""
-    parameters = evaluator.parameters if evaluator else {}
-    if MIN_PRECISION_KEY not in parameters:
+    given = evaluator.parameters if evaluator else {}
+    if MIN_PRECISION_KEY not in given:
         return ""
     return (
-        f"validation Precision@1 at least {parameters[MIN_PRECISION_KEY]}, and at most "
-        f"{parameters[MAX_REGRESSION_KEY]} below the served model's when one is served"
+        f"validation Precision@1 at least {given[MIN_PRECISION_KEY]}, and at most "
+        f"{given[MAX_REGRESSION_KEY]} below the served model's when one is served"
     )
 
 

@@ -41,7 +41,7 @@ def test_trace_of_the_served_model_goes_back_to_the_idx_files(written):
     assert trainer.versions["component"] == (
         "system.ContainerExecution" if kfp else mlmd_builder.COMPONENTS[node_ids.TRAINER]
     )
-    assert trainer.versions["custom_config.code_sha256"] == trainer.parameters["custom_config"]["code_sha256"]
+    assert trainer.versions["code_sha256"] == trainer.parameters["code_sha256"]
     assert {(f.role, f.name) for f in trace.input_files} == {(r, f"{n}.gz") for r, n in FILE_NAMES.items()}
     assert trace.downstream == []
 

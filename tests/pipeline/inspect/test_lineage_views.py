@@ -157,7 +157,7 @@ def test_trace_pushed_latest_reaches_the_idx_files(written, capsys):
     trainer = trace["upstream"][[s["execution"]["node_id"] for s in trace["upstream"]].index("Trainer")]
     assert trainer["execution"]["run_ids"] == [written.third.run_id]  # the newest Trainer comes first
     assert trainer["parameters"]["learning_rate"] == 0.01  # a parameter of its own: a run may set it
-    assert trainer["versions"]["custom_config.code_sha256"] == trainer["parameters"]["custom_config"]["code_sha256"]
+    assert trainer["versions"]["code_sha256"] == trainer["parameters"]["code_sha256"]
     assert trainer["versions"]["component"] == "components.trainer.component.Trainer"
     assert trainer["versions"]["tfx"].startswith("1.16")
     assert trace["downstream"] == []  # nothing uses a pushed model

@@ -52,5 +52,5 @@ def test_a_record_holds_how_the_run_was_made(tmp_path):
 def test_settings_are_each_executions_parameters_by_dotted_key(tfx_written):
     settings = runs.settings(runs.load(tfx_written.store, store.find_run(tfx_written.store)))
     assert settings["Trainer.learning_rate"] == 0.01
-    assert settings["Trainer.custom_config.training.optimizer"] == "adam"
+    assert settings["Trainer.optimizer"] == "adam"
     assert not any(key.endswith(".seen") for key in settings)  # a probe's record of its input, no setting

@@ -8,11 +8,14 @@ import sqlite3
 import subprocess
 import sys
 from contextlib import closing
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from components.examples_integrity import SHARDS_PROPERTY
+from components.parameters import settings
+from components.trainer.settings import TrainerSettings
 from pipeline import node_ids
 from pipeline.inspect import store
 from pipeline.inspect.states import ComponentStatus
@@ -124,8 +127,8 @@ def test_both_layouts_decode_to_the_same_parameters(tfx_written, kfp_written):
     decoded = parameters(kfp_written)
     assert decoded == parameters(tfx_written)
     trainer = decoded[node_ids.TRAINER]
-    assert trainer["learning_rate"] == 0.01 and trainer["train_steps"] == 60
-    assert trainer["custom_config"]["training"] == mlmd_builder.TRAINING
+    assert settings(TrainerSettings, trainer, "training.") == replace(mlmd_builder.TRAINING, learning_rate=0.01)
+    assert trainer["custom_config"] == {"data": mlmd_builder.DATA}
     assert "seen" not in decoded[node_ids.DATA_PROBE]  # a driver's record of the input, no setting
 
 

@@ -322,7 +322,7 @@ def test_the_tasks_read_the_run_time_parameters_and_nothing_else_holds_their_val
         {"parameterType": "NUMBER_INTEGER"},  # TFX's runner then hands the executor an int
     )
     custom_config = json.loads(parameter(spec, node_ids.TRAINER, "custom_config"))
-    assert not custom_config.get("training")
+    assert "training" not in custom_config
     assert "num_steps" not in json.loads(parameter(spec, node_ids.TRAINER, "train_args"))
     validation = spec["root"]["dag"]["tasks"][node_ids.BLESSING_EVALUATOR]["inputs"]["parameters"]
     assert "eval_config" not in validation

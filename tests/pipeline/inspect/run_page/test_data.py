@@ -4,8 +4,11 @@ test_page_of_a_run.py checks the page of a real run end to end."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
+from components.settings import to_dict
 from pipeline import node_ids
 from pipeline.inspect import runs, store
 from pipeline.inspect.run_page import data
@@ -37,8 +40,9 @@ def test_the_data_sections_hold_the_splits_digits_statistics_and_anomalies(writt
 
 def test_the_training_and_evaluation_sections_hold_the_runs_own_settings_and_figures(written):
     gathered = gather(written, written.third)
-    assert gathered.training_settings["learning_rate"] == 0.01 and gathered.training_settings["train_steps"] == 60
-    assert list(gathered.training_settings)[:2] == ["hidden_units", "optimizer"]  # TrainerSettings' order
+    # Every setting, each a parameter of the Trainer, in TrainerSettings' order and as the config says it.
+    assert gathered.training_settings == to_dict(replace(mlmd_builder.TRAINING, learning_rate=0.01))
+    assert list(gathered.training_settings)[:2] == ["hidden_units", "optimizer"]
     assert gathered.curves.scalars["loss"] == [(20, 1.0), (40, 0.5), (60, 0.25)]
     assert [step for step, _ in gathered.curves.validation["loss"]] == [20, 40, 60]
     assert gathered.blessing_rule == (
