@@ -53,7 +53,8 @@ from components import data_reports, model_integrity, parameters
 from components import serving_dir as serving
 from components.example_format import IMAGE_KEY, LABEL_KEY, ExampleFormat
 from components.examples_integrity import SHARDS_PROPERTY
-from components.settings import from_dict
+from components.idx_example_gen.settings import IngestSettings
+from components.settings import from_dict, to_dict
 from components.trainer.settings import (
     FIT_FILE,
     METRICS_FILE,
@@ -92,7 +93,7 @@ COMPONENTS = {  # the execution types: the components' classes
     node_ids.TRAINER: "components.trainer.component.Trainer",
     node_ids.TEST_EVALUATOR: "components.evaluator.component.Evaluator",
     node_ids.BLESSING_EVALUATOR: "components.evaluator.component.Evaluator",
-    node_ids.PUSHER: "tfx.components.pusher.component.Pusher",
+    node_ids.PUSHER: "components.pusher.component.Pusher",
 }
 STATES = {"COMPLETE": mlmd.Execution.COMPLETE, "CACHED": mlmd.Execution.CACHED, "FAILED": mlmd.Execution.FAILED}
 
@@ -379,7 +380,12 @@ def mnist_run(
     try:
         data_probe = node(
             node_ids.DATA_PROBE,
-            {"code_sha256": code(node_ids.DATA_PROBE), "input_base": str(root / "data"), "seen": INPUT_SHA256},
+            {
+                "code_sha256": code(node_ids.DATA_PROBE),
+                "file_names": FILE_NAMES,
+                "input_base": str(root / "data"),
+                "seen": INPUT_SHA256,
+            },
             {},
             lambda uri: {"value": NewArtifact("String", uri("value"), {"__is_null__": 0})},
         )
@@ -397,7 +403,12 @@ def mnist_run(
         )
         examples = node(
             node_ids.INGEST,
-            {"code_sha256": code(node_ids.INGEST), "custom_config": INGEST_CONFIG, "input_base": str(root / "data")},
+            {
+                "code_sha256": code(node_ids.INGEST),
+                "custom_config": INGEST_CONFIG,
+                "data_fingerprint": INPUT_SHA256,
+                "input_base": str(root / "data"),
+            },
             {"_DataProbe.value": data_probe["value"]},
             lambda uri: {"examples": files.examples(uri)},
         )["examples"]
@@ -473,7 +484,7 @@ def mnist_run(
         pushed = node(
             node_ids.PUSHER,
             {
-                "custom_config": {"code_sha256": code(node_ids.PUSHER)},
+                "code_sha256": code(node_ids.PUSHER),
                 "push_destination": json.dumps({"filesystem": {"base_directory": files.serving_dir}}, indent=2),
             },
             {"model": model, "model_blessing": blessing},
@@ -492,7 +503,15 @@ class _Stopped(Exception):
 
 INPUT_SHA256 = {f"{name}.gz": hashlib.sha256(name.encode()).hexdigest() for name in FILE_NAMES.values()}
 DATA = {"image_shape": [28, 28], "num_classes": 10}
-INGEST_CONFIG = {"data": DATA, "ingest": {"records_per_shard": 250, "validation_size": SPLITS["validation"]}}
+INGEST = IngestSettings(
+    **FILE_NAMES,
+    validation_size=SPLITS["validation"],
+    train_size=None,
+    test_size=None,
+    records_per_shard=250,
+    gzip_level=1,
+)
+INGEST_CONFIG = {"data": DATA, "ingest": to_dict(INGEST)}
 TRAINING = TrainerSettings(
     hidden_units=(128, 32),
     optimizer="adam",
