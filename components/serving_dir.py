@@ -78,9 +78,9 @@ class Validation:
         return cls(data_sha256, precision_at_1, best)
 
     @classmethod
-    def from_property(cls, value: object) -> Validation | None:
+    def from_property(cls, value: object) -> Validation:
         """From an artifact's JSON custom property (a protobuf Struct), as the Evaluator writes it."""
-        return cls(**json.loads(json.dumps(value))) if value else None
+        return cls(**json.loads(json.dumps(value)))
 
 
 @dataclass(frozen=True)
@@ -92,7 +92,7 @@ class ServedVersion:
     model_uri: str
     model_sha256: str  # model_integrity.digest of the model's files
     files: dict[str, str]  # their manifest
-    validation: Validation | None = None  # None: pushed before the marker carried it
+    validation: Validation
 
     def fingerprint(self) -> str:
         return f"{self.version}:{self.model_uri}"
@@ -179,7 +179,7 @@ def read_marker(version_dir: str) -> dict:
 def read_version(version_dir: str) -> ServedVersion:
     """The complete version at `version_dir`, as its marker describes it."""
     recorded = read_marker(version_dir)
-    missing = [key for key in ("model_sha256", "files") if key not in recorded]
+    missing = [key for key in ("model_sha256", "files", "validation") if key not in recorded]
     if missing:  # docs/design.md, "What an older version left": no reader of older forms
         serving_dir = os.path.dirname(version_dir.rstrip("/"))
         raise DamagedVersion(
@@ -188,7 +188,7 @@ def read_version(version_dir: str) -> ServedVersion:
             "fresh run"
         )
     try:
-        validation = Validation(**recorded["validation"]) if recorded.get("validation") else None
+        validation = Validation(**recorded["validation"])
         if not isinstance(recorded["files"], dict) or not isinstance(recorded["model_sha256"], str):
             raise TypeError("files is not an object, or model_sha256 not a string")
     except TypeError as error:
@@ -204,14 +204,12 @@ def read_version(version_dir: str) -> ServedVersion:
     )
 
 
-def write_marker(
-    version_dir: str, model_uri: str, recorded: model_integrity.Manifest, validation: Validation | None
-) -> None:
+def write_marker(version_dir: str, model_uri: str, recorded: model_integrity.Manifest, validation: Validation) -> None:
     marker = {
         "model_uri": model_uri,
         "model_sha256": model_integrity.digest(recorded),
         "files": recorded,
-        **({"validation": validation.__dict__} if validation else {}),
+        "validation": validation.__dict__,
     }
     files.makedirs(os.path.dirname(os.path.join(version_dir, MARKER_FILE)))
     with files.open(os.path.join(version_dir, MARKER_FILE), "w") as file:
@@ -238,7 +236,7 @@ def publish(
     version_dir: str,
     model_uri: str,
     recorded: model_integrity.Manifest,
-    validation: Validation | None,
+    validation: Validation,
 ) -> None:
     """Makes the copy in `staging_dir` the version `version_dir`, complete once its marker is there.
 

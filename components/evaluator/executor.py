@@ -89,7 +89,9 @@ class Executor(evaluator_executor.Executor):
                 blessing.set_float_custom_property(TOLERANCE_KEY, tolerance)
 
 
-def served_validation(baseline: types.Artifact | None) -> serving_dir.Validation | None:
-    """What the served version's marker says of its validation (ServedModel copies it on the baseline)."""
-    value = baseline.get_json_value_custom_property(SERVED_VALIDATION_KEY) if baseline is not None else None
-    return serving_dir.Validation.from_property(value)
+def served_validation(served: types.Artifact | None) -> serving_dir.Validation | None:
+    """What the served version's marker says of its validation (ServedModel copies it on the
+    baseline); None when nothing is served."""
+    if served is None:
+        return None
+    return serving_dir.Validation.from_property(served.get_json_value_custom_property(SERVED_VALIDATION_KEY))

@@ -92,16 +92,14 @@ class Executor(pusher_executor.Executor):
 
 def validation_against(
     blessing: types.Artifact, served: serving_dir.ServedVersion | None, base_directory: str
-) -> serving_dir.Validation | None:
+) -> serving_dir.Validation:
     """The candidate's Validation for its marker, its best counted against `served`, the model
     served now. ServedModelChanged, in one line, when `served` is not the model the candidate
     was compared with and the candidate does not pass against it."""
     candidate = serving_dir.Validation.from_property(blessing.get_json_value_custom_property(VALIDATION_KEY))
     compared_with = blessing.get_string_custom_property(BASELINE_SERVED_KEY) or serving_dir.NOTHING_SERVED
     served_now = serving_dir.fingerprint(served)
-    best_served = (
-        served.validation.best_on(candidate.data_sha256) if served and served.validation and candidate else None
-    )
+    best_served = served.validation.best_on(candidate.data_sha256) if served else None
     if served_now != compared_with:
         changed = (
             f"{base_directory}: the served model changed since this model was compared with it "
@@ -113,13 +111,11 @@ def validation_against(
                 f"{changed}; {refused}; not pushed: run again to compare with the model served now"
             )
         log.info("%s; compared again: %s", changed, "it passes" if served else "nothing is served now")
-    if candidate is None:
-        return None
     return serving_dir.Validation.measured(candidate.data_sha256, candidate.precision_at_1, best_served)
 
 
 def refusal(
-    candidate: serving_dir.Validation | None,
+    candidate: serving_dir.Validation,
     served: serving_dir.ServedVersion | None,
     best_served: float | None,
     tolerance: float,
@@ -128,7 +124,7 @@ def refusal(
     Its floor it passed already; the rest is the blessing's rule on the figures `served`'s marker carries."""
     if served is None:
         return None
-    if candidate is None or best_served is None:
+    if best_served is None:
         return f"version {served.version} was not evaluated on this model's validation data"
     if candidate.precision_at_1 < best_served - tolerance:
         return (

@@ -56,6 +56,5 @@ class Executor(base_executor.BaseExecutor):
         baseline.set_int_custom_property(SERVED_VERSION_KEY, served.version)
         baseline.set_string_custom_property(SERVED_PATH_KEY, served.path)
         baseline.set_string_custom_property(SOURCE_MODEL_KEY, served.model_uri or "")
-        if served.validation is not None:
-            baseline.set_json_value_custom_property(SERVED_VALIDATION_KEY, served.validation.__dict__)
+        baseline.set_json_value_custom_property(SERVED_VALIDATION_KEY, served.validation.__dict__)
         log.info("Baseline: version %d in %s (model %s)", served.version, served.path, served.model_uri or "unknown")

@@ -11,7 +11,7 @@ SERVED_KEY = "served"  # 1: a served model; 0: nothing was pushed yet
 SERVED_VERSION_KEY = "served_version"
 SERVED_PATH_KEY = "served_path"
 SOURCE_MODEL_KEY = "source_model_uri"  # the Trainer's Model artifact the served version came from
-# serving_dir.Validation of the served version, from its marker, as a dict (absent: an older marker)
+# serving_dir.Validation of the served version, from its marker, as a dict
 SERVED_VALIDATION_KEY = "served_validation"
 
 

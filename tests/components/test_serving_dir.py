@@ -11,7 +11,7 @@ import pytest
 from components import model_integrity, serving_dir
 from components.serving_dir import MARKER_FILE, NOTHING_SERVED, STAGING_PREFIX, DamagedVersion, ServedVersion
 
-from support.fake_artifacts import SAVED_MODEL_FILES, read_files, write_files
+from support.fake_artifacts import SAVED_MODEL_FILES, VALIDATION, read_files, write_files
 
 MANIFEST = model_integrity.manifest  # what the Trainer records, of a folder
 
@@ -19,7 +19,7 @@ MANIFEST = model_integrity.manifest  # what the Trainer records, of a folder
 def complete(base: Path, name: str, model_uri: str = "/model") -> Path:
     """A version as a push leaves it: the SavedModel, then the marker."""
     version_dir = write_files(base / name, SAVED_MODEL_FILES)
-    serving_dir.write_marker(str(version_dir), model_uri, MANIFEST(str(version_dir)), None)
+    serving_dir.write_marker(str(version_dir), model_uri, MANIFEST(str(version_dir)), VALIDATION)
     return version_dir
 
 
@@ -50,7 +50,12 @@ def test_only_complete_versions_named_by_ascii_digits_within_int64_count_in_nume
         (b"{}", "is incomplete (no model_uri)"),
         (b"[1, 2]", "is incomplete (no model_uri)"),
         (b'{"model_uri": "/m", "model_sha256": "x", "files": {}, "validation": {"x": 1}}', "is malformed"),
-        (b'{"model_uri": "/m", "model_sha256": "x", "files": ["saved_model.pb"]}', "is malformed"),
+        (b'{"model_uri": "/m", "model_sha256": "x", "files": {}, "validation": null}', "is malformed"),
+        (
+            b'{"model_uri": "/m", "model_sha256": "x", "files": ["saved_model.pb"], "validation": '
+            b'{"data_sha256": "d", "precision_at_1": 1, "best_precision_at_1": 1}}',
+            "is malformed",
+        ),
     ],
 )
 def test_a_corrupt_or_incomplete_marker_is_one_line_naming_the_version(tmp_path, content, problem):
@@ -93,7 +98,11 @@ def test_files_besides_the_models_in_a_version_change_nothing_tf_serving_loads(t
 
 @pytest.mark.parametrize(
     ("marker", "missing"),
-    [({"model_uri": "/m", "model_sha256": "old"}, "files"), ({"model_uri": "/m"}, "model_sha256 or files")],
+    [
+        ({"model_uri": "/m", "model_sha256": "old", "files": {}}, "validation"),
+        ({"model_uri": "/m", "model_sha256": "old", "validation": VALIDATION.__dict__}, "files"),
+        ({"model_uri": "/m"}, "model_sha256 or files or validation"),
+    ],
 )
 def test_a_marker_of_an_older_form_is_refused_in_one_line_naming_it(tmp_path, marker, missing):
     """docs/design.md, "What an older version left": an older push's marker is not read, it is named."""
@@ -151,13 +160,14 @@ def test_the_best_served_counts_on_the_same_validation_data_only():
 def test_a_local_publish_is_one_rename_with_the_marker_inside(tmp_path):
     staging = write_files(tmp_path / f"{STAGING_PREFIX}5", SAVED_MODEL_FILES)
     recorded = MANIFEST(str(staging))
-    serving_dir.publish(str(staging), str(tmp_path / "5"), "/model", recorded, None)
+    serving_dir.publish(str(staging), str(tmp_path / "5"), "/model", recorded, VALIDATION)
     assert not staging.exists()
     files = read_files(tmp_path / "5")
     assert json.loads(files.pop(MARKER_FILE)) == {
         "model_uri": "/model",
         "model_sha256": model_integrity.digest(recorded),
         "files": recorded,
+        "validation": VALIDATION.__dict__,
     }
     assert files == SAVED_MODEL_FILES
 
@@ -167,7 +177,7 @@ def test_a_copy_that_differs_from_what_the_trainer_wrote_is_not_published(tmp_pa
     recorded = MANIFEST(str(staging))
     (staging / "saved_model.pb").write_bytes(b"grap")  # a byte lost on the way
     with pytest.raises(model_integrity.ModelIntegrityError, match="saved_model.pb differs from what the Trainer wrote"):
-        serving_dir.publish(str(staging), str(tmp_path / "5"), "/model", recorded, None)
+        serving_dir.publish(str(staging), str(tmp_path / "5"), "/model", recorded, VALIDATION)
     assert not (tmp_path / "5").exists() and not (staging / MARKER_FILE).exists()
 
 
@@ -195,12 +205,12 @@ def test_an_object_store_publish_copies_saved_model_pb_after_the_rest_and_the_ma
         relative: model_integrity.hashlib.sha256(content).hexdigest() for relative, content in SAVED_MODEL_FILES.items()
     }
 
-    serving_dir.publish(staging, version, "/model", recorded, None)
+    serving_dir.publish(staging, version, "/model", recorded, VALIDATION)
 
     assert written == [f"{version}/variables/variables.index", f"{version}/saved_model.pb", "marker"]
     assert not serving_dir.files.exists(staging)
     assert serving_dir.latest("ram://serving") == ServedVersion(
-        5, version, "/model", model_integrity.digest(recorded), recorded
+        5, version, "/model", model_integrity.digest(recorded), recorded, VALIDATION
     )
 
 

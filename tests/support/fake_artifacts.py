@@ -7,7 +7,11 @@ from pathlib import Path
 from tfx import types
 from tfx.types import artifact_utils
 
+from components import serving_dir
+
 SAVED_MODEL_FILES = {"saved_model.pb": b"graph", "variables/variables.index": b"index"}
+# The validation figures a served version's marker carries, for a version a test writes.
+VALIDATION = serving_dir.Validation("validation data", 0.9, 0.9)
 
 
 def artifact(

@@ -67,6 +67,7 @@ from components.trainer.settings import (
 from pipeline import node_ids
 from pipeline.inspect import run_made, store
 
+from support.fake_artifacts import VALIDATION
 from support.fake_mnist import FILE_NAMES, balanced_labels, fake_images
 from support.kfp_metadata import KfpMetadata
 
@@ -665,7 +666,7 @@ class ArtifactFiles:
         version = served.pushed_version if same and served else str(next(self.serials) + 1_700_000_000)
         destination = f"{self.serving_dir}/{version}"
         if not same:
-            serving.write_marker(destination, model.uri, MANIFESTS[model_sha256], None)
+            serving.write_marker(destination, model.uri, MANIFESTS[model_sha256], VALIDATION)
         return NewArtifact(
             "PushedModel",
             uri("pushed_model"),

@@ -47,7 +47,7 @@ class Push:
         served = serving_dir.latest(str(self.serving))
         if compared_with is None:
             compared_with = serving_dir.fingerprint(served)
-        best_served = served.validation.best_on(data) if served and served.validation else None
+        best_served = served.validation.best_on(data) if served else None
         validation = Validation(data, precision, max(precision, best_served or 0))
         self.blessing = artifact(
             standard_artifacts.ModelBlessing,

@@ -24,7 +24,7 @@ from components.served_model.properties import (
 )
 from components.serving_dir import NOTHING_SERVED, DamagedVersion, ServedModelChanged, Validation
 
-from support.fake_artifacts import SAVED_MODEL_FILES, artifact, read_files, write_files
+from support.fake_artifacts import SAVED_MODEL_FILES, VALIDATION, artifact, read_files, write_files
 
 
 def find_baseline(serving: Path, tmp_path: Path, seen: str | None = None):
@@ -36,7 +36,7 @@ def find_baseline(serving: Path, tmp_path: Path, seen: str | None = None):
     return baseline
 
 
-def serve(serving: Path, version: int, model_uri: str | None, validation: Validation | None = None) -> Path:
+def serve(serving: Path, version: int, model_uri: str | None, validation: Validation = VALIDATION) -> Path:
     version_dir = write_files(serving / str(version), SAVED_MODEL_FILES)
     if model_uri is not None:
         serving_dir.write_marker(str(version_dir), model_uri, model_integrity.manifest(str(version_dir)), validation)

@@ -14,11 +14,11 @@ from components.code_hash import CODE_KEY
 from components.served_model.probe import SERVING_DIR_KEY, Driver, Executor, ServingProbe
 from components.serving_dir import NOTHING_SERVED
 
-from support.fake_artifacts import SAVED_MODEL_FILES, artifact, write_files
+from support.fake_artifacts import SAVED_MODEL_FILES, VALIDATION, artifact, write_files
 
 
 def serve(serving: Path, version: int, model_uri: str) -> None:
-    serving_dir.write_marker(str(write_files(serving / str(version), SAVED_MODEL_FILES)), model_uri, {}, None)
+    serving_dir.write_marker(str(write_files(serving / str(version), SAVED_MODEL_FILES)), model_uri, {}, VALIDATION)
 
 
 def driver_answer(serving: Path) -> str:

@@ -12,6 +12,7 @@ from pipeline.inspect import artifacts, store
 from pipeline.inspect.states import ComponentStatus
 
 from support import mlmd_builder
+from support.fake_artifacts import VALIDATION
 from support.fake_mnist import FILE_NAMES
 
 
@@ -53,11 +54,11 @@ def test_the_served_version_is_credited_by_its_content(tfx_written, tmp_path):
     version = serving_dir / "1999999999"  # higher than any pushed; the first run's model, its push not recorded
     [model] = metadata.get_artifacts_by_id(first.outputs[node_ids.TRAINER]["model"])
     manifest = json_format.MessageToDict(model.custom_properties["file_sha256"].struct_value)
-    serving_dir_module.write_marker(str(version), model.uri, manifest, None)
+    serving_dir_module.write_marker(str(version), model.uri, manifest, VALIDATION)
     found = artifacts.find_artifact(metadata, artifacts.PUSHED_LATEST, str(serving_dir))
     assert (found.type, found.id) == ("Model", model.id)
     assert "push not recorded" in found.properties["served_as"]
-    serving_dir_module.write_marker(str(version), model.uri, {"saved_model.pb": "another model"}, None)
+    serving_dir_module.write_marker(str(version), model.uri, {"saved_model.pb": "another model"}, VALIDATION)
     with pytest.raises(store.StoreError, match="served, but no model in the metadata store has its content"):
         artifacts.find_artifact(metadata, artifacts.PUSHED_LATEST, str(serving_dir))
 

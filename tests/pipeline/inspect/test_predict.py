@@ -17,6 +17,7 @@ from components.errors import PipelineError
 from components.idx_example_gen.idx import IdxFormatError
 from pipeline.inspect.predict import PredictError, load_images, predict_inputs, resolve_model_dir
 
+from support.fake_artifacts import VALIDATION
 from support.fake_mnist import png_header, write_idx
 
 DIGITS = np.arange(3 * 28 * 28, dtype=np.uint8).reshape(3, 28, 28)
@@ -157,7 +158,7 @@ def push(version_dir):
     """A version as the Pusher leaves it: a SavedModel and its marker."""
     version_dir.mkdir(parents=True)
     (version_dir / "saved_model.pb").write_bytes(b"graph")
-    serving_dir.write_marker(str(version_dir), "/model", model_integrity.manifest(str(version_dir)), None)
+    serving_dir.write_marker(str(version_dir), "/model", model_integrity.manifest(str(version_dir)), VALIDATION)
     return version_dir
 
 
