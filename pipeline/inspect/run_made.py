@@ -1,4 +1,4 @@
-"""How a run was made: the runner, the config file and the `--set` overrides, every setting that
+"""How a run was made: the Beam runner, the config file and the `--set` overrides, every setting that
 decides the result, the data dir, and the revision of the code. The local runner records it on
 the run's context in ML Metadata (custom property `run_made`, JSON) as the run ends, so the
 summary, the report and `lineage trace` of a served model show it from the store, as they show
@@ -28,7 +28,6 @@ DISTRIBUTION = "mnist-pipeline"
 
 @dataclass(frozen=True)
 class RunMade:
-    runner: str  # the orchestrator: local (ConcurrentDagRunner); older runs may say beam (BeamDagRunner)
     beam_runner: str  # where the Beam components ran: Beam's --runner, DirectRunner by default
     beam_args: list[str]
     config_file: str | None  # None: configs/pipeline.yaml alone
@@ -41,13 +40,12 @@ class RunMade:
         """The console's lines."""
         config = " + ".join([self.config_file or "configs/pipeline.yaml", *(f"--set {o}" for o in self.overrides)])
         return [
-            f"Made by: {self.runner} runner, Beam {self.beam_runner}; config {config}",
+            f"Made by: Beam {self.beam_runner}; config {config}",
             f"Data: {self.data_dir}; code: {self.source_revision}",
         ]
 
 
 def run_made(
-    runner: str,
     beam_args: Sequence[str],
     config_file: Path | None,
     overrides: Sequence[str],
@@ -57,7 +55,6 @@ def run_made(
     """What a run is about to be made with; `config` is PipelineConfig.as_dict()."""
     beam_runner = next((arg.partition("=")[2] for arg in reversed(beam_args) if arg.startswith("--runner=")), "")
     return RunMade(
-        runner=runner,
         beam_runner=beam_runner or "DirectRunner",
         beam_args=list(beam_args),
         config_file=str(config_file) if config_file else None,
@@ -91,7 +88,7 @@ def source_revision(code_root: Path = CODE_ROOT) -> str:
 
 def read(run: metadata_store_pb2.Context) -> RunMade | None:
     """What the local runner put on the run's context (pipeline/local/store_writes.py); None for
-    a run that has none (Kubeflow's, older ones)."""
+    a run that has none (Kubeflow's, or a local one killed before it ended)."""
     if PROPERTY not in run.custom_properties:
         return None
     return RunMade(**json.loads(run.custom_properties[PROPERTY].string_value))

@@ -57,7 +57,7 @@ def run_pipeline(
     beam_args = [*config.beam.pipeline_args, *beam_args]
     with_data = partial is None or partial.reads_data
     preflight.check_inputs(config, data_dir, beam_args, layout, with_data)  # first: a refused run leaves no output dir
-    made = run_made("local", beam_args, config_file, overrides, data_dir, config.as_dict())
+    made = run_made(beam_args, config_file, overrides, data_dir, config.as_dict())
     with OutputDirLock(layout.output_dir):
         enable_s3()
         recovery.recover(layout)

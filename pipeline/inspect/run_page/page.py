@@ -159,7 +159,7 @@ def _made(made: RunMade | None) -> dict[str, list[list[Any]]] | None:
         return None
     return {
         "how": [
-            ["runner", f"{made.runner} (Beam components on {made.beam_runner})"],
+            ["Beam runner", made.beam_runner],
             ["Beam arguments", CodeCell(" ".join(made.beam_args))],
             ["config", CodeCell(made.config_file or "configs/pipeline.yaml")],
             ["overrides", CodeCell(" ".join(f"--set {override}" for override in made.overrides) or "none")],

@@ -27,9 +27,7 @@ from support.fake_mnist import FILE_NAMES
 from support.system_packages import why_missing
 
 RUN_ID = re.compile(r"\d{8}-\d{6}-\d{6}")  # local time to the microsecond
-MADE = RunMade(
-    "local", "DirectRunner", [], None, ["training.learning_rate=0.01"], "/data/mnist", {}, "git 5fa279a-dirty"
-)
+MADE = RunMade("DirectRunner", [], None, ["training.learning_rate=0.01"], "/data/mnist", {}, "git 5fa279a-dirty")
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +186,7 @@ def test_trace_table_shows_the_chain(written, capsys):
     for name, sha256 in mlmd_builder.INPUT_SHA256.items():
         assert re.search(rf"{re.escape(name)}\s+{sha256}", table)
     # the served model back to the code's revision, and how its Trainer's run was made
-    assert re.search(rf"^  {written.third.run_id}: Made by: local runner, Beam DirectRunner; config ", table, re.M)
+    assert re.search(rf"^  {written.third.run_id}: Made by: Beam DirectRunner; config ", table, re.M)
     assert re.search(r"--set training\.learning_rate=0\.01.*; Data: /data/mnist; code: git 5fa279a-dirty", table)
 
 

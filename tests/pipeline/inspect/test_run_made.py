@@ -13,7 +13,7 @@ from pipeline.inspect import run_made
 
 def made(beam_args=("--direct_num_workers=1",), overrides=("training.learning_rate=0.01",)) -> run_made.RunMade:
     config = load_config(overrides=list(overrides)).as_dict()
-    return run_made.run_made("local", list(beam_args), Path("mine.yaml"), list(overrides), "/data/mnist", config)
+    return run_made.run_made(list(beam_args), Path("mine.yaml"), list(overrides), "/data/mnist", config)
 
 
 def test_every_setting_that_decides_the_result_is_there_not_only_training():

@@ -321,7 +321,6 @@ def test_format_summary_of_a_failed_run_without_results():
 
 
 MADE = RunMade(
-    runner="local",
     beam_runner="DirectRunner",
     beam_args=["--direct_num_workers=1"],
     config_file="mine.yaml",
@@ -336,7 +335,7 @@ def test_how_the_run_was_made_is_on_the_console_and_in_the_json(summarize):
     summary = summarize(execution(node_ids.INGEST), made=MADE)
     assert summary.made == MADE
     assert run_summary.format_summary(summary).splitlines()[1:3] == [
-        "Made by: local runner, Beam DirectRunner; config mine.yaml + --set training.learning_rate=0.01",
+        "Made by: Beam DirectRunner; config mine.yaml + --set training.learning_rate=0.01",
         "Data: /data/mnist; code: git 5fa279a-dirty",
     ]
     assert RunSummary.from_json(json.loads(json.dumps(summary.to_json()))) == summary

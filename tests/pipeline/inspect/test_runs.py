@@ -44,7 +44,7 @@ def test_a_record_names_the_runs_its_cached_executions_reused_and_its_input_file
 
 def test_a_record_holds_how_the_run_was_made(tmp_path):
     writer = mlmd_builder.TfxLayout(tmp_path / "metadata.sqlite")
-    made = RunMade("local", "DirectRunner", [], None, ["training.learning_rate=0.01"], "/data", {}, "git 5fa279a")
+    made = RunMade("DirectRunner", [], None, ["training.learning_rate=0.01"], "/data", {}, "git 5fa279a")
     mlmd_builder.mnist_run(writer, tmp_path, "20261130-000100-000001", made=made)
     assert runs.load(writer.store, store.find_run(writer.store)).made == made
 

@@ -62,7 +62,7 @@ def test_readers_record_killed_runs_only_when_no_run_holds_the_dir_and_a_store_i
 def made() -> run_made.RunMade:
     overrides = ["training.learning_rate=0.01"]
     config = load_config(overrides=overrides).as_dict()
-    return run_made.run_made("local", ["--direct_num_workers=1"], Path("mine.yaml"), overrides, "/data/mnist", config)
+    return run_made.run_made(["--direct_num_workers=1"], Path("mine.yaml"), overrides, "/data/mnist", config)
 
 
 def test_how_a_run_was_made_is_recorded_on_its_context_and_reads_back(tmp_path):

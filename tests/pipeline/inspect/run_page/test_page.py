@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from pipeline import node_ids
+from pipeline.inspect.run_made import RunMade
 from pipeline.inspect.run_page import page as run_page
 
 from support.report_data_builder import stopped_at_the_data_gate
@@ -36,3 +39,10 @@ def test_a_run_stopped_at_the_data_gate_shows_its_data_and_says_what_did_not_run
     statuses = {row["component"]: row["status"] for row in page.table("Components")}
     assert statuses[node_ids.DATA_GATE] == "failed"
     assert len(page.images) == 3  # the label-mix chart and one sample of each digit
+
+
+def test_how_the_run_was_made_names_the_beam_runner():
+    made = RunMade("FlinkRunner", ["--runner=FlinkRunner"], None, [], "/data/mnist", {}, "git 5fa279a")
+    report = stopped_at_the_data_gate("DataValidationError: label mix", "train-images", "drift")
+    page = Page(run_page.render(dataclasses.replace(report, summary=dataclasses.replace(report.summary, made=made))))
+    assert "Beam runner FlinkRunner" in page.section_text["made"]

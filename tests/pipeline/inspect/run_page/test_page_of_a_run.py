@@ -63,7 +63,7 @@ def test_every_run_writes_its_report_and_logs_where(complete):
     assert f"Report: {path}" in layout.run_file(complete.run.run_id, ".log").read_text()
     assert list(complete.page.section_text) == ["made", "data", "training", "evaluation", "lineage"]  # no failure
     made = complete.page.section_text["made"]  # how the run was made, every setting that decides the result
-    assert "local (Beam components on DirectRunner)" in made and "code git " in made
+    assert "Beam runner DirectRunner" in made and "code git " in made
     assert "evaluation.min_precision_at_1 0.5" in made and "ingest.validation_size" in made  # the small run's
 
 
