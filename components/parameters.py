@@ -39,9 +39,10 @@ def values(settings: Any) -> dict[str, ParameterValue]:
 
 
 def settings(cls: type[Settings], exec_properties: Mapping[str, Any], path: str) -> Settings:
-    """The settings type from an execution's parameters (a JSON list may arrive already parsed, as
-    ML Metadata's readers give it), checked; a bad value is one SettingsError naming it, with
-    `path` (e.g. "training.") before the name."""
+    """The settings type from an execution's parameters, checked; a bad value is one SettingsError
+    naming it, with `path` (e.g. "training.") before the name. An executor gets a list as JSON
+    text (TFX and KFP alike); the run page reads the parameters back from ML Metadata decoded
+    (pipeline/inspect/store.py ExecutionInfo.parameters), the list already parsed."""
     given = {
         name: _setting_value(exec_properties[name], hint) for name, hint in _fields(cls) if name in exec_properties
     }

@@ -164,7 +164,7 @@ def format_trace(trace: Trace) -> str:
             "\n".join(
                 f"  {run_id}: " + "; ".join(made.describe()) for run_id, made in reversed(trace.runs_made.items())
             )
-            or "  (not recorded: runs Kubeflow made, or made before runs recorded it)"
+            or "  (not recorded: runs Kubeflow made, or killed before they ended)"
         ),
         "Input files, as recorded at ingest (SHA-256 of the decompressed content)\n"
         + (

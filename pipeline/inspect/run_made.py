@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -91,4 +91,11 @@ def read(run: metadata_store_pb2.Context) -> RunMade | None:
     a run that has none (Kubeflow's, or a local one killed before it ended)."""
     if PROPERTY not in run.custom_properties:
         return None
-    return RunMade(**json.loads(run.custom_properties[PROPERTY].string_value))
+    recorded = json.loads(run.custom_properties[PROPERTY].string_value)
+    differ = sorted(set(recorded) ^ {field.name for field in fields(RunMade)})
+    if differ:  # docs/design.md, "What an older version left": no reader of older forms
+        raise store.StoreError(
+            f"run {run.name}: its {PROPERTY} is of an older form ({', '.join(differ)}), recorded by "
+            f"{recorded.get('source_revision', 'an earlier version')}: give another --output-dir"
+        )
+    return RunMade(**recorded)

@@ -102,7 +102,7 @@ class RunSummary:
     blessing: Blessing | None  # None: the validation Evaluator did not finish
     pushed: Push | None  # None: the Pusher did not finish
     warnings: list[str]
-    made: RunMade | None = None  # None: a run the local runner did not make (Kubeflow's), or an older one
+    made: RunMade | None = None  # None: a run the local runner did not make (Kubeflow's), or one killed before it ended
 
     @property
     def push_held_back(self) -> bool:

@@ -286,7 +286,7 @@ def _anomalies(by_node: dict[str, ExecutionInfo]) -> list[str] | None:
 
 def _training_curves(model_run_uri: str) -> TrainingCurves | None:
     """The scalars the Trainer wrote for TensorBoard: of the training batches every log_every_steps
-    steps, of the validation split every validation_every_steps (none in older runs)."""
+    steps, of the validation split every validation_every_steps (none when that is beyond train_steps)."""
     scalars, wall_times = _tensorboard_scalars(os.path.join(model_run_uri, TENSORBOARD_DIR))
     if not scalars:
         return None

@@ -1,14 +1,20 @@
-"""pipeline/inspect/run_made.py: how a run was made (runner, config file and overrides, the
+"""pipeline/inspect/run_made.py: how a run was made (Beam runner, config file and overrides, the
 settings that decide the result, the data dir, the code's revision); its recording on the run's
 context is tests/pipeline/local/test_store_writes.py's."""
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import subprocess
 from pathlib import Path
 
+import pytest
+from ml_metadata.proto import metadata_store_pb2
+
 from pipeline.config import load_config
 from pipeline.inspect import run_made
+from pipeline.inspect.store import StoreError
 
 
 def made(beam_args=("--direct_num_workers=1",), overrides=("training.learning_rate=0.01",)) -> run_made.RunMade:
@@ -49,3 +55,15 @@ def test_the_source_revision_is_git_describe_with_dirty(tmp_path):
 
 def test_outside_git_the_source_revision_is_the_package_version(tmp_path):
     assert run_made.source_revision(tmp_path).startswith("mnist-pipeline 0.")
+
+
+def test_a_run_made_of_an_older_form_is_refused_in_one_line_naming_the_run():
+    """docs/design.md, "What an older version left": a `runner` field, which this version no longer writes."""
+    run = metadata_store_pb2.Context(name="20261130-000100-000001")
+    older = {"runner": "local", **dataclasses.asdict(made()), "source_revision": "git 84e569e"}
+    run.custom_properties[run_made.PROPERTY].string_value = json.dumps(older)
+    with pytest.raises(StoreError) as refused:
+        run_made.read(run)
+    assert str(refused.value) == (
+        f"run {run.name}: its run_made is of an older form (runner), recorded by git 84e569e: give another --output-dir"
+    )
