@@ -12,7 +12,7 @@ class ComponentStatus(str, enum.Enum):
     RAN = "ran"
     CACHED = "cached"  # reused the outputs of an earlier execution
     FAILED = "failed"
-    INTERRUPTED = "interrupted"  # left running by a run that stopped (pipeline/inspect/interrupted.py)
+    INTERRUPTED = "interrupted"  # left running by a run that stopped (pipeline/local/store_writes.py marks it)
     RUNNING = "running"  # still running, or killed and not yet recorded so
 
     def __str__(self) -> str:

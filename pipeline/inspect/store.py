@@ -44,7 +44,7 @@ STATUS_BY_STATE = {
     metadata_store_pb2.Execution.COMPLETE: ComponentStatus.RAN,
     metadata_store_pb2.Execution.CACHED: ComponentStatus.CACHED,
     metadata_store_pb2.Execution.FAILED: ComponentStatus.FAILED,
-    metadata_store_pb2.Execution.CANCELED: ComponentStatus.INTERRUPTED,  # see pipeline/inspect/interrupted.py
+    metadata_store_pb2.Execution.CANCELED: ComponentStatus.INTERRUPTED,  # see pipeline/local/store_writes.py
 }
 OUTPUT_EVENTS = (metadata_store_pb2.Event.OUTPUT, metadata_store_pb2.Event.DECLARED_OUTPUT)
 # Set by a probe's driver only when it runs, not on a cached run (its consumer gets it as a
