@@ -1,8 +1,8 @@
 """`mnist-pipeline lineage runs|artifacts|trace|diff|graph`: run records (runs.py), artifacts and
 traces (artifacts.py) and diffs (run_summary.py) as tables, JSON or Graphviz DOT.
 
-Tables are plain aligned text; --json prints the same data as those modules return it
-(times in milliseconds since the epoch). `graph --output FILE.svg|.png` needs Graphviz's `dot`
+Tables are plain aligned text; --json prints the same data as those modules return it (times
+in milliseconds since the epoch; a run's executions under `components`, the key it has always had). `graph --output FILE.svg|.png` needs Graphviz's `dot`
 (Debian/Ubuntu: apt-get install graphviz); FILE.dot and DOT on stdout do not.
 """
 
@@ -371,6 +371,10 @@ def _time(milliseconds: int) -> str:
 
 def _json(data: Any) -> str:
     def plain(value: Any) -> Any:
+        if isinstance(value, RunRecord):  # `runs --json` lists a run's steps as `components`, as it always has
+            return {
+                ("components" if key == "executions" else key): item for key, item in dataclasses.asdict(value).items()
+            }
         return dataclasses.asdict(value) if dataclasses.is_dataclass(value) and not isinstance(value, type) else value
 
     return json.dumps([plain(item) for item in data] if isinstance(data, list) else plain(data), indent=2, default=str)

@@ -81,7 +81,9 @@ def test_runs_newest_first_and_the_second_run_rechecks_only_the_served_model(wri
     assert [run["id"] for run in listed] == [written.third.run_id, written.second.run_id, written.first.run_id]
     assert all(RUN_ID.fullmatch(run["id"]) for run in listed)
     assert all(run["status"] == "complete" for run in listed)
-    third, second, first = ({e["node_id"]: e["status"] for e in run["executions"]} for run in listed)
+    # The keys scripts read since before the read model (which names a run's steps `executions`).
+    assert list(listed[0])[:5] == ["id", "started_ms", "seconds", "status", "components"]
+    third, second, first = ({e["node_id"]: e["status"] for e in run["components"]} for run in listed)
     assert len(first) == 13 and set(first.values()) == {"ran"}
     assert {node for node, status in second.items() if status == "ran"} == mlmd_builder.RECHECKED
     assert {status for node, status in second.items() if node not in mlmd_builder.RECHECKED} == {"cached"}
