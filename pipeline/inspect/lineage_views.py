@@ -2,8 +2,9 @@
 traces (artifacts.py) and diffs (run_summary.py) as tables, JSON or Graphviz DOT.
 
 Tables are plain aligned text; --json prints the same data as those modules return it (times
-in milliseconds since the epoch; a run's executions under `components`, the key it has always had). `graph --output FILE.svg|.png` needs Graphviz's `dot`
-(Debian/Ubuntu: apt-get install graphviz); FILE.dot and DOT on stdout do not.
+in milliseconds since the epoch; a run's executions under `components`, the key it has always
+had). `graph --output FILE.svg|.png` needs Graphviz's `dot` (Debian/Ubuntu: apt-get install
+graphviz); FILE.dot and DOT on stdout do not.
 """
 
 from __future__ import annotations
