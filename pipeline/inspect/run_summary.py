@@ -13,6 +13,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import TypeAdapter
+
 from components import serving_dir as serving
 from components.evaluator.settings import MAX_TEST_GAP_KEY
 from components.pusher.properties import NEW_VERSION_KEY
@@ -97,7 +99,7 @@ class RunSummary:
     components: list[ComponentOutcome]
     examples: dict[str, int]  # per split
     trainer_precision_at_1: dict[str, TrainerFigures]  # per split
-    training: TrainerFit | None  # None: the Trainer did not finish, or the run predates the record
+    training: TrainerFit | None  # None: the Trainer did not finish, or its ModelRun holds no fit.json
     evaluation: dict[str, EvaluatorFigures]  # per split, of the Evaluators that finished
     blessing: Blessing | None  # None: the validation Evaluator did not finish
     pushed: Push | None  # None: the Pusher did not finish
@@ -117,30 +119,8 @@ class RunSummary:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> RunSummary:
-        """A summary read back from its JSON file."""
-        blessing = data["blessing"]
-        return cls(
-            run_id=data["run_id"],
-            status=RunStatus(data["status"]),
-            seconds=data["seconds"],
-            components=[
-                ComponentOutcome(c["component"], ComponentStatus(c["status"]), c["seconds"]) for c in data["components"]
-            ],
-            examples=data["examples"],
-            trainer_precision_at_1={split: TrainerFigures(**f) for split, f in data["trainer_precision_at_1"].items()},
-            training=TrainerFit(**data["training"]) if data.get("training") else None,
-            evaluation={split: EvaluatorFigures(**f) for split, f in data["evaluation"].items()},
-            blessing=Blessing(
-                blessing["blessed"],
-                blessing["reason"],
-                Baseline(**blessing["baseline"]) if blessing["baseline"] else None,
-            )
-            if blessing
-            else None,
-            pushed=Push(**data["pushed"]) if data["pushed"] else None,
-            warnings=data["warnings"],
-            made=RunMade(**data["made"]) if data.get("made") else None,
-        )
+        """A summary read back from its JSON file: pydantic builds the nested dataclasses and enums."""
+        return TypeAdapter(cls).validate_python(data)
 
 
 @dataclass
