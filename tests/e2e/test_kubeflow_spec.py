@@ -52,11 +52,12 @@ REPLACED_FILE = "train-images-idx3-ubyte.gz"  # what the fourth KFP run finds ch
 REPLACED_ROLE = "train_images"  # its role, as the ingest records it
 # Loads a pushed version from s3:// as a serving side with tensorflow-io would, and prints its
 # Precision@1 on the images and labels of an .npz file. In a process of its own: after using s3://,
-# tensorflow-io aborts the process that exits without components.object_storage.exit_process.
+# tensorflow-io aborts the process that exits without components.workarounds.exit_process.
 SCORE_SCRIPT = """
 import json, sys
 import numpy as np
-from components.object_storage import enable_s3, exit_process
+from components.object_storage import enable_s3
+from components.workarounds import exit_process
 enable_s3()
 import tensorflow as tf
 model_dir, test_set = sys.argv[1:]
