@@ -97,8 +97,8 @@ def end_beam_workers_without_static_destructors() -> None:
 
 # --- TFX packages itself for remote Beam workers in every Beam component ---------------------------
 # TFX's Beam executors call dependency_utils.make_beam_dependency_flags, which copies TFX and runs
-# `setup.py sdist` (build_ephemeral_package) for remote workers to install: 2 to 5 s for each Beam
-# component of every run (docs/performance.md), for runners that never read it, and each build
+# `setup.py sdist` (build_ephemeral_package) for remote workers to install, in each Beam component
+# of every run (what it costs: docs/performance.md), for runners that never read it, and each build
 # chdir()s the process, so two at once break each other. No upstream issue found; observed in TFX
 # 1.16 (tfx/utils/dependency_utils.py). Delete beam_packaging once TFX skips the package for the
 # DirectRunner and LOOPBACK workers and builds it once per process: then
