@@ -13,7 +13,6 @@ import logging
 from components.object_storage import is_uri
 from pipeline import node_ids
 from pipeline.inspect import runs, store
-from pipeline.inspect.run_page.page import write_report
 from pipeline.inspect.run_summary import RunSummary, format_summary, summarize
 from pipeline.inspect.runs import RunRecord
 from pipeline.inspect.states import ComponentStatus
@@ -37,6 +36,10 @@ def write_results(layout: OutputLayout, run_id: str) -> RunSummary | None:
     summary_path.parent.mkdir(parents=True, exist_ok=True)
     summary_path.write_text(json.dumps(summary.to_json(), indent=2) + "\n")
     log.info("%s\nSummary: %s", format_summary(summary), summary_path)
+    # matplotlib and TensorBoard's event reader: loaded when a run ends, not by every importer of
+    # this module (the runner, which a refused run imports too).
+    from pipeline.inspect.run_page.page import write_report
+
     try:
         log.info("Report: %s", write_report(record, layout))
     except Exception as error:  # noqa: BLE001 - a report costs one line, never the run: its outcome is recorded
