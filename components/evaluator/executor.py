@@ -31,13 +31,15 @@ from tfx.utils import json_utils, proto_utils
 from components import examples_integrity, model_integrity, serving_dir
 from components.evaluator import figures
 from components.evaluator.eval_config import eval_config
-from components.evaluator.settings import MAX_REGRESSION_KEY, MIN_PRECISION_KEY, PRECISION_PROPERTY
+from components.evaluator.settings import (
+    BASELINE_SERVED_KEY,
+    MAX_REGRESSION_KEY,
+    MIN_PRECISION_KEY,
+    PRECISION_PROPERTY,
+    TOLERANCE_KEY,
+    VALIDATION_KEY,
+)
 from components.served_model.properties import FINGERPRINT_KEY, SERVED_VALIDATION_KEY, is_served
-
-# On the blessing of the validation Evaluator:
-BASELINE_SERVED_KEY = "compared_with_served"  # serving_dir.fingerprint of the baseline
-VALIDATION_KEY = "validation"  # serving_dir.Validation of the candidate, as a dict
-TOLERANCE_KEY = MAX_REGRESSION_KEY  # the rule's tolerance below the best served
 
 
 class Executor(evaluator_executor.Executor):

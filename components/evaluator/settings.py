@@ -27,6 +27,10 @@ VALIDATION_FAILURES_PROPERTY = "validation_failures"  # one line per threshold t
 MAX_TEST_GAP_KEY = "max_test_gap"
 MIN_PRECISION_KEY = "min_precision_at_1"
 MAX_REGRESSION_KEY = "max_precision_at_1_regression"
+# Custom properties of the validation Evaluator's ModelBlessing besides TFX's (components/evaluator/executor.py).
+BASELINE_SERVED_KEY = "compared_with_served"  # serving_dir.fingerprint of the baseline
+VALIDATION_KEY = "validation"  # serving_dir.Validation of the candidate, as a dict
+TOLERANCE_KEY = MAX_REGRESSION_KEY  # the rule's tolerance below the best served
 FRACTION = Bounds(0, 1)  # Precision@1 and the differences between two of them
 
 

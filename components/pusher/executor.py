@@ -36,7 +36,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils, proto_utils
 
 from components import interruption, model_integrity, serving_dir
-from components.evaluator.executor import BASELINE_SERVED_KEY, TOLERANCE_KEY, VALIDATION_KEY
+from components.evaluator.settings import BASELINE_SERVED_KEY, TOLERANCE_KEY, VALIDATION_KEY
 from components.publish_lock import PublishLock
 from components.pusher.properties import NEW_VERSION_KEY
 

@@ -15,7 +15,7 @@ from tfx.types import standard_artifacts
 from tfx.utils import path_utils, proto_utils
 
 from components import model_integrity, serving_dir
-from components.evaluator.executor import BASELINE_SERVED_KEY, TOLERANCE_KEY, VALIDATION_KEY
+from components.evaluator.settings import BASELINE_SERVED_KEY, TOLERANCE_KEY, VALIDATION_KEY
 from components.model_integrity import ModelIntegrityError
 from components.pusher import executor
 from components.serving_dir import MARKER_FILE, NOTHING_SERVED, STAGING_PREFIX, ServedModelChanged, Validation
