@@ -86,6 +86,14 @@ def reported_run(tmp_path_factory: pytest.TempPathFactory) -> ReportedRun:
     return ReportedRun(data, output_dir, log.stem)
 
 
+@pytest.fixture(scope="session")
+def reported_rerun(reported_run: ReportedRun) -> str:
+    """reported_run run again as it was, in its output dir (e2e tests only): the served model is
+    looked up again and compared with, all else cached; the rerun's id."""
+    assert run_cli("run", "--data-dir", reported_run.data_dir, "--output-dir", reported_run.output_dir, *SMALL_RUN) == 0
+    return max((reported_run.output_dir / "runs").glob("*.log")).stem
+
+
 def newest_summary(output_dir: Path) -> dict:
     """The summary JSON of the newest run in an output dir (run ids sort by time)."""
     return json.loads(max((output_dir / "runs").glob("*.json")).read_text())

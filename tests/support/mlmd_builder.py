@@ -3,7 +3,8 @@ KFP's, with the artifact files the read side opens: the tests of pipeline/inspec
 in milliseconds, without running a pipeline.
 
 TFX's layout is what its local runners write (tfx 1.16, orchestration/portable/launcher.py and
-execution_publish_utils.py; checked against the store of a real run of this pipeline):
+execution_publish_utils.py; tests/e2e/test_mlmd_builder.py compares it with the store of a real
+run and its rerun):
 
 * contexts: the pipeline (`pipeline`), the run (`pipeline_run`, a child of the pipeline), one
   `node` context per component (`<pipeline>.<node id>`) and one `execution_cache` context per
@@ -26,6 +27,7 @@ millisecond, so the writers set the times the store keeps (columns of MLMD's own
 from __future__ import annotations
 
 import dataclasses
+import functools
 import gzip
 import hashlib
 import itertools
@@ -47,13 +49,36 @@ from ml_metadata.proto import metadata_store_pb2 as mlmd
 from tensorboard.compat.proto import event_pb2, summary_pb2
 from tensorboard.util import tensor_util
 from tensorflow_metadata.proto.v0 import anomalies_pb2, path_pb2, statistics_pb2
+from tfx.components.evaluator import constants as evaluator_constants
+from tfx.types import standard_artifacts
 from tfx_bsl.coders import example_coder
 
-from components import data_reports, model_integrity, parameters
+from components import data_reports, examples_integrity, model_integrity, parameters
 from components import serving_dir as serving
+from components.evaluator.settings import (
+    BASELINE_SERVED_KEY,
+    CONFUSION_MATRIX_PROPERTY,
+    EXAMPLES_PROPERTY,
+    MAX_REGRESSION_KEY,
+    MIN_PRECISION_KEY,
+    PER_DIGIT_PROPERTY,
+    PRECISION_PROPERTY,
+    TOLERANCE_KEY,
+    VALIDATION_FAILURES_PROPERTY,
+    VALIDATION_KEY,
+)
 from components.example_format import IMAGE_KEY, LABEL_KEY, ExampleFormat
 from components.examples_integrity import SHARDS_PROPERTY
 from components.idx_example_gen.settings import IngestSettings
+from components.probe import SEEN_KEY
+from components.served_model.properties import (
+    FINGERPRINT_KEY,
+    SERVED_KEY,
+    SERVED_PATH_KEY,
+    SERVED_VALIDATION_KEY,
+    SERVED_VERSION_KEY,
+    SOURCE_MODEL_KEY,
+)
 from components.settings import from_dict, to_dict
 from components.trainer.settings import (
     FIT_FILE,
@@ -67,7 +92,6 @@ from components.trainer.settings import (
 from pipeline import node_ids
 from pipeline.inspect import run_made, store
 
-from support.fake_artifacts import VALIDATION
 from support.fake_mnist import FILE_NAMES, balanced_labels, fake_images
 from support.kfp_metadata import KfpMetadata
 
@@ -124,6 +148,7 @@ class Layout(Protocol):
         parameters: dict[str, Any],
         inputs: dict[str, list[int]],
         outputs: dict[str, list[NewArtifact | int]],  # an int: an artifact reused (CACHED)
+        driver: dict[str, Any] | None = None,  # what a custom driver adds to the parameters (components/probe.py)
     ) -> dict[str, list[int]]: ...
 
 
@@ -192,12 +217,19 @@ class TfxLayout:
         parameters: dict[str, Any],
         inputs: dict[str, list[int]],
         outputs: dict[str, list[NewArtifact | int]],
+        driver: dict[str, Any] | None = None,
     ) -> dict[str, list[int]]:
+        """The driver's parameters are in the cache key; the execution records them only when it
+        ran: the launcher registers it before the driver runs and adds the parameters the driver
+        set when it publishes what the executor did (launcher.py _prepare_execution;
+        python_executor_operator.construct_executor_output), not when it publishes it CACHED."""
+        driver = driver or {}
+        cache_key = json.dumps([node_id, {**parameters, **driver}], sort_keys=True)
         contexts = [
             self.pipeline,
             self.runs[run_id],
             self._context("node", f"{self.pipeline_name}.{node_id}"),
-            self._context("execution_cache", hashlib.sha256(json.dumps([node_id, parameters]).encode()).hexdigest()),
+            self._context("execution_cache", hashlib.sha256(cache_key.encode()).hexdigest()),
         ]
         execution = mlmd.Execution(
             type_id=self.store.put_execution_type(mlmd.ExecutionType(name=COMPONENTS[node_id])),
@@ -216,6 +248,8 @@ class TfxLayout:
             key: [self._artifact(a) if isinstance(a, NewArtifact) else a for a in made] for key, made in outputs.items()
         }
         execution.last_known_state = STATES[state]
+        for key, value in (driver if state == "COMPLETE" else {}).items():
+            _set_parameter(execution.custom_properties[key], value)
         events = [
             (None, _event(mlmd.Event.OUTPUT, key, index, i))
             for key, ids in output_ids.items()
@@ -274,7 +308,9 @@ class KfpLayout:
         parameters: dict[str, Any],
         inputs: dict[str, list[int]],
         outputs: dict[str, list[NewArtifact | int]],
+        driver: dict[str, Any] | None = None,
     ) -> dict[str, list[int]]:
+        """`driver` is left out: KFP runs no custom driver (components/probe.py)."""
         contexts = self.runs[run_id]
         execution_id = self.metadata.create_execution(contexts, node_id, "mnist:test", parameters, inputs, None)
         output_ids = {
@@ -362,17 +398,21 @@ def mnist_run(
     files = ArtifactFiles(root)
 
     def node(
-        node_id: str, parameters: dict[str, Any], inputs: dict[str, list[int]], make: Callable[..., Any]
+        node_id: str,
+        parameters: dict[str, Any],
+        inputs: dict[str, list[int]],
+        make: Callable[..., Any],
+        driver: dict[str, Any] | None = None,
     ) -> dict[str, list[int]]:
         if node_id == failed:
-            layout.execute(run_id, node_id, "FAILED", parameters, inputs, {})
+            layout.execute(run_id, node_id, "FAILED", parameters, inputs, {}, driver)
             raise _Stopped
         if node_id not in reran and previous is not None:
             outputs: dict[str, list[NewArtifact | int]] = dict(previous.outputs[node_id])
-            result.outputs[node_id] = layout.execute(run_id, node_id, "CACHED", parameters, inputs, outputs)
+            result.outputs[node_id] = layout.execute(run_id, node_id, "CACHED", parameters, inputs, outputs, driver)
         else:
             made_here = {key: [artifact] for key, artifact in make(files.uris(node_id)).items()}
-            result.outputs[node_id] = layout.execute(run_id, node_id, "COMPLETE", parameters, inputs, made_here)
+            result.outputs[node_id] = layout.execute(run_id, node_id, "COMPLETE", parameters, inputs, made_here, driver)
         return result.outputs[node_id]
 
     def code(node_id: str) -> str:
@@ -385,10 +425,10 @@ def mnist_run(
                 "code_sha256": code(node_ids.DATA_PROBE),
                 "file_names": FILE_NAMES,
                 "input_base": str(root / "data"),
-                "seen": INPUT_SHA256,
             },
             {},
             lambda uri: {"value": NewArtifact("String", uri("value"), {"__is_null__": 0})},
+            driver={SEEN_KEY: INPUT_SHA256},
         )
         schema = node(
             node_ids.SCHEMA_IMPORTER,
@@ -398,9 +438,10 @@ def mnist_run(
         )
         serving_probe = node(
             node_ids.SERVING_PROBE,
-            {"code_sha256": code(node_ids.SERVING_PROBE), "seen": "none", "serving_dir": files.serving_dir},
+            {"code_sha256": code(node_ids.SERVING_PROBE), "serving_dir": files.serving_dir},
             {},
             lambda uri: {"value": NewArtifact("String", uri("value"), {"__is_null__": 0})},
+            driver={SEEN_KEY: files.served_fingerprint(served)},
         )
         examples = node(
             node_ids.INGEST,
@@ -434,9 +475,9 @@ def mnist_run(
                 check,
                 {"exclude_splits": []} if check == node_ids.SCHEMA_VALIDATOR else {"code_sha256": code(check)},
                 {"schema": schema["schema"], "statistics": statistics},
-                lambda uri: {"anomalies": files.anomalies(uri)},
+                functools.partial(files.anomalies, check=check),
             )["anomalies"]
-            for check in (node_ids.SCHEMA_VALIDATOR, node_ids.SPLIT_VALIDATOR)
+            for check in VALIDATED
         }
         validated = node(
             node_ids.DATA_GATE,
@@ -469,18 +510,17 @@ def mnist_run(
             node_ids.TEST_EVALUATOR,
             {"code_sha256": code("Evaluator"), "example_splits": ["test"], "max_test_gap": 0.03},
             {"examples": examples, "model": model},
-            lambda uri: files.evaluation(uri, precision, SPLITS["test"], blessed=None),
+            lambda uri: files.evaluation(uri, precision, "test", blessing={}),
         )
+        rule = {MAX_REGRESSION_KEY: 0.01, MIN_PRECISION_KEY: 0.5}
+        validation = files.validation(served, precision)
+        [baseline_artifact] = layout.store.get_artifacts_by_id(baseline)
+        blessed = files.blessing(model_artifact, baseline_artifact, served, validation, rule[MAX_REGRESSION_KEY])
         blessing = node(
             node_ids.BLESSING_EVALUATOR,
-            {
-                "code_sha256": code("Evaluator"),
-                "example_splits": ["validation"],
-                "max_precision_at_1_regression": 0.01,
-                "min_precision_at_1": 0.5,
-            },
+            {"code_sha256": code("Evaluator"), "example_splits": ["validation"], **rule},
             {"examples": examples, "model": model, "baseline_model": baseline},
-            lambda uri: files.evaluation(uri, precision, SPLITS["validation"], blessed=model),
+            lambda uri: files.evaluation(uri, precision, "validation", blessed),
         )["blessing"]
         pushed = node(
             node_ids.PUSHER,
@@ -489,7 +529,7 @@ def mnist_run(
                 "push_destination": json.dumps({"filesystem": {"base_directory": files.serving_dir}}, indent=2),
             },
             {"model": model, "model_blessing": blessing},
-            lambda uri: {"pushed_model": files.push(uri, model_artifact, served)},
+            lambda uri: {"pushed_model": files.push(uri, model_artifact, served, validation)},
         )["pushed_model"]
         [pushed_artifact] = layout.store.get_artifacts_by_id(pushed)
         result.pushed_version = pushed_artifact.custom_properties["pushed_version"].string_value
@@ -503,6 +543,34 @@ class _Stopped(Exception):
 
 
 INPUT_SHA256 = {f"{name}.gz": hashlib.sha256(name.encode()).hexdigest() for name in FILE_NAMES.values()}
+# What the ingest records of its input and splits, besides its shards' SHA-256s
+# (components/idx_example_gen/executor.py; examples_utils.set_payload_format, set_file_format).
+INGESTED = {
+    **{f"input_file_{role}": f"{name}.gz" for role, name in FILE_NAMES.items()},
+    **{f"input_sha256_{role}": INPUT_SHA256[f"{name}.gz"] for role, name in FILE_NAMES.items()},
+    **{f"num_examples_{split}": count for split, count in SPLITS.items()},
+    "payload_format": "FORMAT_TF_EXAMPLE",
+    "file_format": "tfrecords_gzip",
+}
+# Each validator's splits and what it records besides blessed: TFX's ExampleValidator the span of
+# the statistics (example_validator/executor.py), components/split_validator.py its baseline split.
+VALIDATED = {
+    node_ids.SCHEMA_VALIDATOR: (list(SPLITS), {"span": 0}),
+    node_ids.SPLIT_VALIDATOR: (["validation", "test"], {"baseline_split": "train"}),
+}
+
+
+def split_digest(split: str) -> str:
+    """examples_integrity.split_digest of a split of the Examples written here, from what INGESTED records."""
+    stored = mlmd.Artifact()
+    for key, value in INGESTED.items():
+        _set_artifact_property(stored.custom_properties[key], value)
+    examples = standard_artifacts.Examples()
+    examples.set_mlmd_artifact(stored)
+    return examples_integrity.split_digest(examples, split)
+
+
+VALIDATION_DATA_SHA256 = split_digest("validation")
 DATA = {"image_shape": [28, 28], "num_classes": 10}
 INGEST = IngestSettings(
     **FILE_NAMES,
@@ -555,12 +623,7 @@ class ArtifactFiles:
             path.parent.mkdir(parents=True)
             path.write_bytes(gzip.compress(b"".join(tfrecord(record) for record in records)))
             shards[split] = {path.name: hashlib.sha256(path.read_bytes()).hexdigest()}
-        inputs = {}
-        for role, name in FILE_NAMES.items():
-            inputs[f"input_file_{role}"] = f"{name}.gz"
-            inputs[f"input_sha256_{role}"] = INPUT_SHA256[f"{name}.gz"]
-        sizes = {f"num_examples_{split}": count for split, count in SPLITS.items()}
-        properties = {"split_names": json.dumps(list(SPLITS)), SHARDS_PROPERTY: shards, **sizes, **inputs}
+        properties = {"split_names": json.dumps(list(SPLITS)), SHARDS_PROPERTY: shards, **INGESTED}
         return NewArtifact("Examples", location, properties)
 
     def statistics(self, uri: Callable[[str], str]) -> NewArtifact:
@@ -581,40 +644,43 @@ class ArtifactFiles:
                 datasets=[statistics_pb2.DatasetFeatureStatistics(features=[image, label])]
             )
             write_split_file(location, split, data_reports.STATISTICS_FILE, stats.SerializeToString())
-        return NewArtifact("ExampleStatistics", location, {"span": 0, "split_names": json.dumps(list(SPLITS))})
+        # statistics_gen/executor.py: the sample rate per split as a JSON string (1.0: no
+        # sampling), and a dashboard link, "" where none is made.
+        sample_rates = {"__value__": json.dumps({split: 1.0 for split in sorted(SPLITS)})}
+        properties = {"span": 0, "split_names": json.dumps(list(SPLITS)), "stats_dashboard_link": ""}
+        return NewArtifact("ExampleStatistics", location, {**properties, "sample_rate_by_split": sample_rates})
 
-    def anomalies(self, uri: Callable[[str], str]) -> NewArtifact:
-        """An empty SchemaDiff.pb per split: nothing found."""
+    def anomalies(self, uri: Callable[[str], str], check: str) -> dict[str, NewArtifact]:
+        """A validator's anomalies: an empty SchemaDiff.pb per split it checks, each blessed."""
+        splits, recorded = VALIDATED[check]
         location = uri("anomalies")
-        for split in SPLITS:
+        for split in splits:
             write_split_file(
                 location, split, data_reports.ANOMALIES_FILE, anomalies_pb2.Anomalies().SerializeToString()
             )
-        return NewArtifact("ExampleAnomalies", location, {"span": 0, "split_names": json.dumps(list(SPLITS))})
+        properties = {"split_names": json.dumps(splits), "blessed": {split: 1 for split in splits}, **recorded}
+        return {"anomalies": NewArtifact("ExampleAnomalies", location, properties)}
+
+    def served_version(self, served: MnistRun | None) -> serving.ServedVersion | None:
+        """The version `served` pushed, which the serving dir serves now, as its marker describes it."""
+        return serving.read_version(f"{self.serving_dir}/{served.pushed_version}") if served else None
 
     def served_fingerprint(self, served: MnistRun | None) -> str:
-        """What ServedModel is given: the version served now (components/serving_dir.py fingerprint)."""
-        return serving.fingerprint(
-            serving.read_version(f"{self.serving_dir}/{served.pushed_version}") if served else None
-        )
+        """What ServingProbe sees and ServedModel is given (components/serving_dir.py fingerprint)."""
+        return serving.fingerprint(self.served_version(served))
 
     def baseline(self, uri: Callable[[str], str], served: MnistRun | None) -> NewArtifact:
-        """ServedModel's Model: what the serving dir serves now, or served=0."""
-        if served is None:
-            return NewArtifact("Model", uri("baseline"), {"served": 0, "served_fingerprint": "none"})
-        path = f"{self.serving_dir}/{served.pushed_version}"
-        version = serving.read_version(path)
-        return NewArtifact(
-            "Model",
-            uri("baseline"),
-            {
-                "served": 1,
-                "served_version": int(served.pushed_version or 0),
-                "served_path": path,
-                "source_model_uri": version.model_uri,
-                "served_fingerprint": serving.fingerprint(version),
-            },
-        )
+        """ServedModel's Model (components/served_model/executor.py): the version served now, or served=0."""
+        version = self.served_version(served)
+        recorded: dict[str, Any] = {FINGERPRINT_KEY: serving.fingerprint(version), SERVED_KEY: int(version is not None)}
+        if version is not None:
+            recorded |= {
+                SERVED_VERSION_KEY: version.version,
+                SERVED_PATH_KEY: version.path,
+                SOURCE_MODEL_KEY: version.model_uri,
+                SERVED_VALIDATION_KEY: version.validation.__dict__,
+            }
+        return NewArtifact("Model", uri("baseline"), recorded)
 
     def trained(self, uri: Callable[[str], str], learning_rate: float, precision: float) -> dict[str, NewArtifact]:
         """The Trainer's Model (its files' manifest and digest) and ModelRun (figures, TensorBoard logs)."""
@@ -642,31 +708,71 @@ class ArtifactFiles:
         }
 
     def evaluation(
-        self, uri: Callable[[str], str], precision: float, examples: int, blessed: list[int] | None
+        self, uri: Callable[[str], str], precision: float, split: str, blessing: dict[str, Any]
     ) -> dict[str, NewArtifact]:
-        """An Evaluator's ModelEvaluation (its figures as properties) and ModelBlessing."""
-        figures = {
-            "precision_at_1": precision,
-            "example_count": examples,
-            "precision_at_1_per_digit": {str(digit): precision for digit in range(10)},
-            "confusion_matrix": [[float(examples // 10 if t == p else 0) for p in range(10)] for t in range(10)],
-            "validation_failures": [],
+        """An Evaluator's ModelEvaluation (its figures as properties, components/evaluator/figures.py;
+        the confusion matrix only the test Evaluator's) and its ModelBlessing with `blessing`."""
+        examples = SPLITS[split]
+        figures: dict[str, Any] = {
+            PRECISION_PROPERTY: precision,
+            EXAMPLES_PROPERTY: examples,
+            PER_DIGIT_PROPERTY: {str(digit): precision for digit in range(10)},
+            VALIDATION_FAILURES_PROPERTY: [],
         }
-        blessing = {"blessed": 1, "current_model_id": blessed[0]} if blessed else {}
+        if split == "test":
+            matrix = [[float(examples // 10 if t == p else 0) for p in range(10)] for t in range(10)]
+            figures[CONFUSION_MATRIX_PROPERTY] = matrix
         return {
             "evaluation": NewArtifact("ModelEvaluation", uri("evaluation"), figures),
             "blessing": NewArtifact("ModelBlessing", uri("blessing"), blessing),
         }
 
-    def push(self, uri: Callable[[str], str], model: mlmd.Artifact, served: MnistRun | None) -> NewArtifact:
-        """The Pusher's PushedModel: a new version with its marker (components/serving_dir.py), or,
-        for the model served already, that version recorded again (new_version 0)."""
+    def validation(self, served: MnistRun | None, precision: float) -> serving.Validation:
+        """The validation Evaluator's figures for a model of `precision`, its best counted with the
+        best served on the same validation data (components/evaluator/executor.py)."""
+        version = self.served_version(served)
+        best_served = version.validation.best_on(VALIDATION_DATA_SHA256) if version else None
+        return serving.Validation.measured(VALIDATION_DATA_SHA256, precision, best_served)
+
+    def blessing(
+        self,
+        model: mlmd.Artifact,
+        baseline: mlmd.Artifact,
+        served: MnistRun | None,
+        validation: serving.Validation,
+        tolerance: float,
+    ) -> dict[str, Any]:
+        """What the validation Evaluator records on the blessing of a blessed model: TFX's executor
+        the model and, when one is served, the baseline (components/evaluator/executor.py drops a
+        baseline that serves nothing); ours what was served, the figures and the tolerance."""
+        version = self.served_version(served)
+        recorded: dict[str, Any] = {
+            evaluator_constants.ARTIFACT_PROPERTY_BLESSED_KEY: 1,
+            evaluator_constants.ARTIFACT_PROPERTY_CURRENT_MODEL_URI_KEY: model.uri,
+            evaluator_constants.ARTIFACT_PROPERTY_CURRENT_MODEL_ID_KEY: model.id,
+            BASELINE_SERVED_KEY: serving.fingerprint(version),
+            VALIDATION_KEY: validation.__dict__,
+            TOLERANCE_KEY: tolerance,
+        }
+        if version is not None:
+            recorded |= {
+                evaluator_constants.ARTIFACT_PROPERTY_BASELINE_MODEL_URI_KEY: baseline.uri,
+                evaluator_constants.ARTIFACT_PROPERTY_BASELINE_MODEL_ID_KEY: baseline.id,
+            }
+        return recorded
+
+    def push(
+        self, uri: Callable[[str], str], model: mlmd.Artifact, served: MnistRun | None, validation: serving.Validation
+    ) -> NewArtifact:
+        """The Pusher's PushedModel: a new version with its marker (components/serving_dir.py; the
+        blessing's `validation`, counted against the same model served), or, for the model served
+        already, that version recorded again (new_version 0)."""
         model_sha256 = model.custom_properties[model_integrity.DIGEST_PROPERTY].string_value
         same = served is not None and served.model_sha256 == model_sha256
         version = served.pushed_version if same and served else str(next(self.serials) + 1_700_000_000)
         destination = f"{self.serving_dir}/{version}"
         if not same:
-            serving.write_marker(destination, model.uri, MANIFESTS[model_sha256], VALIDATION)
+            serving.write_marker(destination, model.uri, MANIFESTS[model_sha256], validation)
         return NewArtifact(
             "PushedModel",
             uri("pushed_model"),
