@@ -8,6 +8,7 @@ import logging
 
 from pipeline import node_ids
 from pipeline.inspect import finished_run
+from pipeline.inspect.run_page import page
 from pipeline.output_dir import OutputLayout
 
 from support import mlmd_builder
@@ -43,7 +44,7 @@ def test_a_report_that_fails_costs_one_line_not_the_run(tmp_path, caplog, monkey
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire\nsecond line")
 
-    monkeypatch.setattr(finished_run, "write_report", broken)
+    monkeypatch.setattr(page, "write_report", broken)
     with caplog.at_level(logging.INFO, logger=finished_run.__name__):
         summary = finished_run.write_results(layout, run.run_id)
     assert summary is not None and layout.run_file(run.run_id, ".json").is_file()
