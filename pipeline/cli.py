@@ -19,7 +19,7 @@ from components.object_storage import is_uri
 from components.settings import is_utf8
 from components.workarounds import exit_process
 from pipeline.config import ConfigError, load_config
-from pipeline.faults import causes, no_space
+from pipeline.faults import causes, first_line, no_space
 from pipeline.inspect.states import RunStatus
 from pipeline.local.stopping import RunFailed, RunInterrupted
 
@@ -461,16 +461,11 @@ def describe_fault(error: BaseException) -> str | None:
     bad_input = next((cause for cause in chain if isinstance(cause, PipelineError)), None)
     machine = next((cause for cause in chain if isinstance(cause, OSError) and cause.errno), None)
     full_disk = no_space(error, error.store if isinstance(error, RunFailed) else None)
-    line = _first_line(bad_input) if bad_input else full_disk or (_first_line(machine) if machine else None)
+    line = first_line(bad_input) if bad_input else full_disk or (first_line(machine) if machine else None)
     if isinstance(error, RunFailed):
         where = f"{error.component} failed" if error.component else "the run failed"
-        return f"{where}: {line or _first_line(chain[-1])} (full log: {error.log_path})"
+        return f"{where}: {line or first_line(chain[-1])} (full log: {error.log_path})"
     return line
-
-
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
 
 
 if __name__ == "__main__":

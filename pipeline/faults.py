@@ -15,6 +15,12 @@ TENSORFLOW_FILE = re.compile(r"(\S+); No space left on device")  # tsl's IOError
 SQLITE_FULL = "database or disk is full"  # SQLITE_FULL's message, in ML Metadata's InternalError
 
 
+def first_line(error: BaseException) -> str:
+    """An error's first line, or its type's name when it says nothing: what a one-line fault quotes."""
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def causes(error: BaseException) -> list[BaseException]:
     """The error and its causes, outermost first."""
     chain: list[BaseException] = []

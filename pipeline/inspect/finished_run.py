@@ -12,6 +12,7 @@ import logging
 
 from components.object_storage import is_uri
 from pipeline import node_ids
+from pipeline.faults import first_line
 from pipeline.inspect import runs, store
 from pipeline.inspect.run_summary import RunSummary, format_summary, summarize
 from pipeline.inspect.runs import RunRecord
@@ -43,7 +44,7 @@ def write_results(layout: OutputLayout, run_id: str) -> RunSummary | None:
     try:
         log.info("Report: %s", write_report(record, layout))
     except Exception as error:  # noqa: BLE001 - a report costs one line, never the run: its outcome is recorded
-        log.warning("Report not written: %s: %s", type(error).__name__, (str(error).strip() or "-").splitlines()[0])
+        log.warning("Report not written: %s: %s", type(error).__name__, first_line(error))
     _link_training_logs(record, layout)
     return summary
 

@@ -23,6 +23,7 @@ import numpy as np
 from components import serving_dir
 from components.errors import PipelineError
 from components.idx_example_gen import idx
+from pipeline.faults import first_line
 from pipeline.inspect import digit_image
 
 SIGNATURE = "predict_images"
@@ -123,8 +124,7 @@ class Classifier:
         try:
             loaded = tf.saved_model.load(str(model_dir))
         except (OSError, ValueError, tf.errors.OpError) as error:  # e.g. no variables: the first line says which file
-            first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise PredictError(f"{model_dir}: the SavedModel does not load: {first_line}") from error
+            raise PredictError(f"{model_dir}: the SavedModel does not load: {first_line(error)}") from error
         if SIGNATURE not in loaded.signatures:
             raise PredictError(f"{model_dir}: the SavedModel has no {SIGNATURE} signature")
         self._loaded = loaded  # the signature's variables live as long as the object that holds them

@@ -30,6 +30,7 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from components.errors import PipelineError
+from pipeline.faults import first_line
 from pipeline.inspect.states import ComponentStatus
 
 RUN_CONTEXT_TYPES = ("pipeline_run", "system.PipelineRun")  # TFX's local runners', KFP's launcher's
@@ -122,7 +123,7 @@ def open_grpc_store(host: str, port: int) -> Store:
     try:
         store.get_context_types()  # the client connects lazily: fail here, not mid-query
     except mlmd_errors.StatusError as error:
-        raise StoreError(f"{host}:{port}: cannot reach the MLMD gRPC service ({_first_line(error)})") from error
+        raise StoreError(f"{host}:{port}: cannot reach the MLMD gRPC service ({first_line(error)})") from error
     return store
 
 
@@ -137,7 +138,7 @@ def _open_error(path: Path, error: RuntimeError) -> StoreError:
             f"{path}: written with MLMD schema version {version}, but ml-metadata {ml_metadata.__version__} "
             f"reads version {expected[1]}: read it with the ml-metadata release that wrote it"
         )
-    return StoreError(f"{path}: cannot open the metadata store ({_first_line(error)})")
+    return StoreError(f"{path}: cannot open the metadata store ({first_line(error)})")
 
 
 def schema_version(path: Path) -> int | None:
@@ -157,10 +158,6 @@ def schema_version(path: Path) -> int | None:
         return None
     except (sqlite3.Error, TypeError, ValueError):
         return None
-
-
-def _first_line(error: BaseException) -> str:
-    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 # --- runs -----------------------------------------------------------------------------------

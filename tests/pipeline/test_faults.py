@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.faults import causes, no_space
+from pipeline.faults import causes, first_line, no_space
 
 STORE = Path("/out/metadata.sqlite")
 HDF5 = (
@@ -68,3 +68,9 @@ def test_the_write_that_failed_first_is_named_not_the_store_that_could_not_recor
 def test_other_faults_are_not_a_full_disk():
     assert no_space(OSError(errno.EROFS, "Read-only file system", "/out"), STORE) is None
     assert no_space(RuntimeError("database is locked"), STORE) is None
+
+
+def test_first_line_is_an_errors_first_line_or_its_type_when_it_says_nothing():
+    assert first_line(ValueError("  bad value\n  at line 3\n")) == "bad value"
+    assert first_line(KeyboardInterrupt()) == "KeyboardInterrupt"
+    assert first_line(OSError("   ")) == "OSError"
