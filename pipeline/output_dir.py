@@ -18,8 +18,20 @@ from pathlib import Path
 from typing import IO
 
 from components.errors import PipelineError
+from components.object_storage import is_uri
 
 LOCK_FILE = ".lock"
+
+
+def normalized(location: str) -> str:
+    """A URI without its trailing slashes; a local path absolute, with its symbolic links resolved:
+    two names of one folder compare equal."""
+    return location.rstrip("/") if is_uri(location) else os.path.realpath(location)
+
+
+def lies_within(path: str, folder: str) -> bool:
+    """`path` is `folder` or lies inside it (both `normalized`)."""
+    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 class OutputDirBusy(PipelineError):

@@ -28,7 +28,7 @@ from components.idx_example_gen.settings import idx_dims
 from components.object_storage import is_uri
 from pipeline.config import ConfigError, PipelineConfig
 from pipeline.inspect import store
-from pipeline.output_dir import OutputDirLock, OutputLayout
+from pipeline.output_dir import OutputDirLock, OutputLayout, lies_within, normalized
 
 # A name Kubeflow Pipelines and Vertex AI take for a pipeline (Vertex AI's rule is the narrower).
 PIPELINE_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,127}")
@@ -163,22 +163,17 @@ def check_layout(layout: OutputLayout) -> None:
     delete another's content (a serving dir inside the pipeline root, an output dir inside the
     serving dir, ...)."""
     where = {
-        _OUTPUT_DIR: _normalized(str(layout.output_dir)),
-        _PIPELINE_ROOT: _normalized(layout.pipeline_root),
-        _SERVING_DIR: _normalized(layout.serving_dir),
+        _OUTPUT_DIR: normalized(str(layout.output_dir)),
+        _PIPELINE_ROOT: normalized(layout.pipeline_root),
+        _SERVING_DIR: normalized(layout.serving_dir),
     }
     for inner, outer, why in _DANGEROUS_NESTINGS:
-        if where[inner] == where[outer] or where[inner].startswith(where[outer] + "/"):
+        if lies_within(where[inner], where[outer]):
             relation = "is" if where[inner] == where[outer] else "lies inside"
             raise ConfigError(
                 f"{inner} {where[inner]} {relation} {outer} {where[outer]}: {why}; give each a folder of its "
                 "own (as the defaults OUTPUT_DIR/pipeline and OUTPUT_DIR/serving are)"
             )
-
-
-def _normalized(location: str) -> str:
-    """A URI without its trailing slashes; a local path absolute, with its symbolic links resolved."""
-    return location.rstrip("/") if is_uri(location) else os.path.realpath(location)
 
 
 def check_store(metadata_path: Path) -> None:

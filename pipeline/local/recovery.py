@@ -42,7 +42,7 @@ from components import serving_dir
 from components.errors import PipelineError
 from pipeline import node_ids
 from pipeline.local import store_writes
-from pipeline.output_dir import OutputLayout
+from pipeline.output_dir import OutputLayout, lies_within, normalized
 
 OWNER_FILE = ".metadata"
 
@@ -63,7 +63,7 @@ def recover(layout: OutputLayout) -> None:
     for destination in mark_removed_pushes(store) if store else []:
         log.info("%s was pushed, and is no longer in the serving dir: the model will be pushed again", destination)
     previous = previous_serving_dir(store) if store else None
-    if previous and os.path.normpath(previous) != os.path.normpath(layout.serving_dir):
+    if previous and normalized(previous) != normalized(layout.serving_dir):
         log.warning(
             "warning: the serving dir is %s, not %s as in the previous run of this output dir: the "
             "blessing compares with what %s serves",
@@ -156,27 +156,22 @@ def remove_unrecorded(
     by default)."""
     from tfx.dsl.io import fileio
 
-    recorded = [os.path.normpath(artifact.uri) for artifact in store.get_artifacts()] if store else []
-    guarded = [os.path.normpath(path) for path in serving_dirs]  # nothing of theirs, either way
-    held = [os.path.normpath(path) for path in protected]  # nothing that holds one
+    recorded = [normalized(artifact.uri) for artifact in store.get_artifacts()] if store else []
+    guarded = [normalized(path) for path in serving_dirs]  # nothing of theirs, either way
+    held = [normalized(path) for path in protected]  # nothing that holds one
     removed, kept = [], []
     for folder in _artifact_folders(pipeline_root):
-        normalized = os.path.normpath(folder)
-        if any(_within(uri, normalized) for uri in recorded):
+        location = normalized(folder)
+        if any(lies_within(uri, location) for uri in recorded):
             continue
-        if any(_within(path, normalized) or _within(normalized, path) for path in guarded) or any(
-            _within(path, normalized) for path in held
+        if any(lies_within(path, location) or lies_within(location, path) for path in guarded) or any(
+            lies_within(path, location) for path in held
         ):
             kept.append(folder)
             continue
         fileio.rmtree(folder)
         removed.append(folder)
     return Cleanup(removed, kept)
-
-
-def _within(path: str, folder: str) -> bool:
-    """`path` is `folder` or lies inside it (both normalized)."""
-    return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
 def _artifact_folders(pipeline_root: str) -> list[str]:

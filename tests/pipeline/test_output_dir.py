@@ -11,7 +11,7 @@ import sys
 import pytest
 
 from components.errors import PipelineError
-from pipeline.output_dir import LOCK_FILE, OutputDirBusy, OutputDirLock, OutputLayout
+from pipeline.output_dir import LOCK_FILE, OutputDirBusy, OutputDirLock, OutputLayout, lies_within, normalized
 
 from conftest import REPO_ROOT
 
@@ -87,3 +87,11 @@ def test_a_killed_holder_leaves_no_stale_lock(tmp_path, holder):
     holder.wait(timeout=10)
     with OutputDirLock(tmp_path):  # the kernel released the flock with the process
         pass
+
+
+def test_a_folder_holds_what_lies_under_it_by_any_name(tmp_path):
+    (tmp_path / "link").symlink_to(tmp_path / "real", target_is_directory=True)
+    inner, outer = normalized(str(tmp_path / "link" / "serving")), normalized(str(tmp_path / "real") + "/")
+    assert lies_within(inner, outer) and lies_within(outer, outer)
+    assert not lies_within(normalized(str(tmp_path / "realm")), outer)  # a name that starts alike
+    assert lies_within(normalized("s3://bucket/root/serving/"), normalized("s3://bucket/root"))

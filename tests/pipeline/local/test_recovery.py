@@ -95,6 +95,20 @@ def test_what_is_in_holds_or_is_the_serving_dir_or_holds_the_output_dir_is_kept(
     assert cleanup == recovery.Cleanup(removed=[str(unrecorded)], kept=[str(output_dir), str(version), str(holder)])
 
 
+def test_a_serving_dir_named_through_a_symbolic_link_is_still_kept(tmp_path):
+    """A serving dir (a previous run's, which preflight never saw) that names a folder under the
+    pipeline root through a link: the same folder, so it is kept, as preflight compares them."""
+    root = tmp_path / "R"
+    version, unrecorded = artifact_folders(root, "Pusher/serving/1796514076", "Trainer/model/8")
+    write_marker(version, unrecorded)
+    (tmp_path / "link").symlink_to(root / "Pusher")
+
+    cleanup = recovery.remove_unrecorded(str(root), None, [str(tmp_path / "link" / "serving")])
+
+    assert cleanup == recovery.Cleanup(removed=[str(unrecorded)], kept=[str(version)])
+    assert version.exists()
+
+
 def test_in_the_default_layout_a_lost_stores_folders_all_go(tmp_path):
     """OUTPUT_DIR/pipeline and OUTPUT_DIR/serving: the output dir holds the pipeline root, which guards
     nothing; the model a served version came from goes too (a new store's Trainer takes its id, and
