@@ -13,6 +13,7 @@ from typing import Any
 
 from components import model_integrity
 from components import serving_dir as serving
+from pipeline import output_dir
 from pipeline.inspect import artifact_metrics, run_made, runs
 from pipeline.inspect import store as mlmd
 from pipeline.inspect.run_made import RunMade
@@ -129,7 +130,8 @@ def _latest_pushed(store: Store, serving_dir: str | None) -> ArtifactInfo:
     recorded = [
         info
         for info in pushed
-        if _same_place(info.properties.get("pushed_destination"), served.path)
+        if info.properties.get("pushed_destination")
+        and output_dir.normalized(info.properties["pushed_destination"]) == output_dir.normalized(served.path)
         and info.properties.get(model_integrity.DIGEST_PROPERTY) == served.model_sha256
     ]
     if recorded:
@@ -149,17 +151,6 @@ def _latest_pushed(store: Store, serving_dir: str | None) -> ArtifactInfo:
         f"{served.path} (push not recorded: the run was interrupted; the next run records it)"
     )
     return model
-
-
-def _same_place(a: str | None, b: str | None) -> bool:
-    """Two paths or URIs name the same place (`outputs/serving/1` and `/abs/outputs/serving/1/`)."""
-    if not a or not b:
-        return False
-    return _normalized(a) == _normalized(b)
-
-
-def _normalized(location: str) -> str:
-    return location.rstrip("/") if "://" in location else os.path.abspath(location)
 
 
 # --- trace ----------------------------------------------------------------------------------

@@ -75,3 +75,12 @@ def test_trace_of_a_model_lists_what_used_it(tfx_written):
         "PushedModel",
     }
     assert store.producer_run(tfx_written.store, model_id) == tfx_written.first.run_id
+
+
+def test_the_recorded_push_is_found_through_a_link_to_the_serving_dir(written, tmp_path):
+    """The serving dir named through a symbolic link is the place the push recorded (output_dir.normalized)."""
+    link = tmp_path / "link"
+    link.symlink_to(written.root, target_is_directory=True)
+    found = artifacts.find_artifact(written.store, artifacts.PUSHED_LATEST, str(link / "serving"))
+    assert found.type == "PushedModel" and "served_as" not in found.properties
+    assert found.properties["pushed_version"] == written.third.pushed_version
