@@ -149,7 +149,8 @@ def create_pipeline(
         # A module path, not a module_file: TFX would package a module_file as a wheel and
         # pip-install it on every run. The code's hash, with run_fn's, keeps the cache honest.
         run_fn=TRAINER_RUN_FN,
-        train_args=trainer_pb2.TrainArgs(splits=["train"]),  # num_steps: train_steps
+        # No num_steps: the executor sets FnArgs.train_steps from the training settings.
+        train_args=trainer_pb2.TrainArgs(splits=["train"]),
         # eval_files reach run_fn in this order: validation, then test.
         eval_args=trainer_pb2.EvalArgs(splits=["validation", "test"]),
         example_format=config.data,

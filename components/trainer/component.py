@@ -6,7 +6,8 @@ TrainerSettings field is a parameter named as its key in the config (components/
 each stands by value in the cache key and in MLMD, and any of them may be a TFX
 RuntimeParameter that a Kubeflow run sets (pipeline/kubeflow/compiler.py). The custom_config
 holds the format of the Examples only; the executor builds the settings from the parameters,
-puts the step count into train_args and hands run_fn both in memory.
+sets run_fn's FnArgs.train_steps from train_steps (train_args names the split only; its
+num_steps stays unset) and hands run_fn the settings and the format in memory.
 """
 
 from __future__ import annotations

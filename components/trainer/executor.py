@@ -4,11 +4,11 @@ run_fn gets file patterns, not the Examples artifact; this executor has the arti
 checks the splits run_fn will read against the checksums the ingest recorded
 (components/examples_integrity.py) before TFX's executor calls run_fn. Every training setting
 arrives as a parameter of its own (components/trainer/component.py): the executor builds the
-TrainerSettings from them, checked as the config checks them, puts the step count into
-train_args and hands run_fn the settings and the Examples' format in memory (run_fn_config);
-nothing goes back into the parameters ML Metadata records. Once run_fn saved the model, the
-SHA-256 of every file of it is recorded on the Model artifact (components/model_integrity.py),
-which whoever uses the model checks.
+TrainerSettings from them, checked as the config checks them, sets FnArgs.train_steps from
+train_steps (train_args' num_steps stays unset) and hands run_fn the settings and the
+Examples' format in memory (run_fn_config); nothing goes back into the parameters ML Metadata
+records. Once run_fn saved the model, the SHA-256 of every file of it is recorded on the Model
+artifact (components/model_integrity.py), which whoever uses the model checks.
 """
 
 from __future__ import annotations
