@@ -6,8 +6,10 @@ A component declares its settings once, beside its executor, as
 "3" for an int, no True for a number, no NaN, no text that is not UTF-8). Every number setting
 that decides memory, shapes or time declares its `Bounds`, so an absurd value is refused when
 the config loads, not by TensorFlow minutes in; a rule spanning fields is a model validator
-raising `problems`. Each component's spec carries its settings as plain values (`to_dict`) to
-its executor, which rebuilds them (`from_dict`).
+raising `problems`. A component's settings reach its executor by one of two routes: the
+training and evaluation settings as one parameter per field (components/parameters.py `values`,
+rebuilt by its `settings`), which a Kubeflow run may set one by one; the others (ingest, the
+Examples' format) as plain values in a custom_config (`to_dict`), rebuilt by `from_dict`.
 """
 
 from __future__ import annotations
