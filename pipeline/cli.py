@@ -389,7 +389,7 @@ def _kubeflow_config(args: argparse.Namespace):
 
 def _lineage(args: argparse.Namespace) -> int:
     from pipeline.inspect import lineage_views
-    from pipeline.local.store_writes import record_killed_runs
+    from pipeline.local.store_writes import open_for_reading
 
     config = load_config(args.config, args.overrides)
     request = lineage_views.Request(
@@ -403,18 +403,17 @@ def _lineage(args: argparse.Namespace) -> int:
             if hasattr(args, name)
         },
     )
-    record_killed_runs(args.output_dir)
-    print(lineage_views.report(request, config.metadata))
+    print(lineage_views.report(request, open_for_reading(args.output_dir, config.metadata)))
     return 0
 
 
 def _report(args: argparse.Namespace) -> int:
     from pipeline.inspect.run_page.page import write_run_report
-    from pipeline.local.store_writes import record_killed_runs
+    from pipeline.local.store_writes import open_for_reading
 
     config = load_config(args.config, args.overrides)
-    record_killed_runs(args.output_dir)
-    path = write_run_report(args.output_dir, args.run, config.metadata, args.output, config.pipeline_name)
+    store = open_for_reading(args.output_dir, config.metadata)
+    path = write_run_report(store, args.output_dir, args.run, args.output, config.pipeline_name)
     print(f"Report: {path}")
     return 0
 

@@ -41,7 +41,7 @@ from components.object_storage import is_uri
 from components.workarounds import tensorflow_started
 from pipeline.cli import describe_fault, quiet_libraries
 from pipeline.config import ConfigError, PipelineConfig, load_config
-from pipeline.inspect import artifacts, interrupted, lineage_views, predict, run_summary, runs
+from pipeline.inspect import artifacts, lineage_views, predict, run_summary, runs
 from pipeline.inspect import store as mlmd
 from pipeline.inspect.run_summary import RunSummary
 from pipeline.inspect.runs import RunRecord
@@ -49,7 +49,7 @@ from pipeline.inspect.states import ComponentStatus, RunStatus
 from pipeline.local import runner
 from pipeline.local.partial_run import NO_PUSH
 from pipeline.local.stopping import RunInterrupted
-from pipeline.local.store_writes import record_killed_runs
+from pipeline.local.store_writes import open_for_reading
 from pipeline.output_dir import OutputLayout
 
 log = logging.getLogger(__name__)
@@ -138,14 +138,12 @@ class Pipeline:
 
     def report(self, run: str | int | Run | None = None) -> Run:
         """`mnist-pipeline report [RUN]`: an earlier run (default: the newest), its page written again."""
-        from pipeline.inspect import interrupted
         from pipeline.inspect.run_page.page import write_report
 
         config = self.config()
         with _one_line_faults():
             reference = None if run is None else _reference(run)
-            record_killed_runs(self.layout.output_dir)  # as `report` opens it
-            store = interrupted.open_for_reading(self.layout.output_dir, config.metadata)
+            store = open_for_reading(self.layout.output_dir, config.metadata)  # as `report` opens it
             record = runs.load(store, mlmd.find_run(store, reference, config.pipeline_name))
             return Run(run_summary.summarize(record), write_report(record, self.layout))
 
@@ -182,8 +180,7 @@ class Pipeline:
             query=query, output_dir=self.layout.output_dir, pipeline_name=config.pipeline_name, **arguments
         )
         with _one_line_faults():
-            record_killed_runs(self.layout.output_dir)
-            store = interrupted.open_for_reading(self.layout.output_dir, config.metadata)
+            store = open_for_reading(self.layout.output_dir, config.metadata)
             return lineage_views.QUERIES[query][0](store, request)
 
     def _finished(self, summary: RunSummary | None) -> Run:

@@ -31,8 +31,7 @@ from components.evaluator.settings import (
     VALIDATION_FAILURES_PROPERTY,
 )
 from components.served_model.properties import SERVED_KEY
-from pipeline.config import MetadataConfig
-from pipeline.inspect import artifacts, interrupted, run_summary, runs
+from pipeline.inspect import artifacts, run_summary, runs
 from pipeline.inspect import store as mlmd
 from pipeline.inspect.artifacts import Step, Trace
 from pipeline.inspect.runs import RunRecord
@@ -79,9 +78,8 @@ class Request:
     pipeline_name: str | None = None  # runs, diff, graph: only this pipeline's runs (a KFP store holds all)
 
 
-def report(request: Request, metadata: MetadataConfig) -> str:
-    """Answers one `lineage` query; returns the text to print."""
-    store = interrupted.open_for_reading(request.output_dir, metadata)
+def report(request: Request, store: mlmd.Store) -> str:
+    """Answers one `lineage` query on `store` (store.open_configured's); returns the text to print."""
     query, formatter = QUERIES[request.query]
     try:
         data = query(store, request)

@@ -30,8 +30,10 @@ from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
 from components.errors import PipelineError
+from pipeline.config import MetadataConfig
 from pipeline.faults import first_line
 from pipeline.inspect.states import ComponentStatus
+from pipeline.output_dir import OutputLayout
 
 RUN_CONTEXT_TYPES = ("pipeline_run", "system.PipelineRun")  # TFX's local runners', KFP's launcher's
 PIPELINE_CONTEXT_TYPES = ("pipeline", "system.Pipeline")  # each run's parent context, named by the pipeline
@@ -125,6 +127,15 @@ def open_grpc_store(host: str, port: int) -> Store:
     except mlmd_errors.StatusError as error:
         raise StoreError(f"{host}:{port}: cannot reach the MLMD gRPC service ({first_line(error)})") from error
     return store
+
+
+def open_configured(output_dir: Path, metadata: MetadataConfig) -> Store:
+    """The store `lineage` and `report` read, as it is: Kubeflow's when the config names an MLMD
+    gRPC service (KFP records its runs itself), else the output dir's SQLite. What a killed run
+    left running the local side records first (pipeline/local/store_writes.open_for_reading)."""
+    if metadata.grpc_host:
+        return open_grpc_store(metadata.grpc_host, metadata.grpc_port)
+    return open_store(OutputLayout(output_dir).metadata_path)
 
 
 def _open_error(path: Path, error: RuntimeError) -> StoreError:

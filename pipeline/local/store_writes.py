@@ -5,7 +5,7 @@ pipeline/inspect/ only reads it.
   `lineage` and the report show as "interrupted"): a run stopped by SIGINT or SIGTERM does so at
   once; a run killed outright (SIGKILL, a lost machine) cannot, so the next command that finds
   the output dir idle does it: the next run (pipeline/local/recovery.py), or `lineage` and
-  `report` before they read the store (record_killed_runs).
+  `report` before they read the store (open_for_reading).
 * How a run was made (pipeline/inspect/run_made.py RunMade) goes on its run's context.
 """
 
@@ -19,6 +19,7 @@ from pathlib import Path
 from ml_metadata import metadata_store
 from ml_metadata.proto import metadata_store_pb2
 
+from pipeline.config import MetadataConfig
 from pipeline.inspect import run_made, store
 from pipeline.output_dir import OutputDirLock, OutputLayout
 
@@ -55,6 +56,14 @@ def record_killed_runs(output_dir: Path) -> None:
         mark_interrupted(open_writable(metadata_path))
     except Exception as error:  # noqa: BLE001 - a read-only store, a store of another version: read it as it is
         log.debug("Could not record killed runs in %s: %s", metadata_path, error)
+
+
+def open_for_reading(output_dir: Path, metadata: MetadataConfig) -> metadata_store.MetadataStore:
+    """The store `lineage` and `report` read (store.open_configured), after recording what a killed
+    run left running in the output dir's SQLite; Kubeflow's store, over gRPC, leaves it untouched."""
+    if not metadata.grpc_host:
+        record_killed_runs(output_dir)
+    return store.open_configured(output_dir, metadata)
 
 
 def record_run_made(metadata_path: Path, run_id: str, made: run_made.RunMade) -> None:

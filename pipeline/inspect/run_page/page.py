@@ -19,8 +19,7 @@ import jinja2
 from markupsafe import Markup
 
 from pipeline import node_ids
-from pipeline.config import MetadataConfig
-from pipeline.inspect import interrupted, run_summary, runs
+from pipeline.inspect import run_summary, runs
 from pipeline.inspect import store as mlmd
 from pipeline.inspect.run_made import RunMade
 from pipeline.inspect.run_page import plots
@@ -99,16 +98,15 @@ def _environment() -> jinja2.Environment:
 
 
 def write_run_report(
+    store: mlmd.Store,
     output_dir: Path,
     run_reference: str | None,
-    metadata: MetadataConfig,
     output: Path | None = None,
     pipeline_name: str | None = None,
 ) -> Path:
     """`mnist-pipeline report`: the page of a run (store.find_run, of the pipeline
-    `pipeline_name` when given) of `output_dir`'s store, or of Kubeflow's when the config names
-    its MLMD service (interrupted.open_for_reading)."""
-    store = interrupted.open_for_reading(output_dir, metadata)
+    `pipeline_name` when given) of `store`: `output_dir`'s, or Kubeflow's when the config names
+    its MLMD service (store.open_configured)."""
     record = runs.load(store, mlmd.find_run(store, run_reference, pipeline_name))
     return write_report(record, OutputLayout(output_dir), output)
 

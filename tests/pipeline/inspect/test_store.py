@@ -12,11 +12,13 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+from ml_metadata.proto import metadata_store_pb2
 
 from components.examples_integrity import SHARDS_PROPERTY
 from components.parameters import settings
 from components.trainer.settings import TrainerSettings
 from pipeline import node_ids
+from pipeline.config import load_config
 from pipeline.inspect import store
 from pipeline.inspect.states import ComponentStatus
 
@@ -192,3 +194,14 @@ def test_a_run_is_found_by_number_prefix_or_as_the_newest(tfx_written):
     assert [run.name for run in store.run_contexts(metadata, "mnist")] == [
         run.name for run in store.run_contexts(metadata)
     ]
+
+
+def test_the_configured_store_is_read_as_it_is_even_in_an_idle_output_dir(tmp_path):
+    mlmd = mlmd_builder.sqlite_store(tmp_path / "metadata.sqlite")
+    execution_type = mlmd.put_execution_type(metadata_store_pb2.ExecutionType(name="Trainer"))
+    [running] = mlmd.put_executions(
+        [metadata_store_pb2.Execution(type_id=execution_type, last_known_state=metadata_store_pb2.Execution.RUNNING)]
+    )
+    reader = store.open_configured(tmp_path, load_config().metadata)
+    [execution] = reader.get_executions_by_id([running])
+    assert execution.last_known_state == metadata_store_pb2.Execution.RUNNING  # recording it is the local side's

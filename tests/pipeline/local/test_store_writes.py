@@ -3,16 +3,17 @@ interrupted, and how a run was made goes on its context, in real SQLite ML Metad
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from ml_metadata.proto import metadata_store_pb2
 
-from pipeline.config import load_config
+from pipeline.config import MetadataConfig, load_config
 from pipeline.inspect import run_made, store
 from pipeline.local import store_writes
 from pipeline.output_dir import OutputDirLock
 
-from support import mlmd_builder
+from support import mlmd_builder, mlmd_grpc
 
 
 def test_executions_left_running_are_recorded_as_interrupted(tmp_path):
@@ -56,6 +57,34 @@ def test_readers_record_killed_runs_only_when_no_run_holds_the_dir_and_a_store_i
         assert execution.last_known_state == metadata_store_pb2.Execution.RUNNING
     store_writes.record_killed_runs(tmp_path)
     [execution] = mlmd.get_executions_by_id([running])
+    assert execution.last_known_state == metadata_store_pb2.Execution.CANCELED
+
+
+def test_reading_kubeflows_store_over_grpc_leaves_the_local_store_untouched(tmp_path):
+    local = mlmd_builder.sqlite_store(tmp_path / "metadata.sqlite")  # an idle output dir's store
+    execution_type = local.put_execution_type(metadata_store_pb2.ExecutionType(name="Trainer"))
+    [running] = local.put_executions(
+        [metadata_store_pb2.Execution(type_id=execution_type, last_known_state=metadata_store_pb2.Execution.RUNNING)]
+    )
+    kubeflow = mlmd_builder.sqlite_store(tmp_path / "kubeflow.sqlite")
+    kubeflow.put_execution_type(metadata_store_pb2.ExecutionType(name="system.ContainerExecution"))
+
+    with mlmd_grpc.serve(kubeflow, threading.RLock()) as (host, port):
+        reader = store_writes.open_for_reading(tmp_path, MetadataConfig(grpc_host=host, grpc_port=port))
+        assert [t.name for t in reader.get_execution_types()] == ["system.ContainerExecution"]
+
+    [execution] = local.get_executions_by_id([running])
+    assert execution.last_known_state == metadata_store_pb2.Execution.RUNNING
+
+
+def test_reading_the_local_store_records_what_a_killed_run_left_running_first(tmp_path):
+    local = mlmd_builder.sqlite_store(tmp_path / "metadata.sqlite")
+    execution_type = local.put_execution_type(metadata_store_pb2.ExecutionType(name="Trainer"))
+    [running] = local.put_executions(
+        [metadata_store_pb2.Execution(type_id=execution_type, last_known_state=metadata_store_pb2.Execution.RUNNING)]
+    )
+    reader = store_writes.open_for_reading(tmp_path, load_config().metadata)
+    [execution] = reader.get_executions_by_id([running])
     assert execution.last_known_state == metadata_store_pb2.Execution.CANCELED
 
 
