@@ -17,7 +17,7 @@ from components.idx_example_gen.settings import IDX_ROLES
 from pipeline.inspect import run_made
 from pipeline.inspect import store as mlmd
 from pipeline.inspect.run_made import RunMade
-from pipeline.inspect.states import ComponentStatus, RunStatus
+from pipeline.inspect.states import FINISHED, ComponentStatus, RunStatus
 from pipeline.inspect.store import ArtifactInfo, ExecutionInfo, Store
 
 
@@ -51,10 +51,13 @@ class RunRecord:
     def execution(self, node_id: str) -> ExecutionInfo | None:
         return next((execution for execution in self.executions if execution.node_id == node_id), None)
 
-    def output(self, node_id: str, key: str) -> ArtifactInfo | None:
-        """The first artifact the node made (or reused) under `key`; None when it made none."""
+    def output(self, node_id: str, key: str, finished_only: bool = False) -> ArtifactInfo | None:
+        """The first artifact the node made (or reused) under `key`; None when it made none, or,
+        with `finished_only`, when it did not finish (the outputs of a failed or stopped one)."""
         execution = self.execution(node_id)
-        return execution.outputs[key][0] if execution is not None and execution.outputs.get(key) else None
+        if execution is None or (finished_only and execution.status not in FINISHED):
+            return None
+        return execution.outputs[key][0] if execution.outputs.get(key) else None
 
 
 def load(store: Store, run: metadata_store_pb2.Context, leave_out: str | None = None) -> RunRecord:

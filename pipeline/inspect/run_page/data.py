@@ -105,11 +105,11 @@ def gather(record: RunRecord, log_path: Path | None) -> RunPage:
     """What the page of `record` shows, from the record and the artifacts; a section whose
     components did not run stays empty."""
     by_node = record.by_node
-    examples = _output(by_node, node_ids.INGEST, "examples")
+    examples = record.output(node_ids.INGEST, "examples", finished_only=True)
     example_format = _example_format(by_node[node_ids.INGEST]) if examples else None
-    statistics = _split_statistics(_output(by_node, node_ids.STATISTICS, "statistics"))
-    model_run = _output(by_node, node_ids.TRAINER, "model_run")
-    test_evaluation = _output(by_node, node_ids.TEST_EVALUATOR, "evaluation")
+    statistics = _split_statistics(record.output(node_ids.STATISTICS, "statistics", finished_only=True))
+    model_run = record.output(node_ids.TRAINER, "model_run", finished_only=True)
+    test_evaluation = record.output(node_ids.TEST_EVALUATOR, "evaluation", finished_only=True)
     return RunPage(
         summary=summarize(record),
         started=datetime.datetime.fromtimestamp(record.started_ms / 1000),
@@ -124,7 +124,7 @@ def gather(record: RunRecord, log_path: Path | None) -> RunPage:
             else {}
         ),
         statistics=[row for split, proto in statistics.items() for row in _feature_rows(split, proto)],
-        anomalies=_anomalies(by_node),
+        anomalies=_anomalies(record),
         curves=_training_curves(model_run.uri) if model_run else None,
         training_settings=_training_settings(by_node[node_ids.TRAINER]) if model_run else {},
         blessing_rule=_blessing_rule(by_node.get(node_ids.BLESSING_EVALUATOR)),
@@ -154,14 +154,6 @@ def _intact(examples: ArtifactInfo | None, split: str) -> bool:
 
 
 # --- runs and components --------------------------------------------------------------------
-
-
-def _output(by_node: dict[str, ExecutionInfo], node_id: str, key: str) -> ArtifactInfo | None:
-    """The artifact a component that finished made (or reused) under `key`; None otherwise."""
-    execution = by_node.get(node_id)
-    if execution is None or execution.status not in FINISHED or not execution.outputs.get(key):
-        return None
-    return execution.outputs[key][0]
 
 
 def _component(record: RunRecord, execution: ExecutionInfo) -> Component:
@@ -267,10 +259,10 @@ def _feature_rows(split: str, dataset: DatasetFeatureStatistics) -> list[Feature
     return rows
 
 
-def _anomalies(by_node: dict[str, ExecutionInfo]) -> list[str] | None:
+def _anomalies(record: RunRecord) -> list[str] | None:
     """What ExampleValidator (schema) and SplitValidator (label mix) found, as DataGate words it."""
     checks = {node_ids.SCHEMA_VALIDATOR: "schema", node_ids.SPLIT_VALIDATOR: "label mix"}
-    reports = {check: _output(by_node, node_id, "anomalies") for node_id, check in checks.items()}
+    reports = {check: record.output(node_id, "anomalies", finished_only=True) for node_id, check in checks.items()}
     if not any(reports.values()):
         return None
     return [

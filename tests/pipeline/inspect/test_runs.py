@@ -36,6 +36,10 @@ def test_a_record_names_the_runs_its_cached_executions_reused_and_its_input_file
     assert set(second.made_in) == {e.id for e in cached}  # the executions that ran made their own
     assert second.output(node_ids.TRAINER, "model").id == written.first.outputs[node_ids.TRAINER]["model"][0]
     assert second.output(node_ids.TRAINER, "no such key") is None and second.execution("no such node") is None
+    # An execution that did not finish may have written outputs (an interrupted one); the run page leaves them out.
+    second.execution(node_ids.TRAINER).status = ComponentStatus.INTERRUPTED
+    assert second.output(node_ids.TRAINER, "model") is not None
+    assert second.output(node_ids.TRAINER, "model", finished_only=True) is None
     assert {(f.role, f.name) for f in runs.input_files(second.executions)} == {
         (role, f"{name}.gz") for role, name in FILE_NAMES.items()
     }
