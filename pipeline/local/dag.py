@@ -1,8 +1,8 @@
 """The TFX half of a local run: the pipeline compiled into its IR with the run id set, then run
 by the ConcurrentDagRunner (pipeline/local/concurrent_dag_runner.py), whole or in part.
 
-This module loads TFX and TensorFlow (seconds): pipeline/local/runner.py imports it when a run
-starts, not before.
+This module loads TFX and TensorFlow, a slow import (docs/performance.md, "Where the time goes"):
+pipeline/local/runner.py imports it when a run starts, not before.
 """
 
 from __future__ import annotations

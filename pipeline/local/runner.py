@@ -61,7 +61,8 @@ def run_pipeline(
     with OutputDirLock(layout.output_dir):
         enable_s3()
         recovery.recover(layout)
-        # TFX and TensorFlow, seconds of imports: loaded when a run starts, not by every importer of this module.
+        # TFX and TensorFlow, a slow import (docs/performance.md, "Where the time goes"): loaded
+        # when a run starts, not by every importer of this module.
         from pipeline.local import dag
 
         run_id = new_run_id()
