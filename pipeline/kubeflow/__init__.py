@@ -1,2 +1,3 @@
 """The pipeline on Kubeflow: compiling the spec, submitting it through the KFP API, and the
-command every compiled task runs. Imports the core, never local/ or inspect/."""
+command every compiled task runs. Imports the core and inspect/, never local/
+(tests/support/import_graph.py LAYERS)."""
