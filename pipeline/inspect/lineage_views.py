@@ -370,10 +370,12 @@ def _time(milliseconds: int) -> str:
 
 def _json(data: Any) -> str:
     def plain(value: Any) -> Any:
-        if isinstance(value, RunRecord):  # `runs --json` lists a run's steps as `components`, as it always has
-            return {
-                ("components" if key == "executions" else key): item for key, item in dataclasses.asdict(value).items()
-            }
+        if isinstance(value, RunRecord):
+            # `runs --json` prints a run's steps as `components`, their artifacts empty (`artifacts
+            # --run` lists them), as it always has.
+            fields = dataclasses.asdict(value)
+            fields["executions"] = [{**step, "inputs": {}, "outputs": {}} for step in fields["executions"]]
+            return {("components" if key == "executions" else key): item for key, item in fields.items()}
         return dataclasses.asdict(value) if dataclasses.is_dataclass(value) and not isinstance(value, type) else value
 
     return json.dumps([plain(item) for item in data] if isinstance(data, list) else plain(data), indent=2, default=str)

@@ -91,6 +91,14 @@ def test_runs_newest_first_and_the_second_run_rechecks_only_the_served_model(wri
     assert listed[0]["made"]["overrides"] == ["training.learning_rate=0.01"] and listed[1]["made"] is None
 
 
+def test_runs_json_prints_each_component_as_before_the_read_model_without_its_artifacts(written, capsys):
+    listed = lineage_json(capsys, written.root, "runs")
+    components = [component for run in listed for component in run["components"]]
+    assert {"id", "node_id", "type", "status", "started_ms", "seconds", "properties", "run_ids"} <= set(components[0])
+    # `lineage artifacts --run RUN` lists the artifacts; `runs` printed its components' as empty.
+    assert {(json.dumps(c["inputs"]), json.dumps(c["outputs"])) for c in components} == {("{}", "{}")}
+
+
 def test_runs_table(written, capsys):
     table = lineage_text(capsys, written.root, "runs")
     header, third, second, first = table.splitlines()[:4]
