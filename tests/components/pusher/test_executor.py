@@ -14,7 +14,7 @@ from tfx.proto import pusher_pb2
 from tfx.types import standard_artifacts
 from tfx.utils import path_utils, proto_utils
 
-from components import model_integrity, serving_dir
+from components import code_hash, model_integrity, serving_dir
 from components.evaluator.settings import BASELINE_SERVED_KEY, TOLERANCE_KEY, VALIDATION_KEY
 from components.model_integrity import ModelIntegrityError
 from components.pusher import executor
@@ -66,7 +66,7 @@ class Push:
         executor.Executor().Do(
             {"model": [self.model], "model_blessing": [self.blessing]},
             {"pushed_model": [self.pushed]},
-            {"push_destination": proto_utils.proto_to_json(destination), "custom_config": '{"code_sha256": "x"}'},
+            {"push_destination": proto_utils.proto_to_json(destination), code_hash.CODE_KEY: "x"},
         )
         return self
 
