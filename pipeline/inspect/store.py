@@ -1,5 +1,6 @@
-"""The ML Metadata store every run writes, opened and decoded: the one module that knows the
-layout of MLMD's protos. Everything else reads plain records (ArtifactInfo, ExecutionInfo).
+"""The ML Metadata store every run writes, opened and decoded: the one reader that knows the
+layout of MLMD's protos (pipeline/local/ writes, with its constants). Everything else reads
+plain records (ArtifactInfo, ExecutionInfo).
 
 Two layouts are read alike. TFX's local runners give each run a `pipeline_run` context and each
 component a `node` context, typed executions, TFX-named artifact types and properties. Kubeflow

@@ -40,7 +40,9 @@ from ml_metadata.proto import metadata_store_pb2
 
 from components import serving_dir
 from components.errors import PipelineError
+from components.served_model.probe import SERVING_DIR_KEY
 from pipeline import node_ids
+from pipeline.inspect import store as mlmd
 from pipeline.local import store_writes
 from pipeline.output_dir import OutputLayout, lies_within, normalized
 
@@ -90,14 +92,14 @@ def recover(layout: OutputLayout) -> None:
 
 def previous_serving_dir(store: metadata_store.MetadataStore) -> str | None:
     """The serving dir the newest ServingProbe execution looked at, if any ran."""
-    contexts = store.get_contexts_by_type("node")
+    contexts = store.get_contexts_by_type(mlmd.NODE_CONTEXT_TYPE)
     probe = next((context for context in contexts if context.name.endswith(f".{node_ids.SERVING_PROBE}")), None)
     executions = store.get_executions_by_context(probe.id) if probe else []
     if not executions:
         return None
     newest = max(executions, key=lambda execution: execution.id)
     properties = newest.custom_properties  # where TFX records a component's parameters
-    return properties["serving_dir"].string_value if "serving_dir" in properties else None
+    return properties[SERVING_DIR_KEY].string_value if SERVING_DIR_KEY in properties else None
 
 
 def mark_removed_pushes(store: metadata_store.MetadataStore) -> list[str]:
