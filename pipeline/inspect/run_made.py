@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import asdict, dataclass, fields
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -86,6 +86,12 @@ def source_revision(code_root: Path = CODE_ROOT) -> str:
         return "unknown (neither a git checkout nor an installed package)"
 
 
+def set_on(run: metadata_store_pb2.Context, made: RunMade) -> None:
+    """Puts `made` on the run's context as `read` reads it back; the caller stores the context
+    (pipeline/local/store_writes.py, and the tests' store builder)."""
+    run.custom_properties[PROPERTY].string_value = json.dumps(asdict(made))
+
+
 def read(run: metadata_store_pb2.Context) -> RunMade | None:
     """What the local runner put on the run's context (pipeline/local/store_writes.py); None for
     a run that has none (Kubeflow's, or a local one killed before it ended)."""
@@ -93,9 +99,9 @@ def read(run: metadata_store_pb2.Context) -> RunMade | None:
         return None
     recorded = json.loads(run.custom_properties[PROPERTY].string_value)
     differ = sorted(set(recorded) ^ {field.name for field in fields(RunMade)})
-    if differ:  # docs/design.md, "What an older version left": no reader of older forms
+    if differ:  # docs/design.md, "What an older version left": no reader of other forms
         raise store.StoreError(
-            f"run {run.name}: its {PROPERTY} is of an older form ({', '.join(differ)}), recorded by "
+            f"run {run.name}: its {PROPERTY} is of another form ({', '.join(differ)}), recorded by "
             f"{recorded.get('source_revision', 'an earlier version')}: give another --output-dir"
         )
     return RunMade(**recorded)

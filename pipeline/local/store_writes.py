@@ -11,8 +11,6 @@ pipeline/inspect/ only reads it.
 
 from __future__ import annotations
 
-import dataclasses
-import json
 import logging
 from pathlib import Path
 
@@ -73,7 +71,7 @@ def record_run_made(metadata_path: Path, run_id: str, made: run_made.RunMade) ->
     run = store.find_run_context(mlmd, run_id)
     if run is None:
         return
-    run.custom_properties[run_made.PROPERTY].string_value = json.dumps(dataclasses.asdict(made))
+    run_made.set_on(run, made)
     mlmd.put_contexts([run])
 
 

@@ -204,7 +204,7 @@ class TfxLayout:
         run = self._context("pipeline_run", run_id)
         self.store.put_parent_contexts([mlmd.ParentContext(child_id=run.id, parent_id=self.pipeline.id)])
         if made is not None:
-            run.custom_properties[run_made.PROPERTY].string_value = json.dumps(dataclasses.asdict(made))
+            run_made.set_on(run, made)
             self.store.put_contexts([run])
         self.clock.stamp("Context", run.id)
         self.runs[run_id] = run

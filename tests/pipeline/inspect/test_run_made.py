@@ -57,13 +57,20 @@ def test_outside_git_the_source_revision_is_the_package_version(tmp_path):
     assert run_made.source_revision(tmp_path).startswith("mnist-pipeline 0.")
 
 
-def test_a_run_made_of_an_older_form_is_refused_in_one_line_naming_the_run():
-    """docs/design.md, "What an older version left": a `runner` field, which this version no longer writes."""
+def test_what_set_on_puts_on_a_run_read_gives_back():
+    run = metadata_store_pb2.Context(name="20261130-000100-000001")
+    run_made.set_on(run, made())
+    assert run_made.read(run) == made()
+
+
+def test_a_run_made_of_another_form_is_refused_in_one_line_naming_the_run():
+    """docs/design.md, "What an older version left": a `runner` field, which this version no longer writes
+    (a newer version's extra field is refused alike)."""
     run = metadata_store_pb2.Context(name="20261130-000100-000001")
     older = {"runner": "local", **dataclasses.asdict(made()), "source_revision": "git 84e569e"}
     run.custom_properties[run_made.PROPERTY].string_value = json.dumps(older)
     with pytest.raises(StoreError) as refused:
         run_made.read(run)
     assert str(refused.value) == (
-        f"run {run.name}: its run_made is of an older form (runner), recorded by git 84e569e: give another --output-dir"
+        f"run {run.name}: its run_made is of another form (runner), recorded by git 84e569e: give another --output-dir"
     )
