@@ -172,7 +172,20 @@ def _cached_tfx_package(build: Callable[[], str]) -> str:
 def executors_can_fork(paths: Iterable[str]) -> bool:
     """Whether a run reading and writing `paths` may run its executors in forked worker
     processes; else they run in its launchers' threads (slower: one interpreter lock)."""
-    return sys.platform.startswith("linux") and not any(map(is_uri, paths)) and not tensorflow_started()
+    return why_executors_cannot_fork(paths) is None
+
+
+def why_executors_cannot_fork(paths: Iterable[str]) -> str | None:
+    """Why a run reading and writing `paths` runs its executors in threads, for a note to the
+    user (pipeline/notebook.py); None when they may run in forked workers."""
+    if not sys.platform.startswith("linux"):
+        return f"worker processes need Linux (this is {sys.platform})"
+    in_object_storage = next((path for path in paths if is_uri(path)), None)
+    if in_object_storage:
+        return f"{in_object_storage} is in object storage, whose clients do not survive a fork"
+    if tensorflow_started():
+        return "TensorFlow already ran in this process and does not survive a fork (restart the kernel to fork again)"
+    return None
 
 
 def tensorflow_started() -> bool:

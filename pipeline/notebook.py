@@ -16,7 +16,8 @@ runs and diffs as tables, a trace as its graph (SVG with Graphviz's `dot`, else 
 
 The kernel pays the imports once: later runs start at once. A run's executors run in worker
 processes forked when it starts (pipeline/local/executor_processes.py); in a kernel where
-TensorFlow already ran (the notebook trained or predicted), they run in the components' threads.
+TensorFlow already ran (the notebook trained or predicted), or with a path in object storage, they
+run in the components' threads (components/workarounds.py why_executors_cannot_fork).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ import numpy as np
 import yaml
 
 from components.object_storage import is_uri
-from components.workarounds import tensorflow_started
+from components.workarounds import why_executors_cannot_fork
 from pipeline.cli import describe_fault, quiet_libraries
 from pipeline.config import ConfigError, PipelineConfig, load_config
 from pipeline.inspect import artifacts, lineage_views, predict, run_summary, runs
@@ -54,9 +55,8 @@ from pipeline.output_dir import OutputLayout
 
 log = logging.getLogger(__name__)
 THREADS_NOTE = (
-    "note: TensorFlow already ran in this kernel, and its thread pools do not survive a fork: this run's "
-    "executors run in the components' threads, so the two Evaluators take turns on one core (slower); "
-    "restart the kernel to run them in processes again"
+    "note: runs here run their executors in the components' threads, so the two Evaluators take turns on "
+    "one core (slower): {}"
 )
 FRAME_HEIGHT = "640px"  # a run's report page, inline
 
@@ -190,8 +190,10 @@ class Pipeline:
 
     def _note_threads(self) -> None:
         """Says once per kernel that executors run in threads, and why (see the module's docstring)."""
-        if sys.platform.startswith("linux") and not self._threads_noted and tensorflow_started():
-            log.warning(THREADS_NOTE)
+        paths = [self.data_dir, self.layout.pipeline_root, self.layout.serving_dir]  # as runner.py gives dag.run
+        reason = why_executors_cannot_fork(paths)
+        if reason and not self._threads_noted:
+            log.warning(THREADS_NOTE.format(reason))
             self._threads_noted = True
 
 

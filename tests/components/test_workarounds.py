@@ -101,6 +101,20 @@ def test_executors_fork_only_on_linux_with_every_path_on_local_disk_before_tenso
     assert not workarounds.executors_can_fork(["/data"])
 
 
+def test_why_executors_cannot_fork_names_the_first_reason_or_none(monkeypatch):
+    monkeypatch.setattr(workarounds, "tensorflow_started", lambda: False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert workarounds.why_executors_cannot_fork(["/data", "/out/serving"]) is None
+    reason = workarounds.why_executors_cannot_fork(["/data", "gs://bucket/pipeline"])
+    assert reason is not None and "gs://bucket/pipeline" in reason and "object storage" in reason
+    monkeypatch.setattr(workarounds, "tensorflow_started", lambda: True)
+    reason = workarounds.why_executors_cannot_fork(["/data"])
+    assert reason is not None and "TensorFlow already ran" in reason
+    monkeypatch.setattr(sys, "platform", "darwin")
+    reason = workarounds.why_executors_cannot_fork(["/data"])
+    assert reason is not None and "darwin" in reason
+
+
 def test_tensorflow_started_only_once_an_op_ran():
     script = textwrap.dedent(
         """
