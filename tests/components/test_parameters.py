@@ -13,18 +13,7 @@ from components.evaluator.settings import EvaluationSettings
 from components.settings import SettingsError
 from components.trainer.settings import TrainerSettings
 
-TRAINING = TrainerSettings(
-    hidden_units=(128, 32),
-    optimizer="adam",
-    learning_rate=0.004,
-    cosine_decay=True,
-    batch_size=150,
-    train_steps=2500,
-    log_every_steps=100,
-    checkpoint_every_steps=1000,
-    validation_every_steps=500,
-    seed=42,
-)
+from support.trainer_settings import TRAINING
 
 
 def test_one_parameter_per_field_of_a_type_tfx_and_kfp_carry():

@@ -86,7 +86,6 @@ from components.trainer.settings import (
     MISCLASSIFIED_FILE,
     TENSORBOARD_DIR,
     TENSORBOARD_VALIDATION_DIR,
-    TrainerSettings,
     custom_config,
 )
 from pipeline import node_ids
@@ -94,6 +93,7 @@ from pipeline.inspect import run_made, store
 
 from support.fake_mnist import FILE_NAMES, balanced_labels, fake_images
 from support.kfp_metadata import KfpMetadata
+from support.trainer_settings import TRAINING
 
 PIPELINE = "mnist"
 START_MS = 1_796_000_000_000  # the first run's start (December 2026)
@@ -581,18 +581,6 @@ INGEST = IngestSettings(
     gzip_level=1,
 )
 INGEST_CONFIG = {"data": DATA, "ingest": to_dict(INGEST)}
-TRAINING = TrainerSettings(
-    hidden_units=(128, 32),
-    optimizer="adam",
-    learning_rate=0.004,
-    cosine_decay=True,
-    batch_size=20,
-    train_steps=60,
-    log_every_steps=20,
-    checkpoint_every_steps=30,
-    validation_every_steps=20,
-    seed=42,
-)
 LABELS = {split: balanced_labels(count, seed=seed) for seed, (split, count) in enumerate(SPLITS.items())}
 MANIFESTS: dict[str, dict[str, str]] = {}  # model_sha256 -> the model's files, as the Trainer recorded them
 MISCLASSIFIED = [{"index": 3, "label": int(LABELS["test"][3]), "predicted": (int(LABELS["test"][3]) + 1) % 10}]

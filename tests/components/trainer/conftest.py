@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 import numpy as np
@@ -10,14 +11,14 @@ import tensorflow as tf
 
 from components.example_format import IMAGE_KEY, LABEL_KEY, ExampleFormat
 from components.trainer import model
-from components.trainer.settings import TrainerSettings
 
 from support.fake_mnist import balanced_labels, fake_images
+from support.trainer_settings import TRAINING
 
 EXAMPLE_FORMAT = ExampleFormat(image_shape=(28, 28), num_classes=10)
-SMALL = TrainerSettings(
+SMALL = dataclasses.replace(  # trains in a second
+    TRAINING,
     hidden_units=(16, 8),
-    optimizer="adam",
     learning_rate=0.01,
     cosine_decay=False,
     batch_size=10,
@@ -57,6 +58,4 @@ def examples_file(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, np.nda
 @pytest.fixture
 def small_model() -> Callable[..., tf.keras.Model]:
     """Builds the model with SMALL settings and the given seed."""
-    import dataclasses
-
     return lambda seed=1: model.build_model(EXAMPLE_FORMAT, dataclasses.replace(SMALL, seed=seed))

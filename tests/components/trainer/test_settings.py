@@ -16,18 +16,8 @@ from components.trainer.settings import (
     read_example_format,
 )
 
-SETTINGS = TrainerSettings(
-    hidden_units=(128, 32),
-    optimizer="adam",
-    learning_rate=0.005,
-    cosine_decay=True,
-    batch_size=100,
-    train_steps=2000,
-    log_every_steps=100,
-    checkpoint_every_steps=1000,
-    validation_every_steps=100,
-    seed=42,
-)
+from support.trainer_settings import TRAINING
+
 EXAMPLE_FORMAT = ExampleFormat((28, 28), 10)
 
 
@@ -46,7 +36,7 @@ def test_steps_per_execution_stops_at_every_log_checkpoint_and_validation_step(
     train_steps, log_every, checkpoint_every, validation_every, expected
 ):
     settings = dataclasses.replace(
-        SETTINGS,
+        TRAINING,
         train_steps=train_steps,
         log_every_steps=log_every,
         checkpoint_every_steps=checkpoint_every,
@@ -58,11 +48,11 @@ def test_steps_per_execution_stops_at_every_log_checkpoint_and_validation_step(
 
 
 def with_changes(**changes) -> TrainerSettings:
-    return from_dict(TrainerSettings, {**to_dict(SETTINGS), **changes}, "training.")
+    return from_dict(TrainerSettings, {**to_dict(TRAINING), **changes}, "training.")
 
 
 def test_the_defaults_have_no_problem():
-    assert with_changes() == SETTINGS
+    assert with_changes() == TRAINING
 
 
 @pytest.mark.parametrize(
