@@ -40,7 +40,6 @@ from ml_metadata.proto import metadata_store_pb2
 
 from components import serving_dir
 from components.errors import PipelineError
-from components.served_model.probe import SERVING_DIR_KEY
 from pipeline import node_ids
 from pipeline.inspect import store as mlmd
 from pipeline.local import store_writes
@@ -92,6 +91,8 @@ def recover(layout: OutputLayout) -> None:
 
 def previous_serving_dir(store: metadata_store.MetadataStore) -> str | None:
     """The serving dir the newest ServingProbe execution looked at, if any ran."""
+    from components.served_model.probe import SERVING_DIR_KEY  # it loads TFX: not before a run's checks
+
     contexts = store.get_contexts_by_type(mlmd.NODE_CONTEXT_TYPE)
     probe = next((context for context in contexts if context.name.endswith(f".{node_ids.SERVING_PROBE}")), None)
     executions = store.get_executions_by_context(probe.id) if probe else []
