@@ -99,6 +99,17 @@ def newest_summary(output_dir: Path) -> dict:
     return json.loads(max((output_dir / "runs").glob("*.json")).read_text())
 
 
+def lineage_fails(capsys: pytest.CaptureFixture, output_dir: Path, *query: str | Path) -> str:
+    """Runs a `lineage` query that must fail; returns its one line of error."""
+    capsys.readouterr()
+    assert run_cli("lineage", *query, "--output-dir", output_dir) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    [line] = captured.err.strip().splitlines()
+    assert line.startswith("error: ")
+    return line
+
+
 def run_cli(*args: str | Path) -> int:
     """Runs `mnist-pipeline ARGS` in this process (imports are paid once per test session).
 

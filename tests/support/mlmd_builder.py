@@ -160,6 +160,14 @@ def sqlite_store(path: Path) -> metadata_store.MetadataStore:
     return metadata_store.MetadataStore(config)
 
 
+def left_running(path: Path) -> tuple[metadata_store.MetadataStore, int]:
+    """An SQLite MLMD store holding one execution RUNNING (as a killed run leaves it), and its id."""
+    store = sqlite_store(path)
+    execution_type = store.put_execution_type(mlmd.ExecutionType(name="Trainer"))
+    [running] = store.put_executions([mlmd.Execution(type_id=execution_type, last_known_state=mlmd.Execution.RUNNING)])
+    return store, running
+
+
 def empty_store(path: Path) -> Path:
     """An SQLite MLMD store with its tables and no run, for tests of how a store is opened."""
     sqlite_store(path)

@@ -21,7 +21,7 @@ from pipeline import node_ids
 from pipeline.inspect import lineage_views, run_summary, runs, store
 from pipeline.inspect.run_made import RunMade
 
-from conftest import run_cli
+from conftest import lineage_fails, run_cli
 from support import mlmd_builder
 from support.fake_mnist import FILE_NAMES
 from support.system_packages import why_missing
@@ -54,17 +54,6 @@ def lineage_text(capsys: pytest.CaptureFixture, output_dir: Path, *query: str | 
     capsys.readouterr()
     assert run_cli("lineage", *query, "--output-dir", output_dir) == 0
     return capsys.readouterr().out
-
-
-def lineage_fails(capsys: pytest.CaptureFixture, output_dir: Path, *query: str | Path) -> str:
-    """Runs a query that must fail; returns its one line of error."""
-    capsys.readouterr()
-    assert run_cli("lineage", *query, "--output-dir", output_dir) == 1
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    [line] = captured.err.strip().splitlines()
-    assert line.startswith("error: ")
-    return line
 
 
 def summary_of(written: mlmd_builder.Written, run: mlmd_builder.MnistRun) -> dict[str, Any]:

@@ -22,20 +22,8 @@ from pipeline.config import load_config
 from pipeline.inspect import store
 from pipeline.inspect.states import ComponentStatus
 
-from conftest import run_cli
+from conftest import lineage_fails, run_cli
 from support import mlmd_builder
-
-
-def lineage_fails(capsys: pytest.CaptureFixture, output_dir, *query) -> str:
-    """Runs a `lineage` query that must fail; returns its one line of error."""
-    capsys.readouterr()
-    assert run_cli("lineage", *query, "--output-dir", output_dir) == 1
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    [line] = captured.err.strip().splitlines()
-    assert line.startswith("error: ")
-    return line
-
 
 # --- opening ----------------------------------------------------------------------------------
 
@@ -197,11 +185,7 @@ def test_a_run_is_found_by_number_prefix_or_as_the_newest(tfx_written):
 
 
 def test_the_configured_store_is_read_as_it_is_even_in_an_idle_output_dir(tmp_path):
-    mlmd = mlmd_builder.sqlite_store(tmp_path / "metadata.sqlite")
-    execution_type = mlmd.put_execution_type(metadata_store_pb2.ExecutionType(name="Trainer"))
-    [running] = mlmd.put_executions(
-        [metadata_store_pb2.Execution(type_id=execution_type, last_known_state=metadata_store_pb2.Execution.RUNNING)]
-    )
+    mlmd, running = mlmd_builder.left_running(tmp_path / "metadata.sqlite")
     reader = store.open_configured(tmp_path, load_config().metadata)
     [execution] = reader.get_executions_by_id([running])
     assert execution.last_known_state == metadata_store_pb2.Execution.RUNNING  # recording it is the local side's

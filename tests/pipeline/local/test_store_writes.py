@@ -46,11 +46,7 @@ def test_readers_record_killed_runs_only_when_no_run_holds_the_dir_and_a_store_i
     store_writes.record_killed_runs(tmp_path)
     assert (tmp_path / "metadata.sqlite").read_bytes() == b""
 
-    mlmd = mlmd_builder.sqlite_store(tmp_path / "metadata.sqlite")
-    execution_type = mlmd.put_execution_type(metadata_store_pb2.ExecutionType(name="Trainer"))
-    [running] = mlmd.put_executions(
-        [metadata_store_pb2.Execution(type_id=execution_type, last_known_state=metadata_store_pb2.Execution.RUNNING)]
-    )
+    mlmd, running = mlmd_builder.left_running(tmp_path / "metadata.sqlite")
     with OutputDirLock(tmp_path):  # a live run
         store_writes.record_killed_runs(tmp_path)
         [execution] = mlmd.get_executions_by_id([running])
@@ -61,11 +57,7 @@ def test_readers_record_killed_runs_only_when_no_run_holds_the_dir_and_a_store_i
 
 
 def test_reading_kubeflows_store_over_grpc_leaves_the_local_store_untouched(tmp_path):
-    local = mlmd_builder.sqlite_store(tmp_path / "metadata.sqlite")  # an idle output dir's store
-    execution_type = local.put_execution_type(metadata_store_pb2.ExecutionType(name="Trainer"))
-    [running] = local.put_executions(
-        [metadata_store_pb2.Execution(type_id=execution_type, last_known_state=metadata_store_pb2.Execution.RUNNING)]
-    )
+    local, running = mlmd_builder.left_running(tmp_path / "metadata.sqlite")  # an idle output dir's store
     kubeflow = mlmd_builder.sqlite_store(tmp_path / "kubeflow.sqlite")
     kubeflow.put_execution_type(metadata_store_pb2.ExecutionType(name="system.ContainerExecution"))
 
@@ -78,11 +70,7 @@ def test_reading_kubeflows_store_over_grpc_leaves_the_local_store_untouched(tmp_
 
 
 def test_reading_the_local_store_records_what_a_killed_run_left_running_first(tmp_path):
-    local = mlmd_builder.sqlite_store(tmp_path / "metadata.sqlite")
-    execution_type = local.put_execution_type(metadata_store_pb2.ExecutionType(name="Trainer"))
-    [running] = local.put_executions(
-        [metadata_store_pb2.Execution(type_id=execution_type, last_known_state=metadata_store_pb2.Execution.RUNNING)]
-    )
+    local, running = mlmd_builder.left_running(tmp_path / "metadata.sqlite")
     reader = store_writes.open_for_reading(tmp_path, load_config().metadata)
     [execution] = reader.get_executions_by_id([running])
     assert execution.last_known_state == metadata_store_pb2.Execution.CANCELED
